@@ -59,6 +59,8 @@ class AudioInfo:
     channels: int
     duration_s: float
     """Decoded duration in seconds."""
+    layout: str = ""
+    """mono, stereo, or dual-mono (two identical channels, processed as mono)."""
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Word:
     probability: float
     speaker: str | None = None
     channel: int = 0
+    segment: int = 0
+    """Index of the Whisper segment (within its channel) the word came from."""
 
 
 @dataclass

@@ -1,0 +1,329 @@
+"""Getting files in and out of the inbox: listing, stability, claiming, metadata, archive, quarantine.
+
+A file is *claimed* by an atomic rename into ``<its folder>/.parley-claims/<host>__<pid>/``, so two
+watchers (or a manual run beside a scheduled one) never process the same drop. Claims left by a
+process that died are handed back to the inbox by ``recover_claims``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import TerminalError, TransientError
+from .records import METADATA_FIELDS, RecordingMeta
+
+CLAIMS_DIR = ".parley-claims"
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
+SIDECAR_SUFFIX = ".json"
+ERROR_SUFFIX = ".error.txt"
+
+
+@dataclass
+class Drop:
+    """One file taken from the inbox (or given on the command line) for processing."""
+
+    path: Path
+    """Where the file is now (inside a claims folder once claimed)."""
+    source_name: str
+    source_dir: Path
+    received_at: datetime
+    sidecar: Path | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None
+    meta: RecordingMeta = field(default_factory=RecordingMeta)
+    metadata_source: str = "none"
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}__{os.getpid()}"
+
+
+def is_candidate(path: Path) -> bool:
+    """A file that could be a recording: not hidden, not a sidecar, not half-written."""
+    name = path.name
+    return (
+        path.is_file()
+        and not name.startswith(".")
+        and not name.lower().endswith(SIDECAR_SUFFIX)
+        and not name.lower().endswith(ERROR_SUFFIX)
+        and not name.lower().endswith(PARTIAL_SUFFIXES)
+    )
+
+
+def list_inbox(folder: Path) -> list[Path]:
+    """Candidate files under ``folder`` (recursively, skipping hidden folders), oldest first."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            path = Path(root) / name
+            if is_candidate(path):
+                found.append(path)
+    return sorted(found, key=lambda p: (_mtime(p), str(p)))
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files named directly plus candidates inside named folders."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(list_inbox(path))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder. Fix: check the path")
+    return out
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+class StabilityTracker:
+    """Says when a growing file has stopped growing: same size and mtime for ``stable_s``."""
+
+    def __init__(self, stable_s: float):
+        self.stable_s = stable_s
+        self._seen: dict[Path, tuple[int, int, float]] = {}
+
+    def ready(self, paths: list[Path]) -> list[Path]:
+        now = time.monotonic()
+        ready, seen = [], {}
+        for path in paths:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            key = (st.st_size, st.st_mtime_ns)
+            previous = self._seen.get(path)
+            since = previous[2] if previous and previous[:2] == key else now
+            seen[path] = (*key, since)
+            quiet_for = max(now - since, time.time() - st.st_mtime)
+            if quiet_for >= self.stable_s:
+                ready.append(path)
+        self._seen = seen
+        return ready
+
+
+def sidecar_for(path: Path) -> Path | None:
+    """``NAME.json`` (or ``NAME.ext.json``) beside the recording, if any."""
+    for candidate in (path.with_suffix(SIDECAR_SUFFIX), path.with_name(path.name + SIDECAR_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def claim(path: Path, owner: str | None = None) -> Drop | None:
+    """Atomically take ``path`` (and its sidecar); None when another process got it first."""
+    claims = path.parent / CLAIMS_DIR / (owner or owner_tag())
+    try:
+        claims.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TransientError(f"cannot create the claims folder {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+    sidecar = sidecar_for(path)
+    target = claims / path.name
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TransientError(f"cannot move the file into {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+    moved_sidecar = None
+    if sidecar is not None:
+        moved_sidecar = claims / sidecar.name
+        try:
+            os.rename(sidecar, moved_sidecar)
+        except FileNotFoundError:
+            moved_sidecar = None
+    return Drop(
+        path=target,
+        source_name=path.name,
+        source_dir=path.parent,
+        received_at=datetime.fromtimestamp(_mtime(target) or time.time(), tz=timezone.utc),
+        sidecar=moved_sidecar,
+    )
+
+
+def release(drop: Drop) -> None:
+    """Give a claimed file back to its folder (after a transient failure)."""
+    _move(drop.path, drop.source_dir / drop.source_name)
+    if drop.sidecar is not None and drop.sidecar.exists():
+        _move(drop.sidecar, drop.source_dir / drop.sidecar.name)
+
+
+def recover_claims(folder: Path) -> list[Path]:
+    """Hand back files claimed by processes on this host that are no longer running."""
+    base = folder / CLAIMS_DIR
+    returned: list[Path] = []
+    if not base.is_dir():
+        return returned
+    host = socket.gethostname()
+    for owner_dir in base.iterdir():
+        owner_host, _, pid = owner_dir.name.rpartition("__")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        for item in owner_dir.iterdir():
+            dest = folder / item.name
+            _move(item, dest)
+            returned.append(dest)
+        _rmdir_quiet(owner_dir)
+    return returned
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def read_metadata(drop: Drop, filename_pattern: str) -> tuple[RecordingMeta, str]:
+    """Metadata from the sidecar when there is one, else from the file name; may be empty."""
+    if drop.sidecar is not None:
+        return parse_sidecar(drop.sidecar, drop.source_name), "sidecar"
+    fields = parse_filename(drop.source_name, filename_pattern)
+    if fields:
+        return _meta_from_mapping(fields, drop.source_name), "filename"
+    return RecordingMeta(), "none"
+
+
+def parse_filename(name: str, pattern: str) -> dict[str, str]:
+    match = re.search(pattern, Path(name).stem)
+    if not match:
+        return {}
+    return {k: v for k, v in match.groupdict().items() if v}
+
+
+def parse_sidecar(path: Path, audio_name: str) -> RecordingMeta:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TerminalError(
+            f"sidecar {path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            fix=f"correct {path.name} or remove it to process {audio_name} without metadata",
+            path=audio_name,
+            stage="ingest",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise TerminalError(f"sidecar {path.name} is not UTF-8 text", fix=f"save {path.name} as UTF-8 JSON", path=audio_name, stage="ingest") from exc
+    if not isinstance(data, dict):
+        raise TerminalError(f"sidecar {path.name} holds a JSON {type(data).__name__}, not an object", fix='write it as {"staff_id": "...", ...}', path=audio_name, stage="ingest")
+    return _meta_from_mapping(data, audio_name, source=path.name)
+
+
+def _meta_from_mapping(data: dict, audio_name: str, source: str = "file name") -> RecordingMeta:
+    known = {k: data[k] for k in METADATA_FIELDS if data.get(k) not in (None, "")}
+    extra = {k: v for k, v in data.items() if k not in METADATA_FIELDS and k != "n_speakers"}
+    meta = RecordingMeta(**{k: (str(v) if k != "started_at" else v) for k, v in known.items()}, extra=extra)
+    if "started_at" in known:
+        meta.started_at = parse_time(known["started_at"], audio_name, source)
+    if data.get("n_speakers") not in (None, ""):
+        try:
+            meta.n_speakers = int(data["n_speakers"])
+        except (TypeError, ValueError) as exc:
+            raise TerminalError(f"n_speakers in {source} is {data['n_speakers']!r}, not a whole number", fix="give n_speakers as 1-6 or leave it out", path=audio_name, stage="ingest") from exc
+    return meta
+
+
+def parse_time(value, audio_name: str, source: str) -> datetime:
+    text = str(value).strip()
+    for fmt in ("%Y%m%dT%H%M%S", "%Y%m%d_%H%M%S", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise TerminalError(
+            f"started_at {text!r} in {source} is not a date and time",
+            fix="use ISO-8601 such as 2026-11-02T09:15:00Z or 20261102T091500",
+            path=audio_name,
+            stage="ingest",
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def archive_path(archive: Path, drop: Drop, when: datetime) -> Path:
+    """``archive/YYYY/MM/DD/NAME``; a different file already there gets the hash in its name."""
+    folder = archive / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
+    target = folder / drop.source_name
+    if target.exists() and drop.sha256 and sha256_file(target)[0] != drop.sha256:
+        target = folder / f"{Path(drop.source_name).stem}.{drop.sha256[:12]}{Path(drop.source_name).suffix}"
+    return target
+
+
+def move_to_archive(drop: Drop, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _move(drop.path, target)
+    if drop.sidecar is not None and drop.sidecar.exists():
+        _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+    return target
+
+
+def discard(drop: Drop) -> None:
+    """Remove a byte-identical duplicate (the archive already holds this content)."""
+    drop.path.unlink(missing_ok=True)
+    if drop.sidecar is not None:
+        drop.sidecar.unlink(missing_ok=True)
+
+
+def quarantine(drop: Drop, folder: Path, message: str, details: dict) -> Path:
+    """Move the file (and sidecar) to quarantine with ``NAME.error.txt``; returns the new path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / drop.source_name
+    if target.exists():
+        target = folder / f"{Path(drop.source_name).stem}.{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}{Path(drop.source_name).suffix}"
+    if drop.path.exists():
+        _move(drop.path, target)
+    if drop.sidecar is not None and drop.sidecar.exists():
+        _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+    lines = [message, ""] + [f"{k}: {v}" for k, v in details.items() if v is not None]
+    target.with_name(target.name + ERROR_SUFFIX).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _move(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, dst)
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: another filesystem, copy then remove
+            raise
+        tmp = dst.with_name(f".{dst.name}.parley-tmp")
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+        os.unlink(src)
+
+
+def _rmdir_quiet(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

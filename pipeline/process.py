@@ -1,0 +1,304 @@
+"""Process one recording, stage by stage: claim, identify, decode, transcribe, store, archive.
+
+The stages are plain functions on plain records. ``Processor.process`` runs them through a
+*runner*: ``run_local`` calls each stage in this process (tests, benchmarks); the Prefect flow in
+``flows/process_recording.py`` passes a runner that makes each stage a Prefect task, so the same
+code is what Prefect orchestrates. Terminal errors quarantine the file; transient ones are retried
+and, if they persist, hand the file back to the inbox; nothing is lost or half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import traceback
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__, ingest
+from .audio import decode
+from .errors import ParleyError, TerminalError, TransientError
+from .ingest import Drop
+from .models import describe
+from .records import DecodedAudio, Transcript
+from .settings import Settings
+from .store import Store
+from .transcribe import TranscribeOptions, transcribe
+
+Runner = Callable[..., Any]
+"""``runner(stage_name, fn, *args)`` runs one stage and returns its result."""
+
+RETRIES = 2
+RETRY_DELAY_S = 2.0
+
+
+@dataclass
+class Outcome:
+    """What happened to one dropped file."""
+
+    source_name: str
+    status: str
+    """done, duplicate, quarantined, retry (handed back to the inbox) or skipped (taken by another worker)."""
+    recording_id: str | None = None
+    duration_s: float | None = None
+    utterances: int = 0
+    message: str | None = None
+    path: str | None = None
+    """Where the file is now (archive or quarantine)."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_local(name: str, fn: Callable, *args, **kwargs):
+    """Run a stage in this process, retrying transient errors like the Prefect tasks do."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return fn(*args, **kwargs)
+        except TransientError:
+            if attempt == RETRIES:
+                raise
+            time.sleep(RETRY_DELAY_S * (attempt + 1))
+
+
+# -- stages ------------------------------------------------------------------------------------
+def identify(drop: Drop, filename_pattern: str, audio_extensions: list[str]) -> Drop:
+    """Hash the content (the recording id), check the file type, read the metadata."""
+    drop.sha256, drop.size_bytes = ingest.sha256_file(drop.path)
+    suffix = Path(drop.source_name).suffix.lower()
+    if suffix not in audio_extensions:
+        raise TerminalError(
+            f"'{suffix or 'no extension'}' is not a recording type Parley takes",
+            fix=f"drop audio files ({', '.join(audio_extensions)}), or add the extension to PARLEY_AUDIO_EXTENSIONS",
+            stage="ingest",
+        )
+    drop.meta, drop.metadata_source = ingest.read_metadata(drop, filename_pattern)
+    return drop
+
+
+def decode_stage(drop: Drop, max_duration_s: float) -> DecodedAudio:
+    return decode(drop.path, max_duration_s=max_duration_s)
+
+
+def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcript:
+    return transcribe(audio, options)
+
+
+# -- the processor -----------------------------------------------------------------------------
+class Processor:
+    """Processes files into one database with one set of settings; models stay loaded."""
+
+    def __init__(self, settings: Settings | None = None, *, move: bool = True, flow_run_id: str | None = None):
+        self.settings = settings or Settings()
+        self.store = Store(self.settings.db, self.settings.db_lock_timeout_s)
+        self.options = TranscribeOptions.from_settings(self.settings)
+        self.move = move
+        self.flow_run_id = flow_run_id
+
+    def process(self, path: Path, runner: Runner = run_local) -> Outcome:
+        """Claim ``path`` and take it all the way to the archive or the quarantine."""
+        path = Path(path)
+        timings: dict[str, float] = {}
+        started = _now()
+        run_id = str(uuid.uuid4())
+
+        def stage(name: str, fn: Callable, *args):
+            t0 = time.perf_counter()
+            try:
+                return runner(name, fn, *args)
+            finally:
+                timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+        drop = stage("claim", self._claim, path)
+        if drop is None:
+            return Outcome(path.name, "skipped", message="claimed by another worker")
+        try:
+            stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
+            state = self.store.recording_state(drop.sha256)
+            if state and state[0] == "done":
+                return self._duplicate(drop, state[1], run_id, started, timings)
+            audio = stage("decode", decode_stage, drop, self.settings.max_duration_s)
+            transcript = stage("transcribe", transcribe_stage, audio, self.options)
+            target = ingest.archive_path(self.settings.archive, drop, started) if self.move else drop.path
+            rows = recording_rows(drop, audio, transcript, target, run_id, started)
+            run = self._run_row(run_id, drop, started, timings, "done", transcript)
+            stage("store", self._store, drop, rows, run)
+            if self.move:
+                stage("archive", self._archive, drop, target)
+            return Outcome(
+                drop.source_name, "done", drop.sha256, audio.info.duration_s, len(transcript.utterances), path=str(target), timings=timings
+            )
+        except TransientError as exc:
+            return self._retry_later(drop, exc, run_id)
+        except ParleyError as exc:
+            return self._quarantine(drop, exc, run_id, "terminal")
+        except Exception as exc:  # noqa: BLE001 - a bug or a model crash on odd input must not stop the batch
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            wrapped = TerminalError(f"internal error while processing ({detail})", fix="report this with the file to the Parley maintainers", path=drop.source_name)
+            return self._quarantine(drop, wrapped, run_id, "internal", tb=traceback.format_exc())
+
+    # -- stage bodies needing the processor's state --------------------------------------
+    def _claim(self, path: Path) -> Drop | None:
+        if not self.move:
+            return Drop(path=path, source_name=path.name, source_dir=path.parent, received_at=_now(), sidecar=ingest.sidecar_for(path))
+        return ingest.claim(path)
+
+    def _store(self, drop: Drop, rows: dict[str, Any], run: dict[str, Any]) -> None:
+        self.store.write_recording(
+            rows["recording"], rows["tables"], recording_id=drop.sha256, run=run, drop=_drop_row(drop, "processed", None, run["run_id"])
+        )
+
+    def _archive(self, drop: Drop, target: Path) -> None:
+        try:
+            ingest.move_to_archive(drop, target)
+        except OSError as exc:
+            raise TransientError(
+                f"the recording is stored but could not be moved to the archive {target.parent} ({exc.strerror})",
+                fix="free disk space or make the archive folder writable; the file stays in the inbox and is archived on the next run",
+                path=drop.source_name,
+                stage="archive",
+            ) from exc
+
+    # -- outcomes ------------------------------------------------------------------------
+    def _duplicate(self, drop: Drop, archived: str | None, run_id: str, started: datetime, timings) -> Outcome:
+        """Same content seen before: record the drop; finish an archive move a crash interrupted."""
+        if self.move and archived and not Path(archived).exists():
+            self._archive(drop, Path(archived))
+            outcome, detail = "processed", "archived after an interrupted run"
+        else:
+            outcome, detail = "duplicate", f"same content as recording {drop.sha256[:12]}"
+            if self.move:
+                ingest.discard(drop)
+        self.store.append("drops", [_drop_row(drop, outcome, detail, run_id)])
+        status = "done" if outcome == "processed" else "duplicate"
+        return Outcome(drop.source_name, status, drop.sha256, message=detail, path=archived, timings=timings)
+
+    def _quarantine(self, drop: Drop, exc: ParleyError, run_id: str, kind: str, tb: str | None = None) -> Outcome:
+        exc.path = drop.source_name
+        message = exc.one_line()
+        target = None
+        if self.move:
+            target = ingest.quarantine(
+                drop,
+                self.settings.quarantine,
+                message,
+                {"stage": exc.stage, "kind": kind, "sha256": drop.sha256, "when": _now().isoformat(timespec="seconds"), "traceback": tb},
+            )
+        self._record_error(drop, exc, run_id, kind, target)
+        self.store.append("drops", [_drop_row(drop, "quarantined", message, run_id)])
+        return Outcome(drop.source_name, "quarantined", drop.sha256, message=message, path=str(target) if target else None)
+
+    def _retry_later(self, drop: Drop, exc: TransientError, run_id: str) -> Outcome:
+        if self.move:
+            ingest.release(drop)
+        try:
+            self._record_error(drop, exc, run_id, "transient", None)
+        except ParleyError:
+            pass  # the database itself is what is unavailable; the message below still says why
+        return Outcome(drop.source_name, "retry", drop.sha256, message=exc.one_line())
+
+    def _record_error(self, drop: Drop, exc: ParleyError, run_id: str, kind: str, target: Path | None) -> None:
+        self.store.append(
+            "errors",
+            [
+                {
+                    "error_id": str(uuid.uuid4()),
+                    "occurred_at": _now(),
+                    "recording_id": drop.sha256,
+                    "source_name": drop.source_name,
+                    "source_path": str(drop.source_dir),
+                    "stage": exc.stage,
+                    "kind": kind,
+                    "message": exc.one_line(),
+                    "fix": exc.fix,
+                    "quarantine_path": str(target) if target else None,
+                    "run_id": run_id,
+                }
+            ],
+        )
+
+    def _run_row(self, run_id: str, drop: Drop, started: datetime, timings: dict, status: str, transcript: Transcript) -> dict:
+        return {
+            "run_id": run_id,
+            "recording_id": drop.sha256,
+            "source_name": drop.source_name,
+            "flow_run_id": self.flow_run_id,
+            "pipeline_version": __version__,
+            "settings_hash": self.settings.output_hash(),
+            "settings": json.loads(self.settings.model_dump_json()),
+            "models": {"whisper": describe(self.options.model, kind="whisper")},
+            "timings": timings,  # serialised when the store stage inserts it: the stages before it
+            "started_at": started,
+            "finished_at": _now(),
+            "status": status,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+
+
+def recording_rows(drop: Drop, audio: DecodedAudio, transcript: Transcript, archive: Path, run_id: str, started: datetime) -> dict:
+    """The ``recordings`` row and the utterance/word rows of one processed recording."""
+    meta = drop.meta
+    recording = {
+        "id": drop.sha256,
+        "source_name": drop.source_name,
+        "source_path": str(drop.source_dir),
+        "archive_path": str(archive),
+        "size_bytes": drop.size_bytes,
+        "format": audio.info.format,
+        "codec": audio.info.codec,
+        "layout": audio.info.layout,
+        "channels": audio.info.channels,
+        "sample_rate": audio.info.sample_rate,
+        "duration_s": audio.info.duration_s,
+        **{k: getattr(meta, k) for k in ("staff_id", "team", "site", "channel", "direction", "customer_ref", "started_at", "n_speakers")},
+        "metadata_source": drop.metadata_source,
+        "metadata_extra": meta.extra or None,
+        "language": transcript.language,
+        "status": "done",
+        "received_at": drop.received_at,
+        "processed_at": _now(),
+        "run_id": run_id,
+    }
+    utterances, words = [], []
+    for u in transcript.utterances:
+        utterances.append(
+            {
+                "idx": u.index, "speaker": u.speaker, "role": u.role, "role_confidence": u.role_confidence, "channel": u.channel,
+                "start_s": u.start, "end_s": u.end, "text": u.text, "avg_logprob": u.avg_logprob,
+                "no_speech_prob": u.no_speech_prob, "n_words": len(u.words),
+            }
+        )
+        for i, w in enumerate(u.words):
+            words.append(
+                {
+                    "utterance_idx": u.index, "idx": i, "start_s": w.start, "end_s": w.end, "word": w.word,
+                    "probability": w.probability, "speaker": w.speaker, "channel": w.channel,
+                }
+            )
+    return {"recording": recording, "tables": {"utterances": utterances, "words": words}}
+
+
+def _drop_row(drop: Drop, outcome: str, detail: str | None, run_id: str) -> dict:
+    return {
+        "drop_id": str(uuid.uuid4()),
+        "recording_id": drop.sha256,
+        "source_name": drop.source_name,
+        "source_path": str(drop.source_dir),
+        "size_bytes": drop.size_bytes,
+        "received_at": drop.received_at,
+        "outcome": outcome,
+        "detail": detail,
+        "metadata": {k: v for k, v in drop.meta.as_dict().items() if v not in (None, {}, "")} or None,
+        "run_id": run_id,
+    }
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,121 @@
+"""Named compliance and scorecard queries, shared by ``parley sql --query NAME``, reports and tests.
+
+``QUERIES`` maps a name to ``Query(description, sql)``. The SQL reads the store's tables
+(``recordings``, ``utterances``, ``tags``, ``findings``, ``scorecards``, ``scorecard_lines``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from .errors import ConfigError
+
+
+class Query(NamedTuple):
+    description: str
+    sql: str
+
+
+CURRENT_RUBRICS = """
+    SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version
+    FROM scorecards GROUP BY rubric_id
+"""
+"""Per rubric id, the version scored most recently: the one reports and queries use by default."""
+
+QUERIES: dict[str, Query] = {
+    "calls_without_disclosure": Query(
+        "Interactions where staff did not say the call is recorded, with where it should have been said.",
+        """
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at,
+               f.utterance_index AS expected_at_utterance, f.start_s, f.end_s, u.text AS expected_at_text
+        FROM findings f
+        JOIN recordings r ON r.id = f.recording_id
+        LEFT JOIN utterances u ON u.recording_id = f.recording_id AND u.idx = f.utterance_index
+        WHERE f.rule = 'call_recording_disclosure' AND NOT f.passed
+        ORDER BY r.started_at DESC NULLS LAST, r.id
+        """,
+    ),
+    "vulnerable_customers_30d": Query(
+        "Interactions of the last 30 days where the customer showed a vulnerability cue.",
+        """
+        SELECT r.id AS recording_id, r.customer_ref, r.staff_id, r.team, r.started_at,
+               list(f.rule ORDER BY f.start_s) AS cues,
+               list(f.matched ORDER BY f.start_s) AS evidence,
+               min(f.start_s) AS first_cue_s
+        FROM findings f JOIN recordings r ON r.id = f.recording_id
+        WHERE f.category = 'vulnerability' AND NOT f.passed
+          AND r.started_at >= CAST(now() AS TIMESTAMP) - INTERVAL 30 DAY
+        GROUP BY ALL
+        ORDER BY r.started_at DESC
+        """,
+    ),
+    "prohibited_promises": Query(
+        "Interactions where staff made a prohibited promise (e.g. guaranteed returns), with what was said.",
+        """
+        SELECT r.id AS recording_id, r.staff_id, r.team, r.started_at, f.utterance_index, f.start_s, f.end_s,
+               f.matched, f.score
+        FROM findings f JOIN recordings r ON r.id = f.recording_id
+        WHERE f.rule = 'prohibited_promises' AND NOT f.passed
+        ORDER BY r.started_at DESC NULLS LAST, r.id
+        """,
+    ),
+    "complaints_by_topic": Query(
+        "Number of interactions per complaint topic, most frequent first.",
+        """
+        SELECT t.label AS topic, count(DISTINCT t.recording_id) AS interactions,
+               min(r.started_at) AS first_seen, max(r.started_at) AS last_seen
+        FROM tags t JOIN recordings r ON r.id = t.recording_id
+        WHERE t.kind = 'complaint_topic' AND t.utterance_index IS NULL
+        GROUP BY t.label
+        ORDER BY interactions DESC, topic
+        """,
+    ),
+    "low_scores": Query(
+        "Scorecards (current rubric versions) below their pass mark or auto-failed, lowest first.",
+        f"""
+        SELECT s.recording_id, r.staff_id, r.team, r.started_at, s.rubric_id, s.rubric_version,
+               s.score, s.auto_failed,
+               (SELECT list(l.criterion ORDER BY l.criterion) FROM scorecard_lines l
+                 WHERE l.recording_id = s.recording_id AND l.rubric_id = s.rubric_id
+                   AND l.rubric_version = s.rubric_version AND l.status = 'fail') AS failed_criteria
+        FROM scorecards s
+        JOIN ({CURRENT_RUBRICS}) c USING (rubric_id, rubric_version)
+        JOIN recordings r ON r.id = s.recording_id
+        WHERE NOT s.passed
+        ORDER BY s.score NULLS FIRST, s.recording_id
+        """,
+    ),
+    "flagged_roles": Query(
+        "Interactions with utterances whose speaker role (staff/customer) could not be told, so role-based rules may miss.",
+        """
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.started_at,
+               count(*) FILTER (WHERE u.role NOT IN ('staff', 'customer') OR u.role IS NULL) AS unknown_role_utterances,
+               count(*) AS utterances
+        FROM utterances u JOIN recordings r ON r.id = u.recording_id
+        GROUP BY ALL
+        HAVING unknown_role_utterances > 0
+        ORDER BY unknown_role_utterances DESC, r.id
+        """,
+    ),
+    "failed_rules_by_staff": Query(
+        "Per staff member and rule: how often the rule failed.",
+        """
+        SELECT r.staff_id, f.rule, count(*) AS interactions,
+               count(*) FILTER (WHERE NOT f.passed) AS failed,
+               round(avg(CASE WHEN f.passed THEN 0 ELSE 1 END), 3) AS fail_rate
+        FROM findings f JOIN recordings r ON r.id = f.recording_id
+        WHERE f.category IN ('compliance', 'quality', 'conduct')
+        GROUP BY ALL
+        ORDER BY fail_rate DESC, r.staff_id, f.rule
+        """,
+    ),
+}
+
+
+def run_query(con: Any, name: str) -> pd.DataFrame:
+    """Run the named query on a DuckDB connection; an unknown name lists the valid ones."""
+    if name not in QUERIES:
+        raise ConfigError(f"no query named '{name}'", fix=f"use one of: {', '.join(sorted(QUERIES))}")
+    return con.execute(QUERIES[name].sql).df()

@@ -1,0 +1,299 @@
+"""Compliance and quality rules: YAML in ``data/rules/`` → findings with evidence.
+
+A rule looks for phrases, regular expressions or meaning (cosine similarity of an utterance's
+embedding to example phrases) in the utterances of one interaction, optionally only one role's
+and only inside a time window, and expects them to occur (``expect: present``) or not
+(``expect: absent``) at least ``min_count`` times. Every rule gives one ``Finding``: for a
+present-rule that failed, the evidence is where the phrase should have been (the first, or for a
+``last_*`` window the last, utterance of that role in the window).
+
+    rules:
+      - name: call_recording_disclosure
+        category: compliance            # compliance | quality | vulnerability | conduct
+        role: staff                     # staff | customer; omitted = anyone
+        window: {first_s: 60}           # or last_s, first_fraction, last_fraction
+        expect: present                 # present | absent
+        min_count: 1
+        phrases: ["call is recorded"]   # case-insensitive, punctuation between words ignored
+        regex: ['\\brecord(ed|ing)\\b']
+        meaning: {examples: ["this call may be recorded"], threshold: 0.6}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .errors import ConfigError
+from .records import Finding, Utterance
+
+Embed = Callable[[list[str]], np.ndarray]
+"""Text encoder: a list of texts → one row per text (normalised here, so any scale will do)."""
+
+ROLES = ("staff", "customer")
+CATEGORIES = ("compliance", "quality", "vulnerability", "conduct")
+WINDOW_KEYS = ("first_s", "last_s", "first_fraction", "last_fraction")
+RULE_KEYS = {"name", "description", "category", "role", "window", "expect", "min_count", "phrases", "regex", "meaning"}
+LINE_KEY = "__line__"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Part of the interaction a rule looks at: ``kind`` is one of ``WINDOW_KEYS``."""
+
+    kind: str
+    value: float
+
+    def bounds(self, duration_s: float) -> tuple[float, float]:
+        """(start, end) in seconds of this window in an interaction of ``duration_s``."""
+        span = self.value if self.kind.endswith("_s") else self.value * duration_s
+        if self.kind.startswith("first"):
+            return 0.0, min(span, duration_s)
+        return max(duration_s - span, 0.0), duration_s
+
+    def contains(self, utt: Utterance, duration_s: float) -> bool:
+        lo, hi = self.bounds(duration_s)
+        return utt.start < hi and utt.end > lo
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule, as read from a rule file (see the module docstring for the YAML)."""
+
+    name: str
+    category: str
+    expect: str = "present"
+    role: str | None = None
+    window: Window | None = None
+    min_count: int = 1
+    phrases: tuple[str, ...] = ()
+    regex: tuple[re.Pattern[str], ...] = ()
+    examples: tuple[str, ...] = ()
+    threshold: float = 0.6
+    description: str = ""
+    source: str = ""
+    """``file:line`` the rule came from."""
+    patterns: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
+    """Phrases and regexes compiled together, phrases first."""
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; every mapping gets ``__line__`` (1-based) for error messages."""
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
+        data = loader.construct_mapping(node, deep=True)
+        data[LINE_KEY] = node.start_mark.line + 1
+        return data
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"not valid YAML ({problem})", fix="correct the YAML syntax at that line", path=f"{path}{line}") from exc
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    words = re.findall(r"\w+", phrase.lower())
+    return re.compile(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", re.IGNORECASE)
+
+
+def _parse_rule(raw: Any, where: str) -> Rule:
+    def bad(problem: str, fix: str) -> ConfigError:
+        return ConfigError(problem, fix=fix, path=where)
+
+    if not isinstance(raw, dict):
+        raise bad("a rule must be a mapping", "write each rule as '- name: ...' with its keys below")
+    unknown = set(raw) - RULE_KEYS - {LINE_KEY}
+    if unknown:
+        raise bad(f"unknown key(s) {sorted(unknown)}", f"use only {sorted(RULE_KEYS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise bad(f"rule name {name!r} is missing or not snake_case", "give the rule a name like 'call_recording_disclosure'")
+    category = raw.get("category", "quality")
+    if category not in CATEGORIES:
+        raise bad(f"rule {name}: category {category!r} is unknown", f"use one of {list(CATEGORIES)}")
+    expect = raw.get("expect", "present")
+    if expect not in ("present", "absent"):
+        raise bad(f"rule {name}: expect {expect!r} is unknown", "use 'present' or 'absent'")
+    role = raw.get("role")
+    if role is not None and role not in ROLES:
+        raise bad(f"rule {name}: role {role!r} is unknown", "use 'staff' or 'customer', or leave role out")
+    min_count = raw.get("min_count", 1)
+    if not isinstance(min_count, int) or min_count < 1:
+        raise bad(f"rule {name}: min_count {min_count!r} is not a positive integer", "write min_count: 1 (or more)")
+    window = _parse_window(raw.get("window"), name, bad)
+    phrases = raw.get("phrases") or []
+    regexes = raw.get("regex") or []
+    meaning = raw.get("meaning") or {}
+    if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
+        raise bad(f"rule {name}: phrases must be a list of non-empty strings", "write phrases: [\"this call is recorded\"]")
+    if not isinstance(regexes, list) or not all(isinstance(p, str) for p in regexes):
+        raise bad(f"rule {name}: regex must be a list of strings", "write regex: ['\\\\bguarantee']")
+    try:
+        compiled = tuple(re.compile(p, re.IGNORECASE) for p in regexes)
+    except re.error as exc:
+        raise bad(f"rule {name}: regular expression {exc.pattern!r} is invalid ({exc})", "fix the regex (quote it with single quotes in YAML)") from exc
+    examples, threshold = _parse_meaning(meaning, name, bad)
+    if not (phrases or regexes or examples):
+        raise bad(f"rule {name} has nothing to match", "add phrases, regex or meaning.examples")
+    phrase_patterns = tuple(_phrase_pattern(p) for p in phrases)
+    return Rule(
+        name=name,
+        category=category,
+        expect=expect,
+        role=role,
+        window=window,
+        min_count=min_count,
+        phrases=tuple(phrases),
+        regex=compiled,
+        examples=examples,
+        threshold=threshold,
+        description=str(raw.get("description", "")),
+        source=where,
+        patterns=phrase_patterns + compiled,
+    )
+
+
+def _parse_window(raw: Any, name: str, bad: Callable[[str, str], ConfigError]) -> Window | None:
+    if raw is None:
+        return None
+    keys = [k for k in (raw if isinstance(raw, dict) else {}) if k != LINE_KEY]
+    if len(keys) != 1 or keys[0] not in WINDOW_KEYS:
+        raise bad(f"rule {name}: window {raw!r} is not one of {list(WINDOW_KEYS)}", "write e.g. window: {first_s: 60} or window: {last_fraction: 0.2}")
+    value = raw[keys[0]]
+    limit = 1.0 if keys[0].endswith("fraction") else float("inf")
+    if not isinstance(value, (int, float)) or not 0 < value <= limit:
+        raise bad(f"rule {name}: window {keys[0]} = {value!r} is out of range", "use seconds > 0, or a fraction in (0, 1]")
+    return Window(keys[0], float(value))
+
+
+def _parse_meaning(raw: Any, name: str, bad: Callable[[str, str], ConfigError]) -> tuple[tuple[str, ...], float]:
+    if not raw:
+        return (), 0.6
+    examples = raw.get("examples") if isinstance(raw, dict) else None
+    threshold = raw.get("threshold", 0.6) if isinstance(raw, dict) else None
+    if not isinstance(examples, list) or not examples or not all(isinstance(e, str) for e in examples):
+        raise bad(f"rule {name}: meaning needs a list of example phrases", "write meaning: {examples: [\"...\"], threshold: 0.6}")
+    if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise bad(f"rule {name}: meaning threshold {threshold!r} is not between 0 and 1", "use a cosine similarity such as 0.6")
+    return tuple(examples), float(threshold)
+
+
+def load_rules(directory: str | Path) -> list[Rule]:
+    """Every rule in ``directory/*.yaml`` (sorted by file name); raises ``ConfigError`` naming file:line."""
+    directory = Path(directory)
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError("no rule files (*.yaml) found", fix="point rules_dir at a folder like data/rules", path=str(directory))
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        data = read_yaml(path)
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+            raise ConfigError("the file must have a top-level 'rules:' list", fix="start the file with 'rules:' and list rules below it", path=f"{path}:1")
+        for raw in data["rules"]:
+            where = f"{path}:{raw.get(LINE_KEY, 1) if isinstance(raw, dict) else 1}"
+            rule = _parse_rule(raw, where)
+            if rule.name in seen:
+                raise ConfigError(f"rule {rule.name} is defined twice (also at {seen[rule.name]})", fix="rename or delete one of them", path=where)
+            seen[rule.name] = where
+            rules.append(rule)
+    return rules
+
+
+@dataclass
+class _Match:
+    index: int
+    matched: str
+    score: float | None
+
+
+def _similarities(rules: Sequence[Rule], utterances: Sequence[Utterance], embed: Embed | None) -> dict[str, dict[int, float]]:
+    """Rule name → best cosine similarity of each utterance to that rule's examples (one embed call)."""
+    wanted = [r for r in rules if r.examples]
+    if not wanted or not utterances:
+        return {}
+    if embed is None:
+        names = ", ".join(r.name for r in wanted)
+        raise ConfigError(f"rules {names} match by meaning but no text encoder was given", fix="pass embed= (the tagging encoder) to evaluate_rules", path=wanted[0].source)
+    examples = [e for r in wanted for e in r.examples]
+    vectors = np.asarray(embed([u.text for u in utterances] + examples), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = vectors[: len(utterances)] @ vectors[len(utterances) :].T
+    out, col = {}, 0
+    for rule in wanted:
+        best = sims[:, col : col + len(rule.examples)].max(axis=1)
+        out[rule.name] = {u.index: round(float(b), 4) for u, b in zip(utterances, best)}
+        col += len(rule.examples)
+    return out
+
+
+def _match(rule: Rule, utt: Utterance, sims: dict[int, float] | None) -> _Match | None:
+    for pattern in rule.patterns:
+        hit = pattern.search(utt.text)
+        if hit:
+            return _Match(utt.index, hit.group(0), None)
+    if sims is not None and sims[utt.index] >= rule.threshold:
+        return _Match(utt.index, utt.text, sims[utt.index])
+    return None
+
+
+def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, sims: dict[int, float] | None) -> Finding:
+    candidates = [
+        u for u in utterances if (rule.role is None or u.role == rule.role) and (rule.window is None or rule.window.contains(u, duration_s))
+    ]
+    matches = [m for u in candidates if (m := _match(rule, u, sims)) is not None]
+    passed = len(matches) >= rule.min_count if rule.expect == "present" else len(matches) < rule.min_count
+    lo, hi = rule.window.bounds(duration_s) if rule.window else (0.0, duration_s)
+    detail: dict[str, Any] = {
+        "category": rule.category,
+        "expect": rule.expect,
+        "count": len(matches),
+        "min_count": rule.min_count,
+        "matches": [m.index for m in matches],
+        "window": {"role": rule.role, "start": round(lo, 3), "end": round(hi, 3)},
+    }
+    if matches:
+        first = matches[0]
+        utt = next(u for u in candidates if u.index == first.index)
+        return Finding(rule.name, passed, first.index, utt.start, utt.end, first.matched, first.score, detail)
+    if rule.expect == "absent":
+        return Finding(rule.name, passed, detail=detail)
+    # Missing: point at where it should have been said.
+    detail["missing"] = True
+    if sims is not None and candidates:
+        nearest = max(candidates, key=lambda u: sims[u.index])
+        detail["nearest"] = {"utterance_index": nearest.index, "score": sims[nearest.index]}
+    if not candidates:
+        return Finding(rule.name, passed, None, lo, hi, None, None, detail)
+    where = candidates[-1] if rule.window and rule.window.kind.startswith("last") else candidates[0]
+    return Finding(rule.name, passed, where.index, where.start, where.end, None, None, detail)
+
+
+def evaluate_rules(
+    rules: Sequence[Rule],
+    utterances: list[Utterance],
+    *,
+    duration_s: float,
+    embed: Embed | None,
+) -> list[Finding]:
+    """One ``Finding`` per rule for one interaction, in rule order.
+
+    ``utterances`` are matched on their ``text`` (already redacted); ``embed`` is called
+    once, with every utterance and example, only when a rule matches by meaning.
+    """
+    ordered = sorted(utterances, key=lambda u: u.index)
+    sims = _similarities(rules, ordered, embed)
+    return [_evaluate(rule, ordered, duration_s, sims.get(rule.name)) for rule in rules]

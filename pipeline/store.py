@@ -1,0 +1,232 @@
+"""The only DuckDB writer. Migrations, one transaction per recording, lock-aware connections.
+
+DuckDB lets one process hold a read-write connection, and while it does no other process can
+open the file at all; so every connection here is opened for one write or one query and closed
+at once, and opening retries with backoff while another process holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from .errors import ConfigError, TransientError
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+HISTORY_TABLES = ("recordings", "runs", "drops", "errors")
+"""Tables that keep history: never cleared when a recording is reprocessed."""
+VERSIONED_KEYS: dict[str, tuple[str, ...]] = {
+    "scorecards": ("rubric_id", "rubric_version"),
+    "scorecard_lines": ("rubric_id", "rubric_version"),
+}
+"""Per-recording tables whose rows are replaced only for the same key (other versions stay)."""
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
+_migrated: set[str] = set()
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _LOCK_MARKERS)
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple]
+
+
+class Store:
+    """A DuckDB database file. Cheap to create; holds no connection between calls."""
+
+    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        self.waited_s = 0.0
+        """Seconds spent waiting for other processes' locks (for the runs table and the README)."""
+
+    # -- connections -----------------------------------------------------------------------
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open, yield, close. Retries while another process holds the file."""
+        if read_only and not self.path.exists():
+            raise ConfigError(f"there is no database at {self.path}", fix="process some recordings first (`parley process`) or pass --db", path=self.path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open(read_only)
+        try:
+            if not read_only:
+                self._migrate(con)
+            yield con
+        finally:
+            con.close()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        start = time.monotonic()
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                self.waited_s += time.monotonic() - start
+                return con
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_error(exc):
+                    raise
+                waited = time.monotonic() - start
+                if waited > self.lock_timeout_s:
+                    raise TransientError(
+                        f"the database is held by another process and stayed locked for {waited:.0f} s",
+                        fix="wait and retry; a long query in another program may be holding it",
+                        path=self.path,
+                        stage="store",
+                    ) from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        key = str(self.path.resolve())
+        if key in _migrated:
+            return
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMP)")
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        _migrated.add(key)
+
+    # -- writing ---------------------------------------------------------------------------
+    def write_recording(
+        self,
+        recording: dict[str, Any] | None,
+        tables: dict[str, list[dict[str, Any]]],
+        *,
+        recording_id: str,
+        run: dict[str, Any] | None = None,
+        drop: dict[str, Any] | None = None,
+        replace_all: bool = True,
+    ) -> None:
+        """Write one recording's rows in one transaction, replacing what it had before.
+
+        ``replace_all``: clear every derived per-recording table (a full reprocess); otherwise
+        only the tables given (e.g. a re-tag). Rows get ``recording_id`` and ``run_id`` filled in.
+        """
+        run_id = (run or {}).get("run_id") or (recording or {}).get("run_id")
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                targets = self.derived_tables(con) if replace_all else list(tables)
+                for table in targets:
+                    self._clear(con, table, recording_id, tables.get(table, []))
+                if recording is not None:
+                    con.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
+                    _insert(con, "recordings", [recording])
+                for table, rows in tables.items():
+                    _insert(con, table, [{**row, "recording_id": recording_id, "run_id": row.get("run_id", run_id)} for row in rows])
+                if run is not None:
+                    _insert(con, "runs", [run])
+                if drop is not None:
+                    _insert(con, "drops", [drop])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def _clear(self, con, table: str, recording_id: str, new_rows: list[dict]) -> None:
+        keys = VERSIONED_KEYS.get(table)
+        if not keys:
+            con.execute(f'DELETE FROM "{table}" WHERE recording_id = ?', [recording_id])
+            return
+        for values in {tuple(row.get(k) for k in keys) for row in new_rows}:
+            where = " AND ".join(f'"{k}" = ?' for k in keys)
+            con.execute(f'DELETE FROM "{table}" WHERE recording_id = ? AND {where}', [recording_id, *values])
+
+    @staticmethod
+    def derived_tables(con) -> list[str]:
+        """Per-recording tables (they have a recording_id column), history and versioned ones aside."""
+        rows = con.execute(
+            "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'recording_id' AND table_schema = 'main'"
+        ).fetchall()
+        return sorted(r[0] for r in rows if r[0] not in HISTORY_TABLES and r[0] not in VERSIONED_KEYS)
+
+    def append(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Append rows (drops, errors, runs) in one transaction."""
+        if not rows:
+            return
+        with self.connect() as con:
+            _insert(con, table, rows)
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        with self.connect() as con:
+            con.execute(sql, params or [])
+
+    # -- reading ---------------------------------------------------------------------------
+    def query(self, sql: str, params: list | None = None) -> QueryResult:
+        """Run one read-only query and close the connection at once."""
+        with self.connect(read_only=True) as con:
+            cur = con.execute(sql, params or [])
+            columns = [d[0] for d in cur.description] if cur.description else []
+            return QueryResult(columns, cur.fetchall())
+
+    def recording_state(self, recording_id: str) -> tuple[str, str | None] | None:
+        """(status, archive_path) of a stored recording, or None."""
+        if not self.path.exists():
+            return None
+        with self.connect() as con:
+            row = con.execute("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).fetchone()
+        return (row[0], row[1]) if row else None
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for path in sorted(SQL_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        out.append((int(path.name[:4]), path.stem, path.read_text()))
+    return out
+
+
+def _insert(con, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows fast: one ``INSERT ... SELECT unnest(...)`` per table, not row by row."""
+    if not rows:
+        return
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    for col in columns:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col):
+            raise ValueError(f"bad column name {col!r}")
+    values = [[_sql_value(row.get(col)) for row in rows] for col in columns]
+    if len(rows) == 1:
+        placeholders = ", ".join("?" for _ in columns)
+        con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})', [v[0] for v in values])
+        return
+    select = ", ".join(f"unnest(${i + 1}) AS c{i}" for i in range(len(columns)))
+    con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {select}', values)
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, date):
+        return value
+    return value
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

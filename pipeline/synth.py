@@ -1,0 +1,239 @@
+"""Scripted contact-centre conversations spoken by espeak-ng, with their ground truth.
+
+``synthesize(turns, out_path, stereo=...)`` speaks each ``Turn`` with its role's voice, lays
+the turns on a timeline with natural gaps (0.3-1.2 s, now and then a slight overlap), writes
+the audio in the format its extension names and returns the ``Script``: who spoke when and
+what, exportable as RTTM (diarization truth) and STM (transcript truth).
+
+Stereo puts staff on the LEFT channel and the customer on the RIGHT, as call recorders do;
+mono mixes both voices on one channel, as a microphone on a branch counter would.
+``python -m pipeline.synth`` rebuilds the scripted samples listed in
+``data/samples/scripts.yaml``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+import yaml
+from scipy.signal import butter, resample_poly, sosfiltfilt
+
+from .errors import ConfigError
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
+CHANNEL_OF_ROLE = {"staff": 0, "customer": 1}
+"""Stereo channel of each role: staff left (0), customer right (1)."""
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
+LEAD_IN_S = 0.5
+TAIL_S = 0.6
+PEAK = 0.5
+"""Peak amplitude of every turn, so two overlapping voices never clip when mixed."""
+GAP_RANGE_S = (0.3, 1.2)
+OVERLAP_RANGE_S = (0.1, 0.35)
+OVERLAP_CHANCE = 0.12
+FFMPEG_CODECS = {
+    ".mp3": ["-c:a", "libmp3lame", "-b:a", "32k"],
+    ".ogg": ["-c:a", "libopus", "-b:a", "24k"],
+    ".opus": ["-c:a", "libopus", "-b:a", "24k"],
+    ".m4a": ["-c:a", "aac", "-b:a", "32k"],
+}
+"""Compressed formats written through the ffmpeg CLI, with their codec and bit rate."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """An espeak-ng voice (``language+variant``), its speed in words per minute and pitch 0-99."""
+
+    name: str
+    speed_wpm: int = 160
+    pitch: int = 50
+
+
+DEFAULT_VOICES = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One scripted turn. ``gap_s``: silence before it (negative = overlap); None = random."""
+
+    role: str
+    text: str
+    gap_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ScriptTurn:
+    """Ground truth of one spoken turn: times in seconds from the start of the recording."""
+
+    index: int
+    speaker: str
+    role: str
+    channel: int
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Script:
+    """What was synthesized: the timeline of turns and the shape of the audio written."""
+
+    turns: tuple[ScriptTurn, ...]
+    duration_s: float
+    sample_rate: int
+    channels: int
+
+    def to_rttm(self, uri: str) -> str:
+        """One RTTM ``SPEAKER`` line per turn (channel 1 = left/mono, 2 = right)."""
+        return "".join(
+            f"SPEAKER {uri} {t.channel + 1} {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {t.speaker} <NA> <NA>\n"
+            for t in self.turns
+        )
+
+    def to_stm(self, uri: str) -> str:
+        """One STM line per turn: ``uri channel speaker start end text``."""
+        return "".join(f"{uri} {t.channel + 1} {t.speaker} {t.start:.3f} {t.end:.3f} {t.text}\n" for t in self.turns)
+
+
+def _require(tool: str, package: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise ConfigError(f"{tool} is not installed", fix=f"sudo apt-get install {package}")
+    return found
+
+
+def speak(text: str, voice: Voice) -> tuple[np.ndarray, int]:
+    """Speak ``text`` with espeak-ng; returns mono float32 samples (silence trimmed) and their rate."""
+    cmd = [_require("espeak-ng", "espeak-ng"), "-v", voice.name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch), "--stdout"]
+    done = subprocess.run(cmd, input=text.encode(), capture_output=True, check=False)
+    if done.returncode != 0 or not done.stdout:
+        raise ConfigError(f"espeak-ng failed for voice '{voice.name}': {done.stderr.decode().strip()}", fix="list voices with `espeak-ng --voices=en`")
+    samples, rate = sf.read(io.BytesIO(done.stdout), dtype="float32")
+    loud = np.flatnonzero(np.abs(samples) > 0.02 * np.abs(samples).max())
+    samples = samples[loud[0] : loud[-1] + 1]
+    return samples * (PEAK / np.abs(samples).max()), rate
+
+
+def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    g = gcd(rate, target)
+    return resample_poly(samples, target // g, rate // g).astype(np.float32)
+
+
+def _gap(rng: np.random.Generator, role_changes: bool) -> float:
+    if role_changes and rng.random() < OVERLAP_CHANCE:
+        return -float(rng.uniform(*OVERLAP_RANGE_S))
+    return float(rng.uniform(*GAP_RANGE_S))
+
+
+def synthesize(
+    turns: Sequence[Turn],
+    out_path: str | Path,
+    *,
+    stereo: bool,
+    sample_rate: int | None = None,
+    voices: dict[str, str | Voice] | None = None,
+    telephone: bool = False,
+    seed: int = 0,
+) -> Script:
+    """Speak ``turns`` into ``out_path`` (wav, flac, mp3, ogg, opus or m4a) and return the truth.
+
+    ``sample_rate`` defaults to 8000 Hz for ``telephone`` (which also band-limits to
+    300-3400 Hz and writes WAV as G.711 mu-law, as phone systems record) and 16000 Hz otherwise.
+    ``voices`` maps a role to an espeak-ng voice; stereo needs exactly the roles staff and
+    customer. The same ``seed`` gives the same gaps, hence the same audio.
+    """
+    out_path = Path(out_path)
+    voices = {role: Voice(v) if isinstance(v, str) else v for role, v in (voices or DEFAULT_VOICES).items()}
+    rate = sample_rate or (8000 if telephone else 16000)
+    unknown = {t.role for t in turns} - (set(CHANNEL_OF_ROLE) if stereo else set(voices))
+    if unknown or not turns:
+        raise ValueError(f"{out_path}: turns need roles from {sorted(voices)} (stereo: staff, customer); got {sorted(unknown) or 'no turns'}")
+    rng = np.random.default_rng(seed)
+    clips: list[np.ndarray] = []
+    timeline: list[ScriptTurn] = []
+    for i, turn in enumerate(turns):
+        samples, espeak_rate = speak(turn.text, voices[turn.role])
+        clip = _resample(samples, espeak_rate, rate)
+        if i == 0:
+            start = LEAD_IN_S
+        else:
+            gap = turn.gap_s if turn.gap_s is not None else _gap(rng, turn.role != turns[i - 1].role)
+            start = max(max(t.end for t in timeline) + gap, timeline[-1].start + 0.1)
+        start = round(start, 3)
+        channel = CHANNEL_OF_ROLE[turn.role] if stereo else 0
+        timeline.append(ScriptTurn(i, turn.role, turn.role, channel, start, round(start + len(clip) / rate, 3), turn.text))
+        clips.append(clip)
+    audio = np.zeros((2 if stereo else 1, int(round((max(t.end for t in timeline) + TAIL_S) * rate))), np.float32)
+    for t, clip in zip(timeline, clips):
+        first = int(round(t.start * rate))
+        audio[t.channel, first : first + len(clip)] += clip
+    if telephone:
+        band = butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos")
+        audio = sosfiltfilt(band, audio, axis=1).astype(np.float32)
+    write_audio(np.clip(audio, -1.0, 1.0), rate, out_path, mulaw=telephone)
+    return Script(tuple(timeline), audio.shape[1] / rate, rate, audio.shape[0])
+
+
+def write_audio(audio: np.ndarray, rate: int, out_path: Path, *, mulaw: bool = False) -> None:
+    """Write ``audio`` (channels x samples, float) in the format named by the file extension."""
+    suffix = out_path.suffix.lower()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in (".wav", ".flac"):
+        subtype = "ULAW" if mulaw and suffix == ".wav" else "PCM_16"
+        sf.write(out_path, audio.T, rate, subtype=subtype)
+        return
+    if suffix not in FFMPEG_CODECS:
+        raise ValueError(f"{out_path}: unsupported extension; use one of .wav, .flac, {', '.join(FFMPEG_CODECS)}")
+    wav = io.BytesIO()
+    sf.write(wav, audio.T, rate, format="WAV", subtype="PCM_16")
+    cmd = [_require("ffmpeg", "ffmpeg"), "-hide_banner", "-loglevel", "error", "-y", "-f", "wav", "-i", "pipe:0"]
+    cmd += [*FFMPEG_CODECS[suffix], "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(out_path)]
+    done = subprocess.run(cmd, input=wav.getvalue(), capture_output=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"ffmpeg could not write {suffix}: {done.stderr.decode().strip()}", fix="check `ffmpeg -encoders`", path=str(out_path))
+
+
+def _turns(items: list[dict]) -> list[Turn]:
+    """YAML turns: ``- staff: text`` or ``- {customer: text, gap_s: -0.2}``."""
+    turns = []
+    for item in items:
+        gap = item.get("gap_s")
+        ((role, text),) = [(k, v) for k, v in item.items() if k != "gap_s"]
+        turns.append(Turn(role, " ".join(str(text).split()), gap))
+    return turns
+
+
+def build_samples(spec_path: Path = SAMPLES_DIR / "scripts.yaml", out_dir: Path = SAMPLES_DIR) -> list[Path]:
+    """Synthesize every sample in ``spec_path`` into ``out_dir``, with its sidecar JSON (when the
+    spec gives ``meta``) and its ground truth in ``out_dir/truth/NAME.rttm`` and ``.stm``."""
+    written = []
+    for spec in yaml.safe_load(Path(spec_path).read_text())["samples"]:
+        audio_path = out_dir / spec["file"]
+        voices = {role: Voice(**v) for role, v in spec["voices"].items()}
+        script = synthesize(
+            _turns(spec["turns"]), audio_path, stereo=spec["stereo"], sample_rate=spec.get("sample_rate"),
+            voices=voices, telephone=spec.get("telephone", False), seed=spec.get("seed", 0),
+        )
+        uri = audio_path.stem
+        (out_dir / "truth").mkdir(exist_ok=True)
+        (out_dir / "truth" / f"{uri}.rttm").write_text(script.to_rttm(uri))
+        (out_dir / "truth" / f"{uri}.stm").write_text(script.to_stm(uri))
+        if spec.get("meta"):
+            audio_path.with_suffix(".json").write_text(json.dumps(spec["meta"], indent=2) + "\n")
+        print(f"{audio_path.name}: {script.duration_s:.1f} s, {len(script.turns)} turns", file=sys.stderr)
+        written.append(audio_path)
+    return written
+
+
+if __name__ == "__main__":
+    build_samples()

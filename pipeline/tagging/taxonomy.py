@@ -1,0 +1,156 @@
+"""Taxonomies are YAML data: labels with a description and example utterances.
+
+A file looks like::
+
+    kind: complaint_topic        # the tag kind its labels are written under
+    multi_label: true            # several labels may apply to one utterance
+    threshold: 0.5               # multi-label only: minimum probability to apply a label
+    labels:
+      billing_error:
+        description: Wrong or unexpected charges.
+        examples: [you've charged me twice, my bill is wrong]
+
+A malformed file raises ``ConfigError`` naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+
+REQUIRED_FILES = ("touchpoints.yaml", "journey_stage.yaml", "complaint_topics.yaml")
+LABEL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+TOP_KEYS = {"kind", "multi_label", "threshold", "labels"}
+LABEL_KEYS = {"description", "examples"}
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    description: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """One taxonomy file, validated."""
+
+    kind: str
+    labels: tuple[Label, ...]
+    multi_label: bool
+    threshold: float
+    path: str
+    hash: str
+    """sha256 (first 16 hex) of the file's bytes: stored on every tag it produced."""
+
+    @property
+    def names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+
+def _fail(path: Path, node: yaml.Node | None, problem: str, fix: str) -> ConfigError:
+    line = f" line {node.start_mark.line + 1}:" if node is not None else ""
+    return ConfigError(f"{line} {problem}".strip(), fix=fix, path=str(path))
+
+
+def _scalar(path: Path, node: yaml.Node, what: str) -> str:
+    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+        raise _fail(path, node, f"{what} must be a non-empty text", f"write {what} as plain text on one line")
+    return str(node.value).strip()
+
+
+def _mapping(path: Path, node: yaml.Node, what: str, allowed: set[str]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise _fail(path, node, f"{what} must be a mapping of keys to values", f"indent the keys of {what} under it")
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if allowed and name not in allowed:
+            raise _fail(path, key, f"unknown key '{name}' in {what}", f"use only {', '.join(sorted(allowed))}")
+        if name in out:
+            raise _fail(path, key, f"'{name}' appears twice in {what}", "keep one of them")
+        out[name] = (key, value)
+    return out
+
+
+def _label(path: Path, key: yaml.Node, node: yaml.Node) -> Label:
+    name = str(key.value)
+    if not LABEL_RE.match(name):
+        raise _fail(path, key, f"label '{name}' is not a lower_snake_case name", "use letters, digits and _ only, e.g. billing_error")
+    fields = _mapping(path, node, f"label '{name}'", LABEL_KEYS)
+    if "description" not in fields:
+        raise _fail(path, key, f"label '{name}' has no description", "add `description: <one line>` under it")
+    description = _scalar(path, fields["description"][1], f"the description of '{name}'")
+    examples_node = fields.get("examples", (key, None))[1]
+    if not isinstance(examples_node, yaml.SequenceNode) or not examples_node.value:
+        raise _fail(path, examples_node or key, f"label '{name}' needs a list of examples", "add `examples:` with at least one `- utterance` line")
+    examples = tuple(_scalar(path, item, f"an example of '{name}'") for item in examples_node.value)
+    return Label(name=name, description=description, examples=examples)
+
+
+def parse_taxonomy(path: Path) -> Taxonomy:
+    """Read and validate one taxonomy file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        root = yaml.compose(raw.decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the taxonomy ({exc.strerror})", fix="restore the file or point taxonomy_dir elsewhere", path=str(path)) from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError(f"{line}invalid YAML ({exc.problem})", fix="fix the indentation or quoting there", path=str(path)) from exc
+    if root is None:
+        raise ConfigError("the taxonomy is empty", fix="add `kind:` and `labels:` (see data/taxonomies/touchpoints.yaml)", path=str(path))
+    top = _mapping(path, root, "the file", TOP_KEYS)
+    for needed in ("kind", "labels"):
+        if needed not in top:
+            raise _fail(path, root, f"no `{needed}:` key", f"add `{needed}:` at the top level")
+    kind = _scalar(path, top["kind"][1], "kind")
+    multi_label = _flag(path, top.get("multi_label"))
+    threshold = _threshold(path, top.get("threshold"))
+    labels_node = top["labels"][1]
+    labels = tuple(_label(path, key, value) for key, (key, value) in _mapping(path, labels_node, "labels", set()).items())
+    if len(labels) < 2 and not multi_label:
+        raise _fail(path, labels_node, "a single-label taxonomy needs at least two labels", "add another label or set `multi_label: true`")
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return Taxonomy(kind=kind, labels=labels, multi_label=multi_label, threshold=threshold, path=str(path), hash=digest)
+
+
+def _flag(path: Path, pair: tuple[yaml.Node, yaml.Node] | None) -> bool:
+    if pair is None:
+        return False
+    value = str(pair[1].value).lower()
+    if value not in ("true", "false"):
+        raise _fail(path, pair[1], f"multi_label must be true or false, not '{pair[1].value}'", "write `multi_label: true` or `multi_label: false`")
+    return value == "true"
+
+
+def _threshold(path: Path, pair: tuple[yaml.Node, yaml.Node] | None) -> float:
+    if pair is None:
+        return 0.5
+    try:
+        value = float(pair[1].value)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise _fail(path, pair[1], f"threshold must be a number between 0 and 1, not '{pair[1].value}'", "write e.g. `threshold: 0.5`")
+    return value
+
+
+def load_taxonomies(folder: Path) -> dict[str, Taxonomy]:
+    """Every required taxonomy in ``folder``, keyed by file stem (touchpoints, journey_stage, ...)."""
+    folder = Path(folder)
+    out = {}
+    for name in REQUIRED_FILES:
+        path = folder / name
+        if not path.is_file():
+            raise ConfigError("taxonomy file is missing", fix=f"create {name} (copy it from data/taxonomies/ in the Parley repository)", path=str(path))
+        out[path.stem] = parse_taxonomy(path)
+    return out

@@ -1,0 +1,182 @@
+"""faster-whisper transcription: per channel, with word timestamps, cut into utterances.
+
+The segment generator is consumed here; callers get plain ``Utterance``/``Word`` records.
+Utterances are cut from word timestamps (a pause, a sentence end after a short pause, or a
+speaker change), because with VAD or batching one Whisper segment can span several turns.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .models import describe, load_whisper
+from .records import DecodedAudio, Role, Transcript, Utterance, Word
+
+SENTENCE_GAP_S = 0.3
+"""After a word ending a sentence (. ? !), a pause this long already starts a new utterance."""
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    model: str = "tiny.en"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 5
+    cpu_threads: int = 0
+    vad_filter: bool = True
+    language: str | None = "en"
+    batch_size: int = 0
+    utterance_gap_s: float = 0.8
+    channel_map: tuple[str, ...] = field(default=("staff", "customer"))
+
+    @classmethod
+    def from_settings(cls, settings) -> "TranscribeOptions":
+        return cls(
+            model=settings.whisper_model,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            beam_size=settings.beam_size,
+            cpu_threads=settings.cpu_threads,
+            vad_filter=settings.vad_filter,
+            language=settings.language,
+            batch_size=settings.batch_size,
+            utterance_gap_s=settings.utterance_gap_s,
+            channel_map=tuple(settings.channel_map),
+        )
+
+
+def whisper_model(options: TranscribeOptions):
+    """The cached faster-whisper model for these options."""
+    threads = options.cpu_threads or os.cpu_count() or 1
+    return load_whisper(options.model, options.device, options.compute_type, threads)
+
+
+def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptions(), model=None) -> Transcript:
+    """Transcribe every channel; stereo channels get roles from ``options.channel_map``.
+
+    ``model`` is a faster-whisper ``WhisperModel``; when None the cached default is built.
+    """
+    model = model if model is not None else whisper_model(options)
+    words: list[Word] = []
+    segment_stats: dict[tuple[int, int], tuple[float, float]] = {}
+    language = options.language
+    stereo = audio.channels == 2
+    for channel in range(audio.channels):
+        speaker = f"S{channel + 1}"
+        channel_words, stats, language = _transcribe_channel(model, audio.samples[channel], options, channel, speaker)
+        words.extend(channel_words)
+        segment_stats.update(stats)
+
+    def role_of(word: Word) -> Role:
+        if not stereo:
+            return "unknown"
+        roles = options.channel_map
+        return roles[word.channel] if word.channel < len(roles) else "unknown"  # type: ignore[return-value]
+
+    utterances = build_utterances(words, max_gap_s=options.utterance_gap_s, role_of=role_of, segment_stats=segment_stats)
+    info = describe(options.model, kind="whisper")
+    return Transcript(utterances=utterances, language=language, model=info["name"], model_version=info["version"])
+
+
+def _transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions, channel: int, speaker: str):
+    kwargs = dict(
+        language=options.language,
+        beam_size=options.beam_size,
+        word_timestamps=True,
+        vad_filter=options.vad_filter,
+        condition_on_previous_text=False,
+    )
+    if options.batch_size > 0:
+        from faster_whisper import BatchedInferencePipeline
+
+        segments, info = BatchedInferencePipeline(model).transcribe(samples, batch_size=options.batch_size, **kwargs)
+    else:
+        segments, info = model.transcribe(samples, **kwargs)
+    words: list[Word] = []
+    stats: dict[tuple[int, int], tuple[float, float]] = {}
+    for seg_no, segment in enumerate(segments):  # the generator runs the model here
+        stats[(channel, seg_no)] = (segment.avg_logprob, segment.no_speech_prob)
+        for w in segment.words or ():
+            text = w.word.strip()
+            if text:
+                words.append(
+                    Word(start=round(w.start, 3), end=round(w.end, 3), word=text, probability=round(w.probability, 4),
+                         speaker=speaker, channel=channel, segment=seg_no)
+                )
+    return words, stats, info.language
+
+
+def build_utterances(
+    words: Sequence[Word],
+    *,
+    max_gap_s: float = 0.8,
+    role_of: Callable[[Word], Role] = lambda w: "unknown",
+    segment_stats: dict[tuple[int, int], tuple[float, float]] | None = None,
+) -> list[Utterance]:
+    """Group words (from any channels) into utterances, in time order.
+
+    A new utterance starts at a speaker change, a pause of ``max_gap_s`` or more, or a pause of
+    ``SENTENCE_GAP_S`` after a sentence end. ``segment_stats`` maps (channel, segment) to
+    (avg_logprob, no_speech_prob); an utterance takes the word-weighted mean of its segments.
+    """
+    ordered = sorted(words, key=lambda w: (w.start, w.channel))
+    groups: list[list[Word]] = []
+    open_group: dict[str, tuple[int, list[Word]]] = {}  # speaker -> (position of last word, group)
+    for pos, word in enumerate(ordered):
+        speaker = word.speaker or "S1"
+        last = open_group.get(speaker)
+        if last is None or _breaks(ordered[last[0]], word, max_gap_s) or _other_spoke_between(ordered, last[0], pos):
+            group = [word]
+            groups.append(group)
+        else:
+            group = last[1]
+            group.append(word)
+        open_group[speaker] = (pos, group)
+    groups.sort(key=lambda g: (g[0].start, g[0].channel))
+    utterances = []
+    for index, group in enumerate(groups):
+        logprob, no_speech = _segment_means(group, segment_stats or {})
+        utterances.append(
+            Utterance(
+                index=index,
+                speaker=group[0].speaker or "S1",
+                role=role_of(group[0]),
+                start=group[0].start,
+                end=group[-1].end,
+                text=" ".join(w.word for w in group),
+                words=list(group),
+                avg_logprob=logprob,
+                no_speech_prob=no_speech,
+                channel=group[0].channel,
+            )
+        )
+    return utterances
+
+
+def _breaks(prev: Word, word: Word, max_gap_s: float) -> bool:
+    gap = word.start - prev.end
+    return gap >= max_gap_s or (prev.word[-1:] in ".?!" and gap >= min(SENTENCE_GAP_S, max_gap_s))
+
+
+def _other_spoke_between(ordered: Sequence[Word], prev_pos: int, pos: int) -> bool:
+    """Another speaker said a whole word in the pause between this speaker's two words.
+
+    Overlapping speech (stereo crosstalk, backchannels) does not split an utterance; a turn by
+    someone else in the pause does.
+    """
+    prev, word = ordered[prev_pos], ordered[pos]
+    return any(
+        other.speaker != word.speaker and other.start >= prev.end - 0.01 and other.end <= word.start + 0.01
+        for other in ordered[prev_pos + 1 : pos]
+    )
+
+
+def _segment_means(group: list[Word], stats: dict[tuple[int, int], tuple[float, float]]):
+    values = [stats[(w.channel, w.segment)] for w in group if (w.channel, w.segment) in stats]
+    if not values:
+        return None, None
+    return round(float(np.mean([v[0] for v in values])), 4), round(float(np.mean([v[1] for v in values])), 4)
