@@ -18,7 +18,10 @@ class ParleyError(Exception):
         self.fix = fix
         self.path = str(path) if path is not None else None
         self.stage = stage
-        super().__init__(self.one_line())
+        super().__init__(problem)
+
+    def __str__(self) -> str:
+        return self.one_line()
 
     def one_line(self) -> str:
         where = f"{self.path}: " if self.path else ""

@@ -83,7 +83,11 @@ def identify(drop: Drop, filename_pattern: str, audio_extensions: list[str]) -> 
 
 
 def decode_stage(drop: Drop, max_duration_s: float) -> DecodedAudio:
-    return decode(drop.path, max_duration_s=max_duration_s)
+    try:
+        return decode(drop.path, max_duration_s=max_duration_s)
+    except TerminalError as exc:
+        exc.path = drop.source_name  # name the file as dropped, not its claimed path
+        raise
 
 
 def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcript:

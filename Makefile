@@ -1,0 +1,44 @@
+# Parley: `make run` sets up and processes the sample recordings; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export DO_NOT_TRACK := 1
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+
+.PHONY: install run test test-all bench system-deps clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# ffmpeg, espeak-ng and sox: the tests synthesise calls with them. Installed when missing (needs root).
+system-deps:
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v sox >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg espeak-ng sox >/dev/null; }
+
+run: install
+	$(BIN)/parley process --seed-samples
+
+test: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m pytest
+
+test-all: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m pytest -m ''
+
+bench: install
+	$(BIN)/python bench/run.py bench/out/corpus
+
+clean:
+	rm -rf $(VENV) .prefect .cache

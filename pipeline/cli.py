@@ -1,0 +1,328 @@
+"""The ``parley`` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__, ingest
+from .errors import ParleyError
+from .settings import Settings
+
+app = typer.Typer(help="Parley: offline conversation analytics for contact centres.", no_args_is_help=True, add_completion=False)
+eval_app = typer.Typer(help="Measure Parley's models on your own labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+console = Console()
+err = Console(stderr=True)
+
+DbOpt = typer.Option(None, "--db", help="DuckDB database file [default: data/parley.duckdb].")
+InboxOpt = typer.Option(None, "--inbox", help="Inbox folder [default: data/inbox].")
+ArchiveOpt = typer.Option(None, "--archive", help="Archive folder [default: data/archive].")
+QuarantineOpt = typer.Option(None, "--quarantine", help="Quarantine folder [default: data/quarantine].")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except Exception as exc:  # pydantic's message names the field and the bad value
+        _fail(f"bad setting: {exc}")
+        raise
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _overrides(s: Settings) -> dict[str, str]:
+    return {k: str(v) for k, v in s.folders().items()} | {"db": str(s.db)}
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def process(
+    paths: list[Path] = typer.Argument(None, help="Files or folders to process [default: the inbox]."),
+    db: Optional[Path] = DbOpt,
+    inbox: Optional[Path] = InboxOpt,
+    archive: Optional[Path] = ArchiveOpt,
+    quarantine: Optional[Path] = QuarantineOpt,
+    seed_samples: bool = typer.Option(False, "--seed-samples", help="Copy data/samples into an empty inbox when the database holds no recordings."),
+    local: bool = typer.Option(False, "--local", help="Run in this process without Prefect (faster start, no flow runs recorded)."),
+    copy: bool = typer.Option(False, "--copy", help="Leave the files where they are instead of moving them to the archive."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
+) -> None:
+    """Process recordings once (the inbox by default) and print a summary."""
+    s = _settings(db=db, inbox=inbox, archive=archive, quarantine=quarantine)
+    s.inbox.mkdir(parents=True, exist_ok=True)
+    if seed_samples:
+        _seed_samples(s)
+    if not paths:
+        ingest.recover_claims(s.inbox)
+    try:
+        files = ingest.expand_paths(paths or [s.inbox])
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    outcomes = _run_batch(s, files, local=local, move=not copy, verbose=verbose)
+    _print_outcomes(outcomes)
+    _print_summary(s)
+    if any(o["status"] == "retry" for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    inbox_arg: Optional[Path] = typer.Argument(None, metavar="[INBOX]", help="Folder to watch [default: data/inbox]."),
+    db: Optional[Path] = DbOpt,
+    inbox: Optional[Path] = InboxOpt,
+    archive: Optional[Path] = ArchiveOpt,
+    quarantine: Optional[Path] = QuarantineOpt,
+    local: bool = typer.Option(False, "--local", help="Run in this process without Prefect."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
+) -> None:
+    """Watch the inbox until stopped (Ctrl-C); process each file once it has stopped growing."""
+    s = _settings(db=db, inbox=inbox_arg or inbox, archive=archive, quarantine=quarantine)
+    s.inbox.mkdir(parents=True, exist_ok=True)
+    stopping = {"now": False}
+
+    def _stop(*_):
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    console.print(f"watching [bold]{s.inbox}[/bold] (database {s.db}); Ctrl-C stops")
+
+    def show(outcome: dict) -> None:
+        _print_outcomes([outcome], title=None)
+
+    try:
+        if local:
+            from .process import Processor
+
+            processor = Processor(s)
+            ingest.recover_claims(s.inbox)
+            tracker = ingest.StabilityTracker(s.stable_s)
+            while not stopping["now"]:
+                ready = tracker.ready(ingest.list_inbox(s.inbox))
+                for path in ready:
+                    show(processor.process(path).as_dict())
+                if not ready:
+                    time.sleep(s.poll_interval_s)
+        else:
+            _quiet_prefect(verbose)
+            from flows.watch_inbox import watch_forever
+
+            watch_forever(_overrides(s), on_progress=show, stop=lambda: stopping["now"])
+    except KeyboardInterrupt:
+        pass
+    console.print("stopped")
+
+
+@app.command()
+def sql(
+    query: Optional[str] = typer.Argument(None, help="A SELECT statement."),
+    name: Optional[str] = typer.Option(None, "--query", "-q", help="Run a named query instead (see `parley sql --list`)."),
+    list_queries: bool = typer.Option(False, "--list", help="List the named queries."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of the terminal (required for parquet)."),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Query the database read-only (works while `parley watch` runs)."""
+    from .queries import NAMED_QUERIES
+
+    if list_queries:
+        table = Table("name", "what it finds")
+        for key, (description, _) in NAMED_QUERIES.items():
+            table.add_row(key, description)
+        console.print(table)
+        return
+    if name:
+        if name not in NAMED_QUERIES:
+            _fail(f"no named query '{name}'. Fix: use one of {', '.join(NAMED_QUERIES)}")
+        query = NAMED_QUERIES[name][1]
+    if not query:
+        _fail("give a query, e.g. parley sql \"SELECT * FROM recordings\", or --query NAME")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        _fail(f"unknown format '{fmt}'. Fix: use table, csv, json or parquet")
+    s = _settings(db=db)
+    from .store import Store
+
+    store = Store(s.db, s.db_lock_timeout_s)
+    try:
+        if fmt == "parquet":
+            if not out:
+                _fail("parquet needs a file. Fix: add --out FILE.parquet")
+            with store.connect(read_only=True) as con:
+                con.execute(f"COPY ({query.rstrip().rstrip(';')}) TO '{_sql_path(out)}' (FORMAT parquet)")
+            console.print(f"wrote {out}")
+            return
+        result = store.query(query)
+    except ParleyError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # duckdb's message says what is wrong with the query
+        _fail(f"query failed: {str(exc).splitlines()[0]}")
+    _emit(result.columns, result.rows, fmt, out)
+
+
+@app.command()
+def summary(db: Optional[Path] = DbOpt) -> None:
+    """Print what the database holds."""
+    _print_summary(_settings(db=db))
+
+
+@app.command()
+def models() -> None:
+    """List the models Parley knows and whether they are installed here."""
+    from .models import available
+
+    table = Table("name", "kind", "package", "installed", "version", "path")
+    for row in available():
+        table.add_row(row["name"], row["kind"], row["package"], "yes" if row["installed"] else "no", row["version"], row["path"])
+    console.print(table)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the settings in force and where each can be set (PARLEY_* or \\[tool.parley])."""
+    s = Settings()
+    table = Table("setting", "value", "env variable", "description")
+    for key, field in Settings.model_fields.items():
+        table.add_row(key, str(getattr(s, key)), f"PARLEY_{key.upper()}", field.description or "")
+    console.print(table)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _seed_samples(s: Settings) -> None:
+    from .store import Store
+
+    if ingest.list_inbox(s.inbox):
+        return
+    if s.db.exists() and Store(s.db).query("SELECT count(*) FROM recordings").rows[0][0] > 0:
+        return
+    if not s.samples.is_dir():
+        _fail(f"no samples folder at {s.samples}. Fix: run from the Parley checkout or set PARLEY_SAMPLES")
+    copied = 0
+    for path in sorted(s.samples.iterdir()):
+        if path.is_file() and (path.suffix.lower() in s.audio_extensions or path.suffix == ".json"):
+            shutil.copy2(path, s.inbox / path.name)
+            copied += path.suffix != ".json"
+    console.print(f"seeded the inbox with {copied} sample recordings from {s.samples}")
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _run_batch(s: Settings, files: list[Path], *, local: bool, move: bool, verbose: bool) -> list[dict]:
+    if not files:
+        console.print(f"nothing to process in {s.inbox}")
+        return []
+    outcomes: list[dict] = []
+    with Progress(
+        TextColumn("[bold]processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
+        console=console, transient=False,
+    ) as progress:
+        bar = progress.add_task("starting" + ("" if local else " Prefect (the first flow run takes a while)"), total=len(files))
+
+        def advance(outcome: dict) -> None:
+            outcomes.append(outcome)
+            progress.update(bar, advance=1, description=f"{outcome['source_name']}: {outcome['status']}")
+
+        if local:
+            from .process import Processor
+
+            processor = Processor(s, move=move)
+            for path in files:
+                advance(processor.process(path).as_dict())
+        else:
+            _quiet_prefect(verbose)
+            from flows.watch_inbox import watch_inbox
+
+            watch_inbox(files=[str(f) for f in files], settings=_overrides(s), move=move, on_progress=advance)
+    return outcomes
+
+
+def _print_outcomes(outcomes: list[dict], title: str | None = "this run") -> None:
+    problems = [o for o in outcomes if o["status"] in ("quarantined", "retry")]
+    for o in problems:
+        err.print(f"[yellow]{o['status']}[/yellow] {o['message']}", highlight=False, soft_wrap=True)
+    if title and outcomes:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+        console.print(f"{title}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+
+def _print_summary(s: Settings) -> None:
+    from .store import Store
+
+    if not s.db.exists():
+        console.print(f"no database yet at {s.db}")
+        return
+    store = Store(s.db, s.db_lock_timeout_s)
+    row = store.query(
+        """SELECT
+            (SELECT count(*) FROM recordings WHERE status = 'done'),
+            (SELECT coalesce(sum(duration_s), 0) FROM recordings WHERE status = 'done'),
+            (SELECT count(*) FROM utterances),
+            (SELECT count(*) FROM drops WHERE outcome = 'duplicate'),
+            (SELECT count(*) FROM errors WHERE kind <> 'transient'),
+            (SELECT count(*) FROM errors WHERE kind = 'transient')"""
+    ).rows[0]
+    table = Table(title="Parley database", show_header=True)
+    for col in ("recordings", "duration", "utterances", "duplicates", "errors (quarantined)", "retries", "database"):
+        table.add_column(col)
+    table.add_row(str(row[0]), _hms(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), str(s.db.resolve()))
+    console.print(table)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds or 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _emit(columns: list[str], rows: list[tuple], fmt: str, out: Optional[Path]) -> None:
+    if fmt == "table":
+        table = Table(*columns)
+        for r in rows:
+            table.add_row(*("" if v is None else str(v) for v in r))
+        target = Console(file=out.open("w"), width=200) if out else console
+        target.print(table)
+        return
+    stream = out.open("w", newline="") if out else sys.stdout
+    try:
+        if fmt == "csv":
+            writer = csv.writer(stream)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        else:
+            for r in rows:
+                stream.write(json.dumps(dict(zip(columns, r)), default=str) + "\n")
+    finally:
+        if out:
+            stream.close()
+
+
+if __name__ == "__main__":
+    app()
