@@ -136,3 +136,36 @@ def _check_wav_header(path: Path, size: int) -> None:
 def _reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(":")[0].strip() or type(exc).__name__
+
+
+_ENCODERS = {
+    ".wav": ("wav", "pcm_s16le"),
+    ".flac": ("flac", "flac"),
+    ".mp3": ("mp3", "libmp3lame"),
+    ".ogg": ("ogg", "libopus"),
+    ".opus": ("ogg", "libopus"),
+    ".m4a": ("ipod", "aac"),
+}
+
+
+def encode(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """Write float32 audio (channels x samples, or 1-D mono) in the format the extension names."""
+    path = Path(path)
+    if path.suffix.lower() not in _ENCODERS:
+        raise ValueError(f"{path}: cannot write '{path.suffix}'. Fix: use one of {', '.join(_ENCODERS)}")
+    fmt, codec = _ENCODERS[path.suffix.lower()]
+    data = np.atleast_2d(np.asarray(samples, dtype=np.float32))
+    layout = "stereo" if data.shape[0] == 2 else "mono"
+    out_rate = 48000 if codec == "libopus" else sample_rate  # Opus only takes 48 kHz
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=out_rate)
+        stream.layout = layout
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout, rate=out_rate)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format="fltp", layout=layout)
+        frame.sample_rate = sample_rate
+        for resampled in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(resampled):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

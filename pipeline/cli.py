@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__, ingest
-from .errors import ParleyError
+from .errors import ConfigError, ParleyError
 from .settings import Settings
 
 app = typer.Typer(help="Parley: offline conversation analytics for contact centres.", no_args_is_help=True, add_completion=False)
@@ -80,7 +80,10 @@ def process(
         files = ingest.expand_paths(paths or [s.inbox])
     except FileNotFoundError as exc:
         _fail(str(exc))
-    outcomes = _run_batch(s, files, local=local, move=not copy, verbose=verbose)
+    try:
+        outcomes = _run_batch(s, files, local=local, move=not copy, verbose=verbose)
+    except ConfigError as exc:
+        _fail(str(exc))
     _print_outcomes(outcomes)
     _print_summary(s)
     if any(o["status"] == "retry" for o in outcomes):
@@ -131,6 +134,8 @@ def watch(
             watch_forever(_overrides(s), on_progress=show, stop=lambda: stopping["now"])
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:
+        _fail(str(exc))
     console.print("stopped")
 
 

@@ -175,19 +175,21 @@ def _dir_version(path: Path) -> str:
     return "dir-" + h.hexdigest()[:12]
 
 
+def whisper_path(ref: str) -> str:
+    """What to hand faster-whisper for ``ref``: a local directory, or (online only) a hub name."""
+    if find_entry(ref) or Path(ref).expanduser().is_dir():
+        return resolve_model(ref, kind="whisper").path
+    if not hub_allowed():
+        raise ConfigError(f"unknown model '{ref}'", fix=_valid_names("whisper"))
+    return ref  # faster-whisper downloads known sizes and hub names itself
+
+
 @lru_cache(maxsize=4)
 def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
     """A faster-whisper ``WhisperModel``, loaded once per process and argument set."""
     from faster_whisper import WhisperModel
 
-    resolved = resolve_model(ref, kind="whisper") if find_entry(ref) or Path(ref).is_dir() else None
-    if resolved is None:
-        if not hub_allowed():
-            raise ConfigError(f"unknown model '{ref}'", fix=_valid_names("whisper"))
-        model_path = ref  # faster-whisper downloads known sizes and hub names itself
-    else:
-        model_path = resolved.path
-    return WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    return WhisperModel(whisper_path(ref), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
 
 def describe(ref: str, kind: str | None = None) -> dict[str, str]:

@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 from . import __version__, ingest
 from .audio import decode
-from .errors import ParleyError, TerminalError, TransientError
+from .errors import ConfigError, ParleyError, TerminalError, TransientError
 from .ingest import Drop
-from .models import describe
+from .models import describe, whisper_path
 from .records import DecodedAudio, Transcript
 from .settings import Settings
 from .store import Store
@@ -102,6 +102,7 @@ class Processor:
         self.settings = settings or Settings()
         self.store = Store(self.settings.db, self.settings.db_lock_timeout_s)
         self.options = TranscribeOptions.from_settings(self.settings)
+        whisper_path(self.options.model)  # a bad model name fails here, before any file is touched
         self.move = move
         self.flow_run_id = flow_run_id
 
@@ -140,6 +141,10 @@ class Processor:
             )
         except TransientError as exc:
             return self._retry_later(drop, exc, run_id)
+        except ConfigError:
+            if self.move:
+                ingest.release(drop)  # the file is fine; the set-up is not
+            raise
         except ParleyError as exc:
             return self._quarantine(drop, exc, run_id, "terminal")
         except Exception as exc:  # noqa: BLE001 - a bug or a model crash on odd input must not stop the batch

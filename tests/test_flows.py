@@ -1,0 +1,75 @@
+"""The Prefect flows end to end on a temporary Prefect server (prefect_test_harness)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import flows  # noqa: F401 - sets Prefect's offline defaults before prefect is imported
+from conftest import DATA, drop
+from prefect.flows import load_flow_from_entrypoint
+from prefect.testing.utilities import prefect_test_harness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def harness():
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def test_watch_inbox_flow_processes_the_inbox_through_prefect(harness, workspace):
+    from flows.watch_inbox import watch_inbox
+    from prefect.client.orchestration import get_client
+
+    drop(workspace, DATA / "stereo_diarization.wav", "call.wav")
+    drop(workspace, DATA / "stereo_diarization.wav", "same-call.wav")
+    (workspace.inbox / "broken.wav").write_text("not audio")
+    overrides = {"db": str(workspace.db), "archive": str(workspace.archive), "quarantine": str(workspace.quarantine)}
+    seen = []
+    result = watch_inbox(inbox=str(workspace.inbox), settings=overrides, stable_s=0, on_progress=seen.append)
+    assert result["counts"] == {"done": 1, "duplicate": 1, "quarantined": 1}
+    assert len(seen) == 3
+    from pipeline.store import Store
+
+    store = Store(workspace.db)
+    assert store.query("SELECT count(*) FROM utterances").rows == [(2,)]
+    flow_run_ids = {r[0] for r in store.query("SELECT flow_run_id FROM runs WHERE status = 'done'").rows}
+    assert len(flow_run_ids) == 1 and None not in flow_run_ids
+
+    import asyncio
+
+    async def task_names():
+        async with get_client() as client:
+            runs = await client.read_task_runs()
+            return {r.name.rsplit("-", 1)[0] for r in runs}
+
+    assert {"claim", "identify", "decode", "transcribe", "store", "archive"} <= asyncio.run(task_names())
+    again = watch_inbox(inbox=str(workspace.inbox), settings=overrides, stable_s=0)
+    assert again["counts"] == {}  # nothing left: a second poll reprocesses nothing
+
+
+def test_every_deployment_entrypoint_in_prefect_yaml_loads():
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    names = set()
+    for deployment in spec["deployments"]:
+        flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        names.add(flow.name)
+        assert deployment["work_pool"]["name"] == "parley-local"
+    assert names == {"watch-inbox", "process-recording"}
+    poll = next(d for d in spec["deployments"] if d["name"] == "inbox-poll")
+    assert poll["schedules"][0]["interval"] == 60
+
+
+@pytest.mark.slow
+def test_prefect_deploy_accepts_prefect_yaml(tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    prefect = str(Path(sys.executable).parent / "prefect")
+    subprocess.run([prefect, "work-pool", "create", "parley-local", "--type", "process"], cwd=ROOT, env=env, check=True, capture_output=True)
+    done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "watch-inbox/inbox-poll" in done.stdout and "process-recording/process-on-demand" in done.stdout

@@ -1,0 +1,117 @@
+"""The whole local pipeline on real audio: what lands, what is quarantined, what is a duplicate."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import DATA, drop, truncated_mp3
+from pipeline import ingest
+from pipeline.process import Processor
+
+
+@pytest.fixture
+def batch(workspace, tmp_path):
+    """A realistic inbox: two good calls, a re-drop under another name, and three bad files."""
+    drop(workspace, DATA / "stereo_diarization.wav", "call-0001.wav")
+    (workspace.inbox / "call-0001.json").write_text('{"staff_id": "S1042", "team": "billing", "channel": "phone"}')
+    drop(workspace, DATA / "jfk.flac", "speech.flac")
+    drop(workspace, DATA / "jfk.flac", "speech-again.flac")
+    (workspace.inbox / "empty.wav").write_bytes(b"")
+    (workspace.inbox / "notes.wav").write_text("not audio at all\n")
+    shutil.copy(truncated_mp3(tmp_path), workspace.inbox / "cut-off.mp3")
+    return workspace
+
+
+def test_bad_files_are_quarantined_while_good_ones_land(batch):
+    processor = Processor(batch)
+    outcomes = {o.source_name: o for o in (processor.process(p) for p in ingest.list_inbox(batch.inbox))}
+    pair = {name: outcomes.pop(name).status for name in ("speech.flac", "speech-again.flac")}
+    assert sorted(pair.values()) == ["done", "duplicate"]  # same content: whichever came first is processed
+    first = next(name for name, status in pair.items() if status == "done")
+    assert {n: o.status for n, o in outcomes.items()} == {
+        "call-0001.wav": "done",
+        "empty.wav": "quarantined",
+        "notes.wav": "quarantined",
+        "cut-off.mp3": "quarantined",
+    }
+    store = processor.store
+    assert store.query("SELECT source_name, staff_id, team, channel, layout FROM recordings ORDER BY source_name").rows == [
+        ("call-0001.wav", "S1042", "billing", "phone", "stereo"),
+        (first, None, None, None, "dual-mono"),
+    ]
+    errors = dict(store.query("SELECT source_name, message FROM errors").rows)
+    assert errors["empty.wav"].startswith("empty.wav: the file is empty")
+    assert errors["notes.wav"].startswith("notes.wav: not a readable audio file")
+    assert errors["cut-off.mp3"].startswith("cut-off.mp3: the file is truncated")
+    for name, message in errors.items():
+        quarantined = batch.quarantine / name
+        assert quarantined.exists()
+        assert (batch.quarantine / f"{name}.error.txt").read_text().splitlines()[0] == message
+    archived = sorted(p.name for p in batch.archive.rglob("*") if p.is_file())
+    assert archived == sorted(["call-0001.wav", "call-0001.wav.json", first])
+    assert ingest.list_inbox(batch.inbox) == []
+    drops = dict(store.query("SELECT source_name, outcome FROM drops").rows)
+    assert sorted(drops[n] for n in ("speech.flac", "speech-again.flac")) == ["duplicate", "processed"]
+    assert store.query("SELECT count(*) FROM utterances WHERE recording_id = (SELECT id FROM recordings WHERE source_name='call-0001.wav')").rows == [(2,)]
+    words = store.query("SELECT count(*), min(start_s) >= 0, bool_and(end_s >= start_s) FROM words").rows[0]
+    assert words[0] > 30 and words[1] and words[2]
+    timings = store.query("SELECT timings FROM runs WHERE status = 'done'").rows
+    assert len(timings) == 2 and all('"transcribe"' in t[0] for t in timings)
+
+
+def test_the_same_content_dropped_again_later_is_processed_once(workspace):
+    processor = Processor(workspace)
+    first = processor.process(drop(workspace, DATA / "stereo_diarization.wav", "a.wav"))
+    second = processor.process(drop(workspace, DATA / "stereo_diarization.wav", "b.wav"))
+    assert (first.status, second.status) == ("done", "duplicate")
+    assert second.recording_id == first.recording_id
+    assert processor.store.query("SELECT count(*) FROM recordings").rows == [(1,)]
+    assert processor.store.query("SELECT count(*) FROM runs WHERE status='done'").rows == [(1,)]
+    assert not (workspace.inbox / "b.wav").exists()
+
+
+def test_reprocessing_in_place_replaces_rows(workspace):
+    processor = Processor(workspace, move=False)
+    path = drop(workspace, DATA / "stereo_diarization.wav")
+    processor.process(path)
+    processor.store.execute("UPDATE recordings SET status = 'stale'")  # force a second full run
+    processor.process(path)
+    assert processor.store.query("SELECT count(*) FROM utterances").rows == [(2,)]
+    assert processor.store.query("SELECT count(DISTINCT run_id) FROM utterances").rows == [(1,)]
+    assert path.exists()  # --copy: the original stays where it was
+
+
+def test_a_crash_between_commit_and_archive_is_finished_on_the_next_run(workspace):
+    processor = Processor(workspace)
+    path = drop(workspace, DATA / "stereo_diarization.wav")
+    outcome = processor.process(path)
+    archived = outcome.path
+    shutil.move(archived, path)  # as if the process died before moving the file
+    again = processor.process(path)
+    assert again.status == "done" and again.message == "archived after an interrupted run"
+    assert os.path.exists(archived) and not path.exists()
+    assert processor.store.query("SELECT count(*) FROM recordings").rows == [(1,)]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_archive_keeps_the_file_in_the_inbox(workspace):
+    workspace.archive.mkdir()
+    workspace.archive.chmod(0o500)
+    try:
+        outcome = Processor(workspace).process(drop(workspace, DATA / "stereo_diarization.wav"))
+    finally:
+        workspace.archive.chmod(0o700)
+    assert outcome.status == "retry"
+    assert "could not be moved to the archive" in outcome.message
+    assert (workspace.inbox / "stereo_diarization.wav").exists()
+
+
+def test_archive_failure_keeps_the_file_in_the_inbox(workspace):
+    workspace.archive.parent.mkdir(exist_ok=True)
+    workspace.archive.write_text("a file where the archive folder should be")  # unwritable as a folder, even for root
+    outcome = Processor(workspace).process(drop(workspace, DATA / "stereo_diarization.wav"))
+    assert outcome.status == "retry"
+    assert "could not be moved to the archive" in outcome.message and "Fix:" in outcome.message
+    assert (workspace.inbox / "stereo_diarization.wav").exists()
+    assert Processor(workspace).store.query("SELECT kind, stage FROM errors").rows[-1] == ("transient", "archive")

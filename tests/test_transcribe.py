@@ -1,0 +1,79 @@
+from dataclasses import replace
+
+import jiwer
+import pytest
+
+from conftest import DATA, JFK_TEXT, STEREO_LEFT, STEREO_RIGHT, normalise, telephone_copy
+from pipeline.audio import decode
+from pipeline.records import Word
+from pipeline.transcribe import TranscribeOptions, build_utterances, transcribe
+
+OPTIONS = TranscribeOptions()
+
+
+def test_jfk_is_transcribed_to_the_reference_text():
+    transcript = transcribe(decode(DATA / "jfk.flac"), OPTIONS)
+    text = " ".join(u.text for u in transcript.utterances)
+    assert normalise(text) == normalise(JFK_TEXT)
+    assert transcript.model == "tiny.en"
+    words = [w for u in transcript.utterances for w in u.words]
+    assert len(words) == 22
+    assert all(0 <= w.start <= w.end <= 11.0 for w in words)
+    assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+
+
+def test_stereo_gives_one_utterance_per_channel_left_is_staff():
+    transcript = transcribe(decode(DATA / "stereo_diarization.wav"), OPTIONS)
+    assert [(u.speaker, u.role, u.channel) for u in transcript.utterances] == [("S1", "staff", 0), ("S2", "customer", 1)]
+    left, right = transcript.utterances
+    assert normalise(left.text) == normalise(STEREO_LEFT)
+    assert normalise(right.text) == normalise(STEREO_RIGHT)
+    assert left.avg_logprob is not None and left.avg_logprob < 0
+
+
+def test_channel_map_puts_staff_on_the_right():
+    transcript = transcribe(decode(DATA / "stereo_diarization.wav"), replace(OPTIONS, channel_map=("customer", "staff")))
+    assert [u.role for u in transcript.utterances] == ["customer", "staff"]
+
+
+def test_8khz_telephone_stereo_is_still_transcribed(tmp_path):
+    transcript = transcribe(decode(telephone_copy(tmp_path, DATA / "stereo_diarization.wav", ".wav")), OPTIONS)
+    staff = " ".join(u.text for u in transcript.utterances if u.role == "staff")
+    assert jiwer.wer(normalise(STEREO_LEFT), normalise(staff)) <= 0.2
+
+
+def test_real_phone_call_wer_is_at_most_035():
+    reference = " ".join(line.split(maxsplit=5)[5] for line in (DATA / "pyannote_sample.stm").read_text().splitlines())
+    transcript = transcribe(decode(DATA / "pyannote_sample.wav"), OPTIONS)
+    hypothesis = " ".join(u.text for u in transcript.utterances)
+    wer = jiwer.wer(normalise(reference), normalise(hypothesis))
+    print(f"pyannote sample WER {wer:.3f}")
+    assert wer <= 0.35
+    assert {u.role for u in transcript.utterances} == {"unknown"}
+
+
+def _w(start, end, text, speaker="S1"):
+    return Word(start=start, end=end, word=text, probability=1.0, speaker=speaker)
+
+
+def test_a_long_pause_splits_an_utterance():
+    utts = build_utterances([_w(0, 0.5, "hello"), _w(0.6, 1.0, "there"), _w(2.0, 2.4, "anyway")], max_gap_s=0.8)
+    assert [u.text for u in utts] == ["hello there", "anyway"]
+
+
+def test_a_sentence_end_and_a_short_pause_split():
+    utts = build_utterances([_w(0, 0.5, "Hello."), _w(0.9, 1.2, "Right"), _w(1.3, 1.6, "then.")], max_gap_s=0.8)
+    assert [u.text for u in utts] == ["Hello.", "Right then."]
+
+
+def test_overlap_does_not_split_but_a_turn_in_the_pause_does():
+    words = [
+        _w(0, 1, "so"), _w(1.05, 2, "basically", "S1"),
+        _w(1.2, 1.6, "mm", "S2"),  # backchannel while S1 talks: S1 goes on
+        _w(2.1, 2.6, "yes", "S1"),
+        _w(2.7, 3.0, "right", "S2"),  # S2 speaks in S1's pause
+        _w(3.05, 3.5, "and", "S1"),
+    ]
+    utts = build_utterances(words, max_gap_s=0.8)
+    assert [(u.speaker, u.text) for u in utts] == [("S1", "so basically yes"), ("S2", "mm"), ("S2", "right"), ("S1", "and")]
+    assert [u.index for u in utts] == [0, 1, 2, 3]
