@@ -38,6 +38,7 @@ test-all: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest -m ''
 
 bench: install
+	test -d bench/out/corpus || $(BIN)/python bench/make_corpus.py bench/out/corpus
 	$(BIN)/python bench/run.py bench/out/corpus
 
 clean:

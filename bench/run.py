@@ -1,0 +1,117 @@
+"""Benchmark: Parley end to end on a folder vs bare faster-whisper on the same files, same run.
+
+    python bench/run.py FOLDER [--prefect]
+
+Each side runs in its own process (so peak memory is its own). Parley processes a copy of the
+folder into a throw-away database (the local runner; --prefect adds Prefect's orchestration and
+its start-up). Bare faster-whisper is `WhisperModel(tiny.en, int8).transcribe(path)` with the same
+beam size and language, default options otherwise (mono mix-down, no VAD, no word timestamps), every
+segment consumed. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PARLEY_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from pipeline import ingest
+from pipeline.settings import Settings
+work = Path(sys.argv[1]); use_prefect = sys.argv[2] == "1"
+s = Settings(db=work / "bench.duckdb", inbox=work / "inbox", archive=work / "archive", quarantine=work / "quarantine")
+files = ingest.list_inbox(s.inbox)
+t0 = time.perf_counter()
+if use_prefect:
+    from flows.watch_inbox import watch_inbox
+    overrides = {"db": str(s.db), "archive": str(s.archive), "quarantine": str(s.quarantine)}
+    outcomes = watch_inbox(files=[str(f) for f in files], settings=overrides)["outcomes"]
+else:
+    from pipeline.process import Processor
+    p = Processor(s)
+    outcomes = [p.process(f).as_dict() for f in files]
+wall = time.perf_counter() - t0
+stages = {}
+for o in outcomes:
+    for k, v in o["timings"].items():
+        stages[k] = stages.get(k, 0.0) + v
+print(json.dumps({"wall_s": wall, "files": len(files), "done": sum(o["status"] == "done" for o in outcomes),
+                  "audio_s": sum(o["duration_s"] or 0 for o in outcomes), "stages": stages,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+BARE_CHILD = """
+import json, os, resource, sys, time
+from pathlib import Path
+from faster_whisper import WhisperModel
+from pipeline.models import resolve_model
+from pipeline.settings import Settings
+s = Settings()
+files = [Path(p) for p in sys.argv[1:]]
+t0 = time.perf_counter()
+model = WhisperModel(resolve_model(s.whisper_model).path, device="cpu", compute_type=s.compute_type, cpu_threads=s.cpu_threads or os.cpu_count())
+audio_s = 0.0
+for f in files:
+    segments, info = model.transcribe(str(f), beam_size=s.beam_size, language=s.language)
+    for _ in segments:
+        pass
+    audio_s += info.duration
+print(json.dumps({"wall_s": time.perf_counter() - t0, "audio_s": audio_s,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def child(code: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"benchmark child failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Parley vs bare faster-whisper on one folder.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--prefect", action="store_true", help="run Parley through its Prefect flows")
+    args = parser.parse_args()
+    if not args.folder.is_dir():
+        sys.exit(f"{args.folder}: no such folder. Fix: build one with `python bench/make_corpus.py {args.folder}`")
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+        work = Path(tmp)
+        shutil.copytree(args.folder, work / "inbox")
+        audio_files = [p for p in sorted(args.folder.iterdir()) if p.is_file() and p.suffix != ".json"]
+        parley = child(PARLEY_CHILD, str(work), "1" if args.prefect else "0")
+        bare = child(BARE_CHILD, *map(str, audio_files))
+    audio_s = parley["audio_s"]
+    result = {
+        "files": parley["files"],
+        "done": parley["done"],
+        "audio_s": round(audio_s, 1),
+        "wall_s": round(parley["wall_s"], 2),
+        "rtf": round(audio_s / parley["wall_s"], 2),
+        "peak_mb": round(parley["peak_mb"]),
+        "bare_wall_s": round(bare["wall_s"], 2),
+        "bare_rtf": round(bare["audio_s"] / bare["wall_s"], 2),
+        "bare_peak_mb": round(bare["peak_mb"]),
+        "ratio_vs_bare": round(parley["wall_s"] / bare["wall_s"], 3),
+        "stages_s": {k: round(v, 2) for k, v in parley["stages"].items()},
+        "prefect": args.prefect,
+    }
+    print(f"audio           {result['audio_s']:>9.1f} s in {result['files']} files ({result['done']} processed)")
+    print(f"parley          {result['wall_s']:>9.2f} s wall   {result['rtf']:>6.1f}x real time   peak {result['peak_mb']} MB")
+    print(f"bare whisper    {result['bare_wall_s']:>9.2f} s wall   {result['bare_rtf']:>6.1f}x real time   peak {result['bare_peak_mb']} MB")
+    print(f"ratio parley / bare wall time: {result['ratio_vs_bare']:.3f}")
+    print("stages (s): " + ", ".join(f"{k} {v}" for k, v in result["stages_s"].items()))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
