@@ -24,6 +24,8 @@ from .settings import Settings
 app = typer.Typer(help="Parley: offline conversation analytics for contact centres.", no_args_is_help=True, add_completion=False)
 eval_app = typer.Typer(help="Measure Parley's models on your own labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+report_app = typer.Typer(help="Staff scorecards and consistency reports (terminal, CSV, Parquet or HTML).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 console = Console()
 err = Console(stderr=True)
 
@@ -210,6 +212,69 @@ def show_settings() -> None:
     for key, field in Settings.model_fields.items():
         table.add_row(key, str(getattr(s, key)), f"PARLEY_{key.upper()}", field.description or "")
     console.print(table)
+
+
+SinceOpt = typer.Option(None, "--since", help="Only interactions started on or after this date (YYYY-MM-DD).")
+RubricOpt = typer.Option(None, "--rubric", help="Rubric id [default: the one scored most recently].")
+VersionOpt = typer.Option(None, "--version", help="Rubric version [default: the latest scored].")
+OutOpt = typer.Option(None, "--out", "-o", help="Also write the report: .csv, .parquet or .html (self-contained, with charts).")
+
+
+def _report(which: str, db: Optional[Path], **kwargs: Any) -> None:
+    from .reports import report_command
+    from .store import Store
+
+    s = _settings(db=db)
+    try:
+        with Store(s.db, s.db_lock_timeout_s).connect(read_only=True) as con:
+            report_command(con, which, console=console, **kwargs)
+    except ParleyError as exc:
+        _fail(str(exc))
+
+
+@report_app.command("scorecards")
+def report_scorecards(
+    since: Optional[str] = SinceOpt,
+    team: Optional[str] = typer.Option(None, "--team", help="Only this team."),
+    staff: Optional[str] = typer.Option(None, "--staff", help="Only this staff member."),
+    rubric: Optional[str] = RubricOpt,
+    version: Optional[str] = VersionOpt,
+    out: Optional[Path] = OutOpt,
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Per staff member: interactions, mean score, spread, pass rate per criterion, trend."""
+    _report("scorecards", db, since=since, team=team, staff=staff, rubric=rubric, version=version, out=out)
+
+
+@report_app.command("consistency")
+def report_consistency(
+    since: Optional[str] = SinceOpt,
+    by: str = typer.Option("staff,team,site,channel,touchpoint", "--by", help="Groupings, comma-separated."),
+    rubric: Optional[str] = RubricOpt,
+    version: Optional[str] = VersionOpt,
+    out: Optional[Path] = OutOpt,
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Score spread, complaint rate and sentiment by staff, team, site, channel and touchpoint; outliers flagged."""
+    _report("consistency", db, since=since, by=tuple(b.strip() for b in by.split(",") if b.strip()), rubric=rubric, version=version, out=out)
+
+
+@app.command()
+def rescore(
+    rubric: Path = typer.Option(..., "--rubric", help="Rubric YAML file (e.g. data/rubrics/contact_centre.yaml)."),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Re-score every stored interaction with a rubric; scorecards of other rubric versions stay."""
+    from .scoring import rescore as rescore_all
+    from .store import Store
+
+    s = _settings(db=db)
+    try:
+        with Store(s.db, s.db_lock_timeout_s).connect() as con:
+            n = rescore_all(con, rubric)
+    except ParleyError as exc:
+        _fail(str(exc))
+    console.print(f"scored {n} interactions with {rubric}")
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Named compliance and scorecard queries, shared by ``parley sql --query NAME``, reports and tests.
+"""Named queries shared by the CLI (`parley sql --query NAME`), reports and tests.
 
-``QUERIES`` maps a name to ``Query(description, sql)``. The SQL reads the store's tables
-(``recordings``, ``utterances``, ``tags``, ``findings``, ``scorecards``, ``scorecard_lines``).
+``NAMED_QUERIES`` maps a name to ``Query(description, sql)`` (a plain 2-tuple). The SQL reads
+the store's tables (``recordings``, ``utterances``, ``tags``, ``findings``, ``scorecards``,
+``scorecard_lines``, ``errors``, ``drops``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,22 @@ CURRENT_RUBRICS = """
 """
 """Per rubric id, the version scored most recently: the one reports and queries use by default."""
 
-QUERIES: dict[str, Query] = {
+NAMED_QUERIES: dict[str, Query] = {
+    "recent_recordings": Query(
+        "The last 50 recordings processed, with their metadata and length",
+        """SELECT id[:12] AS id, source_name, staff_id, team, site, channel, direction, started_at,
+                  round(duration_s, 1) AS duration_s, processed_at
+           FROM recordings ORDER BY processed_at DESC LIMIT 50""",
+    ),
+    "quarantined": Query(
+        "Files that were quarantined, why, and where they are",
+        """SELECT occurred_at, source_name, stage, message, quarantine_path
+           FROM errors WHERE kind <> 'transient' ORDER BY occurred_at DESC""",
+    ),
+    "duplicates": Query(
+        "Drops whose content was already processed",
+        """SELECT received_at, source_name, detail FROM drops WHERE outcome = 'duplicate' ORDER BY received_at DESC""",
+    ),
     "calls_without_disclosure": Query(
         "Interactions where staff did not say the call is recorded, with where it should have been said.",
         """
@@ -114,8 +130,14 @@ QUERIES: dict[str, Query] = {
 }
 
 
+def existing_tables(con: Any) -> set[str]:
+    """Names of the tables in the main schema (some stages' tables may not exist yet)."""
+    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+    return {r[0] for r in rows}
+
+
 def run_query(con: Any, name: str) -> pd.DataFrame:
     """Run the named query on a DuckDB connection; an unknown name lists the valid ones."""
-    if name not in QUERIES:
-        raise ConfigError(f"no query named '{name}'", fix=f"use one of: {', '.join(sorted(QUERIES))}")
-    return con.execute(QUERIES[name].sql).df()
+    if name not in NAMED_QUERIES:
+        raise ConfigError(f"no query named '{name}'", fix=f"use one of: {', '.join(sorted(NAMED_QUERIES))}")
+    return con.execute(NAMED_QUERIES[name].sql).df()

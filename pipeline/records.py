@@ -85,7 +85,7 @@ class Word:
     speaker: str | None = None
     channel: int = 0
     segment: int = 0
-    """Index of the Whisper segment (within its channel) the word came from."""
+    """Index of the Whisper segment the word came from (one pass covers all channels)."""
 
 
 @dataclass

@@ -137,8 +137,8 @@ def _parse_rule(raw: Any, where: str) -> Rule:
     phrases = raw.get("phrases") or []
     regexes = raw.get("regex") or []
     meaning = raw.get("meaning") or {}
-    if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
-        raise bad(f"rule {name}: phrases must be a list of non-empty strings", "write phrases: [\"this call is recorded\"]")
+    if not isinstance(phrases, list) or not all(isinstance(p, str) and re.search(r"\w", p) for p in phrases):
+        raise bad(f"rule {name}: phrases must be a list of strings with words in them", "write phrases: [\"this call is recorded\"]")
     if not isinstance(regexes, list) or not all(isinstance(p, str) for p in regexes):
         raise bad(f"rule {name}: regex must be a list of strings", "write regex: ['\\\\bguarantee']")
     try:
@@ -171,7 +171,7 @@ def _parse_window(raw: Any, name: str, bad: Callable[[str, str], ConfigError]) -
         return None
     keys = [k for k in (raw if isinstance(raw, dict) else {}) if k != LINE_KEY]
     if len(keys) != 1 or keys[0] not in WINDOW_KEYS:
-        raise bad(f"rule {name}: window {raw!r} is not one of {list(WINDOW_KEYS)}", "write e.g. window: {first_s: 60} or window: {last_fraction: 0.2}")
+        raise bad(f"rule {name}: window {keys or raw!r} is not one of {list(WINDOW_KEYS)}", "write e.g. window: {first_s: 60} or window: {last_fraction: 0.2}")
     value = raw[keys[0]]
     limit = 1.0 if keys[0].endswith("fraction") else float("inf")
     if not isinstance(value, (int, float)) or not 0 < value <= limit:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from numbers import Real
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfigError
+from .queries import existing_tables
 from .records import Finding, Tag
 from .rules import LINE_KEY, read_yaml
 
@@ -98,7 +100,8 @@ class Facts:
     tags: dict[str, TagFact] = field(default_factory=dict)
     """``kind`` and ``role.kind`` → the interaction tag (the highest-scoring one per key)."""
     metrics: dict[str, float] = field(default_factory=dict)
-    """``role.name`` (role = all/staff/customer) and, for role ``all``, plain ``name`` → value."""
+    """``scope.name`` (scope = all/staff/customer, the dynamics table's ``scope``) and, for
+    ``all``, plain ``name`` → value."""
 
 
 @dataclass
@@ -204,19 +207,28 @@ def load_rubric(path: str | Path) -> Rubric:
     )
 
 
+def load_rubrics(directory: str | Path) -> list[Rubric]:
+    """Every rubric in ``directory/*.yaml``; the pipeline scores each interaction with each."""
+    rubrics = [load_rubric(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    if not rubrics:
+        raise ConfigError("no rubric files (*.yaml) found", fix="point rubrics_dir at a folder like data/rubrics", path=str(directory))
+    return rubrics
+
+
 def facts_from(findings: Iterable[Finding], tags: Iterable[Tag], dynamics: Iterable[Mapping[str, Any]]) -> Facts:
-    """Build ``Facts`` from findings, tags (interaction-level ones are used) and dynamics rows."""
+    """Build ``Facts`` from findings, tags (interaction-level ones are used) and dynamics rows
+    (dicts with ``scope``, or ``role``, and metric columns)."""
     facts = Facts(findings={f.rule: f for f in findings})
     for tag in sorted((t for t in tags if t.utterance_index is None), key=lambda t: -(t.score or 0.0)):
         fact = TagFact(tag.label, tag.score, tuple(tag.evidence or ()))
         for key in ([f"{tag.role}.{tag.kind}"] if tag.role else []) + [tag.kind]:
             facts.tags.setdefault(key, fact)
     for row in dynamics:
-        role = row.get("role") or "all"
+        role = row.get("scope") or row.get("role") or "all"
         for name, value in row.items():
-            if name in ("role", "recording_id", "run_id") or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if name in ("scope", "role", "recording_id", "run_id") or isinstance(value, bool) or not isinstance(value, Real):
                 continue
-            if value is None or math.isnan(value):
+            if math.isnan(value):
                 continue
             facts.metrics[f"{role}.{name}"] = float(value)
             if role == "all":
@@ -313,7 +325,11 @@ def scorecard_rows(findings: Iterable[Finding], cards: Iterable[Scorecard]) -> d
 
 
 def _stored_facts(con: Any) -> dict[str, tuple[str, Facts]]:
-    """recording_id → (run_id, Facts) from the stored findings, interaction tags and dynamics."""
+    """recording_id → (run_id, Facts) from the stored findings, interaction tags and dynamics.
+
+    A table that does not exist yet (its stage is not installed) contributes nothing.
+    """
+    tables = existing_tables(con)
     found: dict[str, tuple[str, list, list, list]] = {}
 
     def slot(rec: str, run: str) -> tuple[str, list, list, list]:
@@ -323,13 +339,14 @@ def _stored_facts(con: Any) -> dict[str, tuple[str, Facts]]:
         "SELECT recording_id, run_id, rule, passed, utterance_index, start_s, end_s, matched, score, detail FROM findings"
     ).fetchall():
         slot(rec, run)[1].append(Finding(rule, bool(passed), idx, start, end, matched, sc, json.loads(detail) if detail else {}))
-    for rec, run, kind, label, sc, role, evidence in con.execute(
-        "SELECT recording_id, run_id, kind, label, score, role, evidence FROM tags WHERE utterance_index IS NULL"
-    ).fetchall():
-        slot(rec, run)[2].append(Tag(kind, label, sc, None, role, evidence=list(evidence or [])))
-    dyn: pd.DataFrame = con.execute("SELECT * FROM dynamics").df()
-    for row in dyn.to_dict("records"):
-        slot(row["recording_id"], row["run_id"])[3].append(row)
+    if "tags" in tables:
+        for rec, run, kind, label, sc, role, evidence in con.execute(
+            "SELECT recording_id, run_id, kind, label, score, role, evidence FROM tags WHERE utterance_index IS NULL"
+        ).fetchall():
+            slot(rec, run)[2].append(Tag(kind, label, sc, None, role, evidence=list(evidence or [])))
+    if "dynamics" in tables:
+        for row in con.execute("SELECT * FROM dynamics").df().to_dict("records"):
+            slot(row["recording_id"], row["run_id"])[3].append(row)
     return {rec: (run, facts_from(f, t, d)) for rec, (run, f, t, d) in found.items()}
 
 

@@ -49,11 +49,11 @@ class Settings(BaseSettings):
     whisper_model: str = Field("tiny.en", description="faster-whisper model: a bundled name (see `parley models`), a directory, or a hub name when online.")
     device: str = Field("cpu", description="cpu, cuda or auto.")
     compute_type: str = Field("int8", description="CTranslate2 compute type: int8, int8_float16, float16, float32.")
-    beam_size: int = Field(5, ge=1, le=10, description="Beam size for decoding (1 is fastest).")
+    beam_size: int = Field(1, ge=1, le=10, description="Beam size for decoding: 1 (greedy) is ~1.5x faster than 5 for ~2 points of WER.")
     cpu_threads: int = Field(0, ge=0, description="CPU threads for the transcriber; 0 = all cores.")
     vad_filter: bool = Field(True, description="Skip non-speech with the Silero VAD before transcribing.")
     language: str | None = Field("en", description="Spoken language code, or empty to detect.")
-    batch_size: int = Field(0, ge=0, description="0 = sequential decoding; N > 0 = faster-whisper BatchedInferencePipeline with N chunks per batch.")
+    batch_size: int = Field(16, ge=0, description="N > 0: faster-whisper BatchedInferencePipeline with N speech chunks per batch (needs VAD; fastest); 0: sequential decoding.")
     utterance_gap_s: float = Field(0.8, gt=0, description="A pause at least this long between words starts a new utterance.")
     channel_map: list[str] = Field(
         ["staff", "customer"],

@@ -130,7 +130,8 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                targets = self.derived_tables(con) if replace_all else list(tables)
+                versioned = [t for t in tables if t in VERSIONED_KEYS]
+                targets = [*self.derived_tables(con), *versioned] if replace_all else list(tables)
                 for table in targets:
                     self._clear(con, table, recording_id, tables.get(table, []))
                 if recording is not None:

@@ -16,6 +16,9 @@ import numpy as np
 from .models import describe, load_whisper
 from .records import DecodedAudio, Role, Transcript, Utterance, Word
 
+CHANNEL_GAP_S = 2.0
+"""Silence laid between channels when they are transcribed in one pass."""
+
 SENTENCE_GAP_S = 0.3
 """After a word ending a sentence (. ? !), a pause this long already starts a new utterance."""
 
@@ -25,11 +28,11 @@ class TranscribeOptions:
     model: str = "tiny.en"
     device: str = "cpu"
     compute_type: str = "int8"
-    beam_size: int = 5
+    beam_size: int = 1
     cpu_threads: int = 0
     vad_filter: bool = True
     language: str | None = "en"
-    batch_size: int = 0
+    batch_size: int = 16
     utterance_gap_s: float = 0.8
     channel_map: tuple[str, ...] = field(default=("staff", "customer"))
 
@@ -61,15 +64,17 @@ def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptio
     ``model`` is a faster-whisper ``WhisperModel``; when None the cached default is built.
     """
     model = model if model is not None else whisper_model(options)
-    words: list[Word] = []
-    segment_stats: dict[tuple[int, int], tuple[float, float]] = {}
-    language = options.language
     stereo = audio.channels == 2
+    # All channels go through the model in one pass, laid end to end with silence between them:
+    # one call instead of two fills batches better, and VAD drops the silence on each side.
+    gap = np.zeros(int(CHANNEL_GAP_S * audio.sample_rate), np.float32)
+    pieces, offsets = [], []
     for channel in range(audio.channels):
-        speaker = f"S{channel + 1}"
-        channel_words, stats, language = _transcribe_channel(model, audio.samples[channel], options, channel, speaker)
-        words.extend(channel_words)
-        segment_stats.update(stats)
+        offsets.append(sum(len(p) for p in pieces) / audio.sample_rate)
+        pieces += [audio.samples[channel], gap]
+    joined = np.concatenate(pieces[:-1])
+    raw_words, segment_stats, language = _transcribe_samples(model, joined, options)
+    words = [_to_channel(w, offsets) for w in raw_words]
 
     def role_of(word: Word) -> Role:
         if not stereo:
@@ -82,7 +87,8 @@ def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptio
     return Transcript(utterances=utterances, language=language, model=info["name"], model_version=info["version"])
 
 
-def _transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions, channel: int, speaker: str):
+def _transcribe_samples(model, samples: np.ndarray, options: TranscribeOptions):
+    """Run faster-whisper over ``samples``; words with times on that array, per-segment stats."""
     kwargs = dict(
         language=options.language,
         beam_size=options.beam_size,
@@ -97,17 +103,26 @@ def _transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions, 
     else:
         segments, info = model.transcribe(samples, **kwargs)
     words: list[Word] = []
-    stats: dict[tuple[int, int], tuple[float, float]] = {}
+    stats: dict[int, tuple[float, float]] = {}
     for seg_no, segment in enumerate(segments):  # the generator runs the model here
-        stats[(channel, seg_no)] = (segment.avg_logprob, segment.no_speech_prob)
+        stats[seg_no] = (segment.avg_logprob, segment.no_speech_prob)
         for w in segment.words or ():
             text = w.word.strip()
             if text:
-                words.append(
-                    Word(start=round(w.start, 3), end=round(w.end, 3), word=text, probability=round(w.probability, 4),
-                         speaker=speaker, channel=channel, segment=seg_no)
-                )
+                words.append(Word(start=w.start, end=w.end, word=text, probability=round(w.probability, 4), segment=seg_no))
     return words, stats, info.language
+
+
+def _to_channel(word: Word, offsets: list[float]) -> Word:
+    """Map a word's time on the joined channels back to its channel and that channel's clock."""
+    middle = (word.start + word.end) / 2
+    channel = max(i for i, start in enumerate(offsets) if middle >= start or i == 0)
+    shift = offsets[channel]
+    word.channel = channel
+    word.speaker = f"S{channel + 1}"
+    word.start = round(max(word.start - shift, 0.0), 3)
+    word.end = round(max(word.end - shift, 0.0), 3)
+    return word
 
 
 def build_utterances(
@@ -115,12 +130,12 @@ def build_utterances(
     *,
     max_gap_s: float = 0.8,
     role_of: Callable[[Word], Role] = lambda w: "unknown",
-    segment_stats: dict[tuple[int, int], tuple[float, float]] | None = None,
+    segment_stats: dict[int, tuple[float, float]] | None = None,
 ) -> list[Utterance]:
     """Group words (from any channels) into utterances, in time order.
 
     A new utterance starts at a speaker change, a pause of ``max_gap_s`` or more, or a pause of
-    ``SENTENCE_GAP_S`` after a sentence end. ``segment_stats`` maps (channel, segment) to
+    ``SENTENCE_GAP_S`` after a sentence end. ``segment_stats`` maps a Whisper segment number to
     (avg_logprob, no_speech_prob); an utterance takes the word-weighted mean of its segments.
     """
     ordered = sorted(words, key=lambda w: (w.start, w.channel))
@@ -175,8 +190,8 @@ def _other_spoke_between(ordered: Sequence[Word], prev_pos: int, pos: int) -> bo
     )
 
 
-def _segment_means(group: list[Word], stats: dict[tuple[int, int], tuple[float, float]]):
-    values = [stats[(w.channel, w.segment)] for w in group if (w.channel, w.segment) in stats]
+def _segment_means(group: list[Word], stats: dict[int, tuple[float, float]]):
+    values = [stats[w.segment] for w in group if w.segment in stats]
     if not values:
         return None, None
     return round(float(np.mean([v[0] for v in values])), 4), round(float(np.mean([v[1] for v in values])), 4)

@@ -1,0 +1,165 @@
+"""Reports and named queries on a small store: outliers, filters, files, terminal table."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from rich.console import Console
+from test_scoring import RUBRIC, RULES, insert, make_store, store_interaction
+
+from pipeline.errors import ConfigError
+from pipeline.queries import NAMED_QUERIES, run_query
+from pipeline.records import Finding, Tag
+from pipeline.reports import render, report_command, report_consistency, report_scorecards
+from pipeline.scoring import rescore
+
+STAFF = {"ann": "north", "ben": "north", "cal": "north", "dee": "south", "eve": "south", "fay": "south", "poor": "south"}
+QUALITY = ("empathy_apology", "resolution_confirmed", "further_help_offered", "proper_closing")
+MONDAY = datetime(2026, 10, 5, 9, 0)
+CALLS_EACH = 6
+
+
+def failed_rules(staff: str, call: int) -> set[str]:
+    """The poor staff member skips identity checks and all courtesy; others miss one now and then."""
+    if staff == "poor":
+        return {"identity_verification", *QUALITY}
+    return {QUALITY[(call + ord(staff[0])) % 4]} if (call + ord(staff[0])) % (2 + ord(staff[0]) % 3) == 0 else set()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A store of 7 staff x 6 scored calls, built once; each test gets its own copy."""
+    path = tmp_path_factory.mktemp("store") / "store.duckdb"
+    con = make_store(path)
+    recordings = []
+    for s, (staff, team) in enumerate(STAFF.items()):
+        for call in range(CALLS_EACH):
+            rec = f"{staff}-{call}"
+            started = MONDAY + timedelta(days=3 * call, hours=s)
+            recordings.append({"id": rec, "source_name": f"{rec}.wav", "staff_id": staff, "team": team,
+                               "site": "leeds" if team == "north" else "cork", "channel": "phone" if call % 2 else "video",
+                               "customer_ref": f"c{s}{call}", "started_at": started, "duration_s": 120.0})
+            fails = failed_rules(staff, call)
+            findings = [Finding(r, r not in fails, 0, 0.0, 3.0, None, None, {"category": "compliance"}) for r in RULES]
+            tags = [Tag("touchpoint", "billing" if call < 3 else "cards", 0.9),
+                    Tag("complaint", "yes" if (staff == "poor" and call < 4) else "no", 0.8),
+                    Tag("sentiment_trajectory", "worsening" if staff == "poor" else "improving", 0.7, role="customer")]
+            dynamics = [{"scope": "staff", "talk_ratio": 0.5}, {"scope": "all", "talk_ratio": 1.0, "longest_silence_s": 5.0}]
+            store_interaction(con, rec, findings, tags, dynamics)
+    insert(con, "recordings", recordings)
+    rescore(con, RUBRIC)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def store(template, tmp_path):
+    shutil.copy(template, tmp_path / "store.duckdb")
+    con = duckdb.connect(str(tmp_path / "store.duckdb"))
+    yield con
+    con.close()
+
+
+def test_consistency_ranks_the_poor_staff_member_as_an_outlier(store):
+    report = report_consistency(store)
+    staff = report.tables["summary"].query("dimension == 'staff'")
+    first = staff.iloc[0]
+    assert (first.group, first["rank"], first.outlier) == ("poor", 1, "low")
+    # Every call: 100 - identity (40/3) - four courtesy criteria (4 x 8) - worsening sentiment (8).
+    assert first.mean_score == pytest.approx(100 - 40 / 3 - 40, abs=0.01)
+    assert (first.interactions, first["std"], first.iqr, first.pass_rate) == (CALLS_EACH, 0.0, 0.0, 0.0)
+    assert first.complaint_rate == pytest.approx(4 / 6, abs=1e-4) and first.sentiment_worsening == 1.0
+    assert first.robust_z < -3.5
+    assert list(staff.outlier[1:]) == [""] * (len(STAFF) - 1)
+    assert set(report.tables["summary"].dimension) == {"staff", "team", "site", "channel", "touchpoint"}
+    # Only two teams: too few groups to call one an outlier.
+    assert report.tables["summary"].query("dimension == 'team'").outlier.tolist() == ["", ""]
+
+
+def test_consistency_pass_rates_and_weekly_trend(store):
+    report = report_consistency(store, by=("staff",))
+    crit = report.tables["criteria"].set_index(["group", "criterion"]).pass_rate
+    assert crit["poor", "empathy"] == 0.0 and crit["poor", "recording_disclosure"] == 1.0
+    assert crit["ann", "identity_verified"] == 1.0
+    trend = report.tables["trend"].query("group == 'poor'")
+    # Calls every 3 days from Monday 5 Oct: weeks of 5, 12 and 19 Oct.
+    assert [str(w.date()) for w in trend.week] == ["2026-10-05", "2026-10-12", "2026-10-19"]
+    assert trend.interactions.tolist() == [3, 2, 1]
+    assert report.tables["summary"].query("group == 'poor'").trend_per_week.item() == 0.0
+
+
+def test_scorecards_report_filters_by_date_team_and_staff(store):
+    report = report_scorecards(store, "2026-10-12", team="south")
+    cards = report.tables["scorecards"]
+    assert len(cards) == 4 * 3  # four south staff; calls 3..5 start on 14, 17 and 20 Oct, call 2 on 11 Oct is out
+    assert cards.started_at.min() >= datetime(2026, 10, 12)
+    only = report_scorecards(store, None, staff="poor")
+    assert len(only.tables["scorecards"]) == CALLS_EACH
+    assert set(only.tables["scorecards"].failed_criteria) == {"closing, customer_sentiment, empathy, further_help, identity_verified, resolution_confirmed"}
+    assert only.tables["summary"].pass_rate.item() == 0.0
+
+
+def test_render_csv_parquet_html(store, tmp_path):
+    report = report_consistency(store, by=("staff", "team"))
+    written = render(report, tmp_path / "out" / "consistency.parquet")
+    assert [p.name for p in written] == ["consistency.parquet", "consistency.criteria.parquet", "consistency.trend.parquet"]
+    back = duckdb.sql(f"SELECT \"group\", outlier FROM '{written[0]}' WHERE dimension = 'staff' LIMIT 1").fetchall()
+    assert back == [("poor", "low")]
+    csv = render(report.main, tmp_path / "summary.csv")[0]
+    assert csv.read_text().splitlines()[0].startswith("dimension,group,rank,interactions,mean_score")
+    page = render(report, tmp_path / "consistency.html")[0].read_text()
+    assert page.count("<svg") == 4  # a bar chart and a weekly trend per dimension
+    assert "<script" not in page and "src=" not in page and "href=" not in page
+    assert 'fill="#c0392b"><title>poor (n=6)' in page  # the outlier bar is drawn red
+    with pytest.raises(ConfigError, match="xlsx"):
+        render(report, tmp_path / "x.xlsx")
+
+
+def test_report_command_prints_a_terminal_table(store, tmp_path):
+    console = Console(file=io.StringIO(), width=200, record=True)
+    report_command(store, "consistency", by=("staff",), out=tmp_path / "c.csv", console=console)
+    text = console.export_text()
+    assert "Scorecard consistency" in text and "poor" in text and "wrote" in text
+    with pytest.raises(ConfigError, match="scorecards' or 'consistency"):
+        report_command(store, "weekly", console=console)
+
+
+def test_reports_use_the_current_rubric_version_unless_told(store, tmp_path):
+    v2 = tmp_path / "v2.yaml"
+    v2.write_text(RUBRIC.read_text().replace('version: "1"', 'version: "2"').replace("weight: 40\n    criteria:\n      - id: empathy", "weight: 40\n    criteria:\n      - id: empathy\n        weight: 3"))
+    rescore(store, v2)
+    assert report_consistency(store, by=("staff",)).subtitle == "rubric contact_centre version 2, all time"
+    old = report_consistency(store, by=("staff",), version="1").main
+    assert old.query("group == 'poor'").mean_score.item() == pytest.approx(100 - 40 / 3 - 40, abs=0.01)
+
+
+def test_named_queries_run_and_find_the_right_interactions(store):
+    now = datetime.now().replace(microsecond=0)
+    insert(store, "recordings", [{"id": "v-new", "staff_id": "ann", "started_at": now - timedelta(days=3)},
+                                 {"id": "v-old", "staff_id": "ann", "started_at": now - timedelta(days=60)}])
+    for rec in ("v-new", "v-old"):
+        cue = Finding("vulnerable_bereavement", False, 2, 8.5, 12.0, "passed away", None, {"category": "vulnerability"})
+        miss = Finding("call_recording_disclosure", False, 0, 0.0, 4.0, None, None, {"category": "compliance"})
+        store_interaction(store, rec, [cue, miss], [Tag("complaint_topic", "fees", 0.7)], [])
+    insert(store, "utterances", [{"recording_id": "v-new", "run_id": "run-1", "idx": 0, "role": "staff", "start_s": 0.0, "end_s": 4.0, "text": "Hello, Acme Bank."},
+                                 {"recording_id": "v-new", "run_id": "run-1", "idx": 1, "role": "unknown", "start_s": 4.0, "end_s": 6.0, "text": "Hi."}])
+    results = {name: run_query(store, name) for name in NAMED_QUERIES}
+    assert results["vulnerable_customers_30d"].recording_id.tolist() == ["v-new"]
+    assert results["vulnerable_customers_30d"].evidence.tolist() == [["passed away"]]
+    missing = results["calls_without_disclosure"].set_index("recording_id")
+    assert sorted(missing.index) == ["v-new", "v-old"]
+    assert missing.loc["v-new", "expected_at_text"] == "Hello, Acme Bank." and missing.loc["v-new", "end_s"] == 4.0
+    assert results["complaints_by_topic"].values.tolist()[0][:2] == ["fees", 2]
+    assert results["flagged_roles"][["recording_id", "unknown_role_utterances", "utterances"]].values.tolist() == [["v-new", 1, 2]]
+    low = results["low_scores"]
+    assert set(low.staff_id) == {"poor"} and len(low) == CALLS_EACH
+    by_staff = results["failed_rules_by_staff"]
+    assert (by_staff.iloc[0].staff_id, by_staff.iloc[0].fail_rate) == ("poor", 1.0)
+    assert results["prohibited_promises"].empty
+    with pytest.raises(ConfigError, match="calls_without_disclosure"):
+        run_query(store, "no_such_query")
