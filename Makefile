@@ -12,14 +12,13 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
+	$(BIN)/pip install -qq torch==2.13.0
+	$(BIN)/pip install -qq -e .
+	$(BIN)/pip install -qq --no-deps resemblyzer==0.1.4
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install -qq -e '.[test]'
 	touch $@
 
 # ffmpeg, espeak-ng and sox: the tests synthesise calls with them. Installed when missing (needs root).
