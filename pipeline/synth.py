@@ -34,6 +34,7 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 CHANNEL_OF_ROLE = {"staff": 0, "customer": 1}
 """Stereo channel of each role: staff left (0), customer right (1)."""
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
+"""Pass band of ``telephone=True`` (2nd-order Butterworth, run forwards and back)."""
 LEAD_IN_S = 0.5
 TAIL_S = 0.6
 PEAK = 0.5
@@ -45,9 +46,10 @@ FFMPEG_CODECS = {
     ".mp3": ["-c:a", "libmp3lame", "-b:a", "32k"],
     ".ogg": ["-c:a", "libopus", "-b:a", "24k"],
     ".opus": ["-c:a", "libopus", "-b:a", "24k"],
-    ".m4a": ["-c:a", "aac", "-b:a", "32k"],
+    ".m4a": ["-c:a", "aac", "-b:a", "24k"],
 }
 """Compressed formats written through the ffmpeg CLI, with their codec and bit rate."""
+SUFFIXES = (".wav", ".flac", *FFMPEG_CODECS)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ def speak(text: str, voice: Voice) -> tuple[np.ndarray, int]:
     if done.returncode != 0 or not done.stdout:
         raise ConfigError(f"espeak-ng failed for voice '{voice.name}': {done.stderr.decode().strip()}", fix="list voices with `espeak-ng --voices=en`")
     samples, rate = sf.read(io.BytesIO(done.stdout), dtype="float32")
-    loud = np.flatnonzero(np.abs(samples) > 0.02 * np.abs(samples).max())
+    loud = np.flatnonzero(np.abs(samples) > 0.02 * np.abs(samples).max()) if samples.any() else []
+    if len(loud) == 0:
+        raise ValueError(f"espeak-ng spoke nothing for {text!r}; give every turn some words")
     samples = samples[loud[0] : loud[-1] + 1]
     return samples * (PEAK / np.abs(samples).max()), rate
 
@@ -155,9 +159,12 @@ def synthesize(
     out_path = Path(out_path)
     voices = {role: Voice(v) if isinstance(v, str) else v for role, v in (voices or DEFAULT_VOICES).items()}
     rate = sample_rate or (8000 if telephone else 16000)
-    unknown = {t.role for t in turns} - (set(CHANNEL_OF_ROLE) if stereo else set(voices))
+    allowed = set(voices) & set(CHANNEL_OF_ROLE) if stereo else set(voices)
+    unknown = {t.role for t in turns} - allowed
     if unknown or not turns:
-        raise ValueError(f"{out_path}: turns need roles from {sorted(voices)} (stereo: staff, customer); got {sorted(unknown) or 'no turns'}")
+        raise ValueError(f"{out_path}: turns need roles from {sorted(allowed)}; got {sorted(unknown) or 'no turns'}")
+    if out_path.suffix.lower() not in SUFFIXES:
+        raise ValueError(f"{out_path}: unsupported extension; use one of {', '.join(SUFFIXES)}")
     rng = np.random.default_rng(seed)
     clips: list[np.ndarray] = []
     timeline: list[ScriptTurn] = []
@@ -178,13 +185,13 @@ def synthesize(
         first = int(round(t.start * rate))
         audio[t.channel, first : first + len(clip)] += clip
     if telephone:
-        band = butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos")
+        band = butter(2, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos")
         audio = sosfiltfilt(band, audio, axis=1).astype(np.float32)
-    write_audio(np.clip(audio, -1.0, 1.0), rate, out_path, mulaw=telephone)
+    _write_audio(np.clip(audio, -1.0, 1.0), rate, out_path, mulaw=telephone)
     return Script(tuple(timeline), audio.shape[1] / rate, rate, audio.shape[0])
 
 
-def write_audio(audio: np.ndarray, rate: int, out_path: Path, *, mulaw: bool = False) -> None:
+def _write_audio(audio: np.ndarray, rate: int, out_path: Path, *, mulaw: bool = False) -> None:
     """Write ``audio`` (channels x samples, float) in the format named by the file extension."""
     suffix = out_path.suffix.lower()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +199,6 @@ def write_audio(audio: np.ndarray, rate: int, out_path: Path, *, mulaw: bool = F
         subtype = "ULAW" if mulaw and suffix == ".wav" else "PCM_16"
         sf.write(out_path, audio.T, rate, subtype=subtype)
         return
-    if suffix not in FFMPEG_CODECS:
-        raise ValueError(f"{out_path}: unsupported extension; use one of .wav, .flac, {', '.join(FFMPEG_CODECS)}")
     wav = io.BytesIO()
     sf.write(wav, audio.T, rate, format="WAV", subtype="PCM_16")
     cmd = [_require("ffmpeg", "ffmpeg"), "-hide_banner", "-loglevel", "error", "-y", "-f", "wav", "-i", "pipe:0"]
