@@ -21,11 +21,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -qq -e '.[test]'
 	touch $@
 
-# ffmpeg, espeak-ng and sox: the tests synthesise calls with them. Installed when missing (needs root).
+# ffmpeg, espeak-ng, sox: the tests synthesise calls with them; chromium: the web app's browser
+# tests (driven by Playwright, no browser download). Installed when missing (needs root or sudo).
 system-deps:
-	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v sox >/dev/null || \
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v sox >/dev/null && command -v chromium >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg espeak-ng sox >/dev/null; }
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg espeak-ng sox chromium >/dev/null; }
 
 run: install
 	$(BIN)/parley process --seed-samples

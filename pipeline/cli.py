@@ -21,9 +21,11 @@ from . import __version__, ingest
 from .errors import ConfigError, ParleyError
 from .settings import Settings
 
-app = typer.Typer(help="Parley: offline conversation analytics for contact centres.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Parley: offline conversation analytics for contact centres.", add_completion=False)
 eval_app = typer.Typer(help="Measure Parley's models on your own labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+staff_app = typer.Typer(help="Staff members: voiceprints for telling them apart in mono recordings.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
 report_app = typer.Typer(help="Staff scorecards and consistency reports (terminal, CSV, Parquet or HTML).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 console = Console()
@@ -52,11 +54,13 @@ def _overrides(s: Settings) -> dict[str, str]:
     return {k: str(v) for k, v in s.folders().items()} | {"db": str(s.db)}
 
 
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+@app.callback(invoke_without_command=True)
+def main(ctx: typer.Context, version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
     if version:
         console.print(__version__)
         raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        console.print(ctx.get_help())
 
 
 @app.command()
@@ -214,6 +218,26 @@ def show_settings() -> None:
     console.print(table)
 
 
+@staff_app.command("enroll")
+def staff_enroll(
+    staff_id: str = typer.Argument(..., help="The staff id recordings carry in their metadata."),
+    audio: list[Path] = typer.Argument(..., help="Clean recordings of this person alone (15-60 s in all is plenty)."),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Store a staff voiceprint: in mono recordings the speaker who matches it is the staff member."""
+    from .speakers_cli import enroll_command
+
+    missing = [str(a) for a in audio if not a.is_file()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}. Fix: give recordings of {staff_id} speaking")
+    s = _settings(db=db)
+    try:
+        done = enroll_command(s.db, staff_id, list(audio))
+    except ParleyError as exc:
+        _fail(str(exc))
+    console.print(f"enrolled {done['staff_id']}: {done['n_clips']} clips, {done['speech_s']:.0f} s of speech ({done['model']} {done['model_version']}) in {done['db']}")
+
+
 SinceOpt = typer.Option(None, "--since", help="Only interactions started on or after this date (YYYY-MM-DD).")
 RubricOpt = typer.Option(None, "--rubric", help="Rubric id [default: the one scored most recently].")
 VersionOpt = typer.Option(None, "--version", help="Rubric version [default: the latest scored].")
@@ -257,6 +281,28 @@ def report_consistency(
 ) -> None:
     """Score spread, complaint rate and sentiment by staff, team, site, channel and touchpoint; outliers flagged."""
     _report("consistency", db, since=since, by=tuple(b.strip() for b in by.split(",") if b.strip()), rubric=rubric, version=version, out=out)
+
+
+@app.command()
+def retag(
+    since: Optional[str] = typer.Option(None, "--since", help="Only interactions started (or processed) on or after this date, YYYY-MM-DD."),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Tag stored transcripts again (after a taxonomy, training data or encoder change) and re-score them."""
+    from datetime import date
+
+    from .retag import retag as retag_all
+
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError:
+        _fail(f"--since {since!r} is not a date. Fix: use YYYY-MM-DD")
+    s = _settings(db=db)
+    try:
+        n = retag_all(s, day)
+    except ParleyError as exc:
+        _fail(str(exc))
+    console.print(f"re-tagged {n} interactions" + (f" since {day}" if day else ""))
 
 
 @app.command()
@@ -393,6 +439,17 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str, out: Optional[Path]) 
         if out:
             stream.close()
 
+
+def _register_commands() -> None:
+    """Commands whose code lives beside its feature: eval diarization, serve, users."""
+    from .speakers_cli import register as register_diarization
+    from .web.cli import register as register_web
+
+    register_diarization(eval_app)
+    register_web(app)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     app()
