@@ -9,7 +9,6 @@ windows covering it. ``assign_speakers`` then gives each word the speaker it ove
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,8 @@ HOP = 160
 N_FFT = 400
 N_MELS = 40
 FRAMES_PER_S = SAMPLE_RATE // HOP
+MIN_NEIGHBOURS = 6
+"""Small graphs keep at least this many neighbours per window, so they stay connected."""
 TARGET_DBFS = -30.0
 """Speech is scaled to this level before embedding (resemblyzer's ``normalize_volume``)."""
 
@@ -48,11 +49,13 @@ class DiarizeOptions:
     """Speech regions shorter than this are not embedded; they take their neighbours' label."""
     min_speakers: int = 1
     max_speakers: int = 6
-    merge_threshold: float = 0.35
-    """Cosine distance below which two clusters are one speaker (average linkage)."""
+    graph_candidates: int = 8
+    """How many neighbour counts (from n/10 to n/3 windows) the clustering graph tries."""
     min_turn_s: float = 0.3
     """Turns shorter than this merge into the neighbouring turn."""
-    max_pause_s: float = 1.5
+    threads: int = 1
+    """Torch threads for the encoder while it runs (more starve a busy 2-core machine)."""
+    max_pause_s: float = 2.0
     """A pause shorter than this between two turns of the same speaker stays inside the turn."""
 
 
@@ -65,15 +68,9 @@ class SpeakerTurn:
     speaker: str
 
 
-def numba_cache_dir() -> None:
-    """librosa (imported by resemblyzer) compiles with numba; give it a writable cache."""
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "parley-numba"))
-
-
 @lru_cache(maxsize=1)
 def load_encoder():
     """resemblyzer's ``VoiceEncoder`` on CPU with its bundled weights, loaded once."""
-    numba_cache_dir()
     from resemblyzer import VoiceEncoder
 
     weights = Path(resolve_model("resemblyzer", kind="speaker").path) / "pretrained.pt"
@@ -104,14 +101,17 @@ def mel_filters() -> np.ndarray:
 
 def mel_frames(samples: np.ndarray) -> np.ndarray:
     """Power mel spectrogram, one row per 10 ms frame (frames x 40), as resemblyzer expects."""
+    from scipy.fft import rfft
+
     padded = np.pad(samples.astype(np.float32), N_FFT // 2)
     n_frames = 1 + (len(padded) - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(
         padded, shape=(n_frames, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0])
     )
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    return (power @ mel_filters().T).astype(np.float32)
+    bins = rfft(frames * window, axis=1)
+    power = bins.real**2 + bins.imag**2
+    return power @ mel_filters().T
 
 
 def speech_regions(samples: np.ndarray, options: DiarizeOptions) -> list[tuple[int, int]]:
@@ -124,6 +124,11 @@ def speech_regions(samples: np.ndarray, options: DiarizeOptions) -> list[tuple[i
         speech_pad_ms=options.speech_pad_ms,
     )
     return [(s["start"] // HOP, s["end"] // HOP) for s in get_speech_timestamps(samples, vad)]
+
+
+def speech_seconds(samples: np.ndarray, options: DiarizeOptions | None = None) -> float:
+    """Seconds of speech the VAD finds in ``samples``."""
+    return sum(b - a for a, b in speech_regions(samples, options or DiarizeOptions())) / FRAMES_PER_S
 
 
 def normalise_level(samples: np.ndarray, regions: list[tuple[int, int]]) -> np.ndarray:
@@ -154,7 +159,7 @@ def windows(regions: list[tuple[int, int]], options: DiarizeOptions) -> list[tup
     return out
 
 
-def embed(mel: np.ndarray, spans: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
+def embed(mel: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 256) -> np.ndarray:
     """One L2-normalised embedding per span of mel frames (short spans are zero-padded)."""
     import torch
 
@@ -166,38 +171,85 @@ def embed(mel: np.ndarray, spans: list[tuple[int, int]], batch: int = 256) -> np
         stack[i, : b - a] = mel[a:b]
     encoder = load_encoder()
     out = []
-    with torch.no_grad():
-        for i in range(0, len(stack), batch):
-            out.append(encoder(torch.from_numpy(stack[i : i + batch])).numpy())
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            for i in range(0, len(stack), batch):
+                out.append(encoder(torch.from_numpy(stack[i : i + batch])).numpy())
+    finally:
+        torch.set_num_threads(before)
     return np.concatenate(out)
 
 
-def embed_speech(samples: np.ndarray, options: DiarizeOptions | None = None) -> np.ndarray | None:
-    """One voice embedding for all the speech in ``samples`` (None when there is none)."""
+def embed_spans(samples: np.ndarray, spans_s: list[tuple[float, float]] | None = None,
+                options: DiarizeOptions | None = None) -> np.ndarray | None:
+    """One voice embedding (L2-normalised mean of window embeddings) for the speech inside
+    ``spans_s`` (seconds; default: all speech). None when there is too little speech."""
     options = options or DiarizeOptions()
     regions = speech_regions(samples, options)
+    if spans_s is not None:
+        regions = clip_regions(regions, [(round(a * FRAMES_PER_S), round(b * FRAMES_PER_S)) for a, b in spans_s])
     spans = windows(regions, options)
     if not spans:
         return None
-    vectors = embed(mel_frames(normalise_level(samples, regions)), spans)
-    mean = vectors.mean(axis=0)
+    mean = embed(mel_frames(normalise_level(samples, regions)), spans, options.threads).mean(axis=0)
     return mean / np.linalg.norm(mean)
 
 
-def cluster(vectors: np.ndarray, n_speakers: int | None, options: DiarizeOptions) -> np.ndarray:
-    """Cluster labels 0..k-1 for each embedding; k given, or estimated by average linkage."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+def clip_regions(regions: list[tuple[int, int]], keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``regions`` that lie inside ``keep`` (both lists of frame ranges)."""
+    out = []
+    for a, b in regions:
+        for c, d in keep:
+            lo, hi = max(a, c), min(b, d)
+            if lo < hi:
+                out.append((lo, hi))
+    return sorted(out)
 
-    if len(vectors) < 2:
-        return np.zeros(len(vectors), dtype=int)
-    tree = linkage(vectors, method="average", metric="cosine")
-    if n_speakers is None:
-        labels = fcluster(tree, t=options.merge_threshold, criterion="distance")
-        k = int(np.clip(labels.max(), options.min_speakers, options.max_speakers))
-    else:
-        k = n_speakers
-    k = min(k, len(vectors))
-    return fcluster(tree, t=k, criterion="maxclust") - 1
+
+def spectrum(sim: np.ndarray, order: np.ndarray, n_keep: int, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest eigenvalues and eigenvectors of the normalised Laplacian of the similarity graph
+    in which every window keeps its ``n_keep`` most similar windows (``order``: each row's
+    windows from most to least similar), made symmetric."""
+    from scipy.linalg import eigh
+
+    mask = np.zeros_like(sim, dtype=bool)
+    np.put_along_axis(mask, order[:, :n_keep], True, axis=1)
+    graph = np.where(mask | mask.T, sim, 0.0).astype(np.float32)
+    np.fill_diagonal(graph, 0.0)
+    scale = 1.0 / np.sqrt(graph.sum(axis=1) + 1e-9)
+    laplacian = np.eye(len(graph), dtype=np.float32) - scale[:, None] * graph * scale[None, :]
+    return eigh(laplacian, subset_by_index=[0, min(n_values, len(sim)) - 1])
+
+
+def cluster(vectors: np.ndarray, n_speakers: int | None, options: DiarizeOptions) -> np.ndarray:
+    """Cluster labels 0..k-1 per embedding by spectral clustering with an auto-tuned graph
+    (NME-SC, Park et al. 2019): among candidate neighbour counts, the graph whose largest
+    eigengap is widest for its density wins; k is that eigengap's position unless given."""
+    from sklearn.cluster import KMeans
+
+    n = len(vectors)
+    if n < 3:
+        return np.zeros(n, dtype=int)
+    sim = np.clip(vectors @ vectors.T, 0.0, 1.0)
+    order = np.argsort(-sim, axis=1)
+    lowest = min(n - 1, max(MIN_NEIGHBOURS, n // 10))
+    candidates = np.unique(np.linspace(lowest, max(lowest, n // 3), options.graph_candidates).round().astype(int))
+    top = min(options.max_speakers, n - 1)
+    best: tuple[float, int, np.ndarray] | None = None
+    for n_keep in candidates:
+        values, vecs = spectrum(sim, order, int(n_keep), top + 1)
+        gaps = np.diff(values)[options.min_speakers - 1 :]
+        k = int(np.argmax(gaps)) + options.min_speakers
+        ratio = n_keep / max(float(gaps.max()), 1e-9)
+        if best is None or ratio < best[0]:
+            best = (ratio, k if n_speakers is None else min(n_speakers, n), vecs)
+    _, k, vecs = best
+    if k == 1:
+        return np.zeros(n, dtype=int)
+    points = vecs[:, :k] / np.maximum(np.linalg.norm(vecs[:, :k], axis=1, keepdims=True), 1e-9)
+    return KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(points)
 
 
 def diarize(
@@ -206,22 +258,25 @@ def diarize(
     """Speaker turns of a 16 kHz mono recording; speakers named S1, S2, ... by first appearance."""
     options = options or DiarizeOptions()
     regions = speech_regions(samples, options)
+    if not regions:
+        return []
     spans = windows(regions, options)
-    if not spans:
-        return [SpeakerTurn(a / FRAMES_PER_S, b / FRAMES_PER_S, "S1") for a, b in regions][:0] or (
-            [SpeakerTurn(regions[0][0] / FRAMES_PER_S, regions[-1][1] / FRAMES_PER_S, "S1")] if regions else []
-        )
-    vectors = embed(mel_frames(normalise_level(samples, regions)), spans)
+    vectors = embed(mel_frames(normalise_level(samples, regions)), spans, options.threads)
     labels = cluster(vectors, n_speakers, options)
-    frame_labels = label_frames(regions, spans, vectors, labels)
-    return turns_from_frames(frame_labels, options)
+    return turns_from_frames(label_frames(regions, spans, vectors, labels), options)
 
 
 def label_frames(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray
 ) -> np.ndarray:
-    """Speaker index per 10 ms frame (-1 = no speech): the centroid the covering windows favour."""
+    """Speaker index per 10 ms frame (-1 = no speech): the centroid the covering windows favour.
+    Speech too short to embed takes the label of the nearest embedded window (0 if none)."""
     n = max(b for _, b in regions)
+    if not spans:
+        out = np.full(n, -1, dtype=int)
+        for a, b in regions:
+            out[a:b] = 0
+        return out
     k = int(labels.max()) + 1
     centroids = np.stack([vectors[labels == c].mean(axis=0) for c in range(k)])
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
@@ -232,64 +287,54 @@ def label_frames(
         score[a:b] += row
         count[a:b] += 1
     out = np.full(n, -1, dtype=int)
+    span_starts = np.array([a for a, _ in spans])
     for a, b in regions:
-        covered = count[a:b] > 0
-        if not covered.any():
-            idx = np.searchsorted(np.array([s for s, _ in spans]), a)
-            near = spans[min(idx, len(spans) - 1)]
+        if count[a:b].all():  # windows cover a region wholly or not at all
+            out[a:b] = np.argmax(score[a:b], axis=1)
+        else:
+            near = spans[min(int(np.searchsorted(span_starts, a)), len(spans) - 1)]
             out[a:b] = int(np.argmax(score[near[0]]))
-            continue
-        seg = np.argmax(score[a:b], axis=1)
-        # frames at the edge of a region may lack a window: take the nearest covered frame's label
-        idx = np.where(covered)[0]
-        nearest = idx[np.clip(np.searchsorted(idx, np.arange(b - a)), 0, len(idx) - 1)]
-        out[a:b] = np.where(covered, seg, seg[nearest])
     return out
 
 
 def turns_from_frames(frame_labels: np.ndarray, options: DiarizeOptions) -> list[SpeakerTurn]:
-    """Runs of equal frame labels become turns; short runs join a neighbour; names by order."""
-    runs: list[list[int]] = []  # [start, end, label]
-    for i, lab in enumerate(frame_labels):
-        if lab < 0:
-            continue
-        if runs and runs[-1][2] == lab and runs[-1][1] == i:
-            runs[-1][1] = i + 1
-        else:
-            runs.append([i, i + 1, int(lab)])
+    """Runs of equal frame labels become turns: runs shorter than ``min_turn_s`` take their
+    longer neighbour's label, pauses under ``max_pause_s`` inside one speaker's speech are
+    kept in the turn, and speakers are named S1, S2, ... in order of first appearance."""
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(frame_labels)) + 1, [len(frame_labels)]])
+    runs = [[int(a), int(b), int(frame_labels[a])] for a, b in zip(bounds[:-1], bounds[1:]) if frame_labels[a] >= 0]
     shortest = round(options.min_turn_s * FRAMES_PER_S)
-    changed = True
-    while changed and len(runs) > 1:
-        changed = False
-        for j, (a, b, lab) in enumerate(runs):
-            if b - a >= shortest:
-                continue
-            prev = runs[j - 1] if j > 0 and runs[j - 1][1] == a else None
-            nxt = runs[j + 1] if j + 1 < len(runs) and runs[j + 1][0] == b else None
-            target = prev if prev and (not nxt or prev[1] - prev[0] >= nxt[1] - nxt[0]) else nxt
-            if target is None:
-                continue
-            runs[j][2] = target[2]
-            changed = True
-        merged: list[list[int]] = []
-        for run in runs:
-            if merged and merged[-1][2] == run[2] and merged[-1][1] == run[0]:
-                merged[-1][1] = run[1]
-            else:
-                merged.append(run)
-        runs = merged
-    gap = round(options.max_pause_s * FRAMES_PER_S)
-    joined: list[list[int]] = []
-    for run in runs:
-        if joined and joined[-1][2] == run[2] and run[0] - joined[-1][1] < gap:
-            joined[-1][1] = run[1]
-        else:
-            joined.append(run)
-    runs = joined
+    while True:
+        short = [j for j, (a, b, _) in enumerate(runs) if b - a < shortest and _neighbour(runs, j) is not None]
+        if not short:
+            break
+        j = min(short, key=lambda j: runs[j][1] - runs[j][0])
+        runs[j][2] = _neighbour(runs, j)[2]
+        runs = _join(runs, max_gap=1)
+    runs = _join(runs, max_gap=round(options.max_pause_s * FRAMES_PER_S))
     names: dict[int, str] = {}
     for _, _, lab in runs:
         names.setdefault(lab, f"S{len(names) + 1}")
     return [SpeakerTurn(a / FRAMES_PER_S, b / FRAMES_PER_S, names[lab]) for a, b, lab in runs]
+
+
+def _neighbour(runs: list[list[int]], j: int) -> list[int] | None:
+    """The longer of the runs touching run ``j`` on either side (None if it stands alone)."""
+    a, b, _ = runs[j]
+    touching = [r for r in (runs[j - 1] if j > 0 else None, runs[j + 1] if j + 1 < len(runs) else None)
+                if r is not None and (r[1] == a or r[0] == b)]
+    return max(touching, key=lambda r: r[1] - r[0], default=None)
+
+
+def _join(runs: list[list[int]], max_gap: int) -> list[list[int]]:
+    """Merge consecutive runs of one label separated by fewer than ``max_gap`` frames."""
+    out: list[list[int]] = []
+    for a, b, lab in runs:
+        if out and out[-1][2] == lab and a - out[-1][1] < max_gap:
+            out[-1][1] = b
+        else:
+            out.append([a, b, lab])
+    return out
 
 
 def assign_speakers(words: list[Word], turns: list[SpeakerTurn]) -> list[Word]:

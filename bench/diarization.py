@@ -1,0 +1,119 @@
+"""Benchmark: diarization time against transcription time of the same 10-minute recording.
+
+    python bench/diarization.py [--minutes 10] [--clips DIR]
+
+Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
+short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
+``tests/data/librispeech``), then times ``pipeline.diarize.diarize`` on it and faster-whisper
+tiny.en (int8, cpu_threads=2, beam 1, word timestamps, VAD: as Parley transcribes) on the same
+audio, one after the other in this process, each ``--repeat`` times keeping the fastest (the
+machine may be shared). Target: diarization <= 25% of transcription. Also reports CPU seconds
+and the DER against the known turns. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SHARED = ROOT.parent / "shared" / "data" / "audio" / "librispeech-speakers"
+BUNDLED = ROOT / "tests" / "data" / "librispeech"
+RATE = 16000
+
+
+def conversation(folder: Path, minutes: float) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """Alternating turns of two speakers at a time (pairs cycle through all speakers) until the
+    recording is ``minutes`` long; returns the audio and the reference (start, end, speaker)."""
+    from faster_whisper import decode_audio
+
+    speakers = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    clips = {s: [decode_audio(str(f), sampling_rate=RATE) for f in sorted((folder / s).iterdir())
+                 if f.suffix in (".flac", ".opus", ".wav")] for s in speakers}
+    rng = np.random.default_rng(0)
+    parts, reference, t, turn = [], [], 0.0, 0
+    while t < minutes * 60:
+        pair = (speakers[(turn // 8) % len(speakers)], speakers[(turn // 8 + 1) % len(speakers)])
+        speaker = pair[turn % 2]
+        clip = clips[speaker][(turn // 2) % len(clips[speaker])]
+        pause = float(rng.uniform(0.3, 0.9))
+        parts += [np.zeros(round(pause * RATE), np.float32), clip]
+        reference.append((t + pause, t + pause + len(clip) / RATE, speaker))
+        t += pause + len(clip) / RATE
+        turn += 1
+    return np.concatenate(parts)[: round(minutes * 60 * RATE)], reference
+
+
+def fastest(repeat: int, run):
+    """(result, wall seconds, CPU seconds) of the fastest of ``repeat`` runs of ``run()``."""
+    best = None
+    for _ in range(max(1, repeat)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run()
+        timing = (result, time.perf_counter() - wall, time.process_time() - cpu)
+        if best is None or timing[1] < best[1]:
+            best = timing
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--clips", type=Path, default=SHARED if SHARED.is_dir() else BUNDLED)
+    parser.add_argument("--repeat", type=int, default=2, help="Runs of each side; the fastest counts.")
+    args = parser.parse_args()
+
+    from faster_whisper import WhisperModel
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from pipeline.diarize import diarize, load_encoder
+    from pipeline.models import resolve_model
+
+    samples, reference = conversation(args.clips, args.minutes)
+    duration = len(samples) / RATE
+    load_encoder()
+    diarize(samples[: 10 * RATE])  # warm up: VAD and encoder loaded, as in a long-running worker
+
+    turns, diarize_s, diarize_cpu = fastest(args.repeat, lambda: diarize(samples))
+
+    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=2)
+
+    def transcribe() -> int:
+        segments, _ = model.transcribe(samples, language="en", beam_size=1, word_timestamps=True, vad_filter=True,
+                                       condition_on_previous_text=False)
+        return sum(len(s.words or []) for s in segments)  # the generator runs the model here
+
+    n_words, transcribe_s, transcribe_cpu = fastest(args.repeat, transcribe)
+
+    ref, hyp = Annotation(), Annotation()
+    for start, end, speaker in reference:
+        if start < duration:
+            ref[Segment(start, min(end, duration))] = speaker
+    for turn in turns:
+        hyp[Segment(turn.start, turn.end)] = turn.speaker
+    der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(ref, hyp, uem=Timeline([Segment(0, duration)]))
+
+    ratio = diarize_s / transcribe_s
+    print(f"{duration / 60:.1f} min recording: diarization {diarize_s:.1f} s ({diarize_cpu:.1f} s CPU), "
+          f"transcription {transcribe_s:.1f} s ({transcribe_cpu:.1f} s CPU, "
+          f"{n_words} words); ratio {ratio:.3f} (target <= 0.25); DER {der:.3f}, "
+          f"{len({t.speaker for t in turns})} speakers found of {len(ref.labels())}")
+    print(json.dumps({
+        "duration_s": round(duration, 1), "diarize_s": round(diarize_s, 2), "transcribe_s": round(transcribe_s, 2),
+        "diarize_cpu_s": round(diarize_cpu, 2), "transcribe_cpu_s": round(transcribe_cpu, 2), "repeat": args.repeat,
+        "ratio": round(ratio, 3), "target": 0.25, "pass": ratio <= 0.25, "der": round(float(der), 4),
+        "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
+        "clips": str(args.clips),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Conversation dynamics: talk time, silence, overtalk, interruptions, speaking rate, turns.
+
+Computed from utterances (start/end in seconds, speaker, role) for the whole interaction
+(scope ``all``) and for each role present. A *turn* is a run of consecutive utterances by one
+speaker. *Overtalk* is a turn starting while another speaker's turn is still going; it is an
+*interruption* when the speaker talked over stops before the one who started over them. A
+role's *silence* is the gaps before that role's turns (how long the others waited for it);
+the interaction's silence is all the time nobody speaks, from 0 to the recording's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .records import Utterance
+
+
+@dataclass
+class Turn:
+    speaker: str
+    role: str
+    start: float
+    end: float
+    words: int
+
+
+def turns_of(utterances: list[Utterance]) -> list[Turn]:
+    """Consecutive utterances by the same speaker, joined; in order of start time."""
+    turns: list[Turn] = []
+    for u in sorted(utterances, key=lambda u: (u.start, u.end)):
+        n_words = len(u.words) if u.words else len(u.text.split())
+        last = turns[-1] if turns else None
+        if last and last.speaker == u.speaker:
+            last.end = max(last.end, u.end)
+            last.words += n_words
+        else:
+            turns.append(Turn(u.speaker, u.role, u.start, u.end, n_words))
+    return turns
+
+
+def union_seconds(spans: list[tuple[float, float]]) -> float:
+    """Length of the union of (start, end) spans."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def silences(turns: list[Turn], duration_s: float) -> list[tuple[Turn | None, float]]:
+    """Every stretch nobody speaks, with the turn that ends it (None for the trailing one)."""
+    out: list[tuple[Turn | None, float]] = []
+    reach = 0.0
+    for turn in turns:
+        if turn.start > reach:
+            out.append((turn, turn.start - reach))
+        reach = max(reach, turn.end)
+    if duration_s > reach:
+        out.append((None, duration_s - reach))
+    return out
+
+
+def overtalk(turns: list[Turn]) -> list[tuple[Turn, float, bool]]:
+    """(turn that started over someone, seconds of overlap, whether it was an interruption)."""
+    out = []
+    for i, turn in enumerate(turns):
+        talked_over = [t for t in turns[:i] if t.speaker != turn.speaker and t.start <= turn.start < t.end]
+        if talked_over:
+            other = max(talked_over, key=lambda t: t.end)
+            out.append((turn, min(other.end, turn.end) - turn.start, other.end < turn.end))
+    return out
+
+
+def conversation_dynamics(utterances: list[Utterance], duration_s: float) -> list[dict]:
+    """Rows for the ``dynamics`` table: scope ``all`` first, then one per role present."""
+    turns = turns_of(utterances)
+    gaps = silences(turns, duration_s)
+    overs = overtalk(turns)
+    roles = sorted({t.role for t in turns})
+    rows = []
+    for scope in ["all", *roles]:
+        mine = [t for t in turns if scope == "all" or t.role == scope]
+        if scope == "all":
+            silence = [s for _, s in gaps]
+        else:
+            silence = [s for t, s in gaps if t is not None and t.role == scope]
+        over = [(s, interrupted) for t, s, interrupted in overs if scope == "all" or t.role == scope]
+        talk = union_seconds([(t.start, t.end) for t in mine])
+        words = sum(t.words for t in mine)
+        rows.append(
+            {
+                "scope": scope,
+                "duration_s": round(duration_s, 3),
+                "talk_s": round(talk, 3),
+                "talk_ratio": round(talk / duration_s, 4) if duration_s > 0 else 0.0,
+                "silence_s": round(sum(silence), 3),
+                "longest_silence_s": round(max(silence, default=0.0), 3),
+                "overtalk_count": len(over),
+                "overtalk_s": round(sum(s for s, _ in over), 3),
+                "interruptions": sum(1 for _, interrupted in over if interrupted),
+                "words": words,
+                "words_per_minute": round(words / (talk / 60), 1) if talk > 0 else 0.0,
+                "turns": len(mine),
+            }
+        )
+    return rows

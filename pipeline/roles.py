@@ -1,0 +1,310 @@
+"""Which speaker is staff and which is the customer, with how sure Parley is and why.
+
+Order of evidence: (1) a voiceprint, the recording's staff member's if enrolled, else any
+enrolled voice: every speaker whose voice matches is staff; (2) content cues: who greets with
+the company script, who asks the security questions, who apologises on the company's behalf
+(and who says customer things such as "I'm calling about my bill"). A role below
+``RoleOptions.flag_below`` confidence is flagged for a person to check, and with no evidence
+at all the roles stay ``unknown``. For stereo recordings the roles come from the channel map;
+the same checks then only test the map and flag it when it looks swapped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .diarize import SpeakerTurn, embed_spans
+from .dynamics import conversation_dynamics
+from .models import describe
+from .records import Utterance
+from .voiceprints import Voiceprint, similarity
+
+STAFF_CUES: dict[str, tuple[float, str]] = {
+    "greeting": (
+        2.0,
+        r"\b(thank(s| you) for (calling|contacting|holding|waiting|your patience)|welcome to|you'?re through to"
+        r"|you'?ve (reached|come through to)|how (can|may|could) i (help|assist)|what can i do for you"
+        r"|is there anything else (i can|we can)|my name is \w+,? (and )?(i'?m|how))",
+    ),
+    "security": (
+        2.0,
+        r"\b((can|could|may) (you|i) (please )?(just )?(confirm|verify|have|take|get|give me) (your|the)"
+        r" (full name|name|date of birth|post ?code|address|account|security|password|first line|last \w+ digits"
+        r"|customer|reference|memorable)|for (security|verification|data protection) (purposes|reasons)"
+        r"|(what'?s|what is) your (date of birth|post ?code|account number|full name))",
+    ),
+    "company apology": (
+        2.0,
+        r"\b((i|we)('m| am| are| do| really| truly)? (so |really |very |terribly |truly )?(sorry|apologi[sz]e)"
+        r" (for|about) (the|any|this|that|all) (inconvenience|delay|wait|trouble|confusion|experience|error|mix)"
+        r"|we apologi[sz]e|on behalf of (the company|us|the team|\w+ (bank|energy|telecom))|sorry to hear that"
+        r"|sorry for keeping you)",
+    ),
+}
+"""Cue name -> (weight, pattern) for things staff say."""
+
+CUSTOMER_CUES: dict[str, tuple[float, str]] = {
+    "customer request": (
+        1.5,
+        r"\b(i'?m (calling|ringing|phoning) (about|because|to|regarding)|i (want|would like|need) to"
+        r" (complain|cancel|make a complaint|speak to (a|the|your) manager)|my (bill|account|order|parcel|package"
+        r"|booking|card|payment|refund) (is|was|has|hasn'?t|still|never))",
+    ),
+}
+"""Cue name -> (weight, pattern) for things customers say."""
+
+FIRST_SPEAKER_WEIGHT = 0.5
+"""Weak evidence: in most interactions staff speak first."""
+
+
+@dataclass
+class RoleOptions:
+    """Thresholds for role assignment (tuned on LibriSpeech mixtures, see tests/test_roles.py)."""
+
+    match_threshold: float = 0.80
+    """Cosine similarity at which a speaker's voice matches a voiceprint."""
+    flag_below: float = 0.7
+    """Role assignments less confident than this are flagged."""
+
+
+@dataclass
+class RoleResult:
+    """How the roles of one recording were decided."""
+
+    method: str
+    """voiceprint, content, channel or none."""
+    staff_speakers: list[str] = field(default_factory=list)
+    matched_staff_id: str | None = None
+    similarity: float | None = None
+    confidence: float = 0.0
+    flagged: bool = False
+    reason: str = ""
+    swapped_channels: bool = False
+    n_speakers: int = 0
+
+    def row(self) -> dict:
+        """The ``role_assignment`` row (without recording_id and run_id)."""
+        return {
+            "method": self.method,
+            "staff_speakers": self.staff_speakers,
+            "matched_staff_id": self.matched_staff_id,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "confidence": round(self.confidence, 4),
+            "flagged": self.flagged,
+            "reason": self.reason,
+            "swapped_channels": self.swapped_channels,
+            "n_speakers": self.n_speakers,
+        }
+
+
+# -- evidence -------------------------------------------------------------------------------------
+def content_scores(utterances: list[Utterance], key: str = "speaker") -> tuple[dict, dict]:
+    """Staff evidence per speaker (or channel, ``key="channel"``): weights of staff cues minus
+    customer cues, plus a little for speaking first; and the cues found, for the reason."""
+    scores: dict = {}
+    found: dict = {}
+    for u in sorted(utterances, key=lambda u: u.start):
+        who = getattr(u, key)
+        if not scores:
+            scores[who] = FIRST_SPEAKER_WEIGHT
+            found[who] = ["spoke first"]
+        scores.setdefault(who, 0.0)
+        found.setdefault(who, [])
+        text = u.text.lower().replace("’", "'")
+        for cues, sign in ((STAFF_CUES, 1.0), (CUSTOMER_CUES, -1.0)):
+            for name, (weight, pattern) in cues.items():
+                if re.search(pattern, text):
+                    scores[who] += sign * weight
+                    found[who].append(name)
+    return scores, found
+
+
+def confidence_of(margin: float) -> float:
+    """Map an evidence margin (cue weights) to 0..1: one strong cue ~0.63, two ~0.86."""
+    return 1.0 - math.exp(-max(margin, 0.0) / 2.0)
+
+
+def voiceprint_match(
+    voices: dict[str, np.ndarray], staff_id: str | None, voiceprints: dict[str, Voiceprint], threshold: float
+) -> tuple[str | None, dict[str, float], str]:
+    """The matching voiceprint's staff id and each speaker's similarity to it, or (None, best
+    similarities, why). The recording's staff member is tried first, then every enrolled voice."""
+    if not voiceprints:
+        return None, {}, "no voiceprints enrolled"
+    if not voices:
+        return None, {}, "no audio, or too little speech, to compare with the voiceprints"
+    tries = ([[staff_id]] if staff_id in voiceprints else []) + [list(voiceprints)]
+    for candidates in tries:
+        best_id = max(candidates, key=lambda sid: max(similarity(v, voiceprints[sid].embedding) for v in voices.values()))
+        sims = {spk: similarity(v, voiceprints[best_id].embedding) for spk, v in voices.items()}
+        if max(sims.values()) >= threshold:
+            return best_id, sims, ""
+    best = f"best similarity {max(sims.values()):.2f} < {threshold:.2f}"
+    if staff_id in voiceprints:
+        others = "" if len(voiceprints) == 1 else ", nor did any other enrolled voice"
+        return None, sims, f"staff {staff_id}'s voiceprint matched no speaker{others} ({best})"
+    return None, sims, f"no enrolled voiceprint matched a speaker ({best})"
+
+
+def voice_confidence(best: float, rest: list[float], threshold: float) -> float:
+    """0..1 from how far the match clears the threshold and how far it beats the other voices."""
+    clear = min(1.0, max(0.0, 0.5 + (best - threshold) / 0.2))
+    ahead = min(1.0, max(0.0, (best - max(rest, default=0.0)) / 0.15))
+    return clear * ahead
+
+
+# -- assignment -----------------------------------------------------------------------------------
+def assign_roles(
+    utterances: list[Utterance],
+    *,
+    samples: np.ndarray | None = None,
+    staff_id: str | None = None,
+    voiceprints: dict[str, Voiceprint] | None = None,
+    stereo_map: dict[int, str] | None = None,
+    options: RoleOptions | None = None,
+) -> tuple[list[Utterance], RoleResult]:
+    """Utterances with ``role`` and ``role_confidence`` set, and how that was decided.
+
+    ``samples``: 16 kHz audio, 1-D for mono or channels x samples for stereo (needed for
+    voiceprints). ``stereo_map``: channel -> role (e.g. ``{0: "staff", 1: "customer"}``) for
+    stereo recordings, whose roles then come from the map and are only checked here.
+    """
+    options = options or RoleOptions()
+    voiceprints = voiceprints or {}
+    if stereo_map is not None:
+        result = check_channel_map(utterances, samples, staff_id, voiceprints, stereo_map, options)
+        return _label(utterances, lambda u: stereo_map.get(u.channel, "unknown"), result.confidence), result
+    mono = samples if samples is None or samples.ndim == 1 else samples[0]
+    speakers = sorted({u.speaker for u in utterances})
+    voices = {}
+    if mono is not None and voiceprints:
+        voices = voices_of(mono, {s: [(u.start, u.end) for u in utterances if u.speaker == s] for s in speakers})
+    matched, sims, why_not = voiceprint_match(voices, staff_id, voiceprints, options.match_threshold)
+    if matched is not None:
+        # every speaker that matches is staff (diarization may split one voice in two) ...
+        staff = [s for s in speakers if sims.get(s, 0.0) >= options.match_threshold]
+        best = max(sims.values())
+        reason = f"voice of {', '.join(staff)} matches staff {matched}'s voiceprint (similarity {best:.2f})"
+        confidence = voice_confidence(best, [v for s, v in sims.items() if s not in staff], options.match_threshold)
+        if len(staff) == len(speakers) > 1:  # ... but not everyone: keep the closest, flagged
+            staff, confidence = [max(sims, key=sims.get)], 0.0
+            reason += f"; every speaker matched, so only the closest ({staff[0]}) is staff"
+        result = RoleResult(
+            "voiceprint", staff, matched, best, confidence, confidence < options.flag_below, reason,
+            n_speakers=len(speakers),
+        )
+    else:
+        result = roles_from_content(utterances, options)
+        result.reason = "; ".join(r for r in (why_not, result.reason) if r)
+    staff_set = set(result.staff_speakers)
+    if not staff_set:
+        return _label(utterances, lambda u: "unknown", 0.0), result
+    return _label(utterances, lambda u: "staff" if u.speaker in staff_set else "customer", result.confidence), result
+
+
+def roles_from_content(utterances: list[Utterance], options: RoleOptions) -> RoleResult:
+    """Staff = the speaker with the most staff evidence; confidence from the margin over the next."""
+    scores, found = content_scores(utterances)
+    ranked, margin = _rank(scores)
+    evidence = "; ".join(f"{s}: {', '.join(found[s]) or 'no cues'}" for s in ranked) or "no speech"
+    if margin <= 0:
+        return RoleResult("none", flagged=True, reason=f"no content cue tells the roles apart ({evidence})",
+                          n_speakers=len(scores))
+    confidence = confidence_of(margin)
+    return RoleResult(
+        "content", [ranked[0]], confidence=confidence, flagged=confidence < options.flag_below,
+        reason=f"{ranked[0]} is staff by content ({evidence})", n_speakers=len(scores),
+    )
+
+
+def check_channel_map(
+    utterances: list[Utterance],
+    samples: np.ndarray | None,
+    staff_id: str | None,
+    voiceprints: dict[str, Voiceprint],
+    stereo_map: dict[int, str],
+    options: RoleOptions,
+) -> RoleResult:
+    """Test a stereo channel map: the staff voiceprint, else the content cues, should point at
+    the channel the map calls staff. Evidence for another channel flags the map as swapped;
+    no evidence leaves the map unverified (confidence 0.5, not flagged: the map is configured)."""
+    mapped = {ch for ch, role in stereo_map.items() if role == "staff"}
+    channels = sorted({u.channel for u in utterances})
+    base = dict(
+        method="channel",
+        staff_speakers=sorted({u.speaker for u in utterances if u.channel in mapped}),
+        n_speakers=len(channels),
+    )
+    voices: dict = {}
+    if samples is not None and samples.ndim == 2 and voiceprints:
+        for ch in channels:
+            voices |= voices_of(samples[ch], {ch: [(u.start, u.end) for u in utterances if u.channel == ch]})
+    matched, sims, _ = voiceprint_match(voices, staff_id, voiceprints, options.match_threshold)
+    if matched is not None:
+        pointed = max(sims, key=sims.get)
+        swapped = pointed not in mapped
+        rest = [v for ch, v in sims.items() if ch != pointed]
+        reason = f"channel {pointed} matches staff {matched}'s voiceprint (similarity {sims[pointed]:.2f})"
+        return RoleResult(
+            **base, matched_staff_id=matched, similarity=sims[pointed],
+            confidence=0.0 if swapped else voice_confidence(sims[pointed], rest, options.match_threshold),
+            flagged=swapped, reason=reason + ("; the channel map looks swapped" if swapped else ""),
+            swapped_channels=swapped,
+        )
+    scores, found = content_scores(utterances, key="channel")
+    ranked, margin = _rank(scores)
+    evidence = "; ".join(f"channel {c}: {', '.join(found[c]) or 'no cues'}" for c in ranked) or "no speech"
+    if margin <= 0:
+        return RoleResult(**base, confidence=0.5, reason=f"roles from the channel map, unverified ({evidence})")
+    pointed, strength = ranked[0], confidence_of(margin)
+    swapped = pointed not in mapped and strength >= options.flag_below
+    confidence = strength if pointed in mapped else 1.0 - strength
+    reason = f"roles from the channel map; content says channel {pointed} is staff ({evidence})"
+    return RoleResult(
+        **base, confidence=confidence, flagged=swapped or confidence < 0.5,
+        reason=reason + ("; the channel map looks swapped" if swapped else ""), swapped_channels=swapped,
+    )
+
+
+def _rank(scores: dict) -> tuple[list, float]:
+    """Keys from most to least staff evidence, and the lead of the first over the second."""
+    ranked = sorted(scores, key=lambda k: -scores[k])
+    if not ranked:
+        return [], 0.0
+    return ranked, scores[ranked[0]] - (scores[ranked[1]] if len(ranked) > 1 else 0.0)
+
+
+def voices_of(samples: np.ndarray, spans_by_speaker: dict) -> dict[object, np.ndarray]:
+    """One voice embedding per speaker from the audio under their spans (speakers without
+    enough speech are left out)."""
+    out = {}
+    for speaker, spans in spans_by_speaker.items():
+        vector = embed_spans(samples, spans)
+        if vector is not None:
+            out[speaker] = vector
+    return out
+
+
+def _label(utterances: list[Utterance], role_of, confidence: float) -> list[Utterance]:
+    """Copies of the utterances with role and role_confidence set."""
+    return [replace(u, role=role_of(u), role_confidence=round(confidence, 4)) for u in utterances]
+
+
+def speaker_rows(
+    utterances: list[Utterance], duration_s: float, roles: RoleResult, turns: list[SpeakerTurn] | None = None
+) -> dict[str, list[dict]]:
+    """Rows for ``speaker_turns``, ``role_assignment`` and ``dynamics`` (the store adds
+    recording_id and run_id). ``utterances`` must already carry their roles."""
+    model = describe("resemblyzer", kind="speaker")
+    return {
+        "speaker_turns": [
+            {"idx": i, "speaker": t.speaker, "start_s": round(t.start, 3), "end_s": round(t.end, 3)}
+            for i, t in enumerate(turns or [])
+        ],
+        "role_assignment": [roles.row() | {"model": model["name"], "model_version": model["version"]}],
+        "dynamics": conversation_dynamics(utterances, duration_s),
+    }

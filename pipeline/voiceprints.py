@@ -1,0 +1,101 @@
+"""Staff voiceprints: enrol a staff member's voice from clips, store it, load it, compare it.
+
+A voiceprint is the L2-normalised mean of resemblyzer embeddings of the speech in a few clips
+of one staff member speaking alone. It lives in the ``voiceprints`` table (one row per staff
+member; enrolling again replaces it). The functions taking ``con`` use a DuckDB connection the
+caller opened (``Store.connect()``), so locking and migrations stay in ``store.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .diarize import embed_spans, speech_seconds
+from .errors import TerminalError
+from .models import describe
+
+MIN_SPEECH_S = 3.0
+"""Enrolment needs at least this much speech in all clips together."""
+
+
+@dataclass
+class Voiceprint:
+    """One staff member's enrolled voice."""
+
+    staff_id: str
+    embedding: np.ndarray
+    """256 floats, L2-normalised."""
+    n_clips: int
+    speech_s: float
+    """Seconds of speech the embedding was made from."""
+    model: str = "resemblyzer"
+    model_version: str = ""
+    enrolled_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two voice embeddings (1 = same direction)."""
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def enroll(staff_id: str, audio_paths: list[str | Path]) -> Voiceprint:
+    """Build a voiceprint from clips of one staff member speaking alone (any format ffmpeg reads)."""
+    from faster_whisper import decode_audio
+
+    if not audio_paths:
+        raise TerminalError(f"no clips given to enrol staff member {staff_id}", fix="pass one or more audio files")
+    vectors, total = [], 0.0
+    for path in audio_paths:
+        try:
+            samples = decode_audio(str(path), sampling_rate=16000)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is unusable
+            raise TerminalError(f"cannot decode the audio ({exc})", fix="pass a readable audio file", path=path) from exc
+        vector = embed_spans(samples)
+        if vector is None:
+            raise TerminalError("no speech found in this clip", fix="pass a clip of the staff member speaking", path=path)
+        vectors.append(vector)
+        total += speech_seconds(samples)
+    if total < MIN_SPEECH_S:
+        raise TerminalError(
+            f"only {total:.1f} s of speech in the clips for {staff_id}",
+            fix=f"give at least {MIN_SPEECH_S:.0f} s of the staff member speaking alone",
+            path=audio_paths[0],
+        )
+    mean = np.mean(vectors, axis=0)
+    return Voiceprint(
+        staff_id=staff_id,
+        embedding=(mean / np.linalg.norm(mean)).astype(np.float32),
+        n_clips=len(vectors),
+        speech_s=round(total, 2),
+        model_version=describe("resemblyzer", kind="speaker")["version"],
+    )
+
+
+def save_voiceprint(con, vp: Voiceprint) -> None:
+    """Insert or replace ``vp`` in the ``voiceprints`` table (in one transaction)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM voiceprints WHERE staff_id = ?", [vp.staff_id])
+        con.execute(
+            "INSERT INTO voiceprints (staff_id, embedding, n_clips, speech_s, model, model_version, enrolled_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [vp.staff_id, [float(x) for x in vp.embedding], vp.n_clips, vp.speech_s, vp.model, vp.model_version, vp.enrolled_at],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def load_voiceprints(con) -> dict[str, Voiceprint]:
+    """Every enrolled voiceprint, by staff id."""
+    rows = con.execute(
+        "SELECT staff_id, embedding, n_clips, speech_s, model, model_version, enrolled_at FROM voiceprints"
+    ).fetchall()
+    return {
+        r[0]: Voiceprint(r[0], np.asarray(r[1], dtype=np.float32), r[2], r[3], r[4], r[5], r[6]) for r in rows
+    }

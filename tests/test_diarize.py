@@ -1,0 +1,98 @@
+"""Diarization of real speech: the pyannote telephone call, LibriSpeech conversations, edge cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipeline.diarize import SpeakerTurn, assign_speakers, diarize, mel_filters
+from pipeline.errors import ConfigError
+from pipeline.records import Word
+from pipeline.speakers_cli import read_rttm, register
+from speaker_mixtures import PAIRS, TRIPLES, der, diarized, mixture
+
+DATA = Path(__file__).resolve().parent / "data"
+QUICK = [PAIRS[0], PAIRS[-1], TRIPLES[0]]
+
+
+def test_mel_filters_match_librosa() -> None:
+    import librosa
+
+    expected = librosa.filters.mel(sr=16000, n_fft=400, n_mels=40)
+    np.testing.assert_allclose(mel_filters(), expected, rtol=1e-4, atol=1e-7)
+
+
+def test_eval_diarization_command_on_the_pyannote_call() -> None:
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # a second command keeps typer's sub-command parsing
+    out = CliRunner().invoke(
+        app, ["diarization", "--audio", str(DATA / "pyannote_sample.wav"), "--rttm", str(DATA / "pyannote_sample.rttm")]
+    )
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output.strip().splitlines()[-1])
+    assert result["der"] <= 0.15
+    assert (result["n_speakers_ref"], result["n_speakers_hyp"], result["collar"]) == (2, 2, 0.25)
+
+
+@pytest.mark.parametrize("speakers", QUICK, ids="-".join)
+def test_conversation_der_and_speaker_count(speakers: tuple[str, ...]) -> None:
+    turns = diarized(speakers)
+    assert len({t.speaker for t in turns}) == len(speakers)
+    assert der(mixture(speakers), turns) <= 0.10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("speakers", PAIRS + TRIPLES, ids="-".join)
+def test_every_conversation_der_and_speaker_count(speakers: tuple[str, ...]) -> None:
+    turns = diarized(speakers)
+    assert len({t.speaker for t in turns}) == len(speakers)
+    assert der(mixture(speakers), turns) <= 0.10
+
+
+def test_speakers_are_named_in_order_of_first_appearance() -> None:
+    turns = diarized(TRIPLES[0])
+    first_seen = list(dict.fromkeys(t.speaker for t in turns))
+    assert first_seen == ["S1", "S2", "S3"]
+    assert all(a.end <= b.start for a, b in zip(turns, turns[1:]))
+
+
+def test_a_given_speaker_count_is_used() -> None:
+    turns = diarize(mixture(TRIPLES[0]).samples, n_speakers=2)
+    assert {t.speaker for t in turns} == {"S1", "S2"}
+
+
+def test_one_voice_is_one_speaker() -> None:
+    from faster_whisper import decode_audio
+
+    turns = diarize(decode_audio(str(DATA / "jfk.flac"), sampling_rate=16000))
+    assert {t.speaker for t in turns} == {"S1"}
+    assert turns[0].start < 0.5 and turns[-1].end > 10.0
+
+
+def test_silence_has_no_turns() -> None:
+    assert diarize(np.zeros(3 * 16000, dtype=np.float32)) == []
+
+
+def test_words_take_the_speaker_they_overlap_most() -> None:
+    turns = [SpeakerTurn(0.0, 2.0, "S1"), SpeakerTurn(2.0, 4.0, "S2"), SpeakerTurn(6.0, 7.0, "S1")]
+    words = [
+        Word(0.5, 0.9, " hello", 0.9),
+        Word(1.8, 2.5, " there", 0.9),  # 0.2 s in S1, 0.5 s in S2
+        Word(4.2, 4.6, " um", 0.5),  # in no turn: nearest is S2 (ends at 4.0)
+        Word(5.5, 5.9, " right", 0.9),  # in no turn: nearest is S1 (starts at 6.0)
+    ]
+    assert [w.speaker for w in assign_speakers(words, turns)] == ["S1", "S2", "S2", "S1"]
+
+
+def test_rttm_reader_names_the_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.rttm"
+    bad.write_text("SPEAKER sample 1 six 0.43 <NA> <NA> a <NA> <NA>\n")
+    with pytest.raises(ConfigError, match="bad.rttm: line 1"):
+        read_rttm(bad)
+    assert read_rttm(DATA / "pyannote_sample.rttm")[0] == (6.69, 6.69 + 0.43, "speaker90")

@@ -1,0 +1,221 @@
+"""Staff/customer roles: voiceprints on LibriSpeech conversations, content cues, stereo map checks,
+and the voiceprint and speaker tables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from pipeline.errors import TerminalError
+from pipeline.records import Utterance
+from pipeline.roles import RoleOptions, assign_roles, speaker_rows
+from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
+from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
+
+SQL = Path(__file__).resolve().parent.parent / "pipeline" / "sql" / "0003_speakers.sql"
+
+
+@lru_cache(maxsize=None)
+def voiceprint(speaker: str) -> Voiceprint:
+    return enroll(speaker, enrol_paths(speaker))
+
+
+def utterances_of(speakers: tuple[str, ...]) -> list[Utterance]:
+    """One utterance per diarized turn (no words: the roles here come from the voices)."""
+    return [Utterance(i, t.speaker, "unknown", t.start, t.end, "") for i, t in enumerate(diarized(speakers))]
+
+
+def staff_is(speakers: tuple[str, ...], staff: str, labelled: list[Utterance]) -> bool:
+    """True when every diarized speaker mostly made of ``staff``'s speech is labelled staff and
+    every other speaker customer."""
+    reference = mixture(speakers).reference
+    for speaker in {u.speaker for u in labelled}:
+        mine = [u for u in labelled if u.speaker == speaker]
+        overlap = {s: 0.0 for s in speakers}
+        for u in mine:
+            for start, end, who in reference:
+                overlap[who] += max(0.0, min(end, u.end) - max(start, u.start))
+        expected = "staff" if max(overlap, key=overlap.get) == staff else "customer"
+        if any(u.role != expected for u in mine):
+            return False
+    return True
+
+
+def staff_trials(mixtures: list[tuple[str, ...]]) -> list[bool]:
+    """Each speaker of each conversation enrolled in turn as the recording's staff member."""
+    results = []
+    for speakers in mixtures:
+        prints = {s: voiceprint(s) for s in speakers}
+        for staff in speakers:
+            labelled, result = assign_roles(
+                utterances_of(speakers), samples=mixture(speakers).samples, staff_id=staff, voiceprints=prints
+            )
+            results.append(result.method == "voiceprint" and result.matched_staff_id == staff and staff_is(speakers, staff, labelled))
+    return results
+
+
+def test_enrolled_speaker_is_staff_in_a_conversation() -> None:
+    assert staff_trials([PAIRS[0], TRIPLES[0]]) == [True] * 5
+
+
+@pytest.mark.slow
+def test_enrolled_speaker_is_staff_in_95_percent_of_conversations() -> None:
+    results = staff_trials(list(PAIRS + TRIPLES))
+    assert len(results) == 50
+    assert sum(results) / len(results) >= 0.95
+
+
+def test_any_enrolled_voice_is_used_when_the_recording_names_no_staff() -> None:
+    speakers = PAIRS[0]
+    labelled, result = assign_roles(
+        utterances_of(speakers), samples=mixture(speakers).samples, voiceprints={"agent-7": voiceprint(speakers[1])}
+    )
+    assert (result.method, result.matched_staff_id, result.flagged) == ("voiceprint", "agent-7", False)
+    assert result.similarity >= 0.8 and result.confidence >= 0.7
+    assert staff_is(speakers, speakers[1], labelled)
+
+
+def test_a_voice_that_matches_nobody_falls_back_to_content_and_is_flagged() -> None:
+    speakers = PAIRS[0]  # 1688 and 1998; the voiceprint is 2609's
+    outsider = next(s for s in SPEAKERS if s not in speakers)
+    labelled, result = assign_roles(
+        utterances_of(speakers), samples=mixture(speakers).samples, staff_id=outsider,
+        voiceprints={outsider: voiceprint(outsider)},
+    )
+    assert result.method == "content" and result.flagged
+    assert f"staff {outsider}'s voiceprint matched no speaker" in result.reason
+    assert result.confidence < 0.7  # only "spoke first" counts: a guess, flagged
+    assert {u.role for u in labelled} == {"staff", "customer"}
+
+
+CALL = [
+    ("S1", "Hello, thank you for calling Northwind Energy, my name is Priya, how can I help you today?"),
+    ("S2", "Hi, I'm calling about my bill, it's gone up again and nobody told me."),
+    ("S1", "I'm sorry to hear that. For security purposes can you confirm your date of birth?"),
+    ("S2", "Yes, it's the fourth of May."),
+    ("S1", "I do apologise for the inconvenience, I can see the error on the account."),
+]
+
+
+def written(call: list[tuple[str, str]], *, channels: dict[str, int] | None = None) -> list[Utterance]:
+    return [
+        Utterance(i, who, "unknown", 4.0 * i, 4.0 * i + 3.5, text, channel=(channels or {}).get(who, 0))
+        for i, (who, text) in enumerate(call)
+    ]
+
+
+def test_content_cues_find_the_staff_member() -> None:
+    labelled, result = assign_roles(written(CALL))
+    assert (result.method, result.staff_speakers, result.flagged) == ("content", ["S1"], False)
+    assert result.confidence > 0.99
+    for cue in ("greeting", "security", "company apology", "customer request"):
+        assert cue in result.reason
+    assert [u.role for u in labelled] == ["staff", "customer", "staff", "customer", "staff"]
+
+
+def test_content_cues_work_when_the_customer_speaks_first() -> None:
+    labelled, result = assign_roles(written(CALL[1:]))
+    assert result.staff_speakers == ["S1"] and not result.flagged
+
+
+def test_no_cues_means_a_flagged_guess() -> None:
+    chat = [("S1", "Hello?"), ("S2", "Hello?"), ("S1", "Oh, hello. I didn't know you were there."), ("S2", "Neither did I.")]
+    labelled, result = assign_roles(written(chat))
+    assert result.flagged and result.confidence < 0.7 and "spoke first" in result.reason
+    assert all(u.role_confidence == round(result.confidence, 4) for u in labelled)
+
+
+def test_no_staff_evidence_leaves_roles_unknown() -> None:
+    labelled, result = assign_roles(written([("S1", "I'm calling about my bill, it's wrong again.")]))
+    assert (result.method, result.flagged, result.staff_speakers) == ("none", True, [])
+    assert [u.role for u in labelled] == ["unknown"]
+    labelled, result = assign_roles([])
+    assert (result.method, result.flagged, labelled) == ("none", True, [])
+
+
+def test_stereo_map_swapped_by_content_is_flagged() -> None:
+    utts = written(CALL, channels={"S1": 1, "S2": 0})  # staff speaks on channel 1
+    labelled, result = assign_roles(utts, stereo_map={0: "staff", 1: "customer"})
+    assert (result.method, result.swapped_channels, result.flagged) == ("channel", True, True)
+    assert result.staff_speakers == ["S2"] and "content says channel 1 is staff" in result.reason
+    assert [u.role for u in labelled][:2] == ["customer", "staff"]  # the map is kept, flagged for a person
+    labelled, result = assign_roles(utts, stereo_map={1: "staff", 0: "customer"})
+    assert (result.swapped_channels, result.flagged) == (False, False)
+    assert [u.role for u in labelled][:2] == ["staff", "customer"]
+
+
+def test_stereo_map_swapped_by_voiceprint_is_flagged() -> None:
+    a, b = clips(SPEAKERS[0], "mix")[0], clips(SPEAKERS[1], "mix")[0]
+    n = max(len(a), len(b))
+    stereo = np.stack([np.pad(a, (0, n - len(a))), np.pad(b, (0, n - len(b)))])
+    utts = [
+        Utterance(0, "S1", "unknown", 0.0, len(a) / 16000, "", channel=0),
+        Utterance(1, "S2", "unknown", 0.0, len(b) / 16000, "", channel=1),
+    ]
+    prints = {"agent-1": voiceprint(SPEAKERS[1])}
+    _, swapped = assign_roles(utts, samples=stereo, staff_id="agent-1", voiceprints=prints, stereo_map={0: "staff", 1: "customer"})
+    assert (swapped.swapped_channels, swapped.flagged, swapped.matched_staff_id) == (True, True, "agent-1")
+    _, fine = assign_roles(utts, samples=stereo, staff_id="agent-1", voiceprints=prints, stereo_map={1: "staff", 0: "customer"})
+    assert (fine.swapped_channels, fine.flagged) == (False, False) and fine.similarity >= 0.8
+
+
+def test_voiceprint_round_trip_and_re_enrolment(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "v.duckdb"))
+    con.execute(SQL.read_text())
+    vp = voiceprint(SPEAKERS[0])
+    assert (vp.n_clips, vp.model) == (len(enrol_paths(SPEAKERS[0])), "resemblyzer")
+    assert vp.speech_s >= 3.0 and vp.embedding.shape == (256,)
+    save_voiceprint(con, vp)
+    save_voiceprint(con, vp)
+    loaded = load_voiceprints(con)
+    assert list(loaded) == [SPEAKERS[0]]
+    np.testing.assert_allclose(loaded[SPEAKERS[0]].embedding, vp.embedding, rtol=1e-6)
+    con.close()
+
+
+def test_enroll_command_stores_the_voiceprint_through_the_store(tmp_path: Path) -> None:
+    from pipeline.speakers_cli import enroll_command
+    from pipeline.store import Store
+
+    summary = enroll_command(tmp_path / "parley.duckdb", "agent-9", enrol_paths(SPEAKERS[2]))
+    assert (summary["staff_id"], summary["n_clips"]) == ("agent-9", len(enrol_paths(SPEAKERS[2])))
+    with Store(tmp_path / "parley.duckdb").connect() as con:
+        loaded = load_voiceprints(con)
+    assert list(loaded) == ["agent-9"] and loaded["agent-9"].speech_s == summary["speech_s"]
+
+
+def test_enrolling_silence_names_the_clip(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(16000 * 2, dtype=np.float32), 16000)
+    with pytest.raises(TerminalError, match="quiet.wav: no speech found"):
+        enroll("agent-1", [quiet])
+
+
+def test_speaker_rows_match_the_tables() -> None:
+    con = duckdb.connect()
+    con.execute(SQL.read_text())
+    labelled, result = assign_roles(written(CALL))
+    rows = speaker_rows(labelled, 20.0, result, turns=list(diarized(PAIRS[0])))
+    for table, table_rows in rows.items():
+        columns = {c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()} - {"recording_id", "run_id"}
+        assert table_rows and all(set(r) == columns for r in table_rows), table
+    assert rows["role_assignment"][0]["staff_speakers"] == ["S1"]
+    assert [r["scope"] for r in rows["dynamics"]] == ["all", "customer", "staff"]
+
+
+def test_when_every_speaker_matches_only_the_closest_is_staff_and_it_is_flagged() -> None:
+    speakers = PAIRS[0]
+    loose = RoleOptions(match_threshold=0.3)  # low enough for the customer's voice to match too
+    labelled, result = assign_roles(
+        utterances_of(speakers), samples=mixture(speakers).samples, staff_id=speakers[0],
+        voiceprints={speakers[0]: voiceprint(speakers[0])}, options=loose,
+    )
+    assert (result.method, result.flagged, len(result.staff_speakers)) == ("voiceprint", True, 1)
+    assert "every speaker matched" in result.reason
+    assert staff_is(speakers, speakers[0], labelled)
