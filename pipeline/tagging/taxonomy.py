@@ -116,7 +116,7 @@ def parse_taxonomy(path: Path) -> Taxonomy:
     multi_label = _flag(path, top.get("multi_label"))
     threshold = _threshold(path, top.get("threshold"))
     labels_node = top["labels"][1]
-    labels = tuple(_label(path, key, value) for key, (key, value) in _mapping(path, labels_node, "labels", set()).items())
+    labels = tuple(_label(path, key, value) for key, value in _mapping(path, labels_node, "labels", set()).values())
     if len(labels) < 2 and not multi_label:
         raise _fail(path, labels_node, "a single-label taxonomy needs at least two labels", "add another label or set `multi_label: true`")
     digest = hashlib.sha256(raw).hexdigest()[:16]

@@ -1,0 +1,60 @@
+"""Train (or fetch from the cache) the heads for the taxonomies and for sentiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import sentiment
+from .encoder import Encoder
+from .heads import Head, cached, fit_multi, fit_single, head_key
+from .taxonomy import Taxonomy
+from .training import TrainingSet
+
+
+def taxonomy_examples(taxonomy: Taxonomy, training: TrainingSet | None) -> list[tuple[str, set[str]]]:
+    """(text, labels) to learn ``taxonomy`` from: each label's description and examples, plus
+    training rows labelled with this taxonomy's kind (labels the taxonomy lacks are dropped;
+    for a multi-label taxonomy an explicitly empty row is a negative example)."""
+    names = set(taxonomy.names)
+    pairs: list[tuple[str, set[str]]] = []
+    for label in taxonomy.labels:
+        pairs += [(text, {label.name}) for text in (label.description, *label.examples)]
+    if training is None:
+        return pairs
+    for row in training.rows:
+        cell = (row.get(taxonomy.kind) or "").strip()
+        wanted = {p.strip() for p in cell.split(";") if p.strip()} & names
+        if wanted and (taxonomy.multi_label or len(wanted) == 1):
+            pairs.append((row["text"], wanted))
+        elif taxonomy.multi_label and taxonomy.kind in row and not cell and row.get("sentiment") != "negative":
+            pairs.append((row["text"], set()))
+    return pairs
+
+
+def taxonomy_head(encoder: Encoder, taxonomy: Taxonomy, training: TrainingSet | None, cache_dir: Path) -> Head:
+    pairs = taxonomy_examples(taxonomy, training)
+    key = head_key("taxonomy", encoder.name, encoder.version, taxonomy.multi_label, taxonomy.names, pairs_repr(pairs))
+
+    def train() -> Head:
+        vectors = encoder.encode([text for text, _ in pairs])
+        if taxonomy.multi_label:
+            return fit_multi(vectors, [labels for _, labels in pairs], taxonomy.names, key)
+        return fit_single(vectors, [next(iter(labels)) for _, labels in pairs], key)
+
+    return cached(cache_dir, key, train)
+
+
+def sentiment_head(encoder: Encoder, training: TrainingSet, cache_dir: Path) -> Head:
+    pairs = [(text, labels[0]) for text, labels in training.labels("sentiment")]
+    key = head_key("sentiment", encoder.name, encoder.version, sentiment.VADER_WEIGHT, pairs)
+
+    def train() -> Head:
+        texts = [text for text, _ in pairs]
+        return fit_single(sentiment.features(encoder.encode(texts), texts), [label for _, label in pairs], key, c=1.0, balanced=False)
+
+    return cached(cache_dir, key, train)
+
+
+def pairs_repr(pairs: list[tuple[str, set[str]]]) -> list[tuple[str, list[str]]]:
+    """A hashable, order-stable form of (text, labels) pairs."""
+    return [(text, sorted(labels)) for text, labels in pairs]

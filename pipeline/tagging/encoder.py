@@ -1,0 +1,71 @@
+"""The sentence encoder: a transformers model, mean-pooled and L2-normalised.
+
+Preprocess (clean text, tokenise) -> forward (one batched pass) -> postprocess (pool). Loaded once
+per process and encoder reference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..models import resolve_model
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"(?<!\w)@\w+")
+_SPACE = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Drop URLs and @handles (written channels: chat, e-mail, social) and squeeze spaces."""
+    return _SPACE.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text))).strip()
+
+
+@dataclass
+class Encoder:
+    """A loaded encoder with its provenance. ``encode`` is the only forward pass."""
+
+    name: str
+    version: str
+    model: object
+    tokenizer: object
+    max_tokens: int = 128
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length sentence vectors, shape (len(texts), dim); one forward pass per batch."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        cleaned = [clean(t) or "." for t in texts]
+        order = np.argsort([len(t) for t in cleaned], kind="stable")  # similar lengths pad less
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = [cleaned[i] for i in order[start : start + batch_size]]
+            tokens = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
+            with torch.inference_mode():
+                hidden = self.model(**tokens).last_hidden_state
+            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(out)
+        return vectors
+
+
+@lru_cache(maxsize=4)
+def load_encoder(ref: str, max_tokens: int = 128, threads: int = 1) -> Encoder:
+    """Resolve ``ref`` (bundled name, directory or hub name) and load it for CPU inference."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(threads)
+    resolved = resolve_model(ref)
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=resolved.source != "hub")
+    model = AutoModel.from_pretrained(resolved.path, local_files_only=resolved.source != "hub").eval()
+    return Encoder(name=resolved.name, version=resolved.version, model=model, tokenizer=tokenizer, max_tokens=max_tokens)

@@ -1,0 +1,95 @@
+"""Interaction-level tags from utterance-level probabilities: pure functions, no models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..records import Tag, Utterance
+from . import nps
+from .sentiment import polarity
+
+
+@dataclass
+class Scores:
+    """Every head's probabilities for one recording's utterances (rows = utterances)."""
+
+    sentiment: np.ndarray
+    sentiment_classes: tuple[str, ...]
+    complaint: np.ndarray
+    """complaint-topic probabilities, one column per topic"""
+    complaint_classes: tuple[str, ...]
+    is_complaint: np.ndarray
+    """bool per utterance: a topic over threshold, negative, and not said by staff"""
+
+
+def customer_side(utterances: list[Utterance]) -> list[int]:
+    """Indexes (positions) of what the customer said; with no roles known, everything not staff."""
+    return [i for i, u in enumerate(utterances) if u.role != "staff"]
+
+
+def by_role(utterances: list[Utterance]) -> dict[str, list[int]]:
+    roles: dict[str, list[int]] = {}
+    for i, u in enumerate(utterances):
+        roles.setdefault(u.role, []).append(i)
+    return roles
+
+
+def dominant(proba: np.ndarray, classes: tuple[str, ...], rows: list[int], kind: str, utterances: list[Utterance]) -> Tag:
+    """The label with the highest mean probability over ``rows``, with the rows that voted for it."""
+    mean = proba[rows].mean(axis=0)
+    best = int(mean.argmax())
+    evidence = [utterances[i].index for i in rows if int(proba[i].argmax()) == best]
+    return Tag(kind=kind, label=classes[best], score=float(mean[best]), evidence=evidence, detail={"mean": dict(zip(classes, np.round(mean, 4).tolist()))})
+
+
+def complaint_tags(s: Scores, utterances: list[Utterance], threshold: float) -> list[Tag]:
+    """complaint yes/no, and each topic with the utterances that raised it."""
+    rows = [i for i in range(len(utterances)) if s.is_complaint[i]]
+    if not rows:
+        return [Tag(kind="complaint", label="no", score=float(s.complaint.max()) if s.complaint.size else 0.0)]
+    tags = [Tag(kind="complaint", label="yes", score=float(s.complaint[rows].max()), evidence=[utterances[i].index for i in rows])]
+    for j, topic in enumerate(s.complaint_classes):
+        hits = [i for i in rows if s.complaint[i, j] >= threshold]
+        if hits:
+            tags.append(Tag(kind="complaint_topic", label=topic, score=float(s.complaint[hits, j].max()), evidence=[utterances[i].index for i in hits]))
+    return tags
+
+
+def sentiment_tags(s: Scores, utterances: list[Utterance], margin: float) -> list[Tag]:
+    """Per role: overall, start (first third) and end (last third) sentiment, and the trajectory."""
+    pol = polarity(s.sentiment, s.sentiment_classes)
+    tags = []
+    for role, rows in by_role(utterances).items():
+        third = max(1, len(rows) // 3)
+        spans = {"sentiment": rows, "sentiment_start": rows[:third], "sentiment_end": rows[-third:]}
+        for kind, span in spans.items():
+            mean = s.sentiment[span].mean(axis=0)
+            tags.append(Tag(kind=kind, label=s.sentiment_classes[int(mean.argmax())], score=float(pol[span].mean()), role=role, evidence=[utterances[i].index for i in span], detail={"mean": dict(zip(s.sentiment_classes, np.round(mean, 4).tolist()))}))
+        delta = float(pol[rows[-third:]].mean() - pol[rows[:third]].mean())
+        label = "improved" if delta > margin else "worsened" if delta < -margin else "steady"
+        tags.append(Tag(kind="sentiment_trajectory", label=label, score=delta, role=role))
+    return tags
+
+
+def nps_tags(s: Scores, utterances: list[Utterance]) -> list[Tag]:
+    """Any score the customer states aloud, and the NPS band (stated, else predicted from sentiment)."""
+    rows = customer_side(utterances)
+    tags = []
+    stated = None
+    for i in rows:
+        previous = utterances[i - 1].text if i > 0 and utterances[i - 1].role != utterances[i].role else None
+        value = nps.stated_score(utterances[i].text, previous)
+        if value is not None:
+            stated = value
+            tags.append(Tag(kind="stated_score", label=str(value), score=float(value), role=utterances[i].role, evidence=[utterances[i].index]))
+    if not rows:
+        return tags
+    if stated is not None:
+        score, source = float(stated), "stated"
+    else:
+        pol = polarity(s.sentiment, s.sentiment_classes)
+        score, source = nps.predicted_score(float(pol[rows].mean()), float(pol[rows[-max(1, len(rows) // 3):]].mean())), "sentiment"
+    tags.append(Tag(kind="nps_band", label=nps.band(score), score=score, role=utterances[rows[0]].role, detail={"source": source}))
+    return tags

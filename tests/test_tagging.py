@@ -1,0 +1,173 @@
+"""The tagger on transcripts built here (fake transcription at this boundary) with the real encoder."""
+
+import json
+import shutil
+from dataclasses import replace
+
+import duckdb
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipeline.records import Utterance
+from pipeline.tagging import TaggingOptions, load_tagger, tags_to_rows
+from pipeline.tagging.cli import register
+
+SQL = "pipeline/sql/0002_tags.sql"
+
+ANGRY_BILLING = [
+    ("staff", "Good morning, you're through to customer accounts, how can I help?"),
+    ("customer", "You've charged me twice for my broadband this month and I'm absolutely furious."),
+    ("staff", "I'm sorry to hear that. Can I take your account number please?"),
+    ("customer", "It's four five six seven. This is the third time my bill has been wrong, it's a disgrace."),
+    ("staff", "I can see the duplicate payment on the account."),
+    ("customer", "I want that money back today, I'm sick of this."),
+]
+POLITE_ORDER = [
+    ("staff", "Hello, thanks for calling, how can I help you today?"),
+    ("customer", "Hi, I placed an order on Monday and I was wondering when it will be delivered."),
+    ("staff", "Let me check that for you. It was dispatched yesterday and arrives tomorrow."),
+    ("customer", "Lovely, thank you very much, that's really helpful."),
+    ("staff", "You're welcome, have a great day."),
+    ("customer", "Thanks, you too. I'd give you a nine out of ten."),
+]
+
+
+def call(turns, role_of=lambda r: r):
+    return [Utterance(index=i, speaker=f"S{r == 'customer'}", role=role_of(r), start=2.0 * i, end=2.0 * i + 1.5, text=t) for i, (r, t) in enumerate(turns)]
+
+
+def interaction(tags, kind, role=None):
+    return [t for t in tags if t.utterance_index is None and t.kind == kind and (role is None or t.role == role)]
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return load_tagger(TaggingOptions())
+
+
+def test_angry_billing_call_is_a_billing_complaint_with_negative_customer(tagger):
+    tags = tagger.tag(call(ANGRY_BILLING))
+    [complaint] = interaction(tags, "complaint")
+    assert complaint.label == "yes"
+    assert set(complaint.evidence) <= {1, 3, 5} and 1 in complaint.evidence
+    topics = {t.label: t for t in interaction(tags, "complaint_topic")}
+    assert "billing_error" in topics and 1 in topics["billing_error"].evidence
+    [customer] = interaction(tags, "sentiment", "customer")
+    assert customer.label == "negative" and customer.score < -0.3
+    assert interaction(tags, "touchpoint")[0].label == "billing"
+    assert interaction(tags, "journey_stage")[0].label == "post_purchase"
+    assert interaction(tags, "nps_band")[0].label == "detractor"
+    staff_topics = [t for t in tags if t.kind == "complaint_topic" and t.role == "staff"]
+    assert staff_topics == []
+
+
+def test_polite_order_enquiry_is_no_complaint(tagger):
+    tags = tagger.tag(call(POLITE_ORDER))
+    assert [t.label for t in interaction(tags, "complaint")] == ["no"]
+    assert interaction(tags, "complaint_topic") == []
+    assert interaction(tags, "sentiment", "customer")[0].label == "positive"
+    assert [(t.label, t.evidence) for t in interaction(tags, "stated_score")] == [("9", [5])]
+    [band] = interaction(tags, "nps_band")
+    assert (band.label, band.score, band.detail["source"]) == ("promoter", 9.0, "stated")
+
+
+def test_every_tag_has_provenance_and_one_sentiment_per_utterance(tagger):
+    tags = tagger.tag(call(ANGRY_BILLING))
+    assert all(t.model and t.model_version and t.taxonomy_hash for t in tags)
+    per_utterance = [t.utterance_index for t in tags if t.kind == "sentiment" and t.utterance_index is not None]
+    assert per_utterance == list(range(len(ANGRY_BILLING)))
+    assert {t.role for t in interaction(tags, "sentiment_trajectory")} == {"staff", "customer"}
+
+
+def test_unknown_roles_are_treated_as_possibly_customer(tagger):
+    tags = tagger.tag(call(ANGRY_BILLING, role_of=lambda r: "unknown"))
+    assert interaction(tags, "complaint")[0].label == "yes"
+    assert {t.role for t in interaction(tags, "sentiment")} == {"unknown"}
+
+
+TWO_TOUCHPOINTS = """kind: touchpoint
+labels:
+  money:
+    description: Bills, charges, payments and refunds.
+    examples: [my bill is wrong, you charged me twice, I want my money back]
+  parcels:
+    description: Orders on their way, couriers and delivery dates.
+    examples: [where is my parcel, when will my order arrive, the courier never came]
+"""
+
+
+def test_taxonomy_edit_changes_labels_on_next_run(tmp_path, tagger):
+    folder = tmp_path / "taxonomies"
+    shutil.copytree(TaggingOptions().taxonomy_dir, folder)
+    path = folder / "touchpoints.yaml"
+    path.write_text(TWO_TOUCHPOINTS)
+    options = replace(TaggingOptions(), taxonomy_dir=folder)
+    first = load_tagger(options).tag(call(ANGRY_BILLING))
+    assert interaction(first, "touchpoint")[0].label == "money"
+    assert {t.label for t in first if t.kind == "touchpoint"} <= {"money", "parcels"}
+    path.write_text(TWO_TOUCHPOINTS.replace("  money:", "  payments:"))
+    second = load_tagger(options).tag(call(ANGRY_BILLING))
+    assert interaction(second, "touchpoint")[0].label == "payments"
+    assert interaction(second, "touchpoint")[0].taxonomy_hash != interaction(first, "touchpoint")[0].taxonomy_hash
+    assert interaction(load_tagger(options).tag(call(POLITE_ORDER)), "touchpoint")[0].label == "parcels"
+
+
+def test_broken_taxonomy_fails_at_load_with_line(tmp_path):
+    folder = tmp_path / "taxonomies"
+    shutil.copytree(TaggingOptions().taxonomy_dir, folder)
+    path = folder / "journey_stage.yaml"
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("description:"))
+    del lines[at]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(Exception, match=rf"journey_stage.yaml: line {at}: label 'pre_purchase' has no description"):
+        load_tagger(replace(TaggingOptions(), taxonomy_dir=folder))
+
+
+def test_rows_fit_the_tags_table(tagger):
+    tags = tagger.tag(call(ANGRY_BILLING))
+    rows = tags_to_rows(tags)["tags"]
+    assert len(rows) == len(tags)
+    con = duckdb.connect()
+    con.execute(open(SQL).read())
+    for row in rows:
+        values = {"recording_id": "r1", "run_id": "u1", **row}
+        con.execute(f"INSERT INTO tags ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+    assert con.execute("SELECT count(*) FROM tags WHERE utterance_index IS NULL AND kind = 'complaint' AND label = 'yes'").fetchone() == (1,)
+    evidence = con.execute("SELECT evidence FROM tags WHERE kind = 'complaint'").fetchone()[0]
+    assert evidence == next(t.evidence for t in tags if t.kind == "complaint")
+    assert con.execute("SELECT count(*) FROM tags WHERE model IS NULL OR taxonomy_hash IS NULL").fetchone() == (0,)
+
+
+def test_eval_commands_print_a_table_then_one_json_line(tmp_path):
+    data = tmp_path / "mine.csv"
+    data.write_text("words,mood\nthis is the worst service ever,negative\nthank you so much you were brilliant,positive\nwhat time do you open on Sunday,neutral\n")
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["sentiment", "--data", str(data), "--text-col", "words", "--label-col", "mood"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert report["n"] == 3 and set(report["per_class"]) == {"negative", "neutral", "positive"}
+    assert report["accuracy"] == 1.0 and report["macro_f1"] == 1.0
+    assert lines[0].split()[:2] == ["label", "precision"]
+    bad = CliRunner().invoke(app, ["sentiment", "--data", str(data), "--text-col", "text"])
+    assert bad.exit_code != 0 and "mine.csv: line 1: no column text" in bad.output
+
+
+def test_eval_taxonomy_from_examples_scores_the_rows_not_picked(tmp_path):
+    rows = {
+        "card_lost": ["I lost my card", "my card was stolen yesterday", "I can't find my bank card anywhere"],
+        "exchange_rate": ["what exchange rate do you use", "how much are euros in pounds today", "is your currency rate fair"],
+        "top_up": ["how do I top up my account", "can I add money by bank transfer", "my top up has not arrived"],
+    }
+    data = tmp_path / "intents.csv"
+    data.write_text("text,category\n" + "".join(f"{t},{label}\n" for label, texts in rows.items() for t in texts))
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["taxonomy", "--from-examples", str(data), "--shots", "2", "--text-col", "text", "--label-col", "category"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert (report["n"], report["labels"], report["shots"]) == (3, 3, 2)
+    assert set(report["per_class"]) == set(rows)
