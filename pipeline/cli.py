@@ -442,10 +442,13 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str, out: Optional[Path]) 
 
 def _register_commands() -> None:
     """Commands whose code lives beside its feature: eval diarization, serve, users."""
+    from .analysis import AnalysisOptions, tagging_options
     from .speakers_cli import register as register_diarization
+    from .tagging.cli import register as register_tagging
     from .web.cli import register as register_web
 
     register_diarization(eval_app)
+    register_tagging(eval_app, lambda: tagging_options(AnalysisOptions.from_settings(Settings())))
     register_web(app)
 
 

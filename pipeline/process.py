@@ -25,7 +25,9 @@ from .audio import decode
 from .errors import ConfigError, ParleyError, TerminalError, TransientError
 from .ingest import Drop
 from .models import describe, whisper_path
-from .records import DecodedAudio, Transcript
+from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage
+from .records import DecodedAudio, Transcript, Utterance
+from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
 from .store import Store
 from .transcribe import TranscribeOptions, transcribe
@@ -102,7 +104,10 @@ class Processor:
         self.settings = settings or Settings()
         self.store = Store(self.settings.db, self.settings.db_lock_timeout_s)
         self.options = TranscribeOptions.from_settings(self.settings)
-        whisper_path(self.options.model)  # a bad model name fails here, before any file is touched
+        self.speaker_options = SpeakerOptions.from_settings(self.settings)
+        self.analysis = AnalysisOptions.from_settings(self.settings)
+        whisper_path(self.options.model)  # a bad model name or a broken taxonomy/rule/rubric
+        check_configuration(self.analysis)  # fails here, before any file is touched
         self.move = move
         self.flow_run_id = flow_run_id
 
@@ -130,14 +135,30 @@ class Processor:
                 return self._duplicate(drop, state[1], run_id, started, timings)
             audio = stage("decode", decode_stage, drop, self.settings.max_duration_s)
             transcript = stage("transcribe", transcribe_stage, audio, self.options)
+            speakers = stage("speakers", attribute_speakers, audio, transcript, drop.meta, self.speaker_options, self._voiceprints())
+            utterances = speakers.utterances
+            tables: dict[str, list[dict]] = dict(speakers.rows)
+            spans: list = []
+            if self.analysis.redaction:
+                redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text)
+                spans = redaction.spans
+                tables |= redaction_rows(redaction)
+            tags = stage("tag", tag_stage, utterances, drop.meta, self.analysis) if self.analysis.tagging else []
+            tables |= tag_rows(tags) if self.analysis.tagging else {}
+            if self.analysis.scoring:
+                scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis)
+                tables |= scored.rows()
             target = ingest.archive_path(self.settings.archive, drop, started) if self.move else drop.path
-            rows = recording_rows(drop, audio, transcript, target, run_id, started)
+            if spans and self.move:
+                target = redacted_name(target)
+            rows = recording_rows(drop, audio, transcript, utterances, target, run_id, started)
+            rows["tables"] |= tables
             run = self._run_row(run_id, drop, started, timings, "done", transcript)
             stage("store", self._store, drop, rows, run)
             if self.move:
-                stage("archive", self._archive, drop, target)
+                stage("archive", self._archive, drop, target, [(sp.start_s, sp.end_s) for sp in spans])
             return Outcome(
-                drop.source_name, "done", drop.sha256, audio.info.duration_s, len(transcript.utterances), path=str(target), timings=timings
+                drop.source_name, "done", drop.sha256, audio.info.duration_s, len(utterances), path=str(target), timings=timings
             )
         except TransientError as exc:
             return self._retry_later(drop, exc, run_id)
@@ -163,22 +184,42 @@ class Processor:
             rows["recording"], rows["tables"], recording_id=drop.sha256, run=run, drop=_drop_row(drop, "processed", None, run["run_id"])
         )
 
-    def _archive(self, drop: Drop, target: Path) -> None:
+    def _archive(self, drop: Drop, target: Path, spans: list[tuple[float, float]]) -> None:
+        """Move the file to the archive; with redacted spans, archive a silenced copy instead."""
         try:
-            ingest.move_to_archive(drop, target)
+            if spans:
+                from .redact import write_redacted_audio
+
+                tmp = target.with_name(f".{target.name}.parley-tmp{target.suffix}")
+                write_redacted_audio(drop.path, tmp, spans, mode=self.settings.redaction_audio)
+                os.replace(tmp, target)
+                if self.settings.keep_original_audio:
+                    ingest.move_to_archive(drop, target.with_name(f"{target.stem}.original{Path(drop.source_name).suffix}"))
+                else:
+                    ingest.discard(drop)
+            else:
+                ingest.move_to_archive(drop, target)
         except OSError as exc:
             raise TransientError(
-                f"the recording is stored but could not be moved to the archive {target.parent} ({exc.strerror})",
+                f"the recording is stored but could not be moved to the archive {target.parent} ({exc.strerror or exc})",
                 fix="free disk space or make the archive folder writable; the file stays in the inbox and is archived on the next run",
                 path=drop.source_name,
                 stage="archive",
             ) from exc
 
+    def _voiceprints(self) -> dict:
+        """Enrolled staff voiceprints (read per recording, so a new enrolment counts at once)."""
+        from .voiceprints import load_voiceprints
+
+        with self.store.connect() as con:
+            return load_voiceprints(con)
+
     # -- outcomes ------------------------------------------------------------------------
     def _duplicate(self, drop: Drop, archived: str | None, run_id: str, started: datetime, timings) -> Outcome:
         """Same content seen before: record the drop; finish an archive move a crash interrupted."""
         if self.move and archived and not Path(archived).exists():
-            self._archive(drop, Path(archived))
+            spans = self.store.query("SELECT start_s, end_s FROM redactions WHERE recording_id = ?", [drop.sha256]).rows
+            self._archive(drop, Path(archived), [tuple(r) for r in spans])
             outcome, detail = "processed", "archived after an interrupted run"
         else:
             outcome, detail = "duplicate", f"same content as recording {drop.sha256[:12]}"
@@ -241,7 +282,11 @@ class Processor:
             "pipeline_version": __version__,
             "settings_hash": self.settings.output_hash(),
             "settings": json.loads(self.settings.model_dump_json()),
-            "models": {"whisper": describe(self.options.model, kind="whisper")},
+            "models": {
+                "whisper": describe(self.options.model, kind="whisper"),
+                "encoder": describe(self.analysis.encoder),
+                "speaker": describe("resemblyzer", kind="speaker"),
+            },
             "timings": timings,  # serialised when the store stage inserts it: the stages before it
             "started_at": started,
             "finished_at": _now(),
@@ -251,7 +296,17 @@ class Processor:
         }
 
 
-def recording_rows(drop: Drop, audio: DecodedAudio, transcript: Transcript, archive: Path, run_id: str, started: datetime) -> dict:
+REDACTED_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
+
+
+def redacted_name(target: Path) -> Path:
+    """Where the redacted copy goes: same name, or .flac for formats Parley does not write."""
+    return target if target.suffix.lower() in REDACTED_SUFFIXES else target.with_suffix(target.suffix + ".flac")
+
+
+def recording_rows(
+    drop: Drop, audio: DecodedAudio, transcript: Transcript, utterances: list[Utterance], archive: Path, run_id: str, started: datetime
+) -> dict:
     """The ``recordings`` row and the utterance/word rows of one processed recording."""
     meta = drop.meta
     recording = {
@@ -275,9 +330,9 @@ def recording_rows(drop: Drop, audio: DecodedAudio, transcript: Transcript, arch
         "processed_at": _now(),
         "run_id": run_id,
     }
-    utterances, words = [], []
-    for u in transcript.utterances:
-        utterances.append(
+    utterance_rows, words = [], []
+    for u in utterances:
+        utterance_rows.append(
             {
                 "idx": u.index, "speaker": u.speaker, "role": u.role, "role_confidence": u.role_confidence, "channel": u.channel,
                 "start_s": u.start, "end_s": u.end, "text": u.text, "avg_logprob": u.avg_logprob,
@@ -291,7 +346,7 @@ def recording_rows(drop: Drop, audio: DecodedAudio, transcript: Transcript, arch
                     "probability": w.probability, "speaker": w.speaker, "channel": w.channel,
                 }
             )
-    return {"recording": recording, "tables": {"utterances": utterances, "words": words}}
+    return {"recording": recording, "tables": {"utterances": utterance_rows, "words": words}}
 
 
 def _drop_row(drop: Drop, outcome: str, detail: str | None, run_id: str) -> dict:

@@ -147,3 +147,5 @@ class Transcript:
     language: str | None = None
     model: str | None = None
     model_version: str | None = None
+    segment_stats: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Whisper segment number -> (avg_logprob, no_speech_prob), to regroup words into utterances."""

@@ -27,6 +27,13 @@ _OUTPUT_FIELDS = (
     "batch_size",
     "utterance_gap_s",
     "channel_map",
+    "diarization",
+    "max_speakers",
+    "redaction",
+    "keep_raw_text",
+    "tagging",
+    "encoder",
+    "scoring",
 )
 
 
@@ -59,6 +66,22 @@ class Settings(BaseSettings):
         ["staff", "customer"],
         description="Role of each channel of a stereo recording, left first (e.g. customer,staff when the staff member is on the right).",
     )
+
+    # Analysis
+    diarization: bool = Field(True, description="Tell speakers apart in mono and face-to-face recordings (stereo: one speaker per channel).")
+    max_speakers: int = Field(6, ge=1, le=10, description="Most speakers diarization will find when metadata does not give n_speakers.")
+    redaction: bool = Field(True, description="Find PII/PCI (cards, CVV, expiry, bank details, NI/SSN, email, phone, postcode, names) and store only redacted text.")
+    keep_raw_text: bool = Field(False, description="Also keep the unredacted text in the database (off: only [CARD], [NAME], ... placeholders are stored).")
+    keep_original_audio: bool = Field(False, description="Keep the unredacted original beside the redacted archive copy (off: only the redacted copy is kept).")
+    redaction_audio: str = Field("silence", pattern="^(silence|beep)$", description="How redacted spans sound in the archived audio: silence or beep.")
+    tagging: bool = Field(True, description="Tag utterances and interactions with touchpoint, sentiment and complaint topics.")
+    encoder: str = Field("all-MiniLM-L6-v2", description="Sentence encoder for tagging and meaning-based rules: a bundled name, a directory, or a hub name when online.")
+    taxonomies: Path = Field(Path("data/taxonomies"), description="Folder of taxonomy YAML files (touchpoints, journey stages, complaint topics).")
+    training: Path = Field(Path("data/training"), description="Folder of labelled CSV examples the classifier heads are trained on.")
+    model_cache: Path = Field(Path("models/cache"), description="Where trained heads are cached by content hash.")
+    rules: Path = Field(Path("data/rules"), description="Folder of compliance/quality rule YAML files.")
+    rubrics: Path = Field(Path("data/rubrics"), description="Folder of scorecard rubric YAML files; every interaction is scored with each.")
+    scoring: bool = Field(True, description="Evaluate rules and score every interaction with the rubrics.")
 
     # Ingest
     filename_pattern: str = Field(

@@ -84,7 +84,9 @@ def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptio
 
     utterances = build_utterances(words, max_gap_s=options.utterance_gap_s, role_of=role_of, segment_stats=segment_stats)
     info = describe(options.model, kind="whisper")
-    return Transcript(utterances=utterances, language=language, model=info["name"], model_version=info["version"])
+    return Transcript(
+        utterances=utterances, language=language, model=info["name"], model_version=info["version"], segment_stats=segment_stats
+    )
 
 
 def _transcribe_samples(model, samples: np.ndarray, options: TranscribeOptions):

@@ -1,0 +1,133 @@
+"""The analysis stages after transcription: speakers, redaction, tagging, rules and scorecards.
+
+Each stage is a plain function from records to records (and table rows), run by the Processor
+as a Prefect task. Loaders are cached per process; configuration folders (rules, rubrics,
+taxonomies) are cached by their files' names, sizes and times, so an edited file is picked up by
+the next recording, even in a long-running watcher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .records import Finding, RecordingMeta, Tag, Utterance
+from .redact import RedactionOptions, RedactionResult, redact_utterances, redaction_rows
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    redaction: bool = True
+    keep_raw_text: bool = False
+    tagging: bool = True
+    scoring: bool = True
+    encoder: str = "all-MiniLM-L6-v2"
+    taxonomies: Path = Path("data/taxonomies")
+    training: Path = Path("data/training")
+    model_cache: Path = Path("models/cache")
+    rules: Path = Path("data/rules")
+    rubrics: Path = Path("data/rubrics")
+
+    @classmethod
+    def from_settings(cls, s) -> "AnalysisOptions":
+        return cls(s.redaction, s.keep_raw_text, s.tagging, s.scoring, s.encoder, s.taxonomies, s.training, s.model_cache, s.rules, s.rubrics)
+
+
+def folder_signature(folder: Path) -> tuple:
+    """Names, sizes and modification times of a folder's files: changes when any file does."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+
+
+# -- redaction ---------------------------------------------------------------------------------
+def redact_stage(utterances: list[Utterance], keep_raw_text: bool) -> RedactionResult:
+    """Redact PII in place (text, words) before anything is stored."""
+    return redact_utterances(utterances, RedactionOptions(keep_raw_text=keep_raw_text))
+
+
+# -- tagging -----------------------------------------------------------------------------------
+def tagging_options(options: AnalysisOptions):
+    from .tagging.options import TaggingOptions
+
+    return TaggingOptions(encoder=options.encoder, taxonomy_dir=options.taxonomies, training_dir=options.training, cache_dir=options.model_cache)
+
+
+def tag_stage(utterances: list[Utterance], meta: RecordingMeta, options: AnalysisOptions) -> list[Tag]:
+    """Touchpoint, sentiment and complaint topics per utterance and per interaction."""
+    from .tagging import load_tagger
+
+    return load_tagger(tagging_options(options)).tag(utterances, meta)
+
+
+def tag_rows(tags: list[Tag]) -> dict[str, list[dict[str, Any]]]:
+    from .tagging import tags_to_rows
+
+    return tags_to_rows(tags)
+
+
+# -- rules and scorecards ----------------------------------------------------------------------
+@dataclass
+class ScoreResult:
+    findings: list[Finding] = field(default_factory=list)
+    cards: list[Any] = field(default_factory=list)
+
+    def rows(self) -> dict[str, list[dict[str, Any]]]:
+        from .scoring import scorecard_rows
+
+        return scorecard_rows(self.findings, self.cards)
+
+
+@lru_cache(maxsize=8)
+def _rules(folder: str, signature: tuple):
+    from .rules import load_rules
+
+    return load_rules(folder)
+
+
+@lru_cache(maxsize=8)
+def _rubrics(folder: str, signature: tuple):
+    from .scoring import load_rubrics
+
+    return load_rubrics(folder)
+
+
+def load_rules_cached(folder: Path):
+    return _rules(str(folder), folder_signature(folder))
+
+
+def load_rubrics_cached(folder: Path):
+    return _rubrics(str(folder), folder_signature(folder))
+
+
+def embedder(ref: str):
+    """The encoder's ``encode`` as the ``embed`` callable the meaning-based rules take."""
+    from .tagging.encoder import load_encoder
+
+    return load_encoder(ref).encode
+
+
+def score_stage(
+    utterances: list[Utterance], tags: list[Tag], dynamics: list[dict], duration_s: float, options: AnalysisOptions
+) -> ScoreResult:
+    """Evaluate every rule (with evidence) and score the interaction with every rubric."""
+    from .rules import evaluate_rules
+    from .scoring import facts_from, score
+
+    rules = load_rules_cached(options.rules)
+    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options.encoder))
+    facts = facts_from(findings, tags, dynamics)
+    return ScoreResult(findings, [score(rubric, facts) for rubric in load_rubrics_cached(options.rubrics)])
+
+
+def check_configuration(options: AnalysisOptions) -> None:
+    """Load taxonomies, rules and rubrics at start-up: a broken file fails here, not per recording."""
+    if options.tagging:
+        from .tagging import load_tagger
+
+        load_tagger(tagging_options(options))
+    if options.scoring:
+        load_rules_cached(options.rules)
+        load_rubrics_cached(options.rubrics)
