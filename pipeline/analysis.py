@@ -15,6 +15,7 @@ from typing import Any
 
 from .records import Finding, RecordingMeta, Tag, Utterance
 from .redact import RedactionOptions, RedactionResult, redact_utterances, redaction_rows
+from .settings import ROOT
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,11 @@ class AnalysisOptions:
     tagging: bool = True
     scoring: bool = True
     encoder: str = "all-MiniLM-L6-v2"
-    taxonomies: Path = Path("data/taxonomies")
-    training: Path = Path("data/training")
-    model_cache: Path = Path("models/cache")
-    rules: Path = Path("data/rules")
-    rubrics: Path = Path("data/rubrics")
+    taxonomies: Path = ROOT / "data" / "taxonomies"
+    training: Path = ROOT / "data" / "training"
+    model_cache: Path = ROOT / "models" / "cache"
+    rules: Path = ROOT / "data" / "rules"
+    rubrics: Path = ROOT / "data" / "rubrics"
 
     @classmethod
     def from_settings(cls, s) -> "AnalysisOptions":

@@ -135,19 +135,7 @@ class Processor:
                 return self._duplicate(drop, state[1], run_id, started, timings)
             audio = stage("decode", decode_stage, drop, self.settings.max_duration_s)
             transcript = stage("transcribe", transcribe_stage, audio, self.options)
-            speakers = stage("speakers", attribute_speakers, audio, transcript, drop.meta, self.speaker_options, self._voiceprints())
-            utterances = speakers.utterances
-            tables: dict[str, list[dict]] = dict(speakers.rows)
-            spans: list = []
-            if self.analysis.redaction:
-                redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text)
-                spans = redaction.spans
-                tables |= redaction_rows(redaction)
-            tags = stage("tag", tag_stage, utterances, drop.meta, self.analysis) if self.analysis.tagging else []
-            tables |= tag_rows(tags) if self.analysis.tagging else {}
-            if self.analysis.scoring:
-                scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis)
-                tables |= scored.rows()
+            utterances, tables, spans = self._analyse(stage, drop, audio, transcript)
             target = ingest.archive_path(self.settings.archive, drop, started) if self.move else drop.path
             if spans and self.move:
                 target = redacted_name(target)
@@ -172,6 +160,25 @@ class Processor:
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             wrapped = TerminalError(f"internal error while processing ({detail})", fix="report this with the file to the Parley maintainers", path=drop.source_name)
             return self._quarantine(drop, wrapped, run_id, "internal", tb=traceback.format_exc())
+
+    def _analyse(self, stage: Callable, drop: Drop, audio: DecodedAudio, transcript: Transcript):
+        """Speakers, redaction, tags, rules and scorecards: (utterances, table rows, redacted spans)."""
+        speakers = stage("speakers", attribute_speakers, audio, transcript, drop.meta, self.speaker_options, self._voiceprints())
+        utterances = speakers.utterances
+        tables: dict[str, list[dict]] = dict(speakers.rows)
+        spans: list = []
+        if self.analysis.redaction:  # before anything else sees the text
+            redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text)
+            spans = redaction.spans
+            tables |= redaction_rows(redaction)
+        tags = []
+        if self.analysis.tagging:
+            tags = stage("tag", tag_stage, utterances, drop.meta, self.analysis)
+            tables |= tag_rows(tags)
+        if self.analysis.scoring:
+            scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis)
+            tables |= scored.rows()
+        return utterances, tables, spans
 
     # -- stage bodies needing the processor's state --------------------------------------
     def _claim(self, path: Path) -> Drop | None:

@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .queries import existing_tables
 from .records import Finding, Tag
 from .rules import LINE_KEY, read_yaml
+from .store import json_text
 
 FACT_KINDS = ("rule", "tag", "metric")
 PASS_IF_KEYS = {"labels", "not_labels", "min", "max"}
@@ -291,7 +292,7 @@ def finding_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
             "end_s": f.end,
             "matched": f.matched,
             "score": f.score,
-            "detail": json.dumps(f.detail),
+            "detail": json_text(f.detail),
         }
         for f in findings
     ]
@@ -309,7 +310,7 @@ def card_rows(cards: Iterable[Scorecard], scored_at: datetime | None = None) -> 
         )
         out["scorecard_lines"] += [
             {**key, "section": ln.section, "criterion": ln.criterion, "fact": ln.fact, "status": ln.status, "weight": ln.weight,
-             "points": ln.points, "auto_fail": ln.auto_fail, "value": ln.value, "evidence": json.dumps(ln.evidence)}
+             "points": ln.points, "auto_fail": ln.auto_fail, "value": ln.value, "evidence": json_text(ln.evidence)}
             for ln in card.lines
         ]
     return out

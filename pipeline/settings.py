@@ -12,6 +12,10 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, PyprojectTomlConfigSettingsSource, SettingsConfigDict
 
+ROOT = Path(__file__).resolve().parent.parent
+"""The Parley checkout: shipped configuration (taxonomies, rules, rubrics, samples) is found here
+by default, whatever folder `parley` runs in. Data locations (db, inbox, ...) are relative to it."""
+
 DEFAULT_FILENAME_PATTERN = (
     r"^(?P<started_at>\d{8}T\d{6})_(?P<staff_id>[A-Za-z0-9-]+)_(?P<team>[A-Za-z0-9-]+)"
     r"_(?P<site>[A-Za-z0-9-]+)_(?P<channel>[A-Za-z-]+)_(?P<direction>[A-Za-z-]+)"
@@ -50,7 +54,7 @@ class Settings(BaseSettings):
     inbox: Path = Field(Path("data/inbox"), description="Folder watched for new recordings.")
     archive: Path = Field(Path("data/archive"), description="Processed recordings are moved here, by date.")
     quarantine: Path = Field(Path("data/quarantine"), description="Bad recordings are moved here with NAME.error.txt.")
-    samples: Path = Field(Path("data/samples"), description="Sample recordings that `parley process --seed-samples` copies into an empty inbox.")
+    samples: Path = Field(ROOT / "data" / "samples", description="Sample recordings that `parley process --seed-samples` copies into an empty inbox.")
 
     # Transcription
     whisper_model: str = Field("tiny.en", description="faster-whisper model: a bundled name (see `parley models`), a directory, or a hub name when online.")
@@ -76,11 +80,11 @@ class Settings(BaseSettings):
     redaction_audio: str = Field("silence", pattern="^(silence|beep)$", description="How redacted spans sound in the archived audio: silence or beep.")
     tagging: bool = Field(True, description="Tag utterances and interactions with touchpoint, sentiment and complaint topics.")
     encoder: str = Field("all-MiniLM-L6-v2", description="Sentence encoder for tagging and meaning-based rules: a bundled name, a directory, or a hub name when online.")
-    taxonomies: Path = Field(Path("data/taxonomies"), description="Folder of taxonomy YAML files (touchpoints, journey stages, complaint topics).")
-    training: Path = Field(Path("data/training"), description="Folder of labelled CSV examples the classifier heads are trained on.")
-    model_cache: Path = Field(Path("models/cache"), description="Where trained heads are cached by content hash.")
-    rules: Path = Field(Path("data/rules"), description="Folder of compliance/quality rule YAML files.")
-    rubrics: Path = Field(Path("data/rubrics"), description="Folder of scorecard rubric YAML files; every interaction is scored with each.")
+    taxonomies: Path = Field(ROOT / "data" / "taxonomies", description="Folder of taxonomy YAML files (touchpoints, journey stages, complaint topics).")
+    training: Path = Field(ROOT / "data" / "training", description="Folder of labelled CSV examples the classifier heads are trained on.")
+    model_cache: Path = Field(ROOT / "models" / "cache", description="Where trained heads are cached by content hash.")
+    rules: Path = Field(ROOT / "data" / "rules", description="Folder of compliance/quality rule YAML files.")
+    rubrics: Path = Field(ROOT / "data" / "rubrics", description="Folder of scorecard rubric YAML files; every interaction is scored with each.")
     scoring: bool = Field(True, description="Evaluate rules and score every interaction with the rubrics.")
 
     # Ingest

@@ -217,9 +217,25 @@ def _insert(con, table: str, rows: list[dict[str, Any]]) -> None:
     con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {select}', values)
 
 
+def json_text(value: Any, places: int = 4) -> str:
+    """JSON for a stored column, floats rounded (full float precision is noise, and a 17-digit
+    fraction would look like a card number to anyone auditing the database)."""
+
+    def rounded(v: Any) -> Any:
+        if isinstance(v, float):
+            return round(v, places)
+        if isinstance(v, dict):
+            return {k: rounded(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [rounded(x) for x in v]
+        return v
+
+    return json.dumps(rounded(value), default=str, sort_keys=True)
+
+
 def _sql_value(value: Any) -> Any:
     if isinstance(value, dict):
-        return json.dumps(value, default=str)
+        return json_text(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, Path):

@@ -58,7 +58,7 @@ def test_no_card_data_in_any_column(processed):
     assert any("[CARD]" in v for v in text), "the card number was not recognised at all"
     for value in text:
         value = IDS.sub("<id>", value)  # content hashes and run ids are not card data
-        digits_only = re.sub(r"[\s,.\-]", "", value)
+        digits_only = re.sub(r"[\s,\-]", "", value)  # the separators of a number read aloud
         assert not re.search(r"\d{12,}", digits_only), value
         assert "737" not in value, value
         assert not re.search(rf"\b{NUMBER_WORDS}(?:[\s,.\-]+{NUMBER_WORDS}){{3,}}\b", value, re.I), value

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..records import Tag
+from ..store import json_text
 
 COLUMNS = ("utterance_index", "kind", "label", "score", "role", "model", "model_version", "taxonomy_hash", "evidence", "detail")
 
@@ -24,8 +24,9 @@ def tags_to_rows(tags: list[Tag]) -> dict[str, list[dict[str, Any]]]:
                 "model_version": t.model_version,
                 "taxonomy_hash": t.taxonomy_hash,
                 "evidence": [int(i) for i in t.evidence],
-                "detail": json.dumps(t.detail, sort_keys=True),
+                "detail": json_text(t.detail),
             }
             for t in tags
         ]
     }
+
