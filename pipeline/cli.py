@@ -402,10 +402,13 @@ def _print_summary(s: Settings) -> None:
             (SELECT count(*) FROM errors WHERE kind <> 'transient'),
             (SELECT count(*) FROM errors WHERE kind = 'transient')"""
     ).rows[0]
-    table = Table(title="Parley database", show_header=True)
-    for col in ("recordings", "duration", "utterances", "duplicates", "errors (quarantined)", "retries", "database"):
-        table.add_column(col)
-    table.add_row(str(row[0]), _hms(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), str(s.db.resolve()))
+    table = Table(title="Parley database", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    labels = ("recordings", "duration", "utterances", "duplicates", "errors (quarantined)", "retries", "database")
+    values = (str(row[0]), _hms(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), str(s.db.resolve()))
+    for label, value in zip(labels, values):
+        table.add_row(label, value)
     console.print(table)
 
 
