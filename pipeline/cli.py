@@ -191,6 +191,26 @@ def sql(
     _emit(result.columns, result.rows, fmt, out)
 
 
+@app.command("load-staging")
+def load_staging_cmd(
+    staging: Optional[Path] = typer.Option(None, "--staging", help="Staging folder [default: PARLEY_STAGING_DIR]."),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Merge the workers' staged Parquet batches into the database (run one at a time)."""
+    s = _settings(db=db)
+    folder = staging or s.staging_dir
+    if not folder:
+        _fail("no staging folder. Fix: pass --staging DIR or set PARLEY_STAGING_DIR")
+    from .staging import load_report
+    from .store import Store
+
+    try:
+        report = load_report(Store(s.db, s.db_lock_timeout_s), folder)
+    except ParleyError as exc:
+        _fail(str(exc))
+    console.print(f"loaded {report.loaded} staged batch(es) into {s.db} ({report.skipped} already loaded)")
+
+
 @app.command()
 def summary(db: Optional[Path] = DbOpt) -> None:
     """Print what the database holds."""

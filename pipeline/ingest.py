@@ -22,6 +22,8 @@ from .errors import TerminalError, TransientError
 from .records import METADATA_FIELDS, RecordingMeta
 
 CLAIMS_DIR = ".parley-claims"
+NAME_MAX = 255
+"""Longest file name (bytes) most file systems take."""
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
 SIDECAR_SUFFIX = ".json"
 ERROR_SUFFIX = ".error.txt"
@@ -44,7 +46,18 @@ class Drop:
 
 
 def owner_tag() -> str:
-    return f"{socket.gethostname()}__{os.getpid()}"
+    """``host__pid__start``: the start time tells a live claimer from a later process with the same
+    pid (a restarted container's watcher is often pid 1 again)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}__{pid}__{_started(pid)}"
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or '0' where unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "0"
 
 
 def is_candidate(path: Path) -> bool:
@@ -171,8 +184,8 @@ def recover_claims(folder: Path) -> list[Path]:
         return returned
     host = socket.gethostname()
     for owner_dir in base.iterdir():
-        owner_host, _, pid = owner_dir.name.rpartition("__")
-        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+        owner_host, pid, started = _parse_owner(owner_dir.name)
+        if owner_host != host or not pid.isdigit() or _alive(int(pid), started):
             continue
         for item in owner_dir.iterdir():
             dest = folder / item.name
@@ -182,16 +195,26 @@ def recover_claims(folder: Path) -> list[Path]:
     return returned
 
 
-def _alive(pid: int) -> bool:
+def _parse_owner(name: str) -> tuple[str, str, str | None]:
+    """(host, pid, start) from ``host__pid__start``, or (host, pid, None) from the older ``host__pid``."""
+    parts = name.rsplit("__", 2)
+    if len(parts) == 3 and parts[1].isdigit():
+        return parts[0], parts[1], parts[2]
+    host, _, pid = name.rpartition("__")
+    return host, pid, None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    """Whether the process that made a claim still runs (same pid and, when known, same start)."""
     if pid == os.getpid():
-        return True
+        return started == _started(pid)  # an earlier process with our pid: its claims are stale
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return started is None or started == "0" or started == _started(pid)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
@@ -273,9 +296,10 @@ def parse_time(value, audio_name: str, source: str) -> datetime:
 def archive_path(archive: Path, drop: Drop, when: datetime) -> Path:
     """``archive/YYYY/MM/DD/NAME``; a different file already there gets the hash in its name."""
     folder = archive / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
-    target = folder / drop.source_name
+    name = fit_name(drop.source_name, room=13 + len(SIDECAR_SUFFIX))  # room for the hash and NAME.json
+    target = folder / name
     if target.exists() and drop.sha256 and sha256_file(target)[0] != drop.sha256:
-        target = folder / f"{Path(drop.source_name).stem}.{drop.sha256[:12]}{Path(drop.source_name).suffix}"
+        target = folder / f"{Path(name).stem}.{drop.sha256[:12]}{Path(name).suffix}"
     return target
 
 
@@ -296,17 +320,44 @@ def discard(drop: Drop) -> None:
 
 def quarantine(drop: Drop, folder: Path, message: str, details: dict) -> Path:
     """Move the file (and sidecar) to quarantine with ``NAME.error.txt``; returns the new path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / drop.source_name
+    name = fit_name(drop.source_name, room=22 + len(ERROR_SUFFIX))  # room for a time stamp and the note
+    target = folder / name
     if target.exists():
-        target = folder / f"{Path(drop.source_name).stem}.{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}{Path(drop.source_name).suffix}"
-    if drop.path.exists():
-        _move(drop.path, target)
-    if drop.sidecar is not None and drop.sidecar.exists():
-        _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+        target = folder / f"{Path(name).stem}.{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}{Path(name).suffix}"
+    note = target.with_name(target.name + ERROR_SUFFIX)
     lines = [message, ""] + [f"{k}: {v}" for k, v in details.items() if v is not None]
-    target.with_name(target.name + ERROR_SUFFIX).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        note.write_text("\n".join(lines) + "\n", encoding="utf-8")  # the note first: a full disk stops here
+        if drop.path.exists():
+            _move(drop.path, target)
+        if drop.sidecar is not None and drop.sidecar.exists():
+            _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+    except OSError as exc:
+        if not target.exists():
+            try:
+                note.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise TransientError(
+            f"cannot move the file into the quarantine folder {folder} ({exc.strerror or exc})",
+            fix="free disk space or make the quarantine folder writable; the file is handed back to the inbox",
+            path=drop.source_name,
+            stage="quarantine",
+        ) from exc
     return target
+
+
+def fit_name(name: str, room: int = 0) -> str:
+    """``name``, or a shortened one (its stem cut, a hash of the whole name added) when ``room``
+    more bytes would not fit in a file name."""
+    if len(name.encode()) + room <= NAME_MAX:
+        return name
+    suffix = Path(name).suffix if len(Path(name).suffix.encode()) <= 16 else ""
+    tag = "~" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    budget = NAME_MAX - room - len(suffix.encode()) - len(tag)
+    stem = name[: len(name) - len(suffix)].encode()[:budget].decode("utf-8", "ignore")
+    return f"{stem}{tag}{suffix}"
 
 
 def _move(src: Path, dst: Path) -> None:
@@ -316,9 +367,13 @@ def _move(src: Path, dst: Path) -> None:
     except OSError as exc:
         if exc.errno != 18:  # EXDEV: another filesystem, copy then remove
             raise
-        tmp = dst.with_name(f".{dst.name}.parley-tmp")
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
+        tmp = dst.with_name(f".parley-tmp-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave half a copy behind
+            raise
         os.unlink(src)
 
 

@@ -29,6 +29,7 @@ from .analysis import AnalysisOptions, check_configuration, redact_stage, redact
 from .records import DecodedAudio, Transcript, Utterance
 from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
+from .staging import writer_for
 from .store import Store
 from .transcribe import TranscribeOptions, transcribe
 
@@ -102,7 +103,8 @@ class Processor:
 
     def __init__(self, settings: Settings | None = None, *, move: bool = True, flow_run_id: str | None = None):
         self.settings = settings or Settings()
-        self.store = Store(self.settings.db, self.settings.db_lock_timeout_s)
+        self.store = writer_for(self.settings)  # the database, or a staging folder for multi-worker set-ups
+        self.db = Store(self.settings.db, self.settings.db_lock_timeout_s)  # reads (voiceprints) always come from the database
         self.options = TranscribeOptions.from_settings(self.settings)
         self.speaker_options = SpeakerOptions.from_settings(self.settings)
         self.analysis = AnalysisOptions.from_settings(self.settings)
@@ -218,8 +220,11 @@ class Processor:
         """Enrolled staff voiceprints (read per recording, so a new enrolment counts at once)."""
         from .voiceprints import load_voiceprints
 
-        with self.store.connect() as con:
-            return load_voiceprints(con)
+        if not self.db.path.exists():
+            return {}
+        with self.db.connect(read_only=True) as con:  # a read: never hold up `parley sql`
+            has_table = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voiceprints'").fetchone()[0]
+            return load_voiceprints(con) if has_table else {}
 
     # -- outcomes ------------------------------------------------------------------------
     def _duplicate(self, drop: Drop, archived: str | None, run_id: str, started: datetime, timings) -> Outcome:
@@ -241,12 +246,15 @@ class Processor:
         message = exc.one_line()
         target = None
         if self.move:
-            target = ingest.quarantine(
-                drop,
-                self.settings.quarantine,
-                message,
-                {"stage": exc.stage, "kind": kind, "sha256": drop.sha256, "when": _now().isoformat(timespec="seconds"), "traceback": tb},
-            )
+            try:
+                target = ingest.quarantine(
+                    drop,
+                    self.settings.quarantine,
+                    message,
+                    {"stage": exc.stage, "kind": kind, "sha256": drop.sha256, "when": _now().isoformat(timespec="seconds"), "traceback": tb},
+                )
+            except TransientError as unwritable:  # full or read-only quarantine: keep the file, say why
+                return self._retry_later(drop, unwritable, run_id)
         self._record_error(drop, exc, run_id, kind, target)
         self.store.append("drops", [_drop_row(drop, "quarantined", message, run_id)])
         return Outcome(drop.source_name, "quarantined", drop.sha256, message=message, path=str(target) if target else None)

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     stable_s: float = Field(2.0, ge=0, description="`parley watch` processes a file once its size and time have not changed for this long.")
     poll_interval_s: float = Field(2.0, gt=0, description="How often `parley watch` looks at the inbox.")
     max_duration_s: float = Field(6 * 3600, gt=0, description="Recordings longer than this are quarantined.")
+    staging_dir: Path | None = Field(
+        None,
+        description="Workers write results as Parquet batches here instead of into the database; one `parley load-staging` (or the load-staging flow) merges them. For several workers or machines.",
+    )
+    task_runner: str = Field("threads", description="How the process-batch flow spreads files: threads, dask (a local cluster of `workers` processes) or dask://HOST:PORT (prefect-dask).")
+    workers: int = Field(0, ge=0, description="Worker processes/threads for the task runner; 0 = one per core.")
     db_lock_timeout_s: float = Field(60.0, gt=0, description="How long to keep retrying when another process holds the database.")
 
     @field_validator("channel_map", "audio_extensions", mode="before")

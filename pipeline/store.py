@@ -31,6 +31,7 @@ VERSIONED_KEYS: dict[str, tuple[str, ...]] = {
 """Per-recording tables whose rows are replaced only for the same key (other versions stay)."""
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
+_DISK_MARKERS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
 _migrated: set[str] = set()
 
 
@@ -66,6 +67,15 @@ class Store:
             if not read_only:
                 self._migrate(con)
             yield con
+        except duckdb.Error as exc:
+            if not any(marker in str(exc) for marker in _DISK_MARKERS):
+                raise
+            raise TransientError(
+                f"cannot write the database {self.path} ({str(exc).splitlines()[0]})",
+                fix="free disk space where the database lives (or move it: PARLEY_DB); the recording goes back to the inbox and is retried",
+                path=self.path,
+                stage="store",
+            ) from exc
         finally:
             con.close()
 
@@ -106,7 +116,7 @@ class Store:
                 con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         _migrated.add(key)
 
@@ -145,7 +155,7 @@ class Store:
                     _insert(con, "drops", [drop])
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def _clear(self, con, table: str, recording_id: str, new_rows: list[dict]) -> None:
@@ -188,9 +198,19 @@ class Store:
         """(status, archive_path) of a stored recording, or None."""
         if not self.path.exists():
             return None
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'recordings'").fetchone()[0]:
+                return None
             row = con.execute("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).fetchone()
         return (row[0], row[1]) if row else None
+
+
+def _rollback(con) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def migrations() -> list[tuple[int, str, str]]:

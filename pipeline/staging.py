@@ -1,0 +1,346 @@
+"""Staging for many workers: results as Parquet files, merged into DuckDB by one loader.
+
+DuckDB takes one writer process at a time, and only on one machine. With several workers (a
+Prefect work pool, processes on more than one machine) each worker writes through a
+``StagingWriter`` instead of a ``Store``: every ``write_recording`` or ``append`` becomes one
+*batch* folder ``<staging>/<recording_id>/<run_id>/`` (appends: ``<staging>/_appends/<id>/``)
+holding one ``<table>.parquet`` per table and a ``manifest.json``. A batch is written in
+``<staging>/.tmp/`` and renamed into place, so a batch is either whole or absent.
+
+``load_staged`` (the ``load-staging`` flow) merges the batches into DuckDB oldest first, one
+transaction per batch with the same replace semantics as ``Store.write_recording``, records the
+batch id in ``staging_loads`` in the same transaction and only then removes the folder: a crash
+at any point loads nothing twice and loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from .errors import TransientError
+from .settings import Settings
+from .store import VERSIONED_KEYS, QueryResult, Store, _insert, _sql_value, migrations
+
+TMP_DIR = ".tmp"
+APPENDS_DIR = "_appends"
+MANIFEST = "manifest.json"
+LEDGER = "staging_loads"
+STALE_TMP_S = 3600.0
+"""A half-written batch older than this was left by a writer that died; the loader removes it."""
+_LEDGER_DDL = f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id VARCHAR NOT NULL, loaded_at TIMESTAMP)"
+
+
+class StagingWriter:
+    """Writes what ``Store`` would write as Parquet batches under ``staging_dir``.
+
+    Same surface as ``Store`` for the processor: ``write_recording``, ``append``,
+    ``recording_state``, ``query`` and ``connect``. ``db`` (optional) is the database the loader
+    fills; reads go to it read-only (to an empty database with Parley's schema while it does not
+    exist), so a file already loaded is still seen as a duplicate.
+    """
+
+    def __init__(self, staging_dir: str | Path, db: str | Path | None = None, lock_timeout_s: float = 60.0):
+        self.staging_dir = Path(staging_dir)
+        self.db = Store(db, lock_timeout_s) if db else None
+
+    def write_recording(
+        self,
+        recording: dict[str, Any] | None,
+        tables: dict[str, list[dict[str, Any]]],
+        *,
+        recording_id: str,
+        run: dict[str, Any] | None = None,
+        drop: dict[str, Any] | None = None,
+        replace_all: bool = True,
+    ) -> Path:
+        """Stage one recording's rows; the loader applies them as ``Store.write_recording`` does."""
+        run_id = (run or {}).get("run_id") or (recording or {}).get("run_id") or str(uuid.uuid4())
+        rows = {t: [{**r, "recording_id": recording_id, "run_id": r.get("run_id", run_id)} for r in rs] for t, rs in tables.items()}
+        history = {"recordings": [recording] if recording else [], "runs": [run] if run else [], "drops": [drop] if drop else []}
+        manifest = {
+            "kind": "recording",
+            "recording_id": recording_id,
+            "run_id": run_id,
+            "replace_all": replace_all,
+            "tables": list(tables),
+            "state": [recording.get("status"), _text(recording.get("archive_path"))] if recording else None,
+        }
+        return self._write_batch(Path(recording_id) / run_id, manifest, {**rows, **history})
+
+    def append(self, table: str, rows: list[dict[str, Any]]) -> Path | None:
+        """Stage rows (drops, errors, runs) to be appended."""
+        if not rows:
+            return None
+        batch_id = str(uuid.uuid4())
+        return self._write_batch(Path(APPENDS_DIR) / batch_id, {"kind": "append", "tables": [table]}, {table: rows}, batch_id)
+
+    def recording_state(self, recording_id: str) -> tuple[str, str | None] | None:
+        """(status, archive_path) of the newest staged batch of ``recording_id``, else from the database."""
+        staged = [m for m in (_read_manifest(d) for d in _dirs(self.staging_dir / recording_id)) if m and m.get("state")]
+        if staged:
+            newest = max(staged, key=lambda m: m["created_ns"])
+            return newest["state"][0], newest["state"][1]
+        try:
+            rows = self.query("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).rows
+        except duckdb.CatalogException:  # a database the loader has not migrated yet
+            return None
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    @contextmanager
+    def connect(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the loaded database: workers never write it."""
+        if self.db is not None and self.db.path.exists():
+            with self.db.connect(read_only=True) as con:
+                yield con
+            return
+        con = _schema_only()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list | None = None) -> QueryResult:
+        """One read-only query of the loaded database."""
+        with self.connect() as con:
+            cur = con.execute(sql, params or [])
+            return QueryResult([d[0] for d in cur.description] if cur.description else [], cur.fetchall())
+
+    # -- writing a batch ---------------------------------------------------------------------
+    def _write_batch(self, where: Path, manifest: dict, tables: dict[str, list[dict]], batch_id: str | None = None) -> Path:
+        batch_id = batch_id or str(uuid.uuid4())
+        tmp = self.staging_dir / TMP_DIR / batch_id
+        final = self.staging_dir / where
+        try:
+            tmp.mkdir(parents=True)
+            files = _write_parquet(tmp, {t: rs for t, rs in tables.items() if rs})
+            manifest = {
+                **manifest,
+                "batch_id": batch_id,
+                "created_ns": time.time_ns(),
+                "files": files,
+                "writer": f"{socket.gethostname()}__{os.getpid()}",
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, default=str), encoding="utf-8")
+            if final.exists():  # the same run staged twice (a retried stage): keep both, newest wins
+                final = final.with_name(f"{final.name}-{batch_id[:8]}")
+            _rename_into(tmp, final)
+        except (OSError, duckdb.IOException) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            raise TransientError(
+                f"cannot write to the staging folder {self.staging_dir} ({reason})",
+                fix="free disk space or make the staging folder writable (PARLEY_STAGING_DIR)",
+                stage="store",
+            ) from exc
+        return final
+
+
+def writer_for(settings: Settings) -> Store | StagingWriter:
+    """The processor's writer: a ``StagingWriter`` when ``staging_dir`` is set, else the ``Store``.
+
+    Reads ``settings.staging_dir`` (proposed setting ``PARLEY_STAGING_DIR``), or the environment
+    variable while the setting does not exist yet.
+    """
+    staging = getattr(settings, "staging_dir", None) or os.environ.get("PARLEY_STAGING_DIR")
+    if staging:
+        return StagingWriter(staging, settings.db, settings.db_lock_timeout_s)
+    return Store(settings.db, settings.db_lock_timeout_s)
+
+
+# -- loading --------------------------------------------------------------------------------
+@dataclass
+class LoadReport:
+    loaded: int = 0
+    skipped: int = 0
+    """Batches the ledger shows as already loaded (a crash came between commit and clean-up)."""
+    failed: list[str] = field(default_factory=list)
+
+
+def load_staged(store: Store, staging_dir: str | Path) -> int:
+    """Merge every staged batch into ``store``, oldest first; returns how many were loaded.
+
+    Safe to run again after a crash and beside workers that are still staging. A batch that
+    cannot be loaded (e.g. staged by a newer Parley with a table this database lacks) stays in
+    place and is named in the ``TransientError`` raised after all others are loaded.
+    """
+    return load_report(store, staging_dir).loaded
+
+
+def load_report(store: Store, staging_dir: str | Path) -> LoadReport:
+    """``load_staged`` with the counts of skipped and failed batches."""
+    staging = Path(staging_dir)
+    report = LoadReport()
+    _remove_stale_tmp(staging / TMP_DIR)
+    for folder, manifest in pending_batches(staging):
+        try:
+            if _load_batch(store, folder, manifest):
+                report.loaded += 1
+            else:
+                report.skipped += 1
+        except duckdb.Error as exc:
+            report.failed.append(f"{folder.relative_to(staging)}: {str(exc).splitlines()[0]}")
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        _rmdir_quiet(folder.parent)
+    if report.failed:
+        raise TransientError(
+            f"{len(report.failed)} staged batch(es) could not be loaded ({report.loaded} were); first: {report.failed[0]}",
+            fix="upgrade Parley where the loader runs (its database may lack a table the workers write), then run load-staging again",
+            path=staging,
+            stage="load",
+        )
+    return report
+
+
+def pending_batches(staging_dir: Path) -> list[tuple[Path, dict]]:
+    """Complete batch folders under ``staging_dir`` with their manifests, oldest first."""
+    found = []
+    for parent in _dirs(staging_dir):
+        if parent.name == TMP_DIR:
+            continue
+        for folder in _dirs(parent):
+            manifest = _read_manifest(folder)
+            if manifest is not None:
+                found.append((folder, manifest))
+    return sorted(found, key=lambda item: (item[1]["created_ns"], item[1]["batch_id"]))
+
+
+def _load_batch(store: Store, folder: Path, manifest: dict) -> bool:
+    """Apply one batch in one transaction; False when the ledger shows it loaded already."""
+    files = {table: folder / name for table, name in manifest["files"].items()}
+    with store.connect() as con:
+        con.execute(_LEDGER_DDL)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if con.execute(f"SELECT 1 FROM {LEDGER} WHERE batch_id = ?", [manifest["batch_id"]]).fetchone():
+                con.execute("ROLLBACK")
+                return False
+            if manifest["kind"] == "recording":
+                _replace(store, con, manifest, files)
+            for table, path in files.items():
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet({_literal(path)})')
+            con.execute(f"INSERT INTO {LEDGER} VALUES (?, ?)", [manifest["batch_id"], _sql_value(datetime.now(timezone.utc))])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return True
+
+
+def _replace(store: Store, con, manifest: dict, files: dict[str, Path]) -> None:
+    """Clear what ``Store.write_recording`` clears before the batch's rows go in."""
+    recording_id = manifest["recording_id"]
+    given = manifest["tables"]
+    # A full reprocess also replaces the versions it brings of versioned tables (scorecards).
+    targets = Store.derived_tables(con) + [t for t in given if t in VERSIONED_KEYS] if manifest["replace_all"] else given
+    for table in targets:
+        keys = VERSIONED_KEYS.get(table)
+        new_rows: list[dict] = []
+        if keys and table in files:
+            cols = ", ".join(f'"{k}"' for k in keys)
+            new_rows = [dict(zip(keys, r)) for r in con.execute(f"SELECT DISTINCT {cols} FROM read_parquet({_literal(files[table])})").fetchall()]
+        store._clear(con, table, recording_id, new_rows)
+    if "recordings" in files:
+        con.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
+
+
+# -- files ----------------------------------------------------------------------------------
+def _write_parquet(folder: Path, tables: dict[str, list[dict]]) -> dict[str, str]:
+    """Rows → ``<table>.parquet`` typed by Parley's own schema (inserted into an in-memory copy of
+    it inside a transaction that is then rolled back, so the copy stays empty)."""
+    with _SCHEMA_LOCK:
+        con = _schema_con()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            written = {}
+            for table, rows in tables.items():
+                _insert(con, table, rows)
+                name = f"{table}.parquet"
+                con.execute(f'COPY "{table}" TO {_literal(folder / name)} (FORMAT parquet)')
+                written[table] = name
+            return written
+        finally:
+            con.execute("ROLLBACK")
+
+
+_SCHEMA_LOCK = threading.Lock()
+_SCHEMA_CONS: dict[int, duckdb.DuckDBPyConnection] = {}
+
+
+def _schema_con() -> duckdb.DuckDBPyConnection:
+    """This process's in-memory schema database (made once; per pid, so a forked worker makes its own)."""
+    pid = os.getpid()
+    if pid not in _SCHEMA_CONS:
+        _SCHEMA_CONS[pid] = _schema_only()
+    return _SCHEMA_CONS[pid]
+
+
+def _schema_only() -> duckdb.DuckDBPyConnection:
+    """An in-memory database with Parley's tables, empty."""
+    con = duckdb.connect()
+    for _, _, sql in migrations():
+        con.execute(sql)
+    return con
+
+
+def _rename_into(src: Path, dst: Path, attempts: int = 3) -> None:
+    """Rename ``src`` to ``dst``, making its parent; again if the loader removed an emptied parent meanwhile."""
+    for attempt in range(attempts):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(src, dst)
+            return
+        except FileNotFoundError:
+            if attempt == attempts - 1 or not src.exists():
+                raise
+
+
+def _read_manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None
+
+
+def _dirs(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _remove_stale_tmp(tmp: Path) -> None:
+    for folder in _dirs(tmp):
+        try:
+            if time.time() - folder.stat().st_mtime > STALE_TMP_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+
+
+def _rmdir_quiet(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
