@@ -37,8 +37,7 @@ if use_prefect:
     outcomes = watch_inbox(files=[str(f) for f in files], settings=overrides)["outcomes"]
 else:
     from pipeline.process import Processor
-    p = Processor(s)
-    outcomes = [p.process(f).as_dict() for f in files]
+    outcomes = [o.as_dict() for o in Processor(s).process_many(files)]
 wall = time.perf_counter() - t0
 stages = {}
 for o in outcomes:

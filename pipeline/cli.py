@@ -129,8 +129,7 @@ def watch(
             tracker = ingest.StabilityTracker(s.stable_s)
             while not stopping["now"]:
                 ready = tracker.ready(ingest.list_inbox(s.inbox))
-                for path in ready:
-                    show(processor.process(path).as_dict())
+                processor.process_many(ready, on_outcome=lambda o: show(o.as_dict()))
                 if not ready:
                     time.sleep(s.poll_interval_s)
         else:
@@ -384,9 +383,7 @@ def _run_batch(s: Settings, files: list[Path], *, local: bool, move: bool, verbo
         if local:
             from .process import Processor
 
-            processor = Processor(s, move=move)
-            for path in files:
-                advance(processor.process(path).as_dict())
+            Processor(s, move=move).process_many(files, on_outcome=lambda o: advance(o.as_dict()))
         else:
             _quiet_prefect(verbose)
             from flows.watch_inbox import watch_inbox

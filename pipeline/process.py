@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -98,6 +99,27 @@ def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcr
 
 
 # -- the processor -----------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    """A recording between its transcription and its analysis (in memory, one process)."""
+
+    run_id: str
+    started: datetime
+    timings: dict[str, float]
+    runner: Runner
+    drop: Drop | None = None
+    audio: DecodedAudio | None = None
+    transcript: Transcript | None = None
+
+    def stage(self, name: str, fn: Callable, *args):
+        """Run one stage through the runner and add its wall time to ``timings``."""
+        t0 = time.perf_counter()
+        try:
+            return self.runner(name, fn, *args)
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+
 class Processor:
     """Processes files into one database with one set of settings; models stay loaded."""
 
@@ -115,41 +137,87 @@ class Processor:
 
     def process(self, path: Path, runner: Runner = run_local) -> Outcome:
         """Claim ``path`` and take it all the way to the archive or the quarantine."""
-        path = Path(path)
-        timings: dict[str, float] = {}
-        started = _now()
-        run_id = str(uuid.uuid4())
+        first = self._front(Path(path), runner)
+        return first if isinstance(first, Outcome) else self._back(first, runner)
 
-        def stage(name: str, fn: Callable, *args):
-            t0 = time.perf_counter()
-            try:
-                return runner(name, fn, *args)
-            finally:
-                timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+    def process_many(self, paths: list[Path], runner: Runner = run_local, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        """``process`` every path, overlapping recordings: while one is analysed and stored (one
+        core: speakers, redaction, tagging, rules), the next is decoded and transcribed."""
+        outcomes: list[Outcome] = []
 
-        drop = stage("claim", self._claim, path)
+        def report(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as pool:
+            in_flight: list[tuple[str, Future]] = []
+
+            def settle(sha256: str) -> None:
+                """Same content still being stored: let it finish, so the check sees it."""
+                for other, future in in_flight:
+                    if other == sha256:
+                        future.result()
+
+            for path in paths:
+                first = self._front(Path(path), runner, settle)
+                if isinstance(first, Outcome):
+                    report(first)
+                    continue
+                while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
+                    report(in_flight.pop(0)[1].result())
+                in_flight.append((first.drop.sha256, pool.submit(self._back, first, runner)))
+            for _, future in in_flight:
+                report(future.result())
+        return outcomes
+
+    def _front(self, path: Path, runner: Runner, settle: Callable[[str], None] = lambda sha256: None) -> "Outcome | _Pending":
+        """Claim, identify, skip duplicates, decode, transcribe. ``settle(sha256)`` waits for the
+        same content if this process is still storing it."""
+        pending = _Pending(run_id=str(uuid.uuid4()), started=_now(), timings={}, runner=runner)
+        drop = pending.stage("claim", self._claim, path)
         if drop is None:
             return Outcome(path.name, "skipped", message="claimed by another worker")
-        try:
-            stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
+        pending.drop = drop
+
+        def body():
+            pending.stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
+            settle(drop.sha256)
             state = self.store.recording_state(drop.sha256)
             if state and state[0] == "done":
-                return self._duplicate(drop, state[1], run_id, started, timings)
-            audio = stage("decode", decode_stage, drop, self.settings.max_duration_s)
-            transcript = stage("transcribe", transcribe_stage, audio, self.options)
+                return self._duplicate(drop, state[1], pending.run_id, pending.started, pending.timings)
+            pending.audio = pending.stage("decode", decode_stage, drop, self.settings.max_duration_s)
+            pending.transcript = pending.stage("transcribe", transcribe_stage, pending.audio, self.options)
+            return pending
+
+        return self._guarded(drop, pending.run_id, body)
+
+    def _back(self, pending: "_Pending", runner: Runner) -> Outcome:
+        """Speakers, redaction, tags, scorecards, then one transaction, then the archive."""
+        drop, audio, transcript, stage = pending.drop, pending.audio, pending.transcript, pending.stage
+
+        def body():
             utterances, tables, spans = self._analyse(stage, drop, audio, transcript)
-            target = ingest.archive_path(self.settings.archive, drop, started) if self.move else drop.path
+            target = ingest.archive_path(self.settings.archive, drop, pending.started) if self.move else drop.path
             if spans and self.move:
                 target = redacted_name(target)
-            rows = recording_rows(drop, audio, transcript, utterances, target, run_id, started)
+            rows = recording_rows(drop, audio, transcript, utterances, target, pending.run_id, pending.started)
             rows["tables"] |= tables
-            run = self._run_row(run_id, drop, started, timings, "done", transcript)
+            run = self._run_row(pending.run_id, drop, pending.started, pending.timings, "done", transcript)
             stage("store", self._store, drop, rows, run)
             if self.move:
                 stage("archive", self._archive, drop, target, [(sp.start_s, sp.end_s) for sp in spans])
             return Outcome(
-                drop.source_name, "done", drop.sha256, audio.info.duration_s, len(utterances), path=str(target), timings=timings
+                drop.source_name, "done", drop.sha256, audio.info.duration_s, len(utterances), path=str(target), timings=pending.timings
             )
+
+        return self._guarded(drop, pending.run_id, body)
+
+    def _guarded(self, drop: Drop, run_id: str, body: Callable[[], Any]) -> Any:
+        """Run ``body``; a failure becomes an outcome (quarantine, or back to the inbox) and never
+        stops the batch, except a configuration error, which stops it before the next file."""
+        try:
+            return body()
         except TransientError as exc:
             return self._retry_later(drop, exc, run_id)
         except ConfigError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import re
 import time
 from contextlib import contextmanager
@@ -33,6 +34,17 @@ VERSIONED_KEYS: dict[str, tuple[str, ...]] = {
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
 _DISK_MARKERS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
 _migrated: set[str] = set()
+_path_locks: dict[str, threading.RLock] = {}
+_path_locks_guard = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    """One lock per database file per process: DuckDB refuses a read-only and a read-write
+    connection to the same file in one process at once, so threads take turns (each holds it
+    for one short transaction or query)."""
+    key = str(path.resolve())
+    with _path_locks_guard:
+        return _path_locks.setdefault(key, threading.RLock())
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -62,6 +74,10 @@ class Store:
             raise ConfigError(f"there is no database at {self.path}", fix="process some recordings first (`parley process`) or pass --db", path=self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _path_lock(self.path):
+            yield from self._connected(read_only)
+
+    def _connected(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         con = self._open(read_only)
         try:
             if not read_only:

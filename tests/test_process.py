@@ -25,7 +25,7 @@ def batch(workspace, tmp_path):
 
 def test_bad_files_are_quarantined_while_good_ones_land(batch):
     processor = Processor(batch)
-    outcomes = {o.source_name: o for o in (processor.process(p) for p in ingest.list_inbox(batch.inbox))}
+    outcomes = {o.source_name: o for o in processor.process_many(ingest.list_inbox(batch.inbox))}  # overlapped
     pair = {name: outcomes.pop(name).status for name in ("speech.flac", "speech-again.flac")}
     assert sorted(pair.values()) == ["done", "duplicate"]  # same content: whichever came first is processed
     first = next(name for name, status in pair.items() if status == "done")

@@ -7,7 +7,7 @@ per process and encoder reference.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +17,7 @@ from ..models import resolve_model
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
 _SPACE = re.compile(r"\s+")
+MEMO_SIZE = 20_000
 
 
 def clean(text: str) -> str:
@@ -34,26 +35,34 @@ class Encoder:
     tokenizer: object
     max_tokens: int = 128
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Unit-length sentence vectors, shape (len(texts), dim); one forward pass per batch."""
-        import torch
+    memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Vectors of texts seen lately: the tagger and the rules encode the same utterances, and the
+    rules' example phrases recur in every recording. Bounded by ``MEMO_SIZE``."""
 
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length sentence vectors, shape (len(texts), dim); one forward pass per batch of new texts."""
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         cleaned = [clean(t) or "." for t in texts]
-        order = np.argsort([len(t) for t in cleaned], kind="stable")  # similar lengths pad less
-        out = []
-        for start in range(0, len(texts), batch_size):
-            batch = [cleaned[i] for i in order[start : start + batch_size]]
-            tokens = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
-            with torch.inference_mode():
-                hidden = self.model(**tokens).last_hidden_state
-            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
-        vectors[order] = np.concatenate(out)
+        new = list(dict.fromkeys(t for t in cleaned if t not in self.memo))
+        for start in range(0, len(new), batch_size):
+            batch = new[start : start + batch_size]
+            for text, vector in zip(batch, self._forward(batch)):
+                self.memo[text] = vector
+        vectors = np.stack([self.memo[t] for t in cleaned]).astype(np.float32)
+        while len(self.memo) > MEMO_SIZE:  # forget the oldest
+            self.memo.pop(next(iter(self.memo)))
         return vectors
+
+    def _forward(self, batch: list[str]) -> np.ndarray:
+        import torch
+
+        tokens = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self.model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()
 
 
 @lru_cache(maxsize=4)
