@@ -5,7 +5,7 @@
 Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
 short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
 ``tests/data/librispeech``), then times ``pipeline.diarize.diarize`` on it and faster-whisper
-tiny.en (int8, cpu_threads=2, beam 1, word timestamps, VAD: as Parley transcribes) on the same
+Parley's own transcription (`pipeline.transcribe.transcribe`, the settings in force: batched greedy tiny.en) on the same
 audio, one after the other in this process, each ``--repeat`` times keeping the fastest (the
 machine may be shared). Target: diarization <= 25% of transcription. Also reports CPU seconds
 and the DER against the known turns. The last line is one JSON object.
@@ -70,12 +70,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each side; the fastest counts.")
     args = parser.parse_args()
 
-    from faster_whisper import WhisperModel
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     from pipeline.diarize import diarize, load_encoder
-    from pipeline.models import resolve_model
+    from pipeline.records import AudioInfo, DecodedAudio
+    from pipeline.settings import Settings
+    from pipeline.transcribe import TranscribeOptions, whisper_model
+    from pipeline.transcribe import transcribe as parley_transcribe
 
     samples, reference = conversation(args.clips, args.minutes)
     duration = len(samples) / RATE
@@ -84,12 +86,12 @@ def main() -> None:
 
     turns, diarize_s, diarize_cpu = fastest(args.repeat, lambda: diarize(samples))
 
-    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=2)
+    options = TranscribeOptions.from_settings(Settings())  # Parley's transcription, as configured
+    audio = DecodedAudio(info=AudioInfo("wav", "pcm", RATE, 1, duration, "mono"), samples=samples[None, :].astype("float32"))
+    whisper_model(options)  # loaded once, as in a long-running worker
 
     def transcribe() -> int:
-        segments, _ = model.transcribe(samples, language="en", beam_size=1, word_timestamps=True, vad_filter=True,
-                                       condition_on_previous_text=False)
-        return sum(len(s.words or []) for s in segments)  # the generator runs the model here
+        return sum(len(u.words) for u in parley_transcribe(audio, options).utterances)
 
     n_words, transcribe_s, transcribe_cpu = fastest(args.repeat, transcribe)
 
