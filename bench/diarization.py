@@ -4,7 +4,7 @@
 
 Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
 short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
-``tests/data/librispeech``), then times ``pipeline.diarize.diarize`` on it and faster-whisper
+``tests/data/librispeech``), then times ``pipeline.diarize.diarize`` on it and
 Parley's own transcription (`pipeline.transcribe.transcribe`, the settings in force: batched greedy tiny.en) on the same
 audio, one after the other in this process, each ``--repeat`` times keeping the fastest (the
 machine may be shared). Target: diarization <= 25% of transcription. Also reports CPU seconds
