@@ -111,14 +111,15 @@ def embedder(ref: str):
 
 
 def score_stage(
-    utterances: list[Utterance], tags: list[Tag], dynamics: list[dict], duration_s: float, options: AnalysisOptions
+    utterances: list[Utterance], tags: list[Tag], dynamics: list[dict], duration_s: float, options: AnalysisOptions, channel: str | None = None
 ) -> ScoreResult:
-    """Evaluate every rule (with evidence) and score the interaction with every rubric."""
+    """Evaluate every rule that applies to the recording's channel (with evidence) and score the
+    interaction with every rubric."""
     from .rules import evaluate_rules
     from .scoring import facts_from, score
 
     rules = load_rules_cached(options.rules)
-    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options.encoder))
+    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options.encoder), channel=channel)
     facts = facts_from(findings, tags, dynamics)
     return ScoreResult(findings, [score(rubric, facts) for rubric in load_rubrics_cached(options.rubrics)])
 

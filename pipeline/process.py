@@ -246,7 +246,7 @@ class Processor:
             tags = stage("tag", tag_stage, utterances, drop.meta, self.analysis)
             tables |= tag_rows(tags)
         if self.analysis.scoring:
-            scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis)
+            scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis, drop.meta.channel)
             tables |= scored.rows()
         return utterances, tables, spans
 

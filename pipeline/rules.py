@@ -39,7 +39,7 @@ Embed = Callable[[list[str]], np.ndarray]
 ROLES = ("staff", "customer")
 CATEGORIES = ("compliance", "quality", "vulnerability", "conduct")
 WINDOW_KEYS = ("first_s", "last_s", "first_fraction", "last_fraction")
-RULE_KEYS = {"name", "description", "category", "role", "window", "expect", "min_count", "phrases", "regex", "meaning"}
+RULE_KEYS = {"name", "description", "category", "role", "window", "expect", "min_count", "phrases", "regex", "meaning", "channels"}
 LINE_KEY = "__line__"
 
 
@@ -79,6 +79,8 @@ class Rule:
     description: str = ""
     source: str = ""
     """``file:line`` the rule came from."""
+    channels: tuple[str, ...] = ()
+    """Recording channels (phone, video, face-to-face, ...) the rule applies to; empty = all."""
     patterns: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
     """Phrases and regexes compiled together, phrases first."""
 
@@ -146,6 +148,9 @@ def _parse_rule(raw: Any, where: str) -> Rule:
     except re.error as exc:
         raise bad(f"rule {name}: regular expression {exc.pattern!r} is invalid ({exc})", "fix the regex (quote it with single quotes in YAML)") from exc
     examples, threshold = _parse_meaning(meaning, name, bad)
+    channels = raw.get("channels") or []
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+        raise bad(f"rule {name}: channels must be a list of channel names", "write channels: [phone, video], or leave it out for all channels")
     if not (phrases or regexes or examples):
         raise bad(f"rule {name} has nothing to match", "add phrases, regex or meaning.examples")
     phrase_patterns = tuple(_phrase_pattern(p) for p in phrases)
@@ -163,6 +168,7 @@ def _parse_rule(raw: Any, where: str) -> Rule:
         description=str(raw.get("description", "")),
         source=where,
         patterns=phrase_patterns + compiled,
+        channels=tuple(channels),
     )
 
 
@@ -288,12 +294,16 @@ def evaluate_rules(
     *,
     duration_s: float,
     embed: Embed | None,
+    channel: str | None = None,
 ) -> list[Finding]:
-    """One ``Finding`` per rule for one interaction, in rule order.
+    """One ``Finding`` per rule that applies to the interaction's ``channel``, in rule order.
 
     ``utterances`` are matched on their ``text`` (already redacted); ``embed`` is called
-    once, with every utterance and example, only when a rule matches by meaning.
+    once, with every utterance and example, only when a rule matches by meaning. A rule limited
+    to other channels gives no finding (a scorecard counts its criterion as n/a); with the
+    channel unknown every rule applies.
     """
+    rules = [r for r in rules if not (r.channels and channel and channel not in r.channels)]
     ordered = sorted(utterances, key=lambda u: u.index)
     sims = _similarities(rules, ordered, embed)
     return [_evaluate(rule, ordered, duration_s, sims.get(rule.name)) for rule in rules]

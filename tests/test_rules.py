@@ -158,6 +158,15 @@ def test_twice_confused_customer_is_flagged(rules, embed):
     assert (f.passed, f.utterance_index, f.detail["matches"]) == (False, 0, [0, 2])
 
 
+def test_disclosure_applies_to_calls_not_face_to_face_visits(rules, embed):
+    call = stm_call()
+    on_phone = by_rule(evaluate_rules(rules, call, duration_s=30.0, embed=embed, channel="phone"))
+    in_branch = by_rule(evaluate_rules(rules, call, duration_s=30.0, embed=embed, channel="face-to-face"))
+    assert on_phone["call_recording_disclosure"].passed is False
+    assert "call_recording_disclosure" not in in_branch  # no finding: scorecards count it n/a
+    assert set(on_phone) - set(in_branch) == {"call_recording_disclosure"}
+
+
 def test_meaning_rules_need_an_encoder(rules):
     with pytest.raises(ConfigError, match="no text encoder"):
         evaluate_rules(rules, stm_call(), duration_s=30.0, embed=None)
@@ -174,6 +183,7 @@ def test_meaning_rules_need_an_encoder(rules):
         ("rules:\n  - name: w\n    role: staff\n", 2, "nothing to match"),
         ("rules:\n  - name: v\n    phrases: [hi\n", 4, "not valid YAML"),
         ("rules:\n  - name: u\n    meaning: {examples: [hi], threshold: 3}\n", 2, "threshold"),
+        ("rules:\n  - name: t\n    phrases: [hi]\n    channels: phone\n", 2, "channels"),
     ],
 )
 def test_malformed_rule_file_names_file_line_and_fix(tmp_path, text, line, message):
