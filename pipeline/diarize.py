@@ -171,14 +171,12 @@ def embed(mel: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch
         stack[i, : b - a] = mel[a:b]
     encoder = load_encoder()
     out = []
-    before = torch.get_num_threads()
+    # torch's thread count is process-wide: set, never saved and restored (a restore races with
+    # other threads). Parley's torch models all run with one thread beside transcription.
     torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for i in range(0, len(stack), batch):
-                out.append(encoder(torch.from_numpy(stack[i : i + batch])).numpy())
-    finally:
-        torch.set_num_threads(before)
+    with torch.no_grad():
+        for i in range(0, len(stack), batch):
+            out.append(encoder(torch.from_numpy(stack[i : i + batch])).numpy())
     return np.concatenate(out)
 
 
@@ -287,12 +285,11 @@ def label_frames(
         score[a:b] += row
         count[a:b] += 1
     out = np.full(n, -1, dtype=int)
-    span_starts = np.array([a for a, _ in spans])
     for a, b in regions:
         if count[a:b].all():  # windows cover a region wholly or not at all
             out[a:b] = np.argmax(score[a:b], axis=1)
-        else:
-            near = spans[min(int(np.searchsorted(span_starts, a)), len(spans) - 1)]
+        else:  # too short to embed: the label of the nearest window, before or after
+            near = min(spans, key=lambda span: max(span[0] - b, a - span[1], 0))
             out[a:b] = int(np.argmax(score[near[0]]))
     return out
 

@@ -34,17 +34,53 @@ VERSIONED_KEYS: dict[str, tuple[str, ...]] = {
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
 _DISK_MARKERS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
 _migrated: set[str] = set()
-_path_locks: dict[str, threading.RLock] = {}
-_path_locks_guard = threading.Lock()
+class _FileLock:
+    """Per database file, per process: many read-only connections at once, or one read-write.
+
+    DuckDB refuses a read-only and a read-write connection to the same file in one process at the
+    same time; readers (the web app's requests, the Processor's look-ups) share, a writer waits for
+    them and then has the file alone. A thread holding the write side may open more connections.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def hold(self, shared: bool) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+            elif shared:
+                self._cond.wait_for(lambda: self._writer is None)
+                self._readers += 1
+            else:
+                self._cond.wait_for(lambda: self._writer is None and self._readers == 0)
+                self._writer, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                if self._writer == me:
+                    self._depth -= 1
+                    if self._depth == 0:
+                        self._writer = None
+                else:
+                    self._readers -= 1
+                self._cond.notify_all()
 
 
-def _path_lock(path: Path) -> threading.RLock:
-    """One lock per database file per process: DuckDB refuses a read-only and a read-write
-    connection to the same file in one process at once, so threads take turns (each holds it
-    for one short transaction or query)."""
+_file_locks: dict[str, _FileLock] = {}
+_file_locks_guard = threading.Lock()
+
+
+def _file_lock(path: Path) -> _FileLock:
     key = str(path.resolve())
-    with _path_locks_guard:
-        return _path_locks.setdefault(key, threading.RLock())
+    with _file_locks_guard:
+        return _file_locks.setdefault(key, _FileLock())
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -74,7 +110,7 @@ class Store:
             raise ConfigError(f"there is no database at {self.path}", fix="process some recordings first (`parley process`) or pass --db", path=self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _path_lock(self.path):
+        with _file_lock(self.path).hold(shared=read_only):
             yield from self._connected(read_only)
 
     def _connected(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:

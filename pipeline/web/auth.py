@@ -33,10 +33,15 @@ router = APIRouter()
 
 async def session_middleware(request: Request, call_next) -> Response:
     """Attach ``request.state.user``/``csrf``; turn away requests without a live session."""
+    path = request.url.path
+    if path.startswith("/static/"):  # public assets: no session look-up
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
     accounts = request.app.state.accounts
     found = await run_in_threadpool(accounts.session, request.cookies.get(SESSION_COOKIE))
     request.state.user, request.state.csrf = found if found else (None, None)
-    path = request.url.path
     if found is None and not path.startswith(PUBLIC_PREFIXES):
         if request.method == "GET" and "text/html" in request.headers.get("accept", "") and not path.startswith(("/audio/", "/api/")):
             response: Response = RedirectResponse(f"/login?next={quote(path)}", status_code=303)

@@ -8,6 +8,8 @@ id that does not exist.
 
 from __future__ import annotations
 
+import duckdb
+
 import csv
 import io
 from contextlib import contextmanager
@@ -158,7 +160,7 @@ def _sql_result(request: Request, user: User, sql: str, name: str) -> Response:
             columns, rows, truncated = _run_sql(request, sql)
         except RejectedQuery as exc:
             error = str(exc)
-        except Exception as exc:  # a query error is the user's to see and fix, not a crash
+        except duckdb.Error as exc:  # a query error is the user's to see and fix, not a crash
             error = str(exc).splitlines()[0]
         audit(request, user, "sql", name or None, sql if not error else f"REJECTED {sql}")
     status = 400 if error else 200
@@ -171,9 +173,9 @@ def _sql_result(request: Request, user: User, sql: str, name: str) -> Response:
 def sql_export(request: Request, sql: str = Form(""), name: str = Form(""), user: User = Depends(compliance_user)) -> Response:
     try:
         columns, rows, _ = _run_sql(request, sql)
-    except RejectedQuery as exc:
+    except (RejectedQuery, duckdb.Error) as exc:  # a busy database (TransientError) is a 503 elsewhere
         audit(request, user, "export", name or "sql", f"REJECTED {sql}")
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, str(exc).splitlines()[0]) from exc
     audit(request, user, "export", name or "sql", f"{len(rows)} rows: {sql}")
     return csv_response(columns, rows, f"{name or 'query'}.csv")
 
