@@ -71,9 +71,8 @@ def watch_forever(
     tracker = ingest.StabilityTracker(s.stable_s)
     while not stop():
         ready = ready_files(s.inbox, tracker)
-        if ready:
-            result = watch_inbox(files=[str(p) for p in ready], settings=settings, on_progress=on_progress)
-            if on_batch:
-                on_batch(result)
-        else:
+        result = watch_inbox(files=[str(p) for p in ready], settings=settings, on_progress=on_progress) if ready else {"counts": {}}
+        if ready and on_batch:
+            on_batch(result)
+        if set(result["counts"]) <= {"retry", "skipped"}:  # nothing done: wait, rather than retry at once
             time.sleep(s.poll_interval_s)

@@ -103,11 +103,12 @@ def load_rubrics_cached(folder: Path):
     return _rubrics(str(folder), folder_signature(folder))
 
 
-def embedder(ref: str):
-    """The encoder's ``encode`` as the ``embed`` callable the meaning-based rules take."""
+def embedder(options: AnalysisOptions):
+    """The tagger's own encoder (same cache entry, same memo) as the rules' ``embed`` callable."""
     from .tagging.encoder import load_encoder
 
-    return load_encoder(ref).encode
+    tagging = tagging_options(options)
+    return load_encoder(tagging.encoder, tagging.max_tokens, tagging.threads).encode
 
 
 def score_stage(
@@ -119,7 +120,7 @@ def score_stage(
     from .scoring import facts_from, score
 
     rules = load_rules_cached(options.rules)
-    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options.encoder), channel=channel)
+    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options), channel=channel)
     facts = facts_from(findings, tags, dynamics)
     return ScoreResult(findings, [score(rubric, facts) for rubric in load_rubrics_cached(options.rubrics)])
 

@@ -51,11 +51,21 @@ def decode(path: str | Path, *, max_duration_s: float | None = None) -> DecodedA
             )
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=TARGET_RATE)
         chunks: list[np.ndarray] = []
+        limit = int(max_duration_s * TARGET_RATE) if max_duration_s else None
+        decoded_samples = 0
         try:
             for frame in container.decode(stream):
                 frame.pts = None
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
+                    decoded_samples += chunks[-1].shape[1]
+                if limit and decoded_samples > limit:  # no declared length: stop before memory runs out
+                    raise TerminalError(
+                        f"the recording is longer than the {max_duration_s / 3600:.1f} h limit",
+                        fix="split it, or raise PARLEY_MAX_DURATION_S",
+                        path=path,
+                        stage="decode",
+                    )
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
         except (av.error.FFmpegError, ValueError) as exc:

@@ -129,8 +129,8 @@ def watch(
             tracker = ingest.StabilityTracker(s.stable_s)
             while not stopping["now"]:
                 ready = tracker.ready(ingest.list_inbox(s.inbox))
-                processor.process_many(ready, on_outcome=lambda o: show(o.as_dict()))
-                if not ready:
+                outcomes = processor.process_many(ready, on_outcome=lambda o: show(o.as_dict()))
+                if all(o.status in ("retry", "skipped") for o in outcomes):  # nothing done: wait
                     time.sleep(s.poll_interval_s)
         else:
             _quiet_prefect(verbose)

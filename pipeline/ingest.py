@@ -177,21 +177,21 @@ def release(drop: Drop) -> None:
 
 
 def recover_claims(folder: Path) -> list[Path]:
-    """Hand back files claimed by processes on this host that are no longer running."""
-    base = folder / CLAIMS_DIR
+    """Hand back files claimed by processes on this host that are no longer running, in the inbox
+    and in its subfolders (a claim sits beside the file it took)."""
     returned: list[Path] = []
-    if not base.is_dir():
-        return returned
     host = socket.gethostname()
-    for owner_dir in base.iterdir():
-        owner_host, pid, started = _parse_owner(owner_dir.name)
-        if owner_host != host or not pid.isdigit() or _alive(int(pid), started):
-            continue
-        for item in owner_dir.iterdir():
-            dest = folder / item.name
-            _move(item, dest)
-            returned.append(dest)
-        _rmdir_quiet(owner_dir)
+    bases = [Path(root) / CLAIMS_DIR for root, dirs, _ in os.walk(folder) if CLAIMS_DIR in dirs]
+    for base in bases:
+        for owner_dir in base.iterdir():
+            owner_host, pid, started = _parse_owner(owner_dir.name)
+            if owner_host != host or not pid.isdigit() or _alive(int(pid), started):
+                continue
+            for item in owner_dir.iterdir():
+                dest = base.parent / item.name
+                _move(item, dest)
+                returned.append(dest)
+            _rmdir_quiet(owner_dir)
     return returned
 
 
@@ -293,10 +293,19 @@ def parse_time(value, audio_name: str, source: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def archive_path(archive: Path, drop: Drop, when: datetime) -> Path:
-    """``archive/YYYY/MM/DD/NAME``; a different file already there gets the hash in its name."""
+REDACTED_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
+"""Formats a redacted copy is written in; others get ``.flac`` added."""
+
+
+def archive_path(archive: Path, drop: Drop, when: datetime, *, redacted: bool = False) -> Path:
+    """``archive/YYYY/MM/DD/NAME``; a different file already there gets the hash in its name.
+
+    ``redacted``: the archive gets a silenced copy, written as NAME (or NAME.flac for formats
+    Parley does not write)."""
     folder = archive / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
-    name = fit_name(drop.source_name, room=13 + len(SIDECAR_SUFFIX))  # room for the hash and NAME.json
+    name = fit_name(drop.source_name, room=19 + len(SIDECAR_SUFFIX))  # room for the hash, .flac and NAME.json
+    if redacted and Path(name).suffix.lower() not in REDACTED_SUFFIXES:
+        name += ".flac"
     target = folder / name
     if target.exists() and drop.sha256 and sha256_file(target)[0] != drop.sha256:
         target = folder / f"{Path(name).stem}.{drop.sha256[:12]}{Path(name).suffix}"

@@ -175,7 +175,10 @@ class Processor:
         """Claim, identify, skip duplicates, decode, transcribe. ``settle(sha256)`` waits for the
         same content if this process is still storing it."""
         pending = _Pending(run_id=str(uuid.uuid4()), started=_now(), timings={}, runner=runner)
-        drop = pending.stage("claim", self._claim, path)
+        try:
+            drop = pending.stage("claim", self._claim, path)
+        except TransientError as exc:  # e.g. a read-only inbox subfolder: that file waits, the batch goes on
+            return Outcome(path.name, "retry", message=exc.one_line())
         if drop is None:
             return Outcome(path.name, "skipped", message="claimed by another worker")
         pending.drop = drop
@@ -198,9 +201,9 @@ class Processor:
 
         def body():
             utterances, tables, spans = self._analyse(stage, drop, audio, transcript)
-            target = ingest.archive_path(self.settings.archive, drop, pending.started) if self.move else drop.path
-            if spans and self.move:
-                target = redacted_name(target)
+            target = drop.path
+            if self.move:
+                target = ingest.archive_path(self.settings.archive, drop, pending.started, redacted=bool(spans))
             rows = recording_rows(drop, audio, transcript, utterances, target, pending.run_id, pending.started)
             rows["tables"] |= tables
             run = self._run_row(pending.run_id, drop, pending.started, pending.timings, "done", transcript)
@@ -298,8 +301,7 @@ class Processor:
     def _duplicate(self, drop: Drop, archived: str | None, run_id: str, started: datetime, timings) -> Outcome:
         """Same content seen before: record the drop; finish an archive move a crash interrupted."""
         if self.move and archived and not Path(archived).exists():
-            spans = self.store.query("SELECT start_s, end_s FROM redactions WHERE recording_id = ?", [drop.sha256]).rows
-            self._archive(drop, Path(archived), [tuple(r) for r in spans])
+            self._archive(drop, Path(archived), self.store.redaction_spans(drop.sha256))
             outcome, detail = "processed", "archived after an interrupted run"
         else:
             outcome, detail = "duplicate", f"same content as recording {drop.sha256[:12]}"
@@ -377,14 +379,6 @@ class Processor:
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
-
-
-REDACTED_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
-
-
-def redacted_name(target: Path) -> Path:
-    """Where the redacted copy goes: same name, or .flac for formats Parley does not write."""
-    return target if target.suffix.lower() in REDACTED_SUFFIXES else target.with_suffix(target.suffix + ".flac")
 
 
 def recording_rows(

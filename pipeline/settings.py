@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(0, ge=0, description="CPU threads for the transcriber; 0 = all cores.")
     vad_filter: bool = Field(True, description="Skip non-speech with the Silero VAD before transcribing.")
     language: str | None = Field("en", description="Spoken language code, or empty to detect.")
-    batch_size: int = Field(16, ge=0, description="N > 0: faster-whisper BatchedInferencePipeline with N speech chunks per batch (needs VAD; fastest); 0: sequential decoding.")
+    batch_size: int = Field(16, ge=0, description="N > 0: faster-whisper BatchedInferencePipeline with N speech chunks per batch (fastest; used only with VAD on); 0: sequential decoding.")
     utterance_gap_s: float = Field(0.8, gt=0, description="A pause at least this long between words starts a new utterance.")
     channel_map: list[str] = Field(
         ["staff", "customer"],

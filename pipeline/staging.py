@@ -32,7 +32,7 @@ import duckdb
 
 from .errors import TransientError
 from .settings import Settings
-from .store import VERSIONED_KEYS, QueryResult, Store, _insert, _sql_value, migrations
+from .store import REDACTION_SPANS, VERSIONED_KEYS, QueryResult, Store, _insert, _sql_value, migrations
 
 TMP_DIR = ".tmp"
 APPENDS_DIR = "_appends"
@@ -98,6 +98,17 @@ class StagingWriter:
         except duckdb.CatalogException:  # a database the loader has not migrated yet
             return None
         return (rows[0][0], rows[0][1]) if rows else None
+
+    def redaction_spans(self, recording_id: str) -> list[tuple[float, float]]:
+        """Redacted (start, end) spans of ``recording_id``: from its newest staged batch when it is
+        not loaded yet (so a retried archive move still silences them), else from the database."""
+        staged = [(m["created_ns"], d) for d in _dirs(self.staging_dir / recording_id) if (m := _read_manifest(d)) and m.get("state")]
+        if staged:
+            batch = max(staged)[1] / "redactions.parquet"
+            if not batch.exists():
+                return []
+            return [tuple(r) for r in duckdb.execute("SELECT start_s, end_s FROM read_parquet(?)", [str(batch)]).fetchall()]
+        return [tuple(r) for r in self.query(REDACTION_SPANS, [recording_id]).rows]
 
     @contextmanager
     def connect(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -31,6 +31,7 @@ VERSIONED_KEYS: dict[str, tuple[str, ...]] = {
 }
 """Per-recording tables whose rows are replaced only for the same key (other versions stay)."""
 
+REDACTION_SPANS = "SELECT start_s, end_s FROM redactions WHERE recording_id = ? ORDER BY start_s"
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
 _DISK_MARKERS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
 _migrated: set[str] = set()
@@ -245,6 +246,10 @@ class Store:
             cur = con.execute(sql, params or [])
             columns = [d[0] for d in cur.description] if cur.description else []
             return QueryResult(columns, cur.fetchall())
+
+    def redaction_spans(self, recording_id: str) -> list[tuple[float, float]]:
+        """Redacted (start, end) spans of a stored recording, to silence its archived copy."""
+        return [tuple(r) for r in self.query(REDACTION_SPANS, [recording_id]).rows]
 
     def recording_state(self, recording_id: str) -> tuple[str, str | None] | None:
         """(status, archive_path) of a stored recording, or None."""

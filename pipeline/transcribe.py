@@ -98,7 +98,7 @@ def _transcribe_samples(model, samples: np.ndarray, options: TranscribeOptions):
         vad_filter=options.vad_filter,
         condition_on_previous_text=False,
     )
-    if options.batch_size > 0:
+    if options.batch_size > 0 and options.vad_filter:  # the batched pipeline cuts its chunks by VAD
         from faster_whisper import BatchedInferencePipeline
 
         segments, info = BatchedInferencePipeline(model).transcribe(samples, batch_size=options.batch_size, **kwargs)

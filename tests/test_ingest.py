@@ -55,6 +55,17 @@ def test_claims_of_a_dead_process_are_handed_back(tmp_path):
     assert path.exists() and not drop.path.exists() and not live.exists()
 
 
+def test_claims_in_inbox_subfolders_are_handed_back_too(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    (tmp_path / "team-a").mkdir()
+    path = tmp_path / "team-a" / "call.wav"
+    path.write_bytes(b"x")
+    ingest.claim(path, owner=f"{os.uname().nodename}__{dead}")
+    assert not path.exists()
+    assert ingest.recover_claims(tmp_path) == [path]
+    assert path.exists()
+
+
 def test_sidecar_metadata_wins_and_unknown_keys_are_kept(tmp_path):
     audio = tmp_path / "20261102T091500_S9_sales_york_phone_outbound.wav"
     audio.write_bytes(b"x")

@@ -44,13 +44,16 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         cleaned = [clean(t) or "." for t in texts]
+        for text in cleaned:  # least recently used first: a text seen again moves to the back
+            if text in self.memo:
+                self.memo[text] = self.memo.pop(text)
         new = list(dict.fromkeys(t for t in cleaned if t not in self.memo))
         for start in range(0, len(new), batch_size):
             batch = new[start : start + batch_size]
             for text, vector in zip(batch, self._forward(batch)):
                 self.memo[text] = vector
         vectors = np.stack([self.memo[t] for t in cleaned]).astype(np.float32)
-        while len(self.memo) > MEMO_SIZE:  # forget the oldest
+        while len(self.memo) > MEMO_SIZE:  # forget the least recently used
             self.memo.pop(next(iter(self.memo)))
         return vectors
 

@@ -22,13 +22,13 @@ def read_labelled(path: Path, text_col: str, label_col: str) -> list[tuple[str, 
     """(text, label) rows of a CSV; rows with an empty text or label are skipped."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in (text_col, label_col) if c not in (reader.fieldnames or [])]
             if missing:
                 raise ConfigError(f"line 1: no column {', '.join(missing)} (found {', '.join(reader.fieldnames or [])})", fix="name the right columns with --text-col and --label-col", path=str(path))
             rows = [(r[text_col].strip(), r[label_col].strip()) for r in reader]
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the CSV ({exc.strerror})", fix="check the --data path", path=str(path)) from exc
     return [(t, y) for t, y in rows if t and y]
 

@@ -56,7 +56,8 @@ class Tagger:
 
     @property
     def complaint_threshold(self) -> float:
-        return self.options.complaint_threshold or self.taxonomies["complaint_topics"].threshold
+        own = self.options.complaint_threshold
+        return own if own is not None else self.taxonomies["complaint_topics"].threshold
 
     def tag(self, utterances: list[Utterance], meta: RecordingMeta | None = None) -> list[Tag]:
         """Utterance-level tags (sentiment, touchpoint, complaint topics) then interaction-level tags.

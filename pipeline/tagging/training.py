@@ -9,6 +9,7 @@ cell are separated by ``;``; an empty cell means "not labelled" (or, for ``compl
 from __future__ import annotations
 
 import csv
+import io
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,11 @@ def load_training(folder: Path) -> TrainingSet:
     for path in sorted(Path(folder).glob("*.csv")):
         raw = path.read_bytes()
         digest.update(path.name.encode() + b"\0" + raw)
-        reader = csv.DictReader(raw.decode("utf-8").splitlines())
+        try:
+            text = raw.decode("utf-8-sig")  # a CSV saved by Excel starts with a byte-order mark
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text (byte {exc.start})", fix="save the file as UTF-8 CSV", path=str(path)) from exc
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         if "text" not in (reader.fieldnames or []):
             raise ConfigError("line 1: no `text` column", fix="add a header line starting with text,", path=str(path))
         for line, row in enumerate(reader, start=2):
