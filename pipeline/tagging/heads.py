@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -77,11 +80,14 @@ def cached(cache_dir: Path, key: str, train: Callable[[], Head]) -> Head:
     """The head stored under ``key``, or ``train()`` once and store it (atomically)."""
     path = Path(cache_dir) / f"head-{key}.npz"
     if path.is_file():
-        data = np.load(path, allow_pickle=False)
-        return Head(tuple(str(c) for c in data["classes"]), data["weights"], data["bias"], bool(data["multi_label"]), key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return Head(tuple(str(c) for c in data["classes"]), data["weights"], data["bias"], bool(data["multi_label"]), key)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+            path.unlink(missing_ok=True)  # a damaged cache entry: train it again
     head = train()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")  # workers training at once never share it
     np.savez(tmp, classes=np.array(head.classes), weights=head.weights, bias=head.bias, multi_label=head.multi_label)
     tmp.replace(path)
     return head
