@@ -111,15 +111,23 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", re.IGNORECASE)
 
 
-def _parse_rule(raw: Any, where: str) -> Rule:
+def checked_mapping(raw: Any, allowed: set[str], where: str, what: str, example: str) -> Callable[[str, str], ConfigError]:
+    """Check that ``raw`` (one item of a YAML file) is a mapping with only ``allowed`` keys; return
+    the ``bad(problem, fix)`` error factory that names its ``file:line``."""
+
     def bad(problem: str, fix: str) -> ConfigError:
         return ConfigError(problem, fix=fix, path=where)
 
     if not isinstance(raw, dict):
-        raise bad("a rule must be a mapping", "write each rule as '- name: ...' with its keys below")
-    unknown = set(raw) - RULE_KEYS - {LINE_KEY}
+        raise bad(f"a {what} must be a mapping", example)
+    unknown = set(raw) - allowed - {LINE_KEY}
     if unknown:
-        raise bad(f"unknown key(s) {sorted(unknown)}", f"use only {sorted(RULE_KEYS)}")
+        raise bad(f"unknown key(s) {sorted(unknown)}", f"use only {sorted(allowed)}")
+    return bad
+
+
+def _parse_rule(raw: Any, where: str) -> Rule:
+    bad = checked_mapping(raw, RULE_KEYS, where, "rule", "write each rule as '- name: ...' with its keys below")
     name = raw.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise bad(f"rule name {name!r} is missing or not snake_case", "give the rule a name like 'call_recording_disclosure'")

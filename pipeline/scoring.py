@@ -31,7 +31,7 @@ import pandas as pd
 from .errors import ConfigError
 from .queries import existing_tables
 from .records import Finding, Tag
-from .rules import LINE_KEY, read_yaml
+from .rules import LINE_KEY, checked_mapping, read_yaml
 from .store import json_text
 
 FACT_KINDS = ("rule", "tag", "metric")
@@ -136,14 +136,7 @@ class Scorecard:
 
 
 def _criterion(raw: Any, section: str, where: str) -> Criterion:
-    def bad(problem: str, fix: str) -> ConfigError:
-        return ConfigError(problem, fix=fix, path=where)
-
-    if not isinstance(raw, dict):
-        raise bad("a criterion must be a mapping", "write '- id: ...' with fact, weight and pass_if below")
-    unknown = set(raw) - CRITERION_KEYS - {LINE_KEY}
-    if unknown:
-        raise bad(f"unknown key(s) {sorted(unknown)}", f"use only {sorted(CRITERION_KEYS)}")
+    bad = checked_mapping(raw, CRITERION_KEYS, where, "criterion", "write '- id: ...' with fact, weight and pass_if below")
     cid, fact = raw.get("id"), raw.get("fact")
     if not isinstance(cid, str) or not cid:
         raise bad("criterion without an id", "add id: a_short_name")
