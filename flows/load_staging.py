@@ -7,7 +7,6 @@ concurrency limit of 1). It is idempotent: re-running after a crash loads nothin
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from typing import Any
 
@@ -24,7 +23,7 @@ from flows.process_recording import settings_for
 def load_staging(staging_dir: str | None = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load every complete batch under ``staging_dir`` (default ``PARLEY_STAGING_DIR``) into the database."""
     s = settings_for(settings)
-    staging = staging_dir or getattr(s, "staging_dir", None) or os.environ.get("PARLEY_STAGING_DIR")
+    staging = staging_dir or s.staging_dir
     if not staging:
         raise ConfigError("no staging folder given", fix="pass staging_dir or set PARLEY_STAGING_DIR")
     report = load_report(Store(s.db, s.db_lock_timeout_s), staging)

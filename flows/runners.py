@@ -26,15 +26,16 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.errors import ConfigError
 from pipeline.process import Processor
-from pipeline.staging import writer_for
+from pipeline.settings import Settings
 
 from flows.process_recording import settings_for
 
 
 def task_runner(name: str | None = None, workers: int | None = None):
-    """The Prefect task runner named by ``name`` (default ``PARLEY_TASK_RUNNER`` or ``threads``)."""
-    name = (name or os.environ.get("PARLEY_TASK_RUNNER") or "threads").strip()
-    workers = workers or int(os.environ.get("PARLEY_WORKERS") or 0) or (os.cpu_count() or 1)
+    """The Prefect task runner named by ``name`` (default: the ``task_runner`` setting, PARLEY_TASK_RUNNER)."""
+    settings = Settings()
+    name = (name or settings.task_runner).strip()
+    workers = workers or settings.workers or (os.cpu_count() or 1)
     if name == "threads":
         return ThreadPoolTaskRunner(max_workers=workers)
     if name == "dask" or name.startswith(("dask://", "tcp://")):
@@ -51,9 +52,7 @@ def task_runner(name: str | None = None, workers: int | None = None):
 @lru_cache(maxsize=4)
 def _processor(settings_json: str, move: bool) -> Processor:
     """One processor per worker process and settings: the model loads once."""
-    processor = Processor(settings_for(json.loads(settings_json)), move=move)
-    processor.store = writer_for(processor.settings)
-    return processor
+    return Processor(settings_for(json.loads(settings_json)), move=move)  # its writer: writer_for(settings)
 
 
 @task(name="process-file", cache_policy=NO_CACHE, persist_result=False)

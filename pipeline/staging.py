@@ -32,7 +32,7 @@ import duckdb
 
 from .errors import TransientError
 from .settings import Settings
-from .store import REDACTION_SPANS, VERSIONED_KEYS, QueryResult, Store, _insert, _sql_value, migrations
+from .store import REDACTION_SPANS, VERSIONED_KEYS, QueryResult, Store, _insert, _rollback, _sql_value, migrations
 
 TMP_DIR = ".tmp"
 APPENDS_DIR = "_appends"
@@ -40,7 +40,6 @@ MANIFEST = "manifest.json"
 LEDGER = "staging_loads"
 STALE_TMP_S = 3600.0
 """A half-written batch older than this was left by a writer that died; the loader removes it."""
-_LEDGER_DDL = f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id VARCHAR NOT NULL, loaded_at TIMESTAMP)"
 
 
 class StagingWriter:
@@ -162,12 +161,9 @@ class StagingWriter:
 def writer_for(settings: Settings) -> Store | StagingWriter:
     """The processor's writer: a ``StagingWriter`` when ``staging_dir`` is set, else the ``Store``.
 
-    Reads ``settings.staging_dir`` (proposed setting ``PARLEY_STAGING_DIR``), or the environment
-    variable while the setting does not exist yet.
     """
-    staging = getattr(settings, "staging_dir", None) or os.environ.get("PARLEY_STAGING_DIR")
-    if staging:
-        return StagingWriter(staging, settings.db, settings.db_lock_timeout_s)
+    if settings.staging_dir:
+        return StagingWriter(settings.staging_dir, settings.db, settings.db_lock_timeout_s)
     return Store(settings.db, settings.db_lock_timeout_s)
 
 
@@ -233,11 +229,10 @@ def _load_batch(store: Store, folder: Path, manifest: dict) -> bool:
     """Apply one batch in one transaction; False when the ledger shows it loaded already."""
     files = {table: folder / name for table, name in manifest["files"].items()}
     with store.connect() as con:
-        con.execute(_LEDGER_DDL)
-        con.execute("BEGIN TRANSACTION")
+        con.execute("BEGIN TRANSACTION")  # staging_loads comes from migration 0006
         try:
             if con.execute(f"SELECT 1 FROM {LEDGER} WHERE batch_id = ?", [manifest["batch_id"]]).fetchone():
-                con.execute("ROLLBACK")
+                _rollback(con)
                 return False
             if manifest["kind"] == "recording":
                 _replace(store, con, manifest, files)
@@ -246,7 +241,7 @@ def _load_batch(store: Store, folder: Path, manifest: dict) -> bool:
             con.execute(f"INSERT INTO {LEDGER} VALUES (?, ?)", [manifest["batch_id"], _sql_value(datetime.now(timezone.utc))])
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            _rollback(con)  # a failed COMMIT has ended the transaction: keep its error, not ROLLBACK's
             raise
     return True
 
@@ -255,9 +250,7 @@ def _replace(store: Store, con, manifest: dict, files: dict[str, Path]) -> None:
     """Clear what ``Store.write_recording`` clears before the batch's rows go in."""
     recording_id = manifest["recording_id"]
     given = manifest["tables"]
-    # A full reprocess also replaces the versions it brings of versioned tables (scorecards).
-    targets = Store.derived_tables(con) + [t for t in given if t in VERSIONED_KEYS] if manifest["replace_all"] else given
-    for table in targets:
+    for table in Store.replaced_tables(con, given, manifest["replace_all"]):
         keys = VERSIONED_KEYS.get(table)
         new_rows: list[dict] = []
         if keys and table in files:

@@ -14,7 +14,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -193,9 +193,7 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                versioned = [t for t in tables if t in VERSIONED_KEYS]
-                targets = [*self.derived_tables(con), *versioned] if replace_all else list(tables)
-                for table in targets:
+                for table in self.replaced_tables(con, list(tables), replace_all):
                     self._clear(con, table, recording_id, tables.get(table, []))
                 if recording is not None:
                     con.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
@@ -219,6 +217,13 @@ class Store:
         for values in {tuple(row.get(k) for k in keys) for row in new_rows}:
             where = " AND ".join(f'"{k}" = ?' for k in keys)
             con.execute(f'DELETE FROM "{table}" WHERE recording_id = ? AND {where}', [recording_id, *values])
+
+    @classmethod
+    def replaced_tables(cls, con, given: list[str], replace_all: bool) -> list[str]:
+        """Tables a recording's write clears first: on a full reprocess every derived table plus
+        the versioned tables it brings rows for (those only for the versions it brings), else
+        just the tables given."""
+        return [*cls.derived_tables(con), *(t for t in given if t in VERSIONED_KEYS)] if replace_all else list(given)
 
     @staticmethod
     def derived_tables(con) -> list[str]:
@@ -317,8 +322,6 @@ def _sql_value(value: Any) -> Any:
         return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, date):
-        return value
     return value
 
 
