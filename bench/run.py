@@ -4,7 +4,8 @@
 
 Each side runs in its own process (so peak memory is its own). Parley processes a copy of the
 folder into a throw-away database (the local runner; --prefect adds Prefect's orchestration and
-its start-up). Bare faster-whisper is `WhisperModel(tiny.en, int8).transcribe(path)` with the same
+its start-up), started the way the `parley` command starts itself (with glibc's huge-page tunable,
+see pipeline/launch.py). Bare faster-whisper is `WhisperModel(tiny.en, int8).transcribe(path)` with the same
 beam size and language, default options otherwise (mono mix-down, no VAD, no word timestamps), every
 segment consumed. The last line is one JSON object.
 """
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from pipeline.launch import with_hugepages  # noqa: E402
 
 PARLEY_CHILD = """
 import json, resource, sys, time
@@ -69,8 +72,8 @@ print(json.dumps({"wall_s": time.perf_counter() - t0, "audio_s": audio_s,
 """
 
 
-def child(code: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+def child(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"benchmark child failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -87,7 +90,9 @@ def main() -> None:
         work = Path(tmp)
         shutil.copytree(args.folder, work / "inbox")
         audio_files = [p for p in sorted(args.folder.iterdir()) if p.is_file() and p.suffix != ".json"]
-        parley = child(PARLEY_CHILD, str(work), "1" if args.prefect else "0")
+        # Parley's child starts as the `parley` command starts itself (pipeline/launch.py: glibc's
+        # huge-page tunable); bare faster-whisper runs in the plain environment (it gains nothing from it).
+        parley = child(PARLEY_CHILD, str(work), "1" if args.prefect else "0", env=with_hugepages())
         bare = child(BARE_CHILD, *map(str, audio_files))
     audio_s = parley["audio_s"]
     result = {

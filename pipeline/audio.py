@@ -158,8 +158,14 @@ _ENCODERS = {
 }
 
 
-def encode(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
-    """Write float32 audio (channels x samples, or 1-D mono) in the format the extension names."""
+_FAST = {"libmp3lame": {"compression_level": "7"}, "libopus": {"compression_level": "5"}, "aac": {"aac_coder": "fast"}}
+"""Encoder presets that take ~half the CPU of the defaults (LAME -q 7, Opus complexity 5, FFmpeg
+AAC's fast coder) at the same bit rate, for speech: used for redacted archive copies."""
+
+
+def encode(path: str | Path, samples: np.ndarray, sample_rate: int, *, fast: bool = False) -> Path:
+    """Write float32 audio (channels x samples, or 1-D mono) in the format the extension names;
+    ``fast``: the encoder's faster preset, for speech copies."""
     path = Path(path)
     if path.suffix.lower() not in _ENCODERS:
         raise ValueError(f"{path}: cannot write '{path.suffix}'. Fix: use one of {', '.join(_ENCODERS)}")
@@ -168,7 +174,7 @@ def encode(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
     layout = "stereo" if data.shape[0] == 2 else "mono"
     out_rate = 48000 if codec == "libopus" else sample_rate  # Opus only takes 48 kHz
     with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=out_rate)
+        stream = container.add_stream(codec, rate=out_rate, options=_FAST.get(codec, {}) if fast else {})
         stream.layout = layout
         resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout, rate=out_rate)
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format="fltp", layout=layout)

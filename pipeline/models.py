@@ -241,6 +241,22 @@ def shared_vad() -> SharedVad:
     return the shared, memoising model. Idempotent."""
     from faster_whisper import vad
 
-    shared = SharedVad(vad.get_vad_model())
+    shared = SharedVad(_silero_vad(vad))
     vad.get_vad_model = lambda: shared
     return shared
+
+
+def _silero_vad(vad_module, threads: int = 2):
+    """faster-whisper's Silero VAD with ``threads`` intra-op threads and onnxruntime's memory
+    arena on (faster-whisper builds it with 1 thread and no arena): ~25% faster on 2 cores, and
+    its speech probabilities are the same."""
+    import onnxruntime
+
+    model = vad_module.SileroVADModel.__new__(vad_module.SileroVADModel)
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 4
+    path = os.path.join(vad_module.get_assets_path(), "silero_vad_v6.onnx")
+    model.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"], sess_options=opts)
+    return model

@@ -98,6 +98,13 @@ def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcr
     return transcribe(audio, options)
 
 
+def _result_or_none(future: Future) -> Any:
+    try:
+        return future.result()
+    except BaseException:  # noqa: BLE001 - already handled where it was raised
+        return None
+
+
 # -- the processor -----------------------------------------------------------------------------
 @dataclass
 class _Pending:
@@ -150,7 +157,8 @@ class Processor:
             if on_outcome:
                 on_outcome(outcome)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as pool:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as pool, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-read") as reader:
             in_flight: list[tuple[str, Future]] = []
 
             def settle(sha256: str) -> None:
@@ -159,21 +167,34 @@ class Processor:
                     if other == sha256:
                         future.result()
 
-            for path in paths:
-                first = self._front(Path(path), runner, settle)
-                if isinstance(first, Outcome):
-                    report(first)
-                    continue
-                while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
-                    report(in_flight.pop(0)[1].result())
-                in_flight.append((first.drop.sha256, pool.submit(self._back, first, runner)))
+            ahead = reader.submit(self._read, Path(paths[0]), runner) if paths else None
+            try:
+                for i in range(len(paths)):
+                    read, ahead = ahead.result(), None
+                    # the next file is claimed and decoded while this one is transcribed
+                    ahead = reader.submit(self._read, Path(paths[i + 1]), runner) if i + 1 < len(paths) else None
+                    first = read if isinstance(read, Outcome) else self._transcribe(read, settle)
+                    if isinstance(first, Outcome):
+                        report(first)
+                        continue
+                    while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
+                        report(in_flight.pop(0)[1].result())
+                    in_flight.append((first.drop.sha256, pool.submit(self._back, first, runner)))
+            except BaseException:  # a configuration error or an interrupt: give back the file read ahead
+                if ahead is not None and self.move and isinstance(read_ahead := _result_or_none(ahead), _Pending):
+                    ingest.release(read_ahead.drop)
+                raise
             for _, future in in_flight:
                 report(future.result())
         return outcomes
 
-    def _front(self, path: Path, runner: Runner, settle: Callable[[str], None] = lambda sha256: None) -> "Outcome | _Pending":
-        """Claim, identify, skip duplicates, decode, transcribe. ``settle(sha256)`` waits for the
-        same content if this process is still storing it."""
+    def _front(self, path: Path, runner: Runner) -> "Outcome | _Pending":
+        """Claim, identify, skip duplicates, decode, transcribe."""
+        read = self._read(path, runner)
+        return read if isinstance(read, Outcome) else self._transcribe(read)
+
+    def _read(self, path: Path, runner: Runner) -> "Outcome | _Pending":
+        """Claim, identify, skip content already done, decode."""
         pending = _Pending(run_id=str(uuid.uuid4()), started=_now(), timings={}, runner=runner)
         try:
             drop = pending.stage("claim", self._claim, path)
@@ -185,15 +206,35 @@ class Processor:
 
         def body():
             pending.stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
-            settle(drop.sha256)
-            state = self.store.recording_state(drop.sha256)
-            if state and state[0] == "done":
-                return self._duplicate(drop, state[1], pending.run_id, pending.started, pending.timings)
+            duplicate = self._if_done(pending)
+            if duplicate is not None:
+                return duplicate
             pending.audio = pending.stage("decode", decode_stage, drop, self.settings.max_duration_s)
-            pending.transcript = pending.stage("transcribe", transcribe_stage, pending.audio, self.options)
             return pending
 
         return self._guarded(drop, pending.run_id, body)
+
+    def _transcribe(self, pending: "_Pending", settle: Callable[[str], None] = lambda sha256: None) -> "Outcome | _Pending":
+        """Transcribe a decoded recording. ``settle(sha256)`` first waits for the same content if
+        this process is still storing it (it was decoded before that was known)."""
+
+        def body():
+            settle(pending.drop.sha256)
+            duplicate = self._if_done(pending)
+            if duplicate is not None:
+                return duplicate
+            pending.transcript = pending.stage("transcribe", transcribe_stage, pending.audio, self.options)
+            return pending
+
+        return self._guarded(pending.drop, pending.run_id, body)
+
+    def _if_done(self, pending: "_Pending") -> "Outcome | None":
+        """The duplicate's outcome when this content is already processed, else None."""
+        state = self.store.recording_state(pending.drop.sha256)
+        if state and state[0] == "done":
+            pending.audio = None
+            return self._duplicate(pending.drop, state[1], pending.run_id, pending.started, pending.timings)
+        return None
 
     def _back(self, pending: "_Pending", runner: Runner) -> Outcome:
         """Speakers, redaction, tags, scorecards, then one transaction, then the archive."""

@@ -670,4 +670,4 @@ def write_redacted_audio(
     redacted = np.clip(silence_spans(samples, rate, spans, mode=mode, pad_s=pad_s), -1.0, 1.0)
     dst = Path(dst_path)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    return encode(dst, redacted, rate)
+    return encode(dst, redacted, rate, fast=True)

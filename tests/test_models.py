@@ -57,3 +57,16 @@ def test_shared_vad_runs_the_model_once_per_audio_content():
     get_speech_timestamps(samples, VadOptions())
     get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=250))
     assert len(shared_vad().memo) == 1
+
+
+def test_parleys_vad_session_gives_faster_whispers_probabilities():
+    import os
+
+    from faster_whisper import vad
+
+    samples = decode(DATA / "pyannote_sample.wav").samples[0]
+    padded = np.pad(samples, (0, 512 - samples.shape[0] % 512))
+    theirs = vad.SileroVADModel(os.path.join(vad.get_assets_path(), "silero_vad_v6.onnx"))(padded)
+    ours = shared_vad().model(padded)
+    assert ours.shape == theirs.shape and len(ours) > 500
+    assert np.abs(ours - theirs).max() < 1e-4
