@@ -1,6 +1,6 @@
 """Benchmark: Parley end to end on a folder vs bare faster-whisper on the same files, same run.
 
-    python bench/run.py FOLDER [--prefect]
+    python bench/run.py FOLDER [--prefect] [--repeat N]
 
 Each side runs in its own process (so peak memory is its own). Parley processes a copy of the
 folder into a throw-away database (the local runner; --prefect adds Prefect's orchestration and
@@ -79,21 +79,35 @@ def child(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _median(runs) -> dict:
+    """The run with the median wall time (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Parley vs bare faster-whisper on one folder.")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--prefect", action="store_true", help="run Parley through its Prefect flows")
+    parser.add_argument("--repeat", type=int, default=1, help="run both sides N times, alternating, and report the median run of each")
     args = parser.parse_args()
     if not args.folder.is_dir():
         sys.exit(f"{args.folder}: no such folder. Fix: build one with `python bench/make_corpus.py {args.folder}`")
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
-        work = Path(tmp)
-        shutil.copytree(args.folder, work / "inbox")
-        audio_files = [p for p in sorted(args.folder.iterdir()) if p.is_file() and p.suffix != ".json"]
-        # Parley's child starts as the `parley` command starts itself (pipeline/launch.py: glibc's
-        # huge-page tunable); bare faster-whisper runs in the plain environment (it gains nothing from it).
-        parley = child(PARLEY_CHILD, str(work), "1" if args.prefect else "0", env=with_hugepages())
+    audio_files = [p for p in sorted(args.folder.iterdir()) if p.is_file() and p.suffix != ".json"]
+    pairs = []
+    for _ in range(args.repeat):  # alternate the two sides, so a slow spell of the machine hits both
+        with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+            work = Path(tmp)
+            shutil.copytree(args.folder, work / "inbox")
+            # Parley's child starts as the `parley` command starts itself (pipeline/launch.py: glibc's
+            # huge-page tunable); bare faster-whisper runs in the plain environment (it gains nothing from it).
+            parley = child(PARLEY_CHILD, str(work), "1" if args.prefect else "0", env=with_hugepages())
         bare = child(BARE_CHILD, *map(str, audio_files))
+        pairs.append((parley, bare))
+        if args.repeat > 1:
+            print(f"run {len(pairs)}: parley {parley['wall_s']:.2f} s, bare {bare['wall_s']:.2f} s, ratio {parley['wall_s'] / bare['wall_s']:.3f}", flush=True)
+    parley = _median(p for p, _ in pairs)
+    bare = _median(b for _, b in pairs)
     audio_s = parley["audio_s"]
     result = {
         "files": parley["files"],
@@ -108,11 +122,13 @@ def main() -> None:
         "ratio_vs_bare": round(parley["wall_s"] / bare["wall_s"], 3),
         "stages_s": {k: round(v, 2) for k, v in parley["stages"].items()},
         "prefect": args.prefect,
+        "runs": len(pairs),
+        "ratios": [round(p["wall_s"] / b["wall_s"], 3) for p, b in pairs],
     }
     print(f"audio           {result['audio_s']:>9.1f} s in {result['files']} files ({result['done']} processed)")
     print(f"parley          {result['wall_s']:>9.2f} s wall   {result['rtf']:>6.1f}x real time   peak {result['peak_mb']} MB")
     print(f"bare whisper    {result['bare_wall_s']:>9.2f} s wall   {result['bare_rtf']:>6.1f}x real time   peak {result['bare_peak_mb']} MB")
-    print(f"ratio parley / bare wall time: {result['ratio_vs_bare']:.3f}")
+    print(f"ratio parley / bare wall time: {result['ratio_vs_bare']:.3f}" + (f" (medians of {len(pairs)} runs each; per run {result['ratios']})" if len(pairs) > 1 else ""))
     print("stages (s): " + ", ".join(f"{k} {v}" for k, v in result["stages_s"].items()))
     print(json.dumps(result))
 
