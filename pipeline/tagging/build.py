@@ -46,11 +46,11 @@ def taxonomy_head(encoder: Encoder, taxonomy: Taxonomy, training: TrainingSet | 
 
 def sentiment_head(encoder: Encoder, training: TrainingSet, cache_dir: Path) -> Head:
     pairs = [(text, labels[0]) for text, labels in training.labels("sentiment")]
-    key = head_key("sentiment", encoder.name, encoder.version, sentiment.VADER_WEIGHT, pairs)
+    key = head_key("sentiment", encoder.name, encoder.version, encoder.middle_layer, sentiment.VADER_WEIGHT, pairs)
 
     def train() -> Head:
         texts = [text for text, _ in pairs]
-        return fit_single(sentiment.features(encoder.encode(texts), texts), [label for _, label in pairs], key, c=1.0, balanced=False)
+        return fit_single(sentiment.features(encoder.encode_layers(texts), texts), [label for _, label in pairs], key, c=1.0, balanced=False)
 
     return cached(cache_dir, key, train)
 

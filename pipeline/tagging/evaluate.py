@@ -51,7 +51,7 @@ def evaluate_sentiment(options: TaggingOptions, rows: list[tuple[str, str]]) -> 
     tagger = load_tagger(options)
     texts = [t for t, _ in rows]
     head = tagger.heads["sentiment"]
-    proba = head.proba(sentiment.features(tagger.encoder.encode(texts, options.batch_size), texts))
+    proba = head.proba(sentiment.features(tagger.encoder.encode_layers(texts, options.batch_size), texts))
     result = metrics([y.lower() for _, y in rows], [head.classes[i] for i in proba.argmax(axis=1)])
     return {**result, "model": f"{tagger.encoder.name}+sentiment", "model_version": f"{tagger.encoder.version}+{head.key}"}
 

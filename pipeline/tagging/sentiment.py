@@ -1,7 +1,8 @@
 """Sentiment features: the encoder vector plus the VADER lexicon's scores.
 
 Similarity to label descriptions does not work for sentiment (ENVIRONMENT.md), so a head is
-trained on labelled utterances; VADER (MIT, a rule-based lexicon) adds negation- and
+trained on labelled utterances. It reads the encoder's sentence vector and a middle layer's mean
+(which keeps more of the wording); VADER (MIT, a rule-based lexicon) adds negation- and
 intensity-aware polarity that a small frozen encoder misses.
 """
 
@@ -32,9 +33,10 @@ def lexicon_features(texts: list[str]) -> np.ndarray:
     return VADER_WEIGHT * np.array([[s["compound"], s["pos"], s["neg"], s["neu"]] for s in scores], dtype=np.float32).reshape(-1, 4)
 
 
-def features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-    """What the sentiment head reads: encoder vectors with the lexicon features appended."""
-    return np.hstack([vectors, lexicon_features(texts)])
+def features(layers: np.ndarray, texts: list[str]) -> np.ndarray:
+    """What the sentiment head reads: the encoder's sentence and middle-layer vectors
+    (``Encoder.encode_layers``) with the lexicon features appended."""
+    return np.hstack([layers, lexicon_features(texts)])
 
 
 def polarity(proba: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:

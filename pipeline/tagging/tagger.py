@@ -45,9 +45,10 @@ class Tagger:
 
     def scores(self, texts: list[str], roles: list[str]) -> tuple[dict[str, np.ndarray], interaction.Scores]:
         """Probabilities of every head for ``texts`` (one batched encoder pass)."""
-        vectors = self.encoder.encode(texts, batch_size=self.options.batch_size)
+        layers = self.encoder.encode_layers(texts, batch_size=self.options.batch_size)
+        vectors = layers[:, : layers.shape[1] // 2]
         proba = {name: head.proba(vectors) for name, head in self.heads.items() if name != "sentiment"}
-        proba["sentiment"] = self.heads["sentiment"].proba(sentiment.features(vectors, texts))
+        proba["sentiment"] = self.heads["sentiment"].proba(sentiment.features(layers, texts))
         negative = proba["sentiment"][:, self.heads["sentiment"].classes.index("negative")]
         over = (proba["complaint_topics"] >= self.complaint_threshold).any(axis=1)
         is_complaint = over & (negative >= self.options.negative_threshold) & np.array([r != "staff" for r in roles], bool)
