@@ -57,11 +57,14 @@ def process_recording(path: str, settings: dict[str, Any] | None = None, move: b
     """
     processor = Processor(settings_for(settings), move=move, flow_run_id=str(flow_run.id) if flow_run.id else None)
     outcome = processor.process(Path(path), runner=prefect_runner)
-    logger = get_run_logger()
+    log_outcome(get_run_logger(), outcome)
+    return outcome.as_dict()
+
+
+def log_outcome(logger, outcome) -> None:
     if outcome.status == "quarantined":
         logger.error("quarantined: %s", outcome.message)
     elif outcome.status == "retry":
         logger.warning("will retry later: %s", outcome.message)
     else:
         logger.info("%s: %s", outcome.status, outcome.source_name)
-    return outcome.as_dict()

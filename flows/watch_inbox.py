@@ -1,4 +1,8 @@
-"""``watch-inbox``: take the inbox's settled files (or given files) through ``process-recording``.
+"""``watch-inbox``: take the inbox's settled files (or given files) through every stage.
+
+The files of one poll are one batch: each stage is a task run of this flow run, and recordings
+overlap (the next is decoded and transcribed while the last is analysed and stored).
+``process-recording`` takes one file on demand.
 
 One call is one poll, so a deployment can run it on an interval schedule. ``parley watch`` runs
 ``watch_forever``, which polls in-process (models stay loaded) and calls this flow only when files
@@ -12,11 +16,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from pipeline import ingest
+from pipeline.process import Outcome, Processor
 
-from flows.process_recording import process_recording, settings_for
+from flows.process_recording import log_outcome, prefect_runner, settings_for
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -48,12 +54,21 @@ def watch_inbox(
         paths = ready_files(s.inbox, ingest.StabilityTracker(s.stable_s if stable_s is None else stable_s))
     else:
         paths = [Path(f) for f in files]
-    outcomes = []
-    for path in paths:
-        outcome = process_recording(str(path), settings=overrides, move=move)
-        outcomes.append(outcome)
+    if not paths:
+        return {"counts": {}, "outcomes": []}
+    logger = get_run_logger()
+    outcomes: list[dict[str, Any]] = []
+
+    def done(outcome: Outcome) -> None:
+        outcomes.append(outcome.as_dict())
+        log_outcome(logger, outcome)
         if on_progress:
-            on_progress(outcome)
+            on_progress(outcomes[-1])
+
+    # One processor for the batch: while one recording is analysed and stored, the next is
+    # decoded and transcribed; every stage is a task run of this flow run.
+    processor = Processor(s, move=move, flow_run_id=str(flow_run.id) if flow_run.id else None)
+    processor.process_many(paths, runner=prefect_runner, on_outcome=done)
     return {"counts": dict(Counter(o["status"] for o in outcomes)), "outcomes": outcomes}
 
 

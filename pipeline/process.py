@@ -9,6 +9,7 @@ and, if they persist, hand the file back to the inbox; nothing is lost or half-w
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import socket
@@ -167,19 +168,23 @@ class Processor:
                     if other == sha256:
                         future.result()
 
-            ahead = reader.submit(self._read, Path(paths[0]), runner) if paths else None
+            def submit(executor: ThreadPoolExecutor, fn: Callable, *args) -> Future:
+                # the caller's context goes along (a Prefect flow run: the stages' task runs join it)
+                return executor.submit(contextvars.copy_context().run, fn, *args)
+
+            ahead = submit(reader, self._read, Path(paths[0]), runner) if paths else None
             try:
                 for i in range(len(paths)):
                     read, ahead = ahead.result(), None
                     # the next file is claimed and decoded while this one is transcribed
-                    ahead = reader.submit(self._read, Path(paths[i + 1]), runner) if i + 1 < len(paths) else None
+                    ahead = submit(reader, self._read, Path(paths[i + 1]), runner) if i + 1 < len(paths) else None
                     first = read if isinstance(read, Outcome) else self._transcribe(read, settle)
                     if isinstance(first, Outcome):
                         report(first)
                         continue
                     while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
                         report(in_flight.pop(0)[1].result())
-                    in_flight.append((first.drop.sha256, pool.submit(self._back, first, runner)))
+                    in_flight.append((first.drop.sha256, submit(pool, self._back, first, runner)))
             except BaseException:  # a configuration error or an interrupt: give back the file read ahead
                 if ahead is not None and self.move and isinstance(read_ahead := _result_or_none(ahead), _Pending):
                     ingest.release(read_ahead.drop)

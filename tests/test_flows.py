@@ -43,12 +43,14 @@ def test_watch_inbox_flow_processes_the_inbox_through_prefect(harness, workspace
 
     import asyncio
 
-    async def task_names():
+    async def task_runs():
         async with get_client() as client:
-            runs = await client.read_task_runs()
-            return {r.name.rsplit("-", 1)[0] for r in runs}
+            return [(r.name.rsplit("-", 1)[0], str(r.flow_run_id)) for r in await client.read_task_runs()]
 
-    assert {"claim", "identify", "decode", "transcribe", "store", "archive"} <= asyncio.run(task_names())
+    runs = asyncio.run(task_runs())
+    assert {"claim", "identify", "decode", "transcribe", "speakers", "tag", "store", "archive"} <= {name for name, _ in runs}
+    # the stages run in worker threads (read-ahead, analysis) and still belong to the flow run
+    assert {flow_run for _, flow_run in runs} == flow_run_ids
     again = watch_inbox(inbox=str(workspace.inbox), settings=overrides, stable_s=0)
     assert again["counts"] == {}  # nothing left: a second poll reprocesses nothing
 
