@@ -115,3 +115,26 @@ def test_archive_failure_keeps_the_file_in_the_inbox(workspace):
     assert "could not be moved to the archive" in outcome.message and "Fix:" in outcome.message
     assert (workspace.inbox / "stereo_diarization.wav").exists()
     assert Processor(workspace).store.query("SELECT kind, stage FROM errors").rows[-1] == ("transient", "archive")
+
+
+def test_a_configuration_error_mid_batch_hands_back_every_claimed_file(workspace, monkeypatch):
+    """A set-up problem stops the batch: the file being transcribed and the one already read ahead
+    both go back to the inbox, untouched, for the next run."""
+    from pipeline import process
+    from pipeline.errors import ConfigError
+
+    for name in ("a.flac", "b.wav", "c.flac"):
+        drop(workspace, DATA / ("jfk.flac" if name.endswith(".flac") else "stereo_diarization.wav"), name)
+    (workspace.inbox / "c.flac").write_bytes((workspace.inbox / "c.flac").read_bytes() + b"\0")  # other content
+
+    def broken(audio, options):
+        raise ConfigError("the transcription model is missing", fix="reinstall it")
+
+    monkeypatch.setattr(process, "transcribe_stage", broken)
+    processor = Processor(workspace)
+    with pytest.raises(ConfigError, match="model is missing"):
+        processor.process_many(ingest.list_inbox(workspace.inbox))
+    assert sorted(p.name for p in workspace.inbox.iterdir() if p.is_file()) == ["a.flac", "b.wav", "c.flac"]
+    claims = workspace.inbox / ingest.CLAIMS_DIR
+    assert not claims.exists() or not any(p.is_file() for p in claims.rglob("*"))
+    assert not workspace.quarantine.exists() or not any(p.is_file() for p in workspace.quarantine.rglob("*"))  # nothing blamed on a file
