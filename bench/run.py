@@ -3,11 +3,12 @@
     python bench/run.py FOLDER [--prefect] [--repeat N]
 
 Each side runs in its own process (so peak memory is its own). Parley processes a copy of the
-folder into a throw-away database (the local runner; --prefect runs the `watch-inbox` flow, after an empty poll
-that starts Prefect's temporary server outside the timed run), started the way the `parley` command starts itself (with glibc's huge-page tunable,
-see pipeline/launch.py). Bare faster-whisper is `WhisperModel(tiny.en, int8).transcribe(path)` with the same
-beam size and language, default options otherwise (mono mix-down, no VAD, no word timestamps), every
-segment consumed. The last line is one JSON object.
+folder into a throw-away database with the local runner, or with --prefect through the
+`watch-inbox` flow (after an empty poll that starts Prefect's temporary server outside the timed
+run). Its process starts the way the `parley` command starts itself, with glibc's huge-page
+tunable (pipeline/launch.py). Bare faster-whisper is `WhisperModel(tiny.en, int8).transcribe(path)`
+with the same beam size and language, default options otherwise (mono mix-down, no VAD, no word
+timestamps), every segment consumed. The last line is one JSON object.
 """
 
 from __future__ import annotations

@@ -219,15 +219,17 @@ class Processor:
 
         return self._guarded(drop, pending.run_id, body)
 
-    def _transcribe(self, pending: "_Pending", settle: Callable[[str], None] = lambda sha256: None) -> "Outcome | _Pending":
-        """Transcribe a decoded recording. ``settle(sha256)`` first waits for the same content if
-        this process is still storing it (it was decoded before that was known)."""
+    def _transcribe(self, pending: "_Pending", settle: Callable[[str], None] | None = None) -> "Outcome | _Pending":
+        """Transcribe a decoded recording. In a batch, ``settle(sha256)`` first waits for the same
+        content if this process is still storing it (it was read ahead, before that was known),
+        and the duplicate check is made again."""
 
         def body():
-            settle(pending.drop.sha256)
-            duplicate = self._if_done(pending)
-            if duplicate is not None:
-                return duplicate
+            if settle is not None:
+                settle(pending.drop.sha256)
+                duplicate = self._if_done(pending)
+                if duplicate is not None:
+                    return duplicate
             pending.transcript = pending.stage("transcribe", transcribe_stage, pending.audio, self.options)
             return pending
 

@@ -42,7 +42,11 @@ class Encoder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length sentence vectors, shape (len(texts), dim); one forward pass per batch of new texts."""
-        return self.encode_layers(texts, batch_size)[:, : self.model.config.hidden_size]
+        return self.sentence(self.encode_layers(texts, batch_size))
+
+    def sentence(self, layers: np.ndarray) -> np.ndarray:
+        """The sentence-vector half of ``encode_layers`` output."""
+        return layers[:, : self.model.config.hidden_size]
 
     def encode_layers(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """The sentence vector and, beside it, the unit-length mean of a middle layer

@@ -46,7 +46,7 @@ class Tagger:
     def scores(self, texts: list[str], roles: list[str]) -> tuple[dict[str, np.ndarray], interaction.Scores]:
         """Probabilities of every head for ``texts`` (one batched encoder pass)."""
         layers = self.encoder.encode_layers(texts, batch_size=self.options.batch_size)
-        vectors = layers[:, : layers.shape[1] // 2]
+        vectors = self.encoder.sentence(layers)
         proba = {name: head.proba(vectors) for name, head in self.heads.items() if name != "sentiment"}
         proba["sentiment"] = self.heads["sentiment"].proba(sentiment.features(layers, texts))
         negative = proba["sentiment"][:, self.heads["sentiment"].classes.index("negative")]
