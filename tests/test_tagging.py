@@ -72,6 +72,31 @@ def test_polite_order_enquiry_is_no_complaint(tagger):
     assert (band.label, band.score, band.detail["source"]) == ("promoter", 9.0, "stated")
 
 
+def test_greetings_and_thanks_do_not_decide_the_touchpoint(tagger):
+    tags = tagger.tag(call(POLITE_ORDER))
+    per_utterance = {t.utterance_index: t.label for t in tags if t.kind == "touchpoint" and t.utterance_index is not None}
+    assert per_utterance[0] == per_utterance[4] == "general"  # "how can I help you today?", "have a great day"
+    [touchpoint] = interaction(tags, "touchpoint")
+    assert touchpoint.label == "delivery" and 1 in touchpoint.evidence and 0 not in touchpoint.evidence
+    [stage] = interaction(tags, "journey_stage")
+    assert stage.label == "post_purchase"
+
+
+def test_interaction_label_skips_background_unless_all_is_background():
+    import numpy as np
+
+    from pipeline.tagging.interaction import dominant
+
+    classes = ("billing", "delivery", "general")
+    turns = call([("staff", "a"), ("customer", "b"), ("customer", "c")])
+    proba = np.array([[0.05, 0.05, 0.90], [0.10, 0.60, 0.30], [0.05, 0.05, 0.90]])
+    tag = dominant(proba, classes, "touchpoint", turns, background="general")
+    assert (tag.label, tag.evidence) == ("delivery", [1])
+    assert dominant(proba, classes, "touchpoint", turns).label == "general"  # no background named: plain mean
+    only_talk = np.array([[0.0, 0.0, 1.0]] * 3)
+    assert dominant(only_talk, classes, "touchpoint", turns, background="general").label == "general"
+
+
 def test_every_tag_has_provenance_and_one_sentiment_per_utterance(tagger):
     tags = tagger.tag(call(ANGRY_BILLING))
     assert all(t.model and t.model_version and t.taxonomy_hash for t in tags)

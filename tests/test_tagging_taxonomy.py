@@ -30,7 +30,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_shipped_taxonomies_load_with_their_labels():
     taxonomies = load_taxonomies(TaggingOptions().taxonomy_dir)
     assert set(taxonomies) == {"touchpoints", "journey_stage", "complaint_topics"}
-    assert taxonomies["journey_stage"].names == ["pre_purchase", "purchase", "post_purchase"]
+    assert taxonomies["journey_stage"].names == ["pre_purchase", "purchase", "post_purchase", "general"]
+    assert taxonomies["touchpoints"].background == taxonomies["journey_stage"].background == "general"
+    assert taxonomies["complaint_topics"].background is None
     assert "billing_error" in taxonomies["complaint_topics"].names
     assert taxonomies["complaint_topics"].multi_label and not taxonomies["touchpoints"].multi_label
     assert all(label.examples for t in taxonomies.values() for label in t.labels)
@@ -53,6 +55,8 @@ def test_good_file_parses_and_hash_follows_content(tmp_path):
         (GOOD.replace("examples: [where is my parcel]", "examples: []"), 9, "needs a list of examples"),
         (GOOD.replace("kind: touchpoint", "kind: touchpoint\ncolour: blue"), 2, "unknown key 'colour'"),
         ("kind: touchpoint\nmulti_label: maybe\nlabels: {}\n", 2, "multi_label must be true or false"),
+        (GOOD.replace("kind: touchpoint", "kind: touchpoint\nbackground: chitchat"), 2, "background 'chitchat' is not one of"),
+        (GOOD.replace("kind: touchpoint", "kind: touchpoint\nmulti_label: true\nbackground: billing"), 3, "multi-label taxonomy has no background"),
     ],
 )
 def test_broken_file_fails_with_its_line(tmp_path, text, line, words):

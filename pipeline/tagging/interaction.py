@@ -36,12 +36,28 @@ def by_role(utterances: list[Utterance]) -> dict[str, list[int]]:
     return roles
 
 
-def dominant(proba: np.ndarray, classes: tuple[str, ...], rows: list[int], kind: str, utterances: list[Utterance]) -> Tag:
-    """The label with the highest mean probability over ``rows``, with the rows that voted for it."""
-    mean = proba[rows].mean(axis=0)
-    best = int(mean.argmax())
-    evidence = [utterances[i].index for i in rows if int(proba[i].argmax()) == best]
-    return Tag(kind=kind, label=classes[best], score=float(mean[best]), evidence=evidence, detail={"mean": dict(zip(classes, np.round(mean, 4).tolist()))})
+STAFF_WEIGHT = 0.5
+"""How much a staff utterance counts, against 1 for the customer, when an interaction's label is chosen."""
+
+
+def dominant(proba: np.ndarray, classes: tuple[str, ...], kind: str, utterances: list[Utterance], background: str | None = None) -> Tag:
+    """The interaction's label: the highest weighted mean probability over its utterances, with
+    the utterances that voted for it as evidence.
+
+    Each utterance weighs 1 (customer) or ``STAFF_WEIGHT`` (staff), times how sure the head is
+    that it is not ``background`` talk (greetings, thanks, hold), so "how can I help?" does not
+    decide what a call was about. Only when everything is background does the label fall back to it."""
+    weights = np.array([STAFF_WEIGHT if u.role == "staff" else 1.0 for u in utterances])
+    candidates = np.ones(len(classes), dtype=bool)
+    if background in classes:
+        b = classes.index(background)
+        topical = weights * (1.0 - proba[:, b])
+        if topical.sum() > 0.05 * weights.sum():  # some talk is about something
+            weights, candidates[b] = topical, False
+    mean = (proba * weights[:, None]).sum(axis=0) / max(float(weights.sum()), 1e-9)
+    best = int(np.where(candidates, mean, -1.0).argmax())
+    evidence = [u.index for i, u in enumerate(utterances) if int(proba[i].argmax()) == best]
+    return Tag(kind=kind, label=classes[best], score=float(mean[best] / mean[candidates].sum()), evidence=evidence, detail={"mean": dict(zip(classes, np.round(mean, 4).tolist()))})
 
 
 def complaint_tags(s: Scores, utterances: list[Utterance], threshold: float) -> list[Tag]:

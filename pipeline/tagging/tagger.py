@@ -77,10 +77,9 @@ class Tagger:
             for j, topic in enumerate(s.complaint_classes):
                 if u.role != "staff" and s.complaint[i, j] >= self.complaint_threshold:
                     tags.append(self._stamp(Tag(kind="complaint_topic", label=topic, score=float(s.complaint[i, j]), utterance_index=u.index, role=u.role, detail={"complaint": bool(s.is_complaint[i])}), "complaint_topics"))
-        rows = interaction.customer_side(utterances) or list(range(len(utterances)))
         for stem in ("touchpoints", "journey_stage"):
-            head = self.heads[stem]
-            tags.append(self._stamp(interaction.dominant(proba[stem], head.classes, rows, self.taxonomies[stem].kind, utterances), stem))
+            taxonomy = self.taxonomies[stem]
+            tags.append(self._stamp(interaction.dominant(proba[stem], self.heads[stem].classes, taxonomy.kind, utterances, taxonomy.background), stem))
         tags += [self._stamp(t, "complaint_topics") for t in interaction.complaint_tags(s, utterances, self.complaint_threshold)]
         tags += [self._stamp(t, "sentiment") for t in interaction.sentiment_tags(s, utterances, self.options.trajectory_margin)]
         tags += [self._stamp(t, "sentiment") for t in interaction.nps_tags(s, utterances)]

@@ -5,6 +5,8 @@ A file looks like::
     kind: complaint_topic        # the tag kind its labels are written under
     multi_label: true            # several labels may apply to one utterance
     threshold: 0.5               # multi-label only: minimum probability to apply a label
+    background: general          # optional: the label for talk that belongs to no touchpoint
+                                 # (greetings, thanks, hold); it does not vote for the interaction's label
     labels:
       billing_error:
         description: Wrong or unexpected charges.
@@ -26,7 +28,7 @@ from ..errors import ConfigError
 
 REQUIRED_FILES = ("touchpoints.yaml", "journey_stage.yaml", "complaint_topics.yaml")
 LABEL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-TOP_KEYS = {"kind", "multi_label", "threshold", "labels"}
+TOP_KEYS = {"kind", "multi_label", "threshold", "background", "labels"}
 LABEL_KEYS = {"description", "examples"}
 
 
@@ -48,6 +50,9 @@ class Taxonomy:
     path: str
     hash: str
     """sha256 (first 16 hex) of the file's bytes: stored on every tag it produced."""
+    background: str | None = None
+    """The label for talk that fits no other label (greetings, thanks, hold): utterances get it,
+    but it does not vote when the interaction's label is chosen."""
 
     @property
     def names(self) -> list[str]:
@@ -119,8 +124,14 @@ def parse_taxonomy(path: Path) -> Taxonomy:
     labels = tuple(_label(path, key, value) for key, value in _mapping(path, labels_node, "labels", set()).values())
     if len(labels) < 2 and not multi_label:
         raise _fail(path, labels_node, "a single-label taxonomy needs at least two labels", "add another label or set `multi_label: true`")
+    background = None
+    if "background" in top:
+        background = _scalar(path, top["background"][1], "background")
+        if multi_label or background not in {label.name for label in labels}:
+            fix = "remove `background:` (it is for single-label taxonomies)" if multi_label else f"add a label '{background}' (with description and examples) or name an existing one"
+            raise _fail(path, top["background"][1], f"background '{background}' is not one of this taxonomy's labels" if not multi_label else "a multi-label taxonomy has no background label", fix)
     digest = hashlib.sha256(raw).hexdigest()[:16]
-    return Taxonomy(kind=kind, labels=labels, multi_label=multi_label, threshold=threshold, path=str(path), hash=digest)
+    return Taxonomy(kind=kind, labels=labels, multi_label=multi_label, threshold=threshold, path=str(path), hash=digest, background=background)
 
 
 def _flag(path: Path, pair: tuple[yaml.Node, yaml.Node] | None) -> bool:
