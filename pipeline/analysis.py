@@ -126,11 +126,30 @@ def score_stage(
 
 
 def check_configuration(options: AnalysisOptions) -> None:
-    """Load taxonomies, rules and rubrics at start-up: a broken file fails here, not per recording."""
+    """Parse taxonomies, training data, rules and rubrics and find the encoder at start-up: a
+    broken file fails here, not per recording. Loads no model (see ``warm_up``)."""
     if options.tagging:
-        from .tagging import load_tagger
+        from .tagging import check_tagger
 
-        load_tagger(tagging_options(options))
+        check_tagger(tagging_options(options))
     if options.scoring:
         load_rules_cached(options.rules)
         load_rubrics_cached(options.rubrics)
+
+
+def warm_up(options: AnalysisOptions) -> None:
+    """Load the tagger (encoder and heads; ~4 s cold, most of it importing torch and
+    transformers). The Processor runs this in the background while the first recording is
+    decoded and transcribed, and its analysis waits for it. A failure is a configuration error
+    (the recording is fine), so the batch stops and the file goes back to the inbox."""
+    if not options.tagging:
+        return
+    from .errors import ConfigError
+    from .tagging import load_tagger
+
+    try:
+        load_tagger(tagging_options(options))
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. damaged model files: the set-up, not the recording
+        raise ConfigError(f"cannot load the tagging models ({type(exc).__name__}: {exc})", fix="reinstall the encoder (make install) or check PARLEY_ENCODER", path=str(options.encoder)) from exc

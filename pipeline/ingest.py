@@ -3,6 +3,12 @@
 A file is *claimed* by an atomic rename into ``<its folder>/.parley-claims/<host>__<pid>/``, so two
 watchers (or a manual run beside a scheduled one) never process the same drop. Claims left by a
 process that died are handed back to the inbox by ``recover_claims``.
+
+Two different files can hold the same bytes (a re-sent recording). Once a file's content hash is
+known, its worker takes a *content lock*, ``<inbox>/.parley-content/<sha256>`` (created
+exclusively, holding the owner's tag), so another worker that claimed a copy at the same moment
+leaves it in the inbox instead of transcribing it too; on its next poll the copy is recorded as a
+duplicate. Locks of processes that died are removed by ``recover_claims``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from .errors import TerminalError, TransientError
 from .records import METADATA_FIELDS, RecordingMeta
 
 CLAIMS_DIR = ".parley-claims"
+CONTENT_DIR = ".parley-content"
 NAME_MAX = 255
 """Longest file name (bytes) most file systems take."""
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", "~")
@@ -192,7 +199,54 @@ def recover_claims(folder: Path) -> list[Path]:
                 _move(item, dest)
                 returned.append(dest)
             _rmdir_quiet(owner_dir)
+    _recover_content_locks(folder, host)
     return returned
+
+
+def lock_content(inbox: Path, sha256: str, owner: str | None = None) -> str | None:
+    """Take the content lock for ``sha256``; None when it is ours now (or already was), else the
+    tag of the live owner that holds it."""
+    me = owner or owner_tag()
+    folder = Path(inbox) / CONTENT_DIR
+    path = folder / sha256
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            holder = path.read_text().strip()
+        except FileNotFoundError:  # released between the two calls: try once more
+            return lock_content(inbox, sha256, me)
+        return None if holder == me else holder or "an unknown worker"
+    except OSError as exc:
+        raise TransientError(f"cannot write the content lock in {folder} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+    with os.fdopen(fd, "w") as handle:
+        handle.write(me)
+    return None
+
+
+def unlock_content(inbox: Path, sha256: str, owner: str | None = None) -> None:
+    """Drop the content lock for ``sha256`` if ``owner`` (default: this process) holds it."""
+    path = Path(inbox) / CONTENT_DIR / sha256
+    try:
+        if path.read_text().strip() == (owner or owner_tag()):
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _recover_content_locks(inbox: Path, host: str) -> None:
+    """Remove content locks held by processes on this host that are no longer running."""
+    folder = Path(inbox) / CONTENT_DIR
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        try:
+            owner_host, pid, started = _parse_owner(path.read_text().strip())
+        except OSError:
+            continue
+        if owner_host == host and pid.isdigit() and not _alive(int(pid), started):
+            path.unlink(missing_ok=True)
 
 
 def _parse_owner(name: str) -> tuple[str, str, str | None]:

@@ -13,6 +13,7 @@ import contextvars
 import json
 import os
 import socket
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,13 +28,13 @@ from .audio import decode
 from .errors import ConfigError, ParleyError, TerminalError, TransientError
 from .ingest import Drop
 from .models import describe, whisper_path
-from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage
+from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage, warm_up
 from .records import DecodedAudio, Transcript, Utterance
 from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
 from .staging import writer_for
 from .store import Store
-from .transcribe import TranscribeOptions, transcribe
+from .transcribe import TranscribeOptions, transcribe, whisper_model
 
 Runner = Callable[..., Any]
 """``runner(stage_name, fn, *args)`` runs one stage and returns its result."""
@@ -99,6 +100,20 @@ def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcr
     return transcribe(audio, options)
 
 
+def _in_background(fn: Callable, *args) -> Future:
+    """Run ``fn(*args)`` in a daemon thread; its result (or exception) in the returned future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="parley-warm-up", daemon=True).start()
+    return future
+
+
 def _result_or_none(future: Future) -> Any:
     try:
         return future.result()
@@ -140,13 +155,26 @@ class Processor:
         self.analysis = AnalysisOptions.from_settings(self.settings)
         whisper_path(self.options.model)  # a bad model name or a broken taxonomy/rule/rubric
         check_configuration(self.analysis)  # fails here, before any file is touched
+        self._warm: Future | None = None
+        self._content_locks: set[str] = set()
+        """Content hashes this processor holds the inbox's content lock for (released after each batch)."""
         self.move = move
         self.flow_run_id = flow_run_id
 
     def process(self, path: Path, runner: Runner = run_local) -> Outcome:
         """Claim ``path`` and take it all the way to the archive or the quarantine."""
-        first = self._front(Path(path), runner)
-        return first if isinstance(first, Outcome) else self._back(first, runner)
+        self._warm_up()
+        try:
+            first = self._front(Path(path), runner)
+            return first if isinstance(first, Outcome) else self._back(first, runner)
+        finally:
+            self._unlock_content()
+
+    def _warm_up(self) -> None:
+        """Start loading the analysis models in the background (once): they load while the first
+        file is claimed, decoded and transcribed, and its analysis waits for them."""
+        if self._warm is None:
+            self._warm = _in_background(warm_up, self.analysis)
 
     def process_many(self, paths: list[Path], runner: Runner = run_local, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
         """``process`` every path, overlapping recordings: while one is analysed and stored (one
@@ -158,40 +186,64 @@ class Processor:
             if on_outcome:
                 on_outcome(outcome)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as pool, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-read") as reader:
-            in_flight: list[tuple[str, Future]] = []
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as pool, \
+                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-read") as reader:
+                in_flight: list[tuple[str, Future]] = []
 
-            def settle(sha256: str) -> None:
-                """Same content still being stored: let it finish, so the check sees it."""
-                for other, future in in_flight:
-                    if other == sha256:
-                        future.result()
+                def settle(sha256: str) -> None:
+                    """Same content still being stored: let it finish, so the check sees it."""
+                    for other, future in in_flight:
+                        if other == sha256:
+                            future.result()
 
-            def submit(executor: ThreadPoolExecutor, fn: Callable, *args) -> Future:
-                # the caller's context goes along (a Prefect flow run: the stages' task runs join it)
-                return executor.submit(contextvars.copy_context().run, fn, *args)
+                def submit(executor: ThreadPoolExecutor, fn: Callable, *args) -> Future:
+                    # the caller's context goes along (a Prefect flow run: the stages' task runs join it)
+                    return executor.submit(contextvars.copy_context().run, fn, *args)
 
-            ahead = submit(reader, self._read, Path(paths[0]), runner) if paths else None
-            try:
-                for i in range(len(paths)):
-                    read, ahead = ahead.result(), None
-                    # the next file is claimed and decoded while this one is transcribed
-                    ahead = submit(reader, self._read, Path(paths[i + 1]), runner) if i + 1 < len(paths) else None
-                    first = read if isinstance(read, Outcome) else self._transcribe(read, settle)
-                    if isinstance(first, Outcome):
-                        report(first)
-                        continue
-                    while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
-                        report(in_flight.pop(0)[1].result())
-                    in_flight.append((first.drop.sha256, submit(pool, self._back, first, runner)))
-            except BaseException:  # a configuration error or an interrupt: give back the file read ahead
-                if ahead is not None and self.move and isinstance(read_ahead := _result_or_none(ahead), _Pending):
-                    ingest.release(read_ahead.drop)
-                raise
-            for _, future in in_flight:
-                report(future.result())
+                ahead = submit(reader, self._read, Path(paths[0]), runner) if paths else None
+                try:
+                    if paths:
+                        self._warm_up()
+                        whisper_model(self.options)  # loads while the first file is claimed and decoded
+                    for i in range(len(paths)):
+                        read, ahead = ahead.result(), None
+                        # the next file is claimed and decoded while this one is transcribed
+                        ahead = submit(reader, self._read, Path(paths[i + 1]), runner) if i + 1 < len(paths) else None
+                        first = read if isinstance(read, Outcome) else self._transcribe(read, settle)
+                        if isinstance(first, Outcome):
+                            report(first)
+                            continue
+                        while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
+                            report(in_flight.pop(0)[1].result())
+                        in_flight.append((first.drop.sha256, submit(pool, self._back, first, runner)))
+                except BaseException:  # a configuration error or an interrupt: give back the file read ahead
+                    if ahead is not None and self.move and isinstance(read_ahead := _result_or_none(ahead), _Pending):
+                        ingest.release(read_ahead.drop)
+                    raise
+                for _, future in in_flight:
+                    report(future.result())
+        finally:  # after every thread is done (leaving the with-block waits for them)
+            self._unlock_content()
         return outcomes
+
+    def _lock_content(self, drop: Drop) -> "Outcome | None":
+        """Take the inbox's content lock for this file's hash; if another live worker holds it
+        (it claimed a byte-identical copy), give the file back and skip it: on the next poll it
+        is recorded as a duplicate of what that worker stored."""
+        if not self.move or drop.sha256 in self._content_locks:
+            return None
+        holder = ingest.lock_content(self.settings.inbox, drop.sha256)
+        if holder is None:
+            self._content_locks.add(drop.sha256)
+            return None
+        ingest.release(drop)
+        return Outcome(drop.source_name, "skipped", drop.sha256, message=f"the same content is being processed by {holder}; checked again on the next poll")
+
+    def _unlock_content(self) -> None:
+        for sha256 in list(self._content_locks):
+            ingest.unlock_content(self.settings.inbox, sha256)
+            self._content_locks.discard(sha256)
 
     def _front(self, path: Path, runner: Runner) -> "Outcome | _Pending":
         """Claim, identify, skip duplicates, decode, transcribe."""
@@ -211,6 +263,9 @@ class Processor:
 
         def body():
             pending.stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
+            busy = self._lock_content(drop)
+            if busy is not None:
+                return busy
             duplicate = self._if_done(pending)
             if duplicate is not None:
                 return duplicate
@@ -248,6 +303,8 @@ class Processor:
         drop, audio, transcript, stage = pending.drop, pending.audio, pending.transcript, pending.stage
 
         def body():
+            self._warm_up()
+            self._warm.result()  # the tagger is loaded (or its configuration error is raised here)
             utterances, tables, spans = self._analyse(stage, drop, audio, transcript)
             target = drop.path
             if self.move:

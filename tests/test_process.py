@@ -138,3 +138,59 @@ def test_a_configuration_error_mid_batch_hands_back_every_claimed_file(workspace
     claims = workspace.inbox / ingest.CLAIMS_DIR
     assert not claims.exists() or not any(p.is_file() for p in claims.rglob("*"))
     assert not workspace.quarantine.exists() or not any(p.is_file() for p in workspace.quarantine.rglob("*"))  # nothing blamed on a file
+
+
+def test_models_that_fail_to_load_stop_the_batch_as_a_setup_error(workspace, tmp_path):
+    """The tagger loads in the background while the first file is transcribed. If it cannot load
+    (here: an encoder folder with no model in it), that is the set-up's fault: the batch stops
+    with a configuration error naming the folder, and every file goes back to the inbox."""
+    from pipeline.errors import ConfigError
+
+    empty = tmp_path / "empty-encoder"
+    empty.mkdir()
+    for name in ("a.flac", "b.wav"):
+        drop(workspace, DATA / ("jfk.flac" if name.endswith(".flac") else "stereo_diarization.wav"), name)
+    processor = Processor(workspace.model_copy(update={"encoder": str(empty)}))  # a directory: found at start-up, loaded later
+    with pytest.raises(ConfigError, match="cannot load the tagging models") as info:
+        processor.process_many(ingest.list_inbox(workspace.inbox))
+    assert str(empty) in str(info.value) and "Fix:" in str(info.value)
+    assert sorted(p.name for p in workspace.inbox.iterdir() if p.is_file()) == ["a.flac", "b.wav"]
+    assert not workspace.quarantine.exists() or not any(p.is_file() for p in workspace.quarantine.rglob("*"))
+
+
+def test_a_broken_taxonomy_fails_before_any_file_is_claimed(workspace, tmp_path):
+    from pipeline.errors import ConfigError
+
+    taxonomies = tmp_path / "taxonomies"
+    shutil.copytree(workspace.taxonomies, taxonomies)
+    (taxonomies / "touchpoints.yaml").write_text("kind: touchpoint\nlabels:\n  billing: [oops\n")
+    drop(workspace, DATA / "jfk.flac", "a.flac")
+    with pytest.raises(ConfigError, match=r"touchpoints.yaml: line \d+"):
+        Processor(workspace.model_copy(update={"taxonomies": taxonomies}))
+    assert [p.name for p in workspace.inbox.iterdir()] == ["a.flac"]
+
+
+def test_a_copy_whose_content_another_live_worker_holds_waits_in_the_inbox(workspace):
+    """Two workers that claim byte-identical copies at the same moment: the second sees the
+    first's content lock, gives its copy back and skips it; once that worker is gone (here it
+    dies; normally it finishes), the copy is processed (or recorded as a duplicate)."""
+    import socket
+    import subprocess
+    import sys
+
+    drop(workspace, DATA / "jfk.flac", "copy.flac")
+    sha = ingest.sha256_file(workspace.inbox / "copy.flac")[0]
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        tag = f"{socket.gethostname()}__{holder.pid}__{ingest._started(holder.pid)}"
+        assert ingest.lock_content(workspace.inbox, sha, owner=tag) is None
+        outcome = Processor(workspace).process(workspace.inbox / "copy.flac")
+        assert outcome.status == "skipped" and tag in outcome.message, outcome
+        assert (workspace.inbox / "copy.flac").is_file() and not workspace.db.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    ingest.recover_claims(workspace.inbox)  # every poll: locks of dead processes are removed
+    outcome = Processor(workspace).process(workspace.inbox / "copy.flac")
+    assert outcome.status == "done", outcome
+    assert list((workspace.inbox / ingest.CONTENT_DIR).iterdir()) == []  # released after the file

@@ -8,7 +8,7 @@ them into rows of the ``tags`` table.
 
 from .options import TaggingOptions
 from .rows import tags_to_rows
-from .tagger import Tagger, load_tagger
+from .tagger import Tagger, check_tagger, load_tagger
 from .taxonomy import Taxonomy, load_taxonomies, parse_taxonomy
 
-__all__ = ["TaggingOptions", "Tagger", "Taxonomy", "load_tagger", "load_taxonomies", "parse_taxonomy", "tags_to_rows"]
+__all__ = ["TaggingOptions", "Tagger", "Taxonomy", "check_tagger", "load_tagger", "load_taxonomies", "parse_taxonomy", "tags_to_rows"]

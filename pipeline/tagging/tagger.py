@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..models import resolve_model
 from ..records import RecordingMeta, Tag, Utterance
 from . import interaction, sentiment
 from .build import sentiment_head, taxonomy_head
@@ -16,7 +17,7 @@ from .encoder import Encoder, load_encoder
 from .heads import Head
 from .options import TaggingOptions
 from .taxonomy import Taxonomy, load_taxonomies
-from .training import load_training
+from .training import TrainingSet, load_training
 
 UTTERANCE_TAXONOMIES = ("touchpoints",)
 """Taxonomies tagged on every utterance as well as on the interaction."""
@@ -106,12 +107,21 @@ def _stamp_files(options: TaggingOptions) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
-@lru_cache(maxsize=4)
-def _load_tagger(options: TaggingOptions, stamp: tuple[tuple[str, int, int], ...]) -> Tagger:
+def check_tagger(options: TaggingOptions = TaggingOptions()) -> tuple[dict[str, Taxonomy], TrainingSet]:
+    """Validate without loading a model: parse the taxonomies and the training data, and find
+    the encoder. Fast (~0.2 s), so start-up can fail on a broken file before touching any
+    recording and load the models in the background."""
     taxonomies = load_taxonomies(options.taxonomy_dir)
     training = load_training(options.training_dir)
     if not training.labels("sentiment"):
         raise ConfigError("no labelled sentiment rows", fix="add CSV files with text and sentiment columns (see data/training/utterances.csv)", path=str(options.training_dir))
+    resolve_model(options.encoder)
+    return taxonomies, training
+
+
+@lru_cache(maxsize=4)
+def _load_tagger(options: TaggingOptions, stamp: tuple[tuple[str, int, int], ...]) -> Tagger:
+    taxonomies, training = check_tagger(options)
     encoder = load_encoder(options.encoder, options.max_tokens, options.threads)
     heads = {stem: taxonomy_head(encoder, taxonomy, training, options.cache_dir) for stem, taxonomy in taxonomies.items()}
     heads["sentiment"] = sentiment_head(encoder, training, options.cache_dir)
