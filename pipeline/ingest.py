@@ -191,8 +191,7 @@ def recover_claims(folder: Path) -> list[Path]:
     bases = [Path(root) / CLAIMS_DIR for root, dirs, _ in os.walk(folder) if CLAIMS_DIR in dirs]
     for base in bases:
         for owner_dir in base.iterdir():
-            owner_host, pid, started = _parse_owner(owner_dir.name)
-            if owner_host != host or not pid.isdigit() or _alive(int(pid), started):
+            if not _dead_here(owner_dir.name, host):
                 continue
             for item in owner_dir.iterdir():
                 dest = base.parent / item.name
@@ -242,11 +241,17 @@ def _recover_content_locks(inbox: Path, host: str) -> None:
         return
     for path in folder.iterdir():
         try:
-            owner_host, pid, started = _parse_owner(path.read_text().strip())
+            owner = path.read_text().strip()
         except OSError:
             continue
-        if owner_host == host and pid.isdigit() and not _alive(int(pid), started):
+        if _dead_here(owner, host):
             path.unlink(missing_ok=True)
+
+
+def _dead_here(owner: str, host: str) -> bool:
+    """Whether ``owner`` (an ``owner_tag``) is a process on ``host`` that no longer runs."""
+    owner_host, pid, started = _parse_owner(owner)
+    return owner_host == host and pid.isdigit() and not _alive(int(pid), started)
 
 
 def _parse_owner(name: str) -> tuple[str, str, str | None]:

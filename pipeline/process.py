@@ -13,7 +13,6 @@ import contextvars
 import json
 import os
 import socket
-import threading
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -100,20 +99,6 @@ def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcr
     return transcribe(audio, options)
 
 
-def _in_background(fn: Callable, *args) -> Future:
-    """Run ``fn(*args)`` in a daemon thread; its result (or exception) in the returned future."""
-    future: Future = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="parley-warm-up", daemon=True).start()
-    return future
-
-
 def _result_or_none(future: Future) -> Any:
     try:
         return future.result()
@@ -170,11 +155,14 @@ class Processor:
         finally:
             self._unlock_content()
 
-    def _warm_up(self) -> None:
-        """Start loading the analysis models in the background (once): they load while the first
-        file is claimed, decoded and transcribed, and its analysis waits for them."""
+    def _warm_up(self) -> Future:
+        """The analysis models loading in the background, started on the first call: they load
+        while the first file is claimed, decoded and transcribed, and its analysis waits for them."""
         if self._warm is None:
-            self._warm = _in_background(warm_up, self.analysis)
+            loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-warm-up")
+            self._warm = loader.submit(warm_up, self.analysis)
+            loader.shutdown(wait=False)  # the thread ends when the models are loaded
+        return self._warm
 
     def process_many(self, paths: list[Path], runner: Runner = run_local, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
         """``process`` every path, overlapping recordings: while one is analysed and stored (one
@@ -241,9 +229,9 @@ class Processor:
         return Outcome(drop.source_name, "skipped", drop.sha256, message=f"the same content is being processed by {holder}; checked again on the next poll")
 
     def _unlock_content(self) -> None:
-        for sha256 in list(self._content_locks):
+        for sha256 in self._content_locks:
             ingest.unlock_content(self.settings.inbox, sha256)
-            self._content_locks.discard(sha256)
+        self._content_locks.clear()
 
     def _front(self, path: Path, runner: Runner) -> "Outcome | _Pending":
         """Claim, identify, skip duplicates, decode, transcribe."""
@@ -303,8 +291,7 @@ class Processor:
         drop, audio, transcript, stage = pending.drop, pending.audio, pending.transcript, pending.stage
 
         def body():
-            self._warm_up()
-            self._warm.result()  # the tagger is loaded (or its configuration error is raised here)
+            self._warm_up().result()  # the tagger is loaded (or its configuration error is raised here)
             utterances, tables, spans = self._analyse(stage, drop, audio, transcript)
             target = drop.path
             if self.move:

@@ -126,10 +126,12 @@ def parse_taxonomy(path: Path) -> Taxonomy:
         raise _fail(path, labels_node, "a single-label taxonomy needs at least two labels", "add another label or set `multi_label: true`")
     background = None
     if "background" in top:
-        background = _scalar(path, top["background"][1], "background")
-        if multi_label or background not in {label.name for label in labels}:
-            fix = "remove `background:` (it is for single-label taxonomies)" if multi_label else f"add a label '{background}' (with description and examples) or name an existing one"
-            raise _fail(path, top["background"][1], f"background '{background}' is not one of this taxonomy's labels" if not multi_label else "a multi-label taxonomy has no background label", fix)
+        node = top["background"][1]
+        background = _scalar(path, node, "background")
+        if multi_label:
+            raise _fail(path, node, "a multi-label taxonomy has no background label", "remove `background:` (it is for single-label taxonomies)")
+        if background not in {label.name for label in labels}:
+            raise _fail(path, node, f"background '{background}' is not one of this taxonomy's labels", f"add a label '{background}' (with description and examples) or name an existing one")
     digest = hashlib.sha256(raw).hexdigest()[:16]
     return Taxonomy(kind=kind, labels=labels, multi_label=multi_label, threshold=threshold, path=str(path), hash=digest, background=background)
 
