@@ -158,21 +158,26 @@ _ENCODERS = {
 }
 
 
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+"""The only input rates libopus takes; others are resampled to 48 kHz."""
+
 _FAST = {"libmp3lame": {"compression_level": "7"}, "libopus": {"compression_level": "5"}, "aac": {"aac_coder": "fast"}}
 """Encoder presets that take ~half the CPU of the defaults (LAME -q 7, Opus complexity 5, FFmpeg
 AAC's fast coder) at the same bit rate, for speech: used for redacted archive copies."""
 
 
-def encode(path: str | Path, samples: np.ndarray, sample_rate: int, *, fast: bool = False) -> Path:
-    """Write float32 audio (channels x samples, or 1-D mono) in the format the extension names;
-    ``fast``: the encoder's faster preset, for speech copies."""
+def encode(path: str | Path, samples: np.ndarray, sample_rate: int, *, fast: bool = False, out_rate: int | None = None) -> Path:
+    """Write float32 audio (channels x samples, or 1-D mono) in the format the extension names,
+    resampled to ``out_rate`` if given; ``fast``: the encoder's faster preset, for speech copies."""
     path = Path(path)
     if path.suffix.lower() not in _ENCODERS:
         raise ValueError(f"{path}: cannot write '{path.suffix}'. Fix: use one of {', '.join(_ENCODERS)}")
     fmt, codec = _ENCODERS[path.suffix.lower()]
     data = np.atleast_2d(np.asarray(samples, dtype=np.float32))
     layout = "stereo" if data.shape[0] == 2 else "mono"
-    out_rate = 48000 if codec == "libopus" else sample_rate  # Opus only takes 48 kHz
+    out_rate = out_rate or sample_rate
+    if codec == "libopus" and out_rate not in _OPUS_RATES:
+        out_rate = 48000
     with av.open(str(path), "w", format=fmt) as container:
         stream = container.add_stream(codec, rate=out_rate, options=_FAST.get(codec, {}) if fast else {})
         stream.layout = layout

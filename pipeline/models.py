@@ -189,11 +189,12 @@ def whisper_path(ref: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
-    """A faster-whisper ``WhisperModel``, loaded once per process and argument set."""
+def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0, workers: int = 1):
+    """A faster-whisper ``WhisperModel``, loaded once per process and argument set; ``workers``
+    CTranslate2 replicas let that many threads transcribe at once."""
     from faster_whisper import WhisperModel
 
-    return WhisperModel(whisper_path(ref), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    return WhisperModel(whisper_path(ref), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=workers)
 
 
 def describe(ref: str, kind: str | None = None) -> dict[str, str]:
@@ -235,10 +236,19 @@ class SharedVad:
         return probs
 
 
-@lru_cache(maxsize=1)
+_vad_lock = threading.Lock()
+
+
 def shared_vad() -> SharedVad:
     """Make faster-whisper's ``get_vad_model`` (looked up at call time by its VAD functions)
-    return the shared, memoising model. Idempotent."""
+    return the shared, memoising model. Idempotent and thread-safe: transcription threads
+    starting at once get the one model faster-whisper uses."""
+    with _vad_lock:
+        return _shared_vad()
+
+
+@lru_cache(maxsize=1)
+def _shared_vad() -> SharedVad:
     from faster_whisper import vad
 
     shared = SharedVad(_silero_vad(vad))

@@ -13,6 +13,7 @@ import contextvars
 import json
 import os
 import socket
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +34,7 @@ from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
 from .staging import writer_for
 from .store import Store
-from .transcribe import TranscribeOptions, transcribe, whisper_model
+from .transcribe import TranscribeOptions, transcribe, transcribe_workers, whisper_model
 
 Runner = Callable[..., Any]
 """``runner(stage_name, fn, *args)`` runs one stage and returns its result."""
@@ -99,11 +100,15 @@ def transcribe_stage(audio: DecodedAudio, options: TranscribeOptions) -> Transcr
     return transcribe(audio, options)
 
 
-def _result_or_none(future: Future) -> Any:
-    try:
-        return future.result()
-    except BaseException:  # noqa: BLE001 - already handled where it was raised
-        return None
+def _final(future: Future) -> Any:
+    """What a batch job came to: an ``Outcome``, or the ``Future`` of its analysis, waited for."""
+    result = future.result()
+    return _final(result) if isinstance(result, Future) else result
+
+
+def _finished(future: Future) -> bool:
+    """A batch job and the analysis it handed on are both done."""
+    return future.done() and (future.exception() is not None or not isinstance(future.result(), Future) or _finished(future.result()))
 
 
 # -- the processor -----------------------------------------------------------------------------
@@ -165,52 +170,90 @@ class Processor:
         return self._warm
 
     def process_many(self, paths: list[Path], runner: Runner = run_local, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-        """``process`` every path, overlapping recordings: while one is analysed and stored (one
-        core: speakers, redaction, tagging, rules), the next is decoded and transcribed."""
+        """``process`` every path, overlapping recordings: ``transcribe_workers`` threads each
+        claim, decode and transcribe one recording at a time (one model worker each), while one
+        thread analyses and stores the transcribed ones (speakers, redaction, tagging, rules).
+        Outcomes are reported in the order of ``paths``. A configuration error stops the batch:
+        no new file is claimed, the ones under way finish, and the error is raised."""
+        workers = transcribe_workers(self.options)
+        held = threading.Semaphore(workers + 2)  # recordings in memory between claim and store
+        firsts: dict[str, Future] = {}  # content hash -> done when the batch's first copy of it is
+        firsts_lock = threading.Lock()
+        stop = threading.Event()
         outcomes: list[Outcome] = []
+        started: list[Future] = []
 
-        def report(outcome: Outcome) -> None:
-            outcomes.append(outcome)
-            if on_outcome:
-                on_outcome(outcome)
+        def report_finished(wait: bool) -> None:
+            while started and (wait or _finished(started[0])):
+                outcome = _final(started.pop(0))
+                outcomes.append(outcome)
+                if on_outcome:
+                    on_outcome(outcome)
 
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as pool, \
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-read") as reader:
-                in_flight: list[tuple[str, Future]] = []
-
-                def settle(sha256: str) -> None:
-                    """Same content still being stored: let it finish, so the check sees it."""
-                    for other, future in in_flight:
-                        if other == sha256:
-                            future.result()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-analyse") as back, \
+                    ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parley-transcribe") as front:
 
                 def submit(executor: ThreadPoolExecutor, fn: Callable, *args) -> Future:
                     # the caller's context goes along (a Prefect flow run: the stages' task runs join it)
                     return executor.submit(contextvars.copy_context().run, fn, *args)
 
-                ahead = submit(reader, self._read, Path(paths[0]), runner) if paths else None
+                def settled(analysis: Future) -> None:
+                    held.release()
+                    if analysis.exception() is not None:  # a configuration error: claim nothing more
+                        stop.set()
+
+                def one(path: Path) -> "Outcome | Future":
+                    """Claim, decode and transcribe ``path``; its analysis is handed on (a Future)."""
+                    mine: Future | None = None
+                    handed_on = False
+                    try:
+                        read = self._read(path, runner)
+                        if isinstance(read, _Pending):
+                            with firsts_lock:
+                                first = firsts.get(read.drop.sha256)
+                                if first is None:
+                                    firsts[read.drop.sha256] = mine = Future()
+                            if first is not None:  # a byte-identical copy in this batch: wait for it
+                                first.result()
+                                read = self._if_done(read) or read
+                        result = self._transcribe(read) if isinstance(read, _Pending) else read
+                        if isinstance(result, Outcome):
+                            return result
+                        analysis = submit(back, self._back, result, runner)
+                        handed_on = True
+                        analysis.add_done_callback(settled)
+                        if mine is not None:
+                            analysis.add_done_callback(lambda _, first=mine: first.set_result(None))
+                            mine = None
+                        return analysis
+                    except BaseException:
+                        stop.set()  # a configuration error (its file is back in the inbox): claim nothing more
+                        raise
+                    finally:
+                        if mine is not None:
+                            mine.set_result(None)
+                        if not handed_on:
+                            held.release()
+
                 try:
                     if paths:
                         self._warm_up()
-                        whisper_model(self.options)  # loads while the first file is claimed and decoded
-                    for i in range(len(paths)):
-                        read, ahead = ahead.result(), None
-                        # the next file is claimed and decoded while this one is transcribed
-                        ahead = submit(reader, self._read, Path(paths[i + 1]), runner) if i + 1 < len(paths) else None
-                        first = read if isinstance(read, Outcome) else self._transcribe(read, settle)
-                        if isinstance(first, Outcome):
-                            report(first)
-                            continue
-                        while len(in_flight) >= 2:  # at most one transcribed recording waits in memory
-                            report(in_flight.pop(0)[1].result())
-                        in_flight.append((first.drop.sha256, submit(pool, self._back, first, runner)))
-                except BaseException:  # a configuration error or an interrupt: give back the file read ahead
-                    if ahead is not None and self.move and isinstance(read_ahead := _result_or_none(ahead), _Pending):
-                        ingest.release(read_ahead.drop)
+                    for path in paths:
+                        while not held.acquire(timeout=0.05):
+                            report_finished(wait=False)
+                        if stop.is_set():
+                            held.release()
+                            break
+                        started.append(submit(front, one, Path(path)))
+                        if len(started) == 1:
+                            whisper_model(self.options)  # loads while the first file is claimed and decoded
+                        report_finished(wait=False)
+                    report_finished(wait=True)
+                except BaseException:  # a configuration error or an interrupt: files not begun stay unclaimed
+                    stop.set()
+                    front.shutdown(wait=False, cancel_futures=True)
                     raise
-                for _, future in in_flight:
-                    report(future.result())
         finally:  # after every thread is done (leaving the with-block waits for them)
             self._unlock_content()
         return outcomes
@@ -262,17 +305,10 @@ class Processor:
 
         return self._guarded(drop, pending.run_id, body)
 
-    def _transcribe(self, pending: "_Pending", settle: Callable[[str], None] | None = None) -> "Outcome | _Pending":
-        """Transcribe a decoded recording. In a batch, ``settle(sha256)`` first waits for the same
-        content if this process is still storing it (it was read ahead, before that was known),
-        and the duplicate check is made again."""
+    def _transcribe(self, pending: "_Pending") -> "Outcome | _Pending":
+        """Transcribe a decoded recording."""
 
         def body():
-            if settle is not None:
-                settle(pending.drop.sha256)
-                duplicate = self._if_done(pending)
-                if duplicate is not None:
-                    return duplicate
             pending.transcript = pending.stage("transcribe", transcribe_stage, pending.audio, self.options)
             return pending
 
@@ -301,7 +337,7 @@ class Processor:
             run = self._run_row(pending.run_id, drop, pending.started, pending.timings, "done", transcript)
             stage("store", self._store, drop, rows, run)
             if self.move:
-                stage("archive", self._archive, drop, target, [(sp.start_s, sp.end_s) for sp in spans])
+                stage("archive", self._archive, drop, target, [(sp.start_s, sp.end_s) for sp in spans], audio)
             return Outcome(
                 drop.source_name, "done", drop.sha256, audio.info.duration_s, len(utterances), path=str(target), timings=pending.timings
             )
@@ -356,14 +392,18 @@ class Processor:
             rows["recording"], rows["tables"], recording_id=drop.sha256, run=run, drop=_drop_row(drop, "processed", None, run["run_id"])
         )
 
-    def _archive(self, drop: Drop, target: Path, spans: list[tuple[float, float]]) -> None:
-        """Move the file to the archive; with redacted spans, archive a silenced copy instead."""
+    def _archive(self, drop: Drop, target: Path, spans: list[tuple[float, float]], audio: DecodedAudio | None = None) -> None:
+        """Move the file to the archive; with redacted spans, archive a silenced copy instead,
+        made from ``audio`` (the decoded 16 kHz channels) unless ``redacted_copy`` is original."""
         try:
             if spans:
                 from .redact import write_redacted_audio
 
+                if self.settings.redacted_copy == "speech" and audio is None:  # a crash came between store and archive
+                    audio = decode_stage(drop, self.settings.max_duration_s)
                 tmp = target.with_name(f".{target.name}.parley-tmp{target.suffix}")
-                write_redacted_audio(drop.path, tmp, spans, mode=self.settings.redaction_audio)
+                source = audio if self.settings.redacted_copy == "speech" else None
+                write_redacted_audio(drop.path, tmp, spans, mode=self.settings.redaction_audio, audio=source)
                 os.replace(tmp, target)
                 if self.settings.keep_original_audio:
                     ingest.move_to_archive(drop, target.with_name(f"{target.stem}.original{Path(drop.source_name).suffix}"))

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ConfigError, TerminalError
-from .records import Utterance, Word
+from .records import DecodedAudio, Utterance, Word
 
 PII_TYPES = (
     "CARD", "IBAN", "SSN", "NI_NUMBER", "ACCOUNT", "SORT_CODE", "PHONE", "EMAIL", "CVV",
@@ -661,13 +661,20 @@ def write_redacted_audio(
     spans: Iterable[RedactionSpan | tuple[float, float]],
     mode: AudioMode = "silence",
     pad_s: float = 0.15,
+    *,
+    audio: DecodedAudio | None = None,
 ) -> Path:
-    """Decode ``src_path``, silence/beep ``spans`` on all channels at its original sample rate,
-    and write ``dst_path`` in the format its suffix names (FLAC for the archive). Returns it."""
+    """Silence/beep ``spans`` on all channels and write ``dst_path`` in the format its suffix
+    names. From ``audio`` (the decoded 16 kHz channels) when given, at the original's rate up to
+    16 kHz (an 8 kHz call stays 8 kHz); else ``src_path`` decoded again at its own sample rate.
+    Returns ``dst_path``."""
     from .audio import encode
 
-    samples, rate = _decode_original(Path(src_path))
+    if audio is not None:
+        samples, rate, out_rate = audio.samples, audio.sample_rate, min(audio.info.sample_rate or audio.sample_rate, audio.sample_rate)
+    else:
+        (samples, rate), out_rate = _decode_original(Path(src_path)), None
     redacted = np.clip(silence_spans(samples, rate, spans, mode=mode, pad_s=pad_s), -1.0, 1.0)
     dst = Path(dst_path)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    return encode(dst, redacted, rate, fast=True)
+    return encode(dst, redacted, rate, fast=True, out_rate=out_rate)

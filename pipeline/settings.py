@@ -61,7 +61,12 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="cpu, cuda or auto.")
     compute_type: str = Field("int8", description="CTranslate2 compute type: int8, int8_float16, float16, float32.")
     beam_size: int = Field(1, ge=1, le=10, description="Beam size for decoding: 1 (greedy) is ~1.5x faster than 5 for ~2 points of WER.")
-    cpu_threads: int = Field(0, ge=0, description="CPU threads for the transcriber; 0 = all cores.")
+    cpu_threads: int = Field(0, ge=0, description="CPU threads per transcription worker; 0 = the cores shared out among the workers.")
+    transcribe_workers: int = Field(
+        0,
+        ge=0,
+        description="Recordings transcribed at once, each by its own model worker; 0 = one per core on CPU (at most 4), 1 on a GPU.",
+    )
     vad_filter: bool = Field(True, description="Skip non-speech with the Silero VAD before transcribing.")
     language: str | None = Field("en", description="Spoken language code, or empty to detect.")
     batch_size: int = Field(16, ge=0, description="N > 0: faster-whisper BatchedInferencePipeline with N speech chunks per batch (fastest; used only with VAD on); 0: sequential decoding.")
@@ -78,6 +83,11 @@ class Settings(BaseSettings):
     keep_raw_text: bool = Field(False, description="Also keep the unredacted text in the database (off: only [CARD], [NAME], ... placeholders are stored).")
     keep_original_audio: bool = Field(False, description="Keep the unredacted original beside the redacted archive copy (off: only the redacted copy is kept).")
     redaction_audio: str = Field("silence", pattern="^(silence|beep)$", description="How redacted spans sound in the archived audio: silence or beep.")
+    redacted_copy: str = Field(
+        "speech",
+        pattern="^(speech|original)$",
+        description="How the redacted archive copy is made: speech (from the 16 kHz audio Parley analysed, channels kept: no second decode, about a third of the CPU) or original (the file decoded again at its own sample rate).",
+    )
     tagging: bool = Field(True, description="Tag utterances and interactions with touchpoint, sentiment and complaint topics.")
     encoder: str = Field("all-MiniLM-L6-v2", description="Sentence encoder for tagging and meaning-based rules: a bundled name, a directory, or a hub name when online.")
     taxonomies: Path = Field(ROOT / "data" / "taxonomies", description="Folder of taxonomy YAML files (touchpoints, journey stages, complaint topics).")

@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+from pipeline.audio import decode
 from pipeline.errors import ConfigError, TerminalError
 from pipeline.records import Utterance, Word
 from pipeline.redact import (
@@ -265,6 +266,30 @@ def test_write_redacted_audio_keeps_rate_and_channels(tmp_path, rate, channels, 
     with pytest.raises(TerminalError, match="not-audio.wav"):
         (tmp_path / "not-audio.wav").write_text("hello")
         write_redacted_audio(tmp_path / "not-audio.wav", tmp_path / "x.flac", [])
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "suffix", "written_rate"),
+    [(8000, 2, ".mp3", 8000), (44100, 1, ".m4a", 16000), (16000, 2, ".flac", 16000), (8000, 1, ".ogg", 48000)],  # Opus always decodes at 48 kHz
+)
+def test_redacted_copy_from_the_decoded_audio(tmp_path, rate, channels, suffix, written_rate):
+    """The default copy is made from the 16 kHz audio already decoded: channels kept, at the
+    original's rate up to 16 kHz, the spans silent and the rest still the original's sound."""
+    t = np.arange(3 * rate) / rate
+    original = np.stack([0.5 * np.sin(2 * np.pi * f * t) for f in (300, 500)[:channels]])
+    src = tmp_path / "call.wav"
+    sf.write(src, original.T, rate, subtype="PCM_16")
+    decoded = decode(src)
+    dst = write_redacted_audio(src, tmp_path / f"copy{suffix}", [(1.0, 2.0)], pad_s=0.0, audio=decoded)
+    back = decode(dst)
+    assert back.channels == decoded.channels == channels
+    assert back.info.sample_rate == written_rate
+    n = min(back.samples.shape[1], decoded.samples.shape[1])
+    assert abs(back.samples.shape[1] - decoded.samples.shape[1]) < 0.1 * 16000  # encoder priming and padding only
+    level = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
+    assert level(back.samples[:, 16000 + 2400 : 32000 - 2400]) < 1e-3  # silenced (AAC priming shifts ~64 ms)
+    assert level(back.samples[:, 2000:14000]) == pytest.approx(level(decoded.samples[:, 2000:14000]), rel=0.1)
+    assert level(back.samples[:, 34000 : n - 2000]) > 0.3
 
 
 # ----------------------------------------------------------------------------- spoken recording
