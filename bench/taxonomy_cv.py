@@ -3,7 +3,7 @@
 The touchpoint, journey-stage and complaint-topic heads learn from the taxonomy examples plus the
 project's labelled rows, so they have no separate test set. Here the labelled rows are split into
 k folds; each fold is scored by a head trained (the tagger's recipe: ``taxonomy_examples`` and
-``fit_single``/``fit_multi``) on the taxonomy examples and the other folds. Single-label heads:
+``fit_taxonomy``) on the taxonomy examples and the other folds. Single-label heads:
 accuracy and macro-F1 of the top label. The multi-label complaint-topic head: micro precision,
 recall and F1 of the labels over its threshold (rows with no topic are negatives).
 
@@ -25,10 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.tagging.build import taxonomy_examples  # noqa: E402
+from pipeline.tagging.build import fit_taxonomy, taxonomy_examples  # noqa: E402
 from pipeline.tagging.encoder import load_encoder  # noqa: E402
 from pipeline.tagging.evaluate import metrics  # noqa: E402
-from pipeline.tagging.heads import fit_multi, fit_single  # noqa: E402
 from pipeline.tagging.options import TaggingOptions  # noqa: E402
 from pipeline.tagging.taxonomy import load_taxonomies  # noqa: E402
 from pipeline.tagging.training import TrainingSet, load_training  # noqa: E402
@@ -52,15 +51,13 @@ def cross_validate(encoder, taxonomy, training: TrainingSet, folds: int, seed: i
         vectors = encoder.encode([t for t, _ in pairs])
         test_rows = [labelled[i] for i in sorted(held)]
         test_vectors = encoder.encode([r["text"] for r in test_rows])
+        head = fit_taxonomy(vectors, pairs, taxonomy, "cv")
+        proba = head.proba(test_vectors)
         if taxonomy.multi_label:
-            head = fit_multi(vectors, [labels for _, labels in pairs], taxonomy.names, "cv")
-            proba = head.proba(test_vectors)
             for row, p in zip(test_rows, proba):
                 true_sets.append({x.strip() for x in (row[taxonomy.kind] or "").split(";") if x.strip()} & set(taxonomy.names))
                 predicted_sets.append({head.classes[j] for j in np.flatnonzero(p >= taxonomy.threshold)})
         else:
-            head = fit_single(vectors, [next(iter(labels)) for _, labels in pairs], "cv")
-            proba = head.proba(test_vectors)
             truth += [r[taxonomy.kind].strip() for r in test_rows]
             predicted += [head.classes[j] for j in proba.argmax(axis=1)]
     if not taxonomy.multi_label:

@@ -97,6 +97,24 @@ def test_interaction_label_skips_background_unless_all_is_background():
     assert dominant(only_talk, classes, "touchpoint", turns, background="general").label == "general"
 
 
+def test_a_cached_head_keeps_its_examples(tmp_path, tagger):
+    """Single-label taxonomy heads mix in the nearest training example: the cache must give back
+    the same head, examples included, or a restarted worker would tag differently."""
+    import numpy as np
+
+    from pipeline.tagging.heads import cached
+
+    head = tagger.heads["touchpoints"]
+    assert head.examples is not None and len(head.examples) == len(head.example_classes) > 100
+    assert tagger.heads["complaint_topics"].examples is None  # multi-label: regressions only
+    vectors = tagger.encoder.encode([t for _, t in POLITE_ORDER + ANGRY_BILLING])
+    cached(tmp_path, head.key, lambda: head)
+    again = cached(tmp_path, head.key, lambda: pytest.fail("trained again instead of read from the cache"))
+    np.testing.assert_allclose(again.proba(vectors), head.proba(vectors), rtol=1e-6)
+    without = replace(head, examples=None, example_classes=None)
+    assert not np.allclose(without.proba(vectors), head.proba(vectors))  # the examples do count
+
+
 def test_every_tag_has_provenance_and_one_sentiment_per_utterance(tagger):
     tags = tagger.tag(call(ANGRY_BILLING))
     assert all(t.model and t.model_version and t.taxonomy_hash for t in tags)

@@ -35,13 +35,15 @@ def taxonomy_head(encoder: Encoder, taxonomy: Taxonomy, training: TrainingSet | 
     pairs = taxonomy_examples(taxonomy, training)
     key = head_key("taxonomy", encoder.name, encoder.version, taxonomy.multi_label, taxonomy.names, pairs_repr(pairs))
 
-    def train() -> Head:
-        vectors = encoder.encode([text for text, _ in pairs])
-        if taxonomy.multi_label:
-            return fit_multi(vectors, [labels for _, labels in pairs], taxonomy.names, key)
-        return fit_single(vectors, [next(iter(labels)) for _, labels in pairs], key)
+    return cached(cache_dir, key, lambda: fit_taxonomy(encoder.encode([text for text, _ in pairs]), pairs, taxonomy, key))
 
-    return cached(cache_dir, key, train)
+
+def fit_taxonomy(vectors, pairs: list[tuple[str, set[str]]], taxonomy: Taxonomy, key: str) -> Head:
+    """The taxonomy recipe: one-vs-rest regressions for a multi-label taxonomy; else a
+    multinomial regression mixed with the nearest example (``heads.NEIGHBOUR_WEIGHT``)."""
+    if taxonomy.multi_label:
+        return fit_multi(vectors, [labels for _, labels in pairs], taxonomy.names, key)
+    return fit_single(vectors, [next(iter(labels)) for _, labels in pairs], key, neighbours=True)
 
 
 def sentiment_head(encoder: Encoder, training: TrainingSet, cache_dir: Path) -> Head:
