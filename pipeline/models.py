@@ -256,13 +256,37 @@ def _shared_vad() -> SharedVad:
     return shared
 
 
+VAD_WINDOWS_PER_RUN = 1000
+"""Silero windows (32 ms each) per onnxruntime run; faster-whisper runs 10,000 (320 s) at once."""
+
+
 def _silero_vad(vad_module, threads: int = 2):
     """faster-whisper's Silero VAD with ``threads`` intra-op threads and onnxruntime's memory
     arena on (faster-whisper builds it with 1 thread and no arena): ~25% faster on 2 cores, and
-    its speech probabilities are the same."""
+    its speech probabilities are the same. It runs 1,000 windows at a time instead of 10,000,
+    carrying the LSTM state across runs as faster-whisper does between its runs: the same
+    probabilities, a bit faster, and the arena's high-water mark per concurrent call drops from
+    ~170 MB to ~60 MB (two transcription workers run the VAD at once)."""
     import onnxruntime
 
-    model = vad_module.SileroVADModel.__new__(vad_module.SileroVADModel)
+    class SileroVAD(vad_module.SileroVADModel):
+        def __call__(self, audio: np.ndarray, num_samples: int = 512, context_size_samples: int = 64) -> np.ndarray:
+            # faster-whisper's SileroVADModel.__call__, in runs of VAD_WINDOWS_PER_RUN windows
+            assert audio.ndim == 1 and audio.shape[0] % num_samples == 0, "Input should be 1-D, a multiple of num_samples"
+            h = np.zeros((1, 1, 128), dtype="float32")
+            c = np.zeros((1, 1, 128), dtype="float32")
+            windows = audio.reshape(-1, num_samples)
+            context = windows[..., -context_size_samples:]
+            context[-1] = 0  # as faster-whisper does (its caller passes a padded copy)
+            context = np.roll(context, 1, 0)
+            windows = np.concatenate([context, windows], 1)
+            outputs = []
+            for i in range(0, windows.shape[0], VAD_WINDOWS_PER_RUN):
+                output, h, c = self.session.run(None, {"input": windows[i : i + VAD_WINDOWS_PER_RUN], "h": h, "c": c})
+                outputs.append(output)
+            return np.concatenate(outputs, axis=0)
+
+    model = SileroVAD.__new__(SileroVAD)
     opts = onnxruntime.SessionOptions()
     opts.inter_op_num_threads = 1
     opts.intra_op_num_threads = threads
