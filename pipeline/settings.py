@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     redacted_copy: str = Field(
         "speech",
         pattern="^(speech|original)$",
-        description="How the redacted archive copy is made: speech (from the 16 kHz audio Parley analysed, channels kept: no second decode, about a third of the CPU) or original (the file decoded again at its own sample rate).",
+        description="How the redacted archive copy is made: speech (from the 16 kHz audio Parley analysed, at the original's rate up to 16 kHz, channels kept: no second decode) or original (the file decoded again at its own sample rate).",
     )
     tagging: bool = Field(True, description="Tag utterances and interactions with touchpoint, sentiment and complaint topics.")
     encoder: str = Field("all-MiniLM-L6-v2", description="Sentence encoder for tagging and meaning-based rules: a bundled name, a directory, or a hub name when online.")
