@@ -65,8 +65,8 @@ def watch_inbox(
         if on_progress:
             on_progress(outcomes[-1])
 
-    # One processor for the batch: while one recording is analysed and stored, the next is
-    # decoded and transcribed; every stage is a task run of this flow run.
+    # One processor for the batch: one thread per core claims, decodes and transcribes a
+    # recording while one thread analyses and stores; every stage is a task run of this flow run.
     processor = Processor(s, move=move, flow_run_id=str(flow_run.id) if flow_run.id else None)
     processor.process_many(paths, runner=prefect_runner, on_outcome=done)
     return {"counts": dict(Counter(o["status"] for o in outcomes)), "outcomes": outcomes}

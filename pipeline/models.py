@@ -214,7 +214,7 @@ class SharedVad:
     runs once. The probabilities are small (one float per 32 ms); the audio is only hashed.
     """
 
-    def __init__(self, model, size: int = 4):
+    def __init__(self, model, size: int = 8):
         self.model = model
         self.size = size
         self.memo: OrderedDict[tuple, np.ndarray] = OrderedDict()

@@ -147,6 +147,7 @@ class Processor:
         check_configuration(self.analysis)  # fails here, before any file is touched
         self._warm: Future | None = None
         self._content_locks: set[str] = set()
+        self._content_lock = threading.Lock()
         """Content hashes this processor holds the inbox's content lock for (released after each batch)."""
         self.move = move
         self.flow_run_id = flow_run_id
@@ -174,18 +175,27 @@ class Processor:
         claim, decode and transcribe one recording at a time (one model worker each), while one
         thread analyses and stores the transcribed ones (speakers, redaction, tagging, rules).
         Outcomes are reported in the order of ``paths``. A configuration error stops the batch:
-        no new file is claimed, the ones under way finish, and the error is raised."""
+        no new file is claimed, the ones under way finish and are reported, then the error is
+        raised."""
         workers = transcribe_workers(self.options)
         held = threading.Semaphore(workers + 2)  # recordings in memory between claim and store
-        firsts: dict[str, Future] = {}  # content hash -> done when the batch's first copy of it is
-        firsts_lock = threading.Lock()
+        latest: dict[str, Future] = {}  # content hash -> done when the batch's latest copy of it is
+        latest_lock = threading.Lock()
         stop = threading.Event()
         outcomes: list[Outcome] = []
         started: list[Future] = []
+        errors: list[BaseException] = []
 
         def report_finished(wait: bool) -> None:
             while started and (wait or _finished(started[0])):
-                outcome = _final(started.pop(0))
+                try:
+                    outcome = _final(started.pop(0))
+                except Exception as exc:  # noqa: BLE001 - a configuration error: raised once the rest is reported
+                    stop.set()
+                    errors.append(exc)
+                    continue
+                if outcome is None:  # not begun: the batch had stopped
+                    continue
                 outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
@@ -203,29 +213,30 @@ class Processor:
                     if analysis.exception() is not None:  # a configuration error: claim nothing more
                         stop.set()
 
-                def one(path: Path) -> "Outcome | Future":
+                def one(path: Path) -> "Outcome | Future | None":
                     """Claim, decode and transcribe ``path``; its analysis is handed on (a Future)."""
                     mine: Future | None = None
                     handed_on = False
                     try:
+                        if stop.is_set():
+                            return None
                         read = self._read(path, runner)
                         if isinstance(read, _Pending):
-                            with firsts_lock:
-                                first = firsts.get(read.drop.sha256)
-                                if first is None:
-                                    firsts[read.drop.sha256] = mine = Future()
-                            if first is not None:  # a byte-identical copy in this batch: wait for it
-                                first.result()
-                                read = self._if_done(read) or read
+                            with latest_lock:  # byte-identical copies in one batch queue up behind each other
+                                before = latest.get(read.drop.sha256)
+                                latest[read.drop.sha256] = mine = Future()
+                            if before is not None:  # a duplicate once the copy before it is stored
+                                before.result()
+                                pending = read
+                                read = self._guarded(pending.drop, pending.run_id, lambda: self._if_done(pending) or pending)
                         result = self._transcribe(read) if isinstance(read, _Pending) else read
                         if isinstance(result, Outcome):
                             return result
                         analysis = submit(back, self._back, result, runner)
                         handed_on = True
                         analysis.add_done_callback(settled)
-                        if mine is not None:
-                            analysis.add_done_callback(lambda _, first=mine: first.set_result(None))
-                            mine = None
+                        analysis.add_done_callback(lambda _, copy=mine: copy.set_result(None))
+                        mine = None
                         return analysis
                     except BaseException:
                         stop.set()  # a configuration error (its file is back in the inbox): claim nothing more
@@ -250,10 +261,12 @@ class Processor:
                             whisper_model(self.options)  # loads while the first file is claimed and decoded
                         report_finished(wait=False)
                     report_finished(wait=True)
-                except BaseException:  # a configuration error or an interrupt: files not begun stay unclaimed
+                except BaseException:  # an interrupt, or the model failing to load: files not begun stay unclaimed
                     stop.set()
                     front.shutdown(wait=False, cancel_futures=True)
                     raise
+            if errors:
+                raise errors[0]
         finally:  # after every thread is done (leaving the with-block waits for them)
             self._unlock_content()
         return outcomes
@@ -262,12 +275,13 @@ class Processor:
         """Take the inbox's content lock for this file's hash; if another live worker holds it
         (it claimed a byte-identical copy), give the file back and skip it: on the next poll it
         is recorded as a duplicate of what that worker stored."""
-        if not self.move or drop.sha256 in self._content_locks:
-            return None
-        holder = ingest.lock_content(self.settings.inbox, drop.sha256)
-        if holder is None:
-            self._content_locks.add(drop.sha256)
-            return None
+        with self._content_lock:  # a batch's transcription threads may hold copies of the same content
+            if not self.move or drop.sha256 in self._content_locks:
+                return None
+            holder = ingest.lock_content(self.settings.inbox, drop.sha256)
+            if holder is None:
+                self._content_locks.add(drop.sha256)
+                return None
         ingest.release(drop)
         return Outcome(drop.source_name, "skipped", drop.sha256, message=f"the same content is being processed by {holder}; checked again on the next poll")
 

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     transcribe_workers: int = Field(
         0,
         ge=0,
-        description="Recordings transcribed at once, each by its own model worker; 0 = one per core on CPU (at most 4), 1 on a GPU.",
+        description="Recordings transcribed at once, each by its own model worker; 0 = one per core on CPU (at most 4), 2 on a GPU.",
     )
     vad_filter: bool = Field(True, description="Skip non-speech with the Silero VAD before transcribing.")
     language: str | None = Field("en", description="Spoken language code, or empty to detect.")

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .errors import ConfigError
 from .models import describe, load_whisper, shared_vad
 from .records import DecodedAudio, Role, Transcript, Utterance, Word
 
@@ -67,23 +68,44 @@ def transcribe_workers(options: TranscribeOptions) -> int:
 
     On CPU one single-threaded worker per core beats one worker using every core: the tiny
     model's matrices are too small to split well, and each worker's Python steps (features,
-    VAD, word alignment) run while the other computes. 30 min of calls on 2 cores: 31 s
-    against 41 s (bench/run.py measures the whole pipeline)."""
+    VAD, word alignment) run while the other computes. 30 min of calls on 2 cores: 26 s against
+    38.5 s (bench/run.py measures the whole pipeline). On a GPU two workers, so that one decodes
+    while the other transcribes (not measured here: no GPU)."""
     if options.workers:
         return options.workers
-    if options.device != "cpu":
-        return 1
+    if _on_gpu(options.device):
+        return 2
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
+
+
+def _on_gpu(device: str) -> bool:
+    if device == "cpu":
+        return False
+    if device != "auto":
+        return True
+    import ctranslate2
+
+    return ctranslate2.get_cuda_device_count() > 0
 
 
 def whisper_model(options: TranscribeOptions):
     """The cached faster-whisper model for these options (and the VAD shared with diarization):
-    ``transcribe_workers`` replicas, so that many threads can transcribe at once. Thread-safe."""
+    ``transcribe_workers`` replicas, so that many threads can transcribe at once. Thread-safe.
+    A model that cannot load (no GPU for ``device=cuda``, damaged files, out of memory) is a
+    configuration error: the batch stops and the files go back to the inbox."""
     shared_vad()
     workers = transcribe_workers(options)
     threads = options.cpu_threads or max(1, (os.cpu_count() or 1) // workers)
     with _load_lock:  # two batch threads asking at once load it once
-        return load_whisper(options.model, options.device, options.compute_type, threads, workers)
+        try:
+            return load_whisper(options.model, options.device, options.compute_type, threads, workers)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - CTranslate2 raises RuntimeError/ValueError
+            raise ConfigError(
+                f"cannot load the transcription model '{options.model}' on {options.device} ({exc})",
+                fix="check PARLEY_WHISPER_MODEL, PARLEY_DEVICE and PARLEY_COMPUTE_TYPE",
+            ) from exc
 
 
 def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptions(), model=None) -> Transcript:

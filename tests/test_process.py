@@ -158,6 +158,24 @@ def test_models_that_fail_to_load_stop_the_batch_as_a_setup_error(workspace, tmp
     assert not workspace.quarantine.exists() or not any(p.is_file() for p in workspace.quarantine.rglob("*"))
 
 
+def test_a_transcription_model_that_fails_to_load_stops_the_batch_as_a_setup_error(workspace, tmp_path):
+    """Every transcription thread asks for the model; if it cannot load (here: a model folder
+    with no model in it), no file is blamed: the batch stops and every file is back in the inbox."""
+    from pipeline.errors import ConfigError
+
+    empty = tmp_path / "empty-whisper"
+    empty.mkdir()
+    for name in ("a.flac", "b.wav", "c.wav"):
+        drop(workspace, DATA / ("jfk.flac" if name.endswith(".flac") else "stereo_diarization.wav"), name)
+    (workspace.inbox / "c.wav").write_bytes((workspace.inbox / "c.wav").read_bytes() + b"\0")  # other content
+    processor = Processor(workspace.model_copy(update={"whisper_model": str(empty)}))
+    with pytest.raises(ConfigError, match="cannot load the transcription model") as info:
+        processor.process_many(ingest.list_inbox(workspace.inbox))
+    assert "PARLEY_WHISPER_MODEL" in str(info.value)
+    assert sorted(p.name for p in workspace.inbox.iterdir() if p.is_file()) == ["a.flac", "b.wav", "c.wav"]
+    assert not workspace.quarantine.exists() or not any(p.is_file() for p in workspace.quarantine.rglob("*"))
+
+
 def test_a_broken_taxonomy_fails_before_any_file_is_claimed(workspace, tmp_path):
     from pipeline.errors import ConfigError
 
