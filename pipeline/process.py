@@ -147,8 +147,8 @@ class Processor:
         check_configuration(self.analysis)  # fails here, before any file is touched
         self._warm: Future | None = None
         self._content_locks: set[str] = set()
-        self._content_lock = threading.Lock()
         """Content hashes this processor holds the inbox's content lock for (released after each batch)."""
+        self._content_lock = threading.Lock()
         self.move = move
         self.flow_run_id = flow_run_id
 
@@ -413,10 +413,10 @@ class Processor:
             if spans:
                 from .redact import write_redacted_audio
 
-                if self.settings.redacted_copy == "speech" and audio is None:  # a crash came between store and archive
-                    audio = decode_stage(drop, self.settings.max_duration_s)
+                source = None  # "original": decoded again at its own rate
+                if self.settings.redacted_copy == "speech":  # no audio here: a crash came between store and archive
+                    source = audio if audio is not None else decode_stage(drop, self.settings.max_duration_s)
                 tmp = target.with_name(f".{target.name}.parley-tmp{target.suffix}")
-                source = audio if self.settings.redacted_copy == "speech" else None
                 write_redacted_audio(drop.path, tmp, spans, mode=self.settings.redaction_audio, audio=source)
                 os.replace(tmp, target)
                 if self.settings.keep_original_audio:

@@ -56,14 +56,17 @@ class Head:
         proba = _softmax(logits)
         if self.examples is None or not len(features):
             return proba
-        unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-9)
-        similarity = unit @ self.examples.T
+        similarity = _unit(features) @ self.examples.T
         nearest = np.full((len(features), len(self.classes)), -1.0, dtype=similarity.dtype)
         for j in range(len(self.classes)):
             mine = self.example_classes == j
             if mine.any():
                 nearest[:, j] = similarity[:, mine].max(axis=1)
         return (1 - NEIGHBOUR_WEIGHT) * proba + NEIGHBOUR_WEIGHT * _softmax(nearest / NEIGHBOUR_TEMPERATURE)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -92,7 +95,7 @@ def fit_single(features: np.ndarray, labels: list[str], key: str, c: float = 10.
     classes = tuple(str(c) for c in model.classes_)
     examples = example_classes = None
     if neighbours:
-        examples = (features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+        examples = _unit(features).astype(np.float32)
         example_classes = np.array([classes.index(str(label)) for label in labels], dtype=np.int32)
     return Head(classes, weights.astype(np.float32), bias.astype(np.float32), False, key, examples, example_classes)
 
