@@ -48,11 +48,11 @@ def cross_validate(encoder, taxonomy, training: TrainingSet, folds: int, seed: i
         held = {order[i] for i in range(k, len(order), folds)}
         train = TrainingSet(rows=tuple(r for i, r in enumerate(labelled) if i not in held), hash="cv")
         pairs = base + taxonomy_examples(taxonomy, train)[len(base):]
-        vectors = encoder.encode([t for t, _ in pairs])
+        vectors = encoder.encode_topic([t for t, _ in pairs])
         test_rows = [labelled[i] for i in sorted(held)]
-        test_vectors = encoder.encode([r["text"] for r in test_rows])
+        test_vectors = encoder.encode_topic([r["text"] for r in test_rows])
         head = fit_taxonomy(vectors, pairs, taxonomy, "cv")
-        proba = head.proba(test_vectors)
+        proba = head.proba(test_vectors, [r["text"] for r in test_rows])
         if taxonomy.multi_label:
             for row, p in zip(test_rows, proba):
                 true_sets.append({x.strip() for x in (row[taxonomy.kind] or "").split(";") if x.strip()} & set(taxonomy.names))
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     options = TaggingOptions()
-    encoder = load_encoder(options.encoder, options.max_tokens, options.threads)
+    encoder = load_encoder(options.encoder, options.max_tokens, options.threads, options.cache_dir)
     training = load_training(options.training_dir)
     results = []
     for stem, taxonomy in load_taxonomies(options.taxonomy_dir).items():

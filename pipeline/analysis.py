@@ -108,7 +108,7 @@ def embedder(options: AnalysisOptions):
     from .tagging.encoder import load_encoder
 
     tagging = tagging_options(options)
-    return load_encoder(tagging.encoder, tagging.max_tokens, tagging.threads).encode
+    return load_encoder(tagging.encoder, tagging.max_tokens, tagging.threads, tagging.cache_dir).encode
 
 
 def score_stage(

@@ -107,12 +107,17 @@ def test_a_cached_head_keeps_its_examples(tmp_path, tagger):
     head = tagger.heads["touchpoints"]
     assert head.examples is not None and len(head.examples) == len(head.example_classes) > 100
     assert tagger.heads["complaint_topics"].examples is None  # multi-label: regressions only
-    vectors = tagger.encoder.encode([t for _, t in POLITE_ORDER + ANGRY_BILLING])
+    texts = [t for _, t in POLITE_ORDER + ANGRY_BILLING]
+    vectors = tagger.encoder.encode_topic(texts)
     cached(tmp_path, head.key, lambda: head)
     again = cached(tmp_path, head.key, lambda: pytest.fail("trained again instead of read from the cache"))
-    np.testing.assert_allclose(again.proba(vectors), head.proba(vectors), rtol=1e-6)
+    np.testing.assert_allclose(again.proba(vectors, texts), head.proba(vectors, texts), rtol=1e-6)
     without = replace(head, examples=None, example_classes=None)
-    assert not np.allclose(without.proba(vectors), head.proba(vectors))  # the examples do count
+    assert not np.allclose(without.proba(vectors, texts), head.proba(vectors, texts))  # the examples do count
+    no_ngrams = replace(head, ngrams=None)
+    assert not np.allclose(no_ngrams.proba(vectors), head.proba(vectors, texts))  # so do the character n-grams
+    with pytest.raises(ValueError, match="texts"):
+        head.proba(vectors)
 
 
 def test_every_tag_has_provenance_and_one_sentiment_per_utterance(tagger):
@@ -214,3 +219,46 @@ def test_eval_taxonomy_from_examples_scores_the_rows_not_picked(tmp_path):
     report = json.loads(result.output.strip().splitlines()[-1])
     assert (report["n"], report["labels"], report["shots"]) == (3, 3, 2)
     assert set(report["per_class"]) == set(rows)
+
+
+def test_topic_vectors_weigh_rare_words_more(tmp_path, tagger):
+    """The taxonomy heads pool tokens by rarity in English: 'the' (~5% of English tokens) weighs
+    about -ln(0.05) = 3, a content word far more, punctuation little, [CLS] nothing. The weights
+    are computed without the tokenizer's own padding (it pads batches, which once counted [PAD]
+    into every word) and cached on disk for the next process."""
+    import numpy as np
+
+    from pipeline.tagging.encoder import cached_token_weights, token_weights
+
+    encoder = tagger.encoder
+    ids = encoder.tokenizer.convert_tokens_to_ids(["the", "please", "parcel", ",", "[CLS]"])
+    the, please, parcel, comma, cls = encoder.token_weights.numpy()[ids]
+    assert 2.5 < the < 3.5 and the < please < parcel and comma < please and cls == 0
+    encoder.encode_layers(["a batch, padded", "to its longest text"])  # leaves padding switched on in the tokenizer
+    fresh = token_weights(encoder.tokenizer)
+    np.testing.assert_array_equal(fresh, encoder.token_weights.numpy())
+    stored = cached_token_weights(encoder.tokenizer, tmp_path)
+    (path,) = tmp_path.glob("token-weights-*.npy")
+    np.testing.assert_array_equal(np.load(path), fresh)
+    path.write_bytes(b"damaged")
+    np.testing.assert_array_equal(cached_token_weights(encoder.tokenizer, tmp_path), stored)  # recomputed, not crashed
+    layers = encoder.encode_layers(["where is my parcel please"])
+    assert np.allclose(np.linalg.norm(layers.reshape(4, -1), axis=1), 1, atol=1e-5)
+    assert float(encoder.sentence(layers)[0] @ layers[0, 2 * encoder.model.config.hidden_size : 3 * encoder.model.config.hidden_size]) < 0.99  # weighting moves it
+
+
+def test_token_weights_fit_a_byte_level_bpe_tokenizer_too():
+    """RoBERTa-style tokenizers split a word after a space ("Ġthe") unlike at the start ("the"):
+    both forms must get their counts, or every word but the first would weigh as rare. Checked on
+    the bundled Whisper model's byte-level BPE tokenizer (no other encoder ships here)."""
+    from pathlib import Path
+
+    from transformers import PreTrainedTokenizerFast
+
+    from pipeline.models import resolve_model
+    from pipeline.tagging.encoder import token_weights
+
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(Path(resolve_model("tiny.en").path) / "tokenizer.json"))
+    weights = token_weights(tokenizer)
+    the, spaced_the, spaced_is, spaced_parcel = weights[tokenizer.convert_tokens_to_ids(["the", "Ġthe", "Ġis", "Ġparcel"])]
+    assert the < 5 and spaced_the < 5 and spaced_is < spaced_parcel

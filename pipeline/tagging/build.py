@@ -33,17 +33,21 @@ def taxonomy_examples(taxonomy: Taxonomy, training: TrainingSet | None) -> list[
 
 def taxonomy_head(encoder: Encoder, taxonomy: Taxonomy, training: TrainingSet | None, cache_dir: Path) -> Head:
     pairs = taxonomy_examples(taxonomy, training)
-    key = head_key("taxonomy", encoder.name, encoder.version, taxonomy.multi_label, taxonomy.names, pairs_repr(pairs))
+    key = head_key("taxonomy", encoder.name, encoder.version, encoder.weights_hash, taxonomy.multi_label, taxonomy.names, pairs_repr(pairs))
 
-    return cached(cache_dir, key, lambda: fit_taxonomy(encoder.encode([text for text, _ in pairs]), pairs, taxonomy, key))
+    return cached(cache_dir, key, lambda: fit_taxonomy(encoder.encode_topic([text for text, _ in pairs]), pairs, taxonomy, key))
 
 
 def fit_taxonomy(vectors, pairs: list[tuple[str, set[str]]], taxonomy: Taxonomy, key: str) -> Head:
-    """The taxonomy recipe: one-vs-rest regressions for a multi-label taxonomy; else a
+    """The taxonomy recipe, on the encoder's ``topic`` vectors and the texts' character n-grams
+    (``heads.NGRAM_WEIGHT``): one-vs-rest regressions for a multi-label taxonomy; else a
     multinomial regression mixed with the nearest example (``heads.NEIGHBOUR_WEIGHT``)."""
+    texts = [text for text, _ in pairs]
     if taxonomy.multi_label:
-        return fit_multi(vectors, [labels for _, labels in pairs], taxonomy.names, key)
-    return fit_single(vectors, [next(iter(labels)) for _, labels in pairs], key, neighbours=True)
+        return fit_multi(vectors, [labels for _, labels in pairs], taxonomy.names, key, texts=texts)
+    # nearest example by the last layer's weighted mean alone (the topic vector's first half):
+    # touchpoint on outside data (Bitext) 0.806 against 0.794 with both layers; banking77 the same
+    return fit_single(vectors, [next(iter(labels)) for _, labels in pairs], key, neighbour_dims=vectors.shape[1] // 2, texts=texts)
 
 
 def sentiment_head(encoder: Encoder, training: TrainingSet, cache_dir: Path) -> Head:
@@ -52,7 +56,7 @@ def sentiment_head(encoder: Encoder, training: TrainingSet, cache_dir: Path) -> 
 
     def train() -> Head:
         texts = [text for text, _ in pairs]
-        return fit_single(sentiment.features(encoder.encode_layers(texts), texts), [label for _, label in pairs], key, c=1.0, balanced=False)
+        return fit_single(sentiment.features(encoder.wording(encoder.encode_layers(texts)), texts), [label for _, label in pairs], key, c=1.0, balanced=False)
 
     return cached(cache_dir, key, train)
 

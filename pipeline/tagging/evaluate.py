@@ -51,7 +51,7 @@ def evaluate_sentiment(options: TaggingOptions, rows: list[tuple[str, str]]) -> 
     tagger = load_tagger(options)
     texts = [t for t, _ in rows]
     head = tagger.heads["sentiment"]
-    proba = head.proba(sentiment.features(tagger.encoder.encode_layers(texts, options.batch_size), texts))
+    proba = head.proba(sentiment.features(tagger.encoder.wording(tagger.encoder.encode_layers(texts, options.batch_size)), texts))
     result = metrics([y.lower() for _, y in rows], [head.classes[i] for i in proba.argmax(axis=1)])
     return {**result, "model": f"{tagger.encoder.name}+sentiment", "model_version": f"{tagger.encoder.version}+{head.key}"}
 
@@ -61,10 +61,11 @@ def evaluate_taxonomy(options: TaggingOptions, taxonomy: Taxonomy, rows: list[tu
     unknown = sorted({y for _, y in rows} - set(taxonomy.names))
     if unknown:
         raise ConfigError(f"labels {', '.join(unknown[:5])} are not in the taxonomy", fix="use the taxonomy's label names in --label-col", path=taxonomy.path)
-    encoder = load_encoder(options.encoder, options.max_tokens, options.threads)
+    encoder = load_encoder(options.encoder, options.max_tokens, options.threads, options.cache_dir)
     training = load_training(options.training_dir) if use_training else None
     head = taxonomy_head(encoder, taxonomy, training, options.cache_dir)
-    proba = head.proba(encoder.encode([t for t, _ in rows], options.batch_size))
+    texts = [t for t, _ in rows]
+    proba = head.proba(encoder.encode_topic(texts, options.batch_size), texts)
     predicted = [head.classes[i] for i in proba.argmax(axis=1)]  # multi-label: the top label vs the gold one
     result = metrics([y for _, y in rows], predicted)
     return {**result, "model": f"{encoder.name}+{taxonomy.kind}", "model_version": f"{encoder.version}+{head.key}", "taxonomy_hash": taxonomy.hash}

@@ -35,7 +35,7 @@ def lexicon_features(texts: list[str]) -> np.ndarray:
 
 def features(layers: np.ndarray, texts: list[str]) -> np.ndarray:
     """What the sentiment head reads: the encoder's sentence and middle-layer vectors
-    (``Encoder.encode_layers``) with the lexicon features appended."""
+    (``Encoder.wording``) with the lexicon features appended."""
     return np.hstack([layers, lexicon_features(texts)])
 
 

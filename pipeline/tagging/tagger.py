@@ -47,9 +47,9 @@ class Tagger:
     def scores(self, texts: list[str], roles: list[str]) -> tuple[dict[str, np.ndarray], interaction.Scores]:
         """Probabilities of every head for ``texts`` (one batched encoder pass)."""
         layers = self.encoder.encode_layers(texts, batch_size=self.options.batch_size)
-        vectors = self.encoder.sentence(layers)
-        proba = {name: head.proba(vectors) for name, head in self.heads.items() if name != "sentiment"}
-        proba["sentiment"] = self.heads["sentiment"].proba(sentiment.features(layers, texts))
+        topic = self.encoder.topic(layers)
+        proba = {name: head.proba(topic, texts) for name, head in self.heads.items() if name != "sentiment"}
+        proba["sentiment"] = self.heads["sentiment"].proba(sentiment.features(self.encoder.wording(layers), texts))
         negative = proba["sentiment"][:, self.heads["sentiment"].classes.index("negative")]
         over = (proba["complaint_topics"] >= self.complaint_threshold).any(axis=1)
         is_complaint = over & (negative >= self.options.negative_threshold) & np.array([r != "staff" for r in roles], bool)
@@ -122,7 +122,7 @@ def check_tagger(options: TaggingOptions = TaggingOptions()) -> tuple[dict[str, 
 @lru_cache(maxsize=4)
 def _load_tagger(options: TaggingOptions, stamp: tuple[tuple[str, int, int], ...]) -> Tagger:
     taxonomies, training = check_tagger(options)
-    encoder = load_encoder(options.encoder, options.max_tokens, options.threads)
+    encoder = load_encoder(options.encoder, options.max_tokens, options.threads, options.cache_dir)
     heads = {stem: taxonomy_head(encoder, taxonomy, training, options.cache_dir) for stem, taxonomy in taxonomies.items()}
     heads["sentiment"] = sentiment_head(encoder, training, options.cache_dir)
     return Tagger(options=options, encoder=encoder, taxonomies=taxonomies, heads=heads, sentiment_hash=training.hash)
