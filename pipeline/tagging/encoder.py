@@ -16,10 +16,8 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..models import resolve_model
+from .cachefile import write_atomically
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
@@ -56,12 +55,12 @@ class Encoder:
     version: str
     model: object
     tokenizer: object
-    max_tokens: int = 128
-    token_weights: object = None
+    token_weights: object
     """torch vector over the vocabulary: -ln(share of English text) per token, 0 for special
-    tokens (``token_weights``); None pools topic vectors like sentence vectors."""
-    weights_hash: str = ""
+    tokens (``token_weights``)."""
+    weights_hash: str
     """Hash of ``token_weights``: part of every taxonomy head's cache key."""
+    max_tokens: int = 128
 
     memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Vectors of texts seen lately (``encode_layers`` rows): the tagger and
@@ -120,7 +119,7 @@ class Encoder:
         with torch.inference_mode():
             hidden = self.model(**tokens, output_hidden_states=True).hidden_states
         mask = tokens["attention_mask"].unsqueeze(-1).to(hidden[-1].dtype)
-        weight = mask if self.token_weights is None else self.token_weights[tokens["input_ids"]].unsqueeze(-1).to(mask.dtype) * mask + 1e-6 * mask
+        weight = self.token_weights[tokens["input_ids"]].unsqueeze(-1).to(mask.dtype) * mask + 1e-6 * mask
         pooled = [(hidden[i] * w).sum(1) / w.sum(1).clamp(min=1e-9) for w in (mask, weight) for i in (-1, self.middle_layer)]
         return torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], dim=-1).numpy()
 
@@ -164,10 +163,7 @@ def cached_token_weights(tokenizer, cache_dir: Path | None, path: Path = WORD_FR
         pass  # not there yet, or damaged: compute it again
     weights = token_weights(tokenizer, path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npy")
-        np.save(tmp, weights)
-        tmp.replace(target)
+        write_atomically(target, lambda tmp: np.save(tmp, weights))
     except OSError:
         pass  # a read-only cache: compute it in every process
     return weights

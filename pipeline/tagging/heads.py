@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .cachefile import write_atomically
 from .encoder import clean
 
 HEAD_VERSION = "5"
@@ -57,24 +57,26 @@ class Ngrams:
     def fit(cls, texts: list[str], labels, c: float = 10.0, multi_label: bool = False, classes: tuple[str, ...] = ()) -> "Ngrams":
         """``labels``: one label per text (single-label) or a set per text (``multi_label``, one
         regression per class of ``classes``)."""
-        from sklearn.linear_model import LogisticRegression
-
         vectorizer = _vectorizer()
         matrix = vectorizer.fit_transform([clean(t) for t in texts])
         if multi_label:
-            rows = [LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(matrix, [name in t for t in labels]) for name in classes]
-            weights, bias = np.vstack([m.coef_[0] for m in rows]), np.array([m.intercept_[0] for m in rows])
+            weights, bias = _one_vs_rest(matrix, labels, classes, c)
         else:
-            model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(matrix, labels)
-            weights, bias = _two_rows(model)
-            order = [list(model.classes_).index(name) for name in classes]
+            found, weights, bias = _multinomial(matrix, labels, c)
+            order = [found.index(name) for name in classes]
             weights, bias = weights[order], bias[order]
         return cls(vectorizer.get_feature_names_out().astype(str), vectorizer.idf_.astype(np.float32), weights.astype(np.float32), bias.astype(np.float32))
 
-    def logits(self, texts: list[str]) -> np.ndarray:
+    @cached_property
+    def vectorizer(self):
+        """Built once per head from the stored vocabulary and idf (read-only afterwards, so
+        the batch's threads share it)."""
         vectorizer = _vectorizer({g: i for i, g in enumerate(self.vocabulary.tolist())})
         vectorizer.idf_ = self.idf
-        return np.asarray(vectorizer.transform([clean(t) for t in texts]) @ self.weights.T) + self.bias
+        return vectorizer
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.vectorizer.transform([clean(t) for t in texts]) @ self.weights.T) + self.bias
 
 
 def _vectorizer(vocabulary: dict[str, int] | None = None):
@@ -83,12 +85,25 @@ def _vectorizer(vocabulary: dict[str, int] | None = None):
     return TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, sublinear_tf=True, vocabulary=vocabulary, dtype=np.float32)
 
 
-def _two_rows(model) -> tuple[np.ndarray, np.ndarray]:
-    """sklearn keeps one row for two classes: softmax([-z/2, z/2]) = sigmoid(z)."""
+def _multinomial(features, labels: list[str], c: float, balanced: bool = True) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """(classes, weights, bias) of a multinomial logistic regression over the labels present.
+    sklearn keeps one row for two classes; it becomes two: softmax([-z/2, z/2]) = sigmoid(z)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None).fit(features, labels)
     weights, bias = model.coef_, model.intercept_
     if len(model.classes_) == 2:
         weights, bias = np.vstack([-weights / 2, weights / 2]), np.concatenate([-bias / 2, bias / 2])
-    return weights, bias
+    return tuple(str(c) for c in model.classes_), weights, bias
+
+
+def _one_vs_rest(features, targets: list[set[str]], classes, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, bias) of one balanced logistic regression per class (positives: the rows that
+    carry it; negatives: the rest)."""
+    from sklearn.linear_model import LogisticRegression
+
+    models = [LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(features, np.array([name in t for t in targets])) for name in classes]
+    return np.vstack([m.coef_[0] for m in models]), np.array([m.intercept_[0] for m in models])
 
 
 @dataclass(frozen=True)
@@ -165,11 +180,7 @@ def fit_single(features: np.ndarray, labels: list[str], key: str, c: float = 10.
     labels); ``neighbour_dims``: keep the examples' first that many columns for the
     nearest-example mix (``Head.proba``);
     ``texts`` (those ``features`` come from): add the character n-gram regression."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None).fit(features, labels)
-    weights, bias = _two_rows(model)
-    classes = tuple(str(c) for c in model.classes_)
+    classes, weights, bias = _multinomial(features, labels, c, balanced)
     examples = example_classes = None
     if neighbour_dims:
         examples = _unit(features[:, :neighbour_dims]).astype(np.float32)
@@ -181,16 +192,9 @@ def fit_single(features: np.ndarray, labels: list[str], key: str, c: float = 10.
 def fit_multi(features: np.ndarray, targets: list[set[str]], classes: list[str], key: str, c: float = 10.0, texts: list[str] | None = None) -> Head:
     """One logistic regression per class (positives: rows that carry it; negatives: the rest);
     ``texts``: add the character n-gram regressions."""
-    from sklearn.linear_model import LogisticRegression
-
-    weights, bias = [], []
-    for name in classes:
-        y = np.array([name in t for t in targets])
-        model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(features, y)
-        weights.append(model.coef_[0])
-        bias.append(model.intercept_[0])
+    weights, bias = _one_vs_rest(features, targets, classes, c)
     ngrams = None if texts is None else Ngrams.fit(texts, targets, c, multi_label=True, classes=tuple(classes))
-    return Head(tuple(classes), np.array(weights, np.float32), np.array(bias, np.float32), True, key, ngrams=ngrams)
+    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32), True, key, ngrams=ngrams)
 
 
 def cached(cache_dir: Path, key: str, train: Callable[[], Head]) -> Head:
@@ -205,11 +209,8 @@ def cached(cache_dir: Path, key: str, train: Callable[[], Head]) -> Head:
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
             path.unlink(missing_ok=True)  # a damaged cache entry: train it again
     head = train()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")  # workers training at once never share it
     kept = {"examples": head.examples, "example_classes": head.example_classes} if head.examples is not None else {}
     if head.ngrams is not None:
         kept.update({f"ngram_{f}": getattr(head.ngrams, f) for f in NGRAM_FIELDS})
-    np.savez(tmp, classes=np.array(head.classes), weights=head.weights, bias=head.bias, multi_label=head.multi_label, **kept)
-    tmp.replace(path)
+    write_atomically(path, lambda tmp: np.savez(tmp, classes=np.array(head.classes), weights=head.weights, bias=head.bias, multi_label=head.multi_label, **kept))
     return head
