@@ -1,0 +1,454 @@
+"""Synthesise contact-centre calls with known scripts, to measure Parley end to end.
+
+Every call has a staff member, who speaks scripted lines (a greeting with the company and their
+name, the recording disclosure, an identity check, an answer, a resolution, further help and a
+closing, each drawn from several wordings), and a customer whose words come from real data: a
+consumer complaint (``cfpb-complaints``, read calmly, as most complaints are) or a plain request
+(``banking77``, ``bitext``), now and then with small talk that is negative but no complaint
+("the weather's been awful"). espeak-ng speaks them with a pair of voices (some pairs of the
+same sex); the call is written stereo (staff left) or mono, at 8 kHz telephone band (G.711
+mu-law WAV) or 16 kHz.
+
+For each call NAME it writes NAME.wav (or another format), NAME.json (the sidecar metadata Parley
+reads), NAME.stm (the words of every turn: the transcript truth), NAME.rttm (who spoke when, the
+speakers named ``staff`` and ``customer``) and NAME.truth.json (the labels: complaint or not, the
+source row, which script lines were said, the voices), plus ``manifest.csv`` for the folder.
+
+Development and held-out data never mix. Every source row and voice belongs to one split,
+decided once by a hash (``held_out``), and every third staff wording is held out: ``--split test`` calls use only held-out rows,
+voices and wordings, ``--split dev`` only the others. Models Parley ships are trained on
+development rows only (see ``held_out`` and ``models/README.md``).
+
+    python bench/calls.py OUT --n 40 --split test --layout stereo --rate 8000
+    python bench/calls.py OUT --n 40 --split test --layout mono --rate 8000 --kind complaint,request
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import random
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.synth import Turn, Voice, synthesize  # noqa: E402
+
+SHARED_TEXT = ROOT.parent / "shared" / "data" / "text"
+HELD_OUT_SHARE = 4
+"""One key in this many is held out (25%)."""
+
+
+def held_out(key: str) -> bool:
+    """True when ``key`` (``dataset:row`` for a source row, ``voice:NAME``, ``line:TEXT``) is in
+    the held-out split. Fixed forever: changing it would leak measured rows into training."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % HELD_OUT_SHARE == 0
+
+
+# ---- what the customer says -------------------------------------------------------------------
+
+BANKING77_REQUESTS = {
+    "activate_my_card", "age_limit", "apple_pay_or_google_pay", "atm_support", "automatic_top_up",
+    "card_about_to_expire", "card_acceptance", "card_delivery_estimate", "card_linking", "change_pin",
+    "country_support", "disposable_card_limits", "edit_personal_details", "exchange_rate",
+    "exchange_via_app", "fiat_currency_support", "get_disposable_virtual_card", "get_physical_card",
+    "getting_spare_card", "getting_virtual_card", "order_physical_card", "passcode_forgotten",
+    "receiving_money", "supported_cards_and_currencies", "top_up_by_cash_or_cheque", "top_up_limits",
+    "topping_up_by_card", "transfer_into_account", "transfer_timing", "verify_my_identity",
+    "verify_source_of_funds", "visa_or_mastercard", "why_verify_identity", "lost_or_stolen_phone",
+}
+"""banking77 intents that are plain requests: no dissatisfaction, no loss alleged. Intents such as
+``card_swallowed``, ``transaction_charged_twice`` or ``wrong_amount_of_cash_received`` allege a
+loss and are left out of the requests."""
+
+BITEXT_REQUESTS = {
+    "cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee", "check_invoice",
+    "check_payment_methods", "check_refund_policy", "contact_customer_service", "create_account",
+    "delete_account", "delivery_options", "delivery_period", "edit_account", "get_invoice",
+    "newsletter_subscription", "place_order", "recover_password", "set_up_shipping_address",
+    "switch_account", "track_order",
+}
+"""Bitext intents that are plain requests (``complaint``, ``payment_issue``, ``registration_problems``,
+``get_refund``, ``track_refund`` and ``review`` are left out)."""
+
+SMALL_TALK = [
+    "Sorry, bear with me, the weather's been awful here all week.",
+    "Honestly it's been a long day, the traffic was terrible this morning.",
+    "Excuse the noise, my dog is being a nightmare today.",
+    "I'm so tired, I hardly slept last night with the storm.",
+    "Sorry, my coffee's gone cold and it's freezing in here.",
+]
+"""Negative remarks that allege no loss or inconvenience caused by the firm: not complaints."""
+
+
+@dataclass(frozen=True)
+class CustomerText:
+    kind: str  # complaint | request
+    source: str  # dataset:row
+    text: str
+    label: str  # product / intent
+    detail: str = ""  # issue
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+
+
+def _spoken(text: str) -> str:
+    """A written complaint made speakable: amounts ``{$400.00}`` -> ``$400``, no blanks."""
+    text = re.sub(r"\{\$([\d,]+)(?:\.00)?\}", r"$\1", text)
+    text = re.sub(r"\{\$([\d,]+\.\d\d)\}", r"$\1", text)
+    return text.replace("{", "").replace("}", "")
+
+
+def complaint_excerpt(narrative: str, min_words: int = 18, max_words: int = 55) -> str | None:
+    """The first run of sentences without redaction marks (XXXX) that makes 18-55 words."""
+    picked: list[str] = []
+    for sentence in _sentences(narrative):
+        if "XX" in sentence or len(sentence.split()) > max_words:
+            if picked:
+                break
+            continue
+        picked.append(_spoken(sentence))
+        if sum(len(s.split()) for s in picked) >= min_words:
+            break
+    words = sum(len(s.split()) for s in picked)
+    return " ".join(picked) if min_words <= words <= max_words else None
+
+
+def load_customer_texts(split: str) -> dict[str, list[CustomerText]]:
+    """Complaints and requests of one split, from the shared data sets."""
+    want_test = split == "test"
+    out: dict[str, list[CustomerText]] = {"complaint": [], "request": []}
+    with open(SHARED_TEXT / "cfpb-complaints" / "complaints.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            key = f"cfpb:{row['complaint_id']}"
+            text = complaint_excerpt(row["narrative"])
+            if text and held_out(key) == want_test:
+                out["complaint"].append(CustomerText("complaint", key, text, row["product"], row["issue"]))
+    with open(SHARED_TEXT / "banking77" / "train.csv", newline="") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            key = f"banking77:{i}"
+            if row["category"] in BANKING77_REQUESTS and held_out(key) == want_test and len(row["text"].split()) >= 6:
+                out["request"].append(CustomerText("request", key, row["text"].strip(), row["category"]))
+    with open(SHARED_TEXT / "bitext" / "bitext_official_early_sample.csv", newline="") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            key = f"bitext:{i}"
+            text = row["instruction"].strip()
+            if row["intent"] in BITEXT_REQUESTS and held_out(key) == want_test and len(text.split()) >= 6 and not re.search(r"\d{5,}|\{\{", text):
+                out["request"].append(CustomerText("request", key, text[0].upper() + text[1:], row["intent"]))
+    return out
+
+
+# ---- what the staff member says ---------------------------------------------------------------
+
+COMPANIES = [
+    ("Northfield Energy", "energy"), ("Castlegate Bank", "bank"), ("Brightwater Telecom", "telecom"),
+    ("Harbour Mutual", "insurance"), ("Kestrel Credit Union", "bank"), ("Ashgrove Water", "utility"),
+]
+STAFF_NAMES = ["Nadeen", "Priya", "Tomasz", "Gareth", "Aisha", "Callum", "Megan", "Oluwaseun", "Rhys", "Siobhan", "Declan", "Farah"]
+CUSTOMER_NAMES = [
+    "Margaret Ellison", "David Okafor", "Sarah Whitfield", "James Kowalski", "Helen Tran", "Robert Fairbairn",
+    "Emily Harcourt", "Daniel Mensah", "Grace Lindqvist", "Peter Ramsay", "Chloe Baptiste", "Martin Doyle",
+]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+
+LINES: dict[str, list[str]] = {
+    "greeting": [
+        "Good morning, thank you for calling {company}, my name is {staff}.",
+        "Hello, you're through to {company}, {staff} speaking.",
+        "Good afternoon, {company} customer service, this is {staff}.",
+        "Hi there, thanks for calling {company}. You're speaking with {staff}.",
+        "Good morning, welcome to {company}, {staff} here.",
+        "Hello and thank you for calling {company}, I'm {staff}.",
+    ],
+    "disclosure": [
+        "Before we start, this call may be recorded for quality and training purposes.",
+        "Just so you know, this call is being recorded for training and monitoring.",
+        "Please note that calls are recorded for quality purposes.",
+        "I need to let you know this call may be recorded.",
+        "This call will be recorded for training and quality.",
+        "Just to let you know, our calls are recorded to help us improve our service.",
+        "Please be aware that this conversation is being recorded.",
+        "Calls to {company} are recorded for training purposes.",
+    ],
+    "no_disclosure": [
+        "How are you today?",
+        "Lovely to speak to you today.",
+        "I hope you're keeping well.",
+    ],
+    "ask": [
+        "How can I help you today?",
+        "What can I do for you?",
+        "How can I help?",
+        "What can I help you with today?",
+    ],
+    "identity": [
+        "Can I take your full name and date of birth, please?",
+        "For security, could you confirm your full name and date of birth?",
+        "Before I look at the account, can you confirm your date of birth and postcode?",
+        "I just need to verify your identity. What's your full name and date of birth?",
+    ],
+    "thanks_id": ["Thank you, that's all confirmed.", "Thanks, I've found your account.", "Lovely, thank you, that's you verified."],
+    "empathy": [
+        "I'm really sorry to hear that, let me look into it for you.",
+        "I'm sorry about that, I understand how frustrating that must be.",
+        "I do apologise for the trouble this has caused you.",
+        "I'm sorry you've had to deal with this. Let me see what I can do.",
+    ],
+    "answer": [
+        "Certainly, I can help with that.",
+        "Of course, let me check that for you.",
+        "No problem at all, I can sort that out for you.",
+        "Sure, that's something I can help with.",
+    ],
+    "action_complaint": [
+        "I've logged this as a complaint and passed it to the team, and you'll hear back within five working days. Your reference is {ref}.",
+        "I've raised this with our investigations team under reference {ref}, and they'll write to you within eight weeks at the latest.",
+        "I've opened a case for you, reference {ref}, and a specialist will call you back by {day}.",
+    ],
+    "action_request": [
+        "That's all done for you now, and you'll get a confirmation by email shortly.",
+        "I've updated that on your account, and the change will show within two working days.",
+        "I've sent the details to your email address, and the reference is {ref}.",
+    ],
+    "resolution_check": ["Does that help?", "Is that okay for you?", "Does that answer your question?", "Is that alright for you?"],
+    "further_help": [
+        "Is there anything else I can help you with today?",
+        "Is there anything else I can do for you?",
+        "Can I help with anything else today?",
+        "Was there anything else you needed?",
+    ],
+    "no_further_help": ["Right, I'll make a note of that on the account.", "Okay, I'll add that to your notes now."],
+    "closing": [
+        "Thank you for calling {company}, goodbye.",
+        "Thanks for calling, have a lovely day. Goodbye.",
+        "Thank you for your call today, goodbye.",
+        "Thanks for calling {company}, have a good day.",
+    ],
+    "no_closing": ["Okay then.", "Right you are."],
+}
+"""Staff wordings. ``no_*`` lines stand where a call leaves a scored line out: they say nothing
+a rule looks for."""
+
+CUSTOMER_LINES: dict[str, list[str]] = {
+    "identity": [
+        "It's {customer}, born on the {dob_day} of {dob_month} nineteen {dob_year}.",
+        "Yes, {customer}, {dob_day} of {dob_month} nineteen {dob_year}.",
+        "My name is {customer} and my date of birth is the {dob_day} of {dob_month} nineteen {dob_year}.",
+    ],
+    "opening_complaint": ["I'm calling because of a problem with my account.", "I want to raise something that's gone wrong.", "I'm ringing about an issue I've had."],
+    "opening_request": ["I've got a quick question.", "I was hoping you could help me with something.", "I just need some help with my account."],
+    "accept": ["Okay, thank you.", "Yes, that's fine, thanks.", "Alright, thank you for your help.", "That's great, thanks."],
+    "not_accept": ["I'm not happy with that, I want this escalated to a manager.", "That's not good enough, I'd like to speak to your supervisor."],
+    "no_more": ["No, that's everything, thank you.", "No, that's all for now.", "No thanks, that's it."],
+    "bye": ["Bye.", "Thanks, bye.", "Goodbye."],
+}
+
+ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
+            "fourteenth", "fifteenth", "twentieth", "twenty first", "twenty third", "twenty eighth"]
+YEARS = ["sixty two", "seventy four", "eighty one", "eighty eight", "ninety", "ninety five", "seventy", "sixty eight"]
+
+
+# ---- voices -----------------------------------------------------------------------------------
+
+VOICES = [
+    ("en-gb+m3", "m", 40, 155), ("en-us+f4", "f", 70, 165), ("en-gb+f3", "f", 60, 160), ("en-us+m1", "m", 45, 160),
+    ("en-gb-scotland+m2", "m", 50, 150), ("en-gb-x-rp+f2", "f", 65, 155), ("en-us+m7", "m", 35, 170), ("en-029+f1", "f", 55, 150),
+    ("en-gb-x-gbclan+m4", "m", 50, 160), ("en-us-nyc+f5", "f", 60, 170), ("en-gb+m6", "m", 30, 145), ("en-us+f2", "f", 75, 160),
+    ("en-gb-x-rp+m5", "m", 45, 155), ("en-gb-scotland+f4", "f", 65, 150), ("en-us+m2", "m", 55, 165), ("en-gb+f5", "f", 50, 165),
+    ("en-gb-x-gbcwmd+m1", "m", 40, 160), ("en-us+f3", "f", 65, 155), ("en-029+m3", "m", 45, 150), ("en-gb+f1", "f", 70, 160),
+]
+"""espeak-ng voices (voice+variant, sex, pitch, words per minute), split by ``held_out``."""
+
+
+def voices_of(split: str) -> list[tuple[str, str, int, int]]:
+    chosen = [v for v in VOICES if held_out(f"voice:{v[0]}") == (split == "test")]
+    if len({v[1] for v in chosen}) < 2:  # the hash gave one split a single sex: both keep all voices
+        return VOICES
+    return chosen
+
+
+def lines_of(split: str) -> dict[str, list[str]]:
+    """The staff wordings of a split: every third wording (the 2nd, 5th, ...) of each kind is
+    held out, so the test calls use phrasings the rules were not written against."""
+    out = {}
+    for kind, options in LINES.items():
+        mine = [o for i, o in enumerate(options) if (i % 3 == 1) == (split == "test")]
+        out[kind] = mine or options
+    return out
+
+
+# ---- one call ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CallTruth:
+    name: str
+    split: str
+    kind: str  # complaint | request
+    source: str
+    label: str
+    detail: str
+    layout: str
+    sample_rate: int
+    company: str
+    staff_voice: str
+    customer_voice: str
+    same_sex: bool
+    said: dict[str, bool] = field(default_factory=dict)
+    """Which scored staff lines were said: disclosure, identity, empathy, further_help, closing."""
+    escalation_requested: bool = False
+    resolved_on_call: bool = True
+    small_talk: bool = False
+    duration_s: float = 0.0
+
+
+def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2) -> tuple[list[Turn], dict, dict]:
+    """The turns of one call and what was said (``drop_share``: chance of leaving out each of
+    disclosure, further help and closing)."""
+    lines = lines_of(split)
+    company, _sector = rng.choice(COMPANIES)
+    values = {
+        "company": company, "staff": rng.choice(STAFF_NAMES), "customer": rng.choice(CUSTOMER_NAMES),
+        "dob_day": rng.choice(ORDINALS), "dob_month": rng.choice(MONTHS), "dob_year": rng.choice(YEARS),
+        "ref": " ".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2)) + " " + " ".join(str(rng.randint(0, 9)) for _ in range(4)),
+        "day": rng.choice(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]),
+    }
+    said = {k: rng.random() >= drop_share for k in ("disclosure", "further_help", "closing")}
+    said["identity"] = True
+    said["empathy"] = customer.kind == "complaint"
+    complaint = customer.kind == "complaint"
+    escalate = complaint and rng.random() < 0.25
+    small_talk = rng.random() < 0.3
+
+    def staff(kind: str) -> Turn:
+        return Turn("staff", rng.choice(lines[kind]).format(**values))
+
+    def cust(kind: str) -> Turn:
+        return Turn("customer", rng.choice(CUSTOMER_LINES[kind]).format(**values))
+
+    turns = [staff("greeting"), staff("disclosure" if said["disclosure"] else "no_disclosure"), staff("ask")]
+    turns[1] = Turn("staff", turns[1].text, gap_s=0.25)
+    turns[2] = Turn("staff", turns[2].text, gap_s=0.3)
+    turns.append(cust("opening_complaint" if complaint else "opening_request"))
+    turns += [staff("identity"), cust("identity"), staff("thanks_id")]
+    if small_talk:
+        turns.append(Turn("customer", rng.choice(SMALL_TALK)))
+    sentences = _sentences(customer.text)
+    half = max(1, len(sentences) // 2) if len(sentences) > 2 else len(sentences)
+    turns.append(Turn("customer", " ".join(sentences[:half])))
+    if sentences[half:]:
+        turns.append(staff("answer") if not complaint else Turn("staff", "I see. Go on."))
+        turns.append(Turn("customer", " ".join(sentences[half:])))
+    turns.append(staff("empathy" if complaint else "answer"))
+    turns.append(staff("action_complaint" if complaint else "action_request"))
+    turns.append(staff("resolution_check"))
+    turns.append(cust("not_accept") if escalate else cust("accept"))
+    if escalate:
+        turns.append(Turn("staff", "I understand. I'll pass this to my team leader, who will call you back today."))
+        turns.append(cust("accept"))
+    turns.append(staff("further_help" if said["further_help"] else "no_further_help"))
+    turns.append(cust("no_more"))
+    turns.append(staff("closing" if said["closing"] else "no_closing"))
+    turns.append(cust("bye"))
+    extra = {"escalation_requested": escalate, "resolved_on_call": not escalate and not complaint, "small_talk": small_talk, "company": company}
+    return turns, said, extra
+
+
+def make_calls(
+    out: Path,
+    n: int,
+    *,
+    split: str = "test",
+    layout: str = "stereo",
+    rate: int = 8000,
+    kinds: tuple[str, ...] = ("complaint", "request"),
+    seed: int = 0,
+    suffix: str = ".wav",
+    drop_share: float = 0.2,
+    prefix: str = "call",
+) -> list[CallTruth]:
+    """Write ``n`` calls into ``out`` (kinds alternate) and return their truth."""
+    rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
+    texts = load_customer_texts(split)
+    for pool in texts.values():
+        rng.shuffle(pool)
+    voices = voices_of(split)
+    out.mkdir(parents=True, exist_ok=True)
+    truths = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        customer = texts[kind][i // len(kinds) % len(texts[kind])]
+        staff_voice, customer_voice = rng.sample(voices, 2)
+        if i % 4 == 3:  # every fourth call: two voices of the same sex
+            same = [v for v in voices if v[1] == staff_voice[1] and v != staff_voice]
+            customer_voice = rng.choice(same) if same else customer_voice
+        turns, said, extra = call_turns(rng, customer, split, drop_share=drop_share)
+        name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
+        path = out / f"{name}{suffix}"
+        vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2])}
+        script = synthesize(turns, path, stereo=layout == "stereo", sample_rate=rate, voices=vmap, telephone=rate == 8000, seed=rng.randint(0, 10**6))
+        (out / f"{name}.stm").write_text(script.to_stm(name))
+        (out / f"{name}.rttm").write_text(script.to_rttm(name))
+        meta = {"staff_id": f"S{1000 + rng.randint(0, 49)}", "team": rng.choice(["billing", "service", "collections"]),
+                "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "phone", "direction": "inbound",
+                "started_at": f"2026-10-{1 + i % 28:02d}T{9 + i % 8:02d}:{(7 * i) % 60:02d}:00"}
+        (out / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+        truth = CallTruth(
+            name=name, split=split, kind=kind, source=customer.source, label=customer.label, detail=customer.detail, layout=layout,
+            sample_rate=rate, company=extra["company"], staff_voice=staff_voice[0], customer_voice=customer_voice[0],
+            same_sex=staff_voice[1] == customer_voice[1], said=said, escalation_requested=extra["escalation_requested"],
+            resolved_on_call=extra["resolved_on_call"], small_talk=extra["small_talk"], duration_s=round(script.duration_s, 2),
+        )
+        (out / f"{name}.truth.json").write_text(json.dumps(asdict(truth), indent=1) + "\n")
+        truths.append(truth)
+        print(f"{path.name}: {truth.kind}, {truth.duration_s:.0f} s, {truth.staff_voice} / {truth.customer_voice}", file=sys.stderr)
+    _write_manifest(out)
+    return truths
+
+
+def _write_manifest(out: Path) -> None:
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.truth.json"))]
+    if not rows:
+        return
+    with open(out / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "said"] + [f"said_{k}" for k in rows[0]["said"]])
+        writer.writeheader()
+        for row in rows:
+            said = row.pop("said")
+            writer.writerow({**row, **{f"said_{k}": v for k, v in said.items()}})
+
+
+def read_truth(folder: Path) -> dict[str, dict]:
+    """NAME -> truth dict for every call in ``folder``."""
+    return {p.name[: -len(".truth.json")]: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.truth.json"))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--layout", choices=["stereo", "mono"], default="stereo")
+    parser.add_argument("--rate", type=int, choices=[8000, 16000], default=8000)
+    parser.add_argument("--kind", default="complaint,request", help="kinds that alternate: complaint,request")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--format", default=".wav", help="file extension: .wav .flac .mp3 .ogg .m4a")
+    parser.add_argument("--drop-share", type=float, default=0.2, help="chance of leaving out each of disclosure, further help, closing")
+    parser.add_argument("--prefix", default="call")
+    args = parser.parse_args()
+    truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
+                        seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix)
+    minutes = sum(t.duration_s for t in truths) / 60
+    print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
