@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import threading
 from collections import OrderedDict
@@ -144,6 +145,12 @@ def _package_version(entry: ModelEntry) -> str:
         return "unknown"
 
 
+def is_installed(entry: ModelEntry) -> bool:
+    """Whether every package ``entry`` comes from is importable (nothing is built or loaded)."""
+    modules = [entry.module] + [part.partition(":")[0] for part in entry.parts]
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
 def available(kind: str | None = None) -> list[dict[str, Any]]:
     """Every manifest model with whether its package is installed here."""
     rows = []
@@ -240,10 +247,28 @@ def whisper_path(ref: str) -> str:
 @lru_cache(maxsize=4)
 def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0, workers: int = 1):
     """A faster-whisper ``WhisperModel``, loaded once per process and argument set; ``workers``
-    CTranslate2 replicas let that many threads transcribe at once."""
+    CTranslate2 replicas let that many threads transcribe at once. Sets BLAS to one thread for
+    the whole process (``same_numbers_everywhere``)."""
     from faster_whisper import WhisperModel
 
+    same_numbers_everywhere()
+
     return WhisperModel(whisper_path(ref), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=workers)
+
+
+@lru_cache(maxsize=1)
+def same_numbers_everywhere() -> None:
+    """One BLAS thread in this process, so that the same audio gives the same transcript on
+    every path. faster-whisper computes its mel features with a numpy matrix product; OpenBLAS
+    splits it differently over 1 and 2 threads, the features differ in the last bit, and greedy
+    decoding then differs in words (a Dask worker, which sets OMP_NUM_THREADS=1, heard "your
+    return are guaranteed" where `parley process` heard "your return, our guarantees").
+    CTranslate2's own results do not depend on its thread count (checked: the encoder output is
+    identical with 1 and 2 threads); Silero VAD always runs with 2 threads (``_silero_vad``).
+    Parley's other numpy work is small enough not to miss the second thread."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def describe(ref: str, kind: str | None = None) -> dict[str, str]:

@@ -383,7 +383,7 @@ class Processor:
         tables: dict[str, list[dict]] = dict(speakers.rows)
         spans: list = []
         if self.analysis.redaction:  # before anything else sees the text
-            redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text)
+            redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text, self.options.vocabulary)
             spans = redaction.spans
             tables |= redaction_rows(redaction)
         tags = []
@@ -518,6 +518,8 @@ class Processor:
                 "encoder": describe(self.analysis.encoder),
                 "speaker": describe("resemblyzer", kind="speaker"),
             },
+            "redecodes": transcript.decoding.get("redecoded") if transcript.decoding else None,
+            "decoding": transcript.decoding or None,
             "timings": timings,  # serialised when the store stage inserts it: the stages before it
             "started_at": started,
             "finished_at": _now(),

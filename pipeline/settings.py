@@ -29,6 +29,7 @@ _OUTPUT_FIELDS = (
     "vad_filter",
     "language",
     "batch_size",
+    "vocabulary",
     "utterance_gap_s",
     "channel_map",
     "diarization",
@@ -57,10 +58,10 @@ class Settings(BaseSettings):
     samples: Path = Field(ROOT / "data" / "samples", description="Sample recordings that `parley process --seed-samples` copies into an empty inbox.")
 
     # Transcription
-    whisper_model: str = Field("tiny.en", description="faster-whisper model: a bundled name (see `parley models`), a directory, or a hub name when online.")
-    device: str = Field("cpu", description="cpu, cuda or auto.")
-    compute_type: str = Field("int8", description="CTranslate2 compute type: int8, int8_float16, float16, float32.")
-    beam_size: int = Field(1, ge=1, le=10, description="Beam size for decoding: 1 (greedy) is ~1.5x faster than 5 for ~2 points of WER.")
+    whisper_model: str = Field("auto", description="faster-whisper model: a bundled name (see `parley models`: tiny.en, base), a directory, or a hub name when online; auto = tiny.en on CPU, base on a GPU (when installed).")
+    device: str = Field("cpu", description="cpu, cuda or auto (a GPU when CTranslate2 sees one).")
+    compute_type: str = Field("auto", description="CTranslate2 compute type: int8, int8_float16, float16, float32; auto = int8 on CPU, float16 on a GPU.")
+    beam_size: int = Field(5, ge=1, le=10, description="Beam size for decoding (faster-whisper's default, 5); 1 (greedy) is faster and loses words (see the README's benchmark).")
     cpu_threads: int = Field(0, ge=0, description="CPU threads per transcription worker; 0 = the cores shared out among the workers.")
     transcribe_workers: int = Field(
         0,
@@ -69,7 +70,11 @@ class Settings(BaseSettings):
     )
     vad_filter: bool = Field(True, description="Skip non-speech with the Silero VAD before transcribing.")
     language: str | None = Field("en", description="Spoken language code, or empty to detect.")
-    batch_size: int = Field(16, ge=0, description="N > 0: faster-whisper BatchedInferencePipeline with N speech chunks per batch (fastest; used only with VAD on); 0: sequential decoding.")
+    batch_size: int | None = Field(
+        None, ge=0,
+        description="Windows per batch in the fast first pass (pipeline/whisper.py; bad windows are decoded again the careful way); 0: every window the careful way (faster-whisper's transcribe); empty = 16 on CPU, 32 on a GPU.",
+    )
+    vocabulary: Path | None = Field(ROOT / "data" / "vocabulary.yaml", description="YAML list of the business's own words (company, product, place names): hotwords for Whisper, never redacted as names.")
     utterance_gap_s: float = Field(0.8, gt=0, description="A pause at least this long between words starts a new utterance.")
     channel_map: list[str] = Field(
         ["staff", "customer"],
@@ -150,7 +155,16 @@ class Settings(BaseSettings):
 
     def output_hash(self) -> str:
         """Hash of the settings that change results, stored on every run."""
+        from .vocabulary import load_vocabulary
+
+        from .transcribe import hardware_defaults
+
         data = {k: getattr(self, k) for k in _OUTPUT_FIELDS}
+        data["vocabulary"] = load_vocabulary(self.vocabulary)  # its words, not where the file is
+        chosen = hardware_defaults(self.device)  # what "auto" became on this machine
+        data.update({k: chosen[k] for k, field in (("model", "whisper_model"), ("compute_type", "compute_type")) if data[field] == "auto"})
+        if data["batch_size"] is None:
+            data["batch_size"] = chosen["batch_size"]
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def folders(self) -> dict[str, Path]:
