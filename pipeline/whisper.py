@@ -102,9 +102,6 @@ class _Window:
     end: float
     segments: list = field(default_factory=list)
 
-    def words(self) -> list:
-        return [w for s in self.segments for w in (s.words or ())]
-
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments).strip()
 
@@ -123,20 +120,23 @@ def decode(model, samples: np.ndarray, options: DecodeOptions) -> Decoded:
     chunks, meta = collect_chunks(samples, speech, max_duration=WINDOW_S)
     joined = np.concatenate(chunks)
     windows = [_Window(m["offset"], m["offset"] + m["duration"]) for m in meta if m["duration"] > 0]
-    by_seek = {_seek(w.start): w for w in windows}
+    starts = np.array([w.start for w in windows])
     segments, info = BatchedInferencePipeline(model).transcribe(
         joined, language=options.language, beam_size=options.beam_size, batch_size=options.batch_size,
         word_timestamps=True, vad_filter=False, hotwords=options.hotwords, without_timestamps=not options.timestamps,
         max_new_tokens=MAX_NEW_TOKENS,
         clip_timestamps=[{"start": w.start, "end": w.end} for w in windows],
     )
-    for segment in segments:  # the generator runs the model here
-        by_seek[segment.seek].segments.append(segment)
+    for segment in segments:  # the generator runs the model here; ``seek``: its window's start in 10 ms frames
+        windows[int(np.abs(starts - segment.seek / 100).argmin())].segments.append(segment)
     out.language = info.language
     out.windows = len(windows)
     words_by_window = []
     for window in windows:
         words = _first_pass_words(window, out)
+        if words is None:  # text over no speech, dropped
+            words_by_window.append([])
+            continue
         why = _needs_second_pass(window, words) if options.guard else None
         if why:
             again = _careful(model, joined[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)], options, loop=why == "loop")
@@ -152,20 +152,15 @@ def decode(model, samples: np.ndarray, options: DecodeOptions) -> Decoded:
     return out
 
 
-def _seek(start_s: float) -> int:
-    """The ``seek`` faster-whisper gives the segments of a clip starting at ``start_s``."""
-    return int(int(start_s * SAMPLE_RATE) / SAMPLE_RATE * 100)
-
-
-def _first_pass_words(window: _Window, out: Decoded) -> list[tuple]:
-    """(word, (avg_logprob, no_speech_prob)) of a first-pass window; [] when it is text over no
+def _first_pass_words(window: _Window, out: Decoded) -> list[tuple] | None:
+    """(word, (avg_logprob, no_speech_prob)) of a first-pass window; None when it is text over no
     speech (faster-whisper's rule: no-speech probability over 0.6 and a low log-probability)."""
     if not window.segments:
         return []
     first = window.segments[0]  # the batch gives one log-probability per window
     if first.no_speech_prob > NO_SPEECH_LIMIT and first.avg_logprob < LOG_PROB_LIMIT:
         out.dropped += 1
-        return []
+        return None
     return [(w, (s.avg_logprob, s.no_speech_prob)) for s in window.segments for w in (s.words or ())]
 
 
