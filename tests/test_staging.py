@@ -161,3 +161,24 @@ def test_a_full_staging_disk_is_a_clear_transient_error_and_leaves_no_half_batch
     os.remove(tiny_disk / "filler")
     _write(writer, "fits now", run_id="run-2")
     assert len(pending_batches(tiny_disk / "staging")) == 1
+
+
+def test_a_re_sent_copy_is_a_duplicate_even_for_workers_that_cannot_reach_the_database(workspace, tmp_path):
+    """Workers on other machines stage and never see the database (it is on the loader's disk):
+    the duplicate index in the staging folder still tells them a re-sent copy, after the load,
+    and the copy's sidecar still reaches the stored recording."""
+    workspace.staging_dir = tmp_path / "staging"
+    workspace.db = tmp_path / "loader-only" / "parley.duckdb"  # not there for the workers
+    loaded = Store(tmp_path / "loaded.duckdb")
+    processor = Processor(workspace)
+    assert processor.process(drop(workspace, DATA / "stereo_diarization.wav", "call.wav")).status == "done"
+    assert load_staged(loaded, workspace.staging_dir) == 1
+    assert (workspace.staging_dir / staging.INDEX_DIR).is_dir() and not (workspace.staging_dir / staging.APPENDS_DIR).exists()
+    drop(workspace, DATA / "stereo_diarization.wav", "re-sent.wav")
+    (workspace.inbox / "re-sent.json").write_text('{"staff_id": "S9", "team": "cards"}')
+    again = Processor(workspace).process(workspace.inbox / "re-sent.wav")  # a later worker, another process
+    assert again.status == "duplicate" and "filled staff_id, team" in again.message
+    assert load_staged(loaded, workspace.staging_dir) == 2  # its drop and its metadata
+    assert loaded.query("SELECT source_name, staff_id, team, metadata_source FROM recordings").rows == [("call.wav", "S9", "cards", "sidecar")]
+    assert sorted(loaded.query("SELECT source_name, outcome FROM drops").rows) == [("call.wav", "processed"), ("re-sent.wav", "duplicate")]
+    assert not workspace.db.exists()

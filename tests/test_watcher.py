@@ -169,3 +169,37 @@ def test_a_worker_that_lost_its_claim_does_not_store(workspace):
     assert outcome.status == "skipped" and "lease ran out" in outcome.message
     assert path.exists()
     assert not workspace.db.exists() or Store(workspace.db).query("SELECT count(*) FROM recordings").rows == [(0,)]
+
+
+def _servers_of(home: Path) -> list[int]:
+    """Pids of Prefect temporary servers started with PREFECT_HOME=home."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"create_app" in (proc / "cmdline").read_bytes() and f"PREFECT_HOME={home}".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def test_ctrl_c_in_the_default_prefect_watch_finishes_the_file_and_exits_quietly(workspace, tmp_path):
+    """The default path runs flows on Prefect's temporary server: Ctrl-C must not kill that server
+    under the running flow (minutes of retries and a traceback), only stop Parley after the file."""
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in env_for(workspace, PREFECT_HOME=str(home)).items() if k != "PREFECT_API_URL"}
+    proc = subprocess.Popen([PARLEY, "watch"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workspace.inbox.parent)
+    lines: list[str] = []
+    try:
+        read_until(proc, lines, "watching", 120)
+        drop(workspace, DATA / "jfk.flac", "call.flac")
+        read_until(proc, lines, "call.flac", 600)
+        assert _servers_of(home), "the temporary server should be running"
+    finally:
+        took = stop(proc, lines)
+    assert proc.returncode == 0 and lines[-1] == "stopped", lines
+    assert took < 20, f"Ctrl-C took {took:.1f} s"
+    assert len(lines) <= 6, lines  # watching, the file's line, stopping..., stopped: no flood, no traceback
+    assert lines[1].split()[:2] == ["done", "call.flac"]
+    time.sleep(1)
+    assert _servers_of(home) == []  # and the server went with it
