@@ -116,7 +116,9 @@ def watch(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
 ) -> None:
     """Watch the inbox until stopped; process each file once it has stopped growing. One line per
-    file. Ctrl-C (or SIGTERM) finishes the file under way and stops; a second Ctrl-C stops at once."""
+    file. Ctrl-C (SIGINT) finishes the file under way and stops; a second Ctrl-C stops at once.
+    SIGTERM does the same with --local and --submit (inside a Prefect flow run Prefect handles
+    SIGTERM itself: under systemd use KillSignal=SIGINT)."""
     s = _settings(db=db, inbox=inbox_arg or inbox, archive=archive, quarantine=quarantine)
     s.inbox.mkdir(parents=True, exist_ok=True)
     if not local:
@@ -131,7 +133,7 @@ def watch(
     except ConfigError as exc:
         _fail(str(exc))
     where = f"submitting to {deployment} at {url}" if submit else f"database {s.db}"
-    console.print(f"watching [bold]{s.inbox}[/bold] ({where}); Ctrl-C stops", highlight=False)
+    console.print(f"watching [bold]{s.inbox}[/bold] ({where}); Ctrl-C stops", highlight=False, soft_wrap=True)
 
     def show(outcome: dict) -> None:
         line = _outcome_line(outcome, s)
