@@ -166,26 +166,29 @@ def claim(path: Path, owner: str | None = None, lease_s: float | None = None, ru
     me = owner_tag()
     owner = owner or me
     claims = path.parent / CLAIMS_DIR / owner
-    try:
-        claims.mkdir(parents=True, exist_ok=True)
-        _note_claim(claims, path.name, lease_s or leases.DEFAULT_LEASE_S, run, beat=owner == me)
-    except OSError as exc:
-        raise TransientError(f"cannot create the claims folder {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
-    sidecar = sidecar_for(path)
-    target = claims / path.name
-    try:
-        os.rename(path, target)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise TransientError(f"cannot move the file into {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
-    moved_sidecar = None
-    if sidecar is not None:
-        moved_sidecar = claims / sidecar.name
+    with _LEASE_LOCK:  # the lease exists while the folder holds a file (see settle_claim)
         try:
-            os.rename(sidecar, moved_sidecar)
+            claims.mkdir(parents=True, exist_ok=True)
+            _note_claim(claims, path.name, lease_s or leases.DEFAULT_LEASE_S, run, beat=owner == me)
+        except OSError as exc:
+            raise TransientError(f"cannot create the claims folder {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+        sidecar = sidecar_for(path)
+        target = claims / path.name
+        try:
+            os.rename(path, target)
         except FileNotFoundError:
-            moved_sidecar = None
+            _drop_lease_if_idle(claims)
+            return None
+        except OSError as exc:
+            _drop_lease_if_idle(claims)
+            raise TransientError(f"cannot move the file into {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+        moved_sidecar = None
+        if sidecar is not None:
+            moved_sidecar = claims / sidecar.name
+            try:
+                os.rename(sidecar, moved_sidecar)
+            except FileNotFoundError:
+                moved_sidecar = None
     return Drop(
         path=target,
         source_name=path.name,
@@ -200,22 +203,45 @@ def release(drop: Drop) -> None:
     _move(drop.path, drop.source_dir / drop.source_name)
     if drop.sidecar is not None and drop.sidecar.exists():
         _move(drop.sidecar, drop.source_dir / drop.sidecar.name)
+    settle_claim(drop)
 
 
 _LEASE_LOCK = threading.Lock()
 
 
 def _note_claim(claims: Path, name: str, lease_s: float, run: str | None, beat: bool) -> None:
-    """Create or update the lease beside the claims folder ``claims``; start beating it if ours."""
+    """Create or update the lease beside the claims folder ``claims``; start beating it if ours.
+    (Called holding ``_LEASE_LOCK``.)"""
     lease = claims.with_name(claims.name + leases.LEASE_SUFFIX)
-    with _LEASE_LOCK:
-        info = leases.read_lease(lease) or {}
-        runs = {k: v for k, v in (info.get("runs") or {}).items() if (claims / k).exists()}  # files still held
-        if run:
-            runs[name] = run
-        leases.write_lease(lease, {"owner": claims.name, "node": node_name(), "pid": os.getpid(), "lease_s": lease_s, "runs": runs})
+    info = leases.read_lease(lease) or {}
+    runs = {k: v for k, v in (info.get("runs") or {}).items() if (claims / k).exists()}  # files still held
+    if run:
+        runs[name] = run
+    leases.write_lease(lease, {"owner": claims.name, "node": node_name(), "pid": os.getpid(), "lease_s": lease_s, "runs": runs})
     if beat:
         leases.HEARTBEAT.hold(lease, lease_s)
+
+
+def settle_claim(drop: Drop) -> None:
+    """The claimed file has left its claims folder (archived, quarantined, discarded, handed
+    back): when the folder holds nothing more, its lease and the folder go too."""
+    folder = drop.path.parent
+    if folder.parent.name != CLAIMS_DIR:
+        return  # not claimed (--copy)
+    with _LEASE_LOCK:
+        _drop_lease_if_idle(folder)
+
+
+def _drop_lease_if_idle(folder: Path) -> None:
+    try:
+        if any(folder.iterdir()):
+            return
+    except FileNotFoundError:
+        pass
+    lease = folder.with_name(folder.name + leases.LEASE_SUFFIX)
+    leases.HEARTBEAT.release(lease)
+    lease.unlink(missing_ok=True)
+    _rmdir_quiet(folder)
 
 
 def claim_lost(drop: Drop) -> bool:
@@ -457,6 +483,7 @@ def move_to_archive(drop: Drop, target: Path) -> Path:
     _move(drop.path, target)
     if drop.sidecar is not None and drop.sidecar.exists():
         _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+    settle_claim(drop)
     return target
 
 
@@ -465,6 +492,7 @@ def discard(drop: Drop) -> None:
     drop.path.unlink(missing_ok=True)
     if drop.sidecar is not None:
         drop.sidecar.unlink(missing_ok=True)
+    settle_claim(drop)
 
 
 def quarantine(drop: Drop, folder: Path, message: str, details: dict) -> Path:
@@ -482,6 +510,7 @@ def quarantine(drop: Drop, folder: Path, message: str, details: dict) -> Path:
             _move(drop.path, target)
         if drop.sidecar is not None and drop.sidecar.exists():
             _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+        settle_claim(drop)
     except OSError as exc:
         if not target.exists():
             try:
