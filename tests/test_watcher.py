@@ -191,16 +191,3 @@ def test_a_worker_that_lost_its_claim_does_not_store(workspace):
     assert outcome.status == "skipped" and "lease ran out" in outcome.message
     assert path.exists()
     assert not workspace.db.exists() or Store(workspace.db).query("SELECT count(*) FROM recordings").rows == [(0,)]
-
-
-def _servers_of(home: Path) -> list[int]:
-    """Pids of Prefect temporary servers started with PREFECT_HOME=home."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if b"create_app" in (proc / "cmdline").read_bytes() and f"PREFECT_HOME={home}".encode() in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
