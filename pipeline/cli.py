@@ -518,8 +518,11 @@ def _seed_samples(s: Settings) -> None:
 
 
 def _quiet_prefect(verbose: bool) -> None:
+    """Without --verbose: Prefect's warnings still reach the flow runs' logs (the UI), but the
+    terminal gets Parley's own line per file, not Prefect's copy of each failure."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _run_batch(s: Settings, files: list[Path], *, local: bool, move: bool, verbose: bool, stop=None) -> list[dict]:
