@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     task_runner: str = Field("threads", description="How the process-batch flow spreads files: threads, dask (a local cluster of `workers` processes) or dask://HOST:PORT (prefect-dask).")
     workers: int = Field(0, ge=0, description="Worker processes/threads for the task runner; 0 = one per core.")
     db_lock_timeout_s: float = Field(60.0, gt=0, description="How long to keep retrying when another process holds the database.")
+    claim_lease_s: float = Field(
+        60.0,
+        ge=1,
+        description="A claimed file's lease: its worker renews it every quarter of this; a claim not renewed for this long (a worker killed or cut off, on any machine) is handed back to the inbox.",
+    )
+    node: str | None = Field(None, description="This machine's name in claims (default: the host name); give each machine sharing an inbox its own.")
+    retry_backoff_s: float = Field(
+        30.0,
+        ge=0,
+        description="`parley watch` waits this long before trying a file handed back after a transient error (database locked, archive unwritable) again, doubling up to 1 hour.",
+    )
 
     @field_validator("channel_map", "audio_extensions", mode="before")
     @classmethod

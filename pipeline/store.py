@@ -97,9 +97,12 @@ class QueryResult:
 class Store:
     """A DuckDB database file. Cheap to create; holds no connection between calls."""
 
-    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0):
+    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0, *, create: bool = True):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self.create = create
+        """False: a write to a database that does not exist is refused (commands other than
+        process/watch never make one: a typo in --db must not leave an empty database behind)."""
         self.waited_s = 0.0
         """Seconds spent waiting for other processes' locks (for the runs table and the README)."""
 
@@ -107,8 +110,8 @@ class Store:
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open, yield, close. Retries while another process holds the file."""
-        if read_only and not self.path.exists():
-            raise ConfigError(f"there is no database at {self.path}", fix="process some recordings first (`parley process`) or pass --db", path=self.path)
+        if (read_only or not self.create) and not self.path.exists():
+            raise ConfigError(f"there is no database at {self.path}", fix="check --db / PARLEY_DB (a typo?), or process some recordings first (`parley process`)", path=self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(self.path).hold(shared=read_only):
@@ -240,6 +243,32 @@ class Store:
         with self.connect() as con:
             _insert(con, table, rows)
 
+    def record_error(self, row: dict[str, Any], repeat_window_s: float = 86400.0) -> None:
+        """Add an ``errors`` row; a transient error that repeats one seen within
+        ``repeat_window_s`` (same file, folder, recording, stage and message) counts another
+        attempt on that row instead of adding one (migration 0009)."""
+        now = _sql_value(row.get("occurred_at") or datetime.now(timezone.utc))
+        with self.connect() as con:
+            if row.get("kind") == "transient":
+                hit = con.execute(
+                    """SELECT error_id FROM errors WHERE kind = 'transient' AND message = ?
+                       AND source_name IS NOT DISTINCT FROM ? AND source_path IS NOT DISTINCT FROM ?
+                       AND recording_id IS NOT DISTINCT FROM ? AND stage IS NOT DISTINCT FROM ?
+                       AND coalesce(last_attempt_at, occurred_at) >= ?::TIMESTAMP - to_seconds(?)
+                       ORDER BY occurred_at DESC LIMIT 1""",
+                    [row.get("message"), row.get("source_name"), row.get("source_path"), row.get("recording_id"), row.get("stage"), now, repeat_window_s],
+                ).fetchone()
+                if hit:
+                    con.execute("UPDATE errors SET attempts = coalesce(attempts, 1) + 1, last_attempt_at = ? WHERE error_id = ?", [now, hit[0]])
+                    return
+            _insert(con, "errors", [{**row, "attempts": 1, "last_attempt_at": now}])
+
+    def merge_metadata(self, recording_id: str, fields: dict[str, Any], extra: dict[str, Any], source: str) -> list[str]:
+        """Fill the stored recording's empty metadata columns from ``fields`` and add the keys of
+        ``extra`` it lacks (a duplicate's sidecar); values it has are kept. Returns what was filled."""
+        with self.connect() as con:
+            return merge_metadata(con, recording_id, fields, extra, source)
+
     def execute(self, sql: str, params: list | None = None) -> None:
         with self.connect() as con:
             con.execute(sql, params or [])
@@ -265,6 +294,34 @@ class Store:
                 return None
             row = con.execute("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).fetchone()
         return (row[0], row[1]) if row else None
+
+
+METADATA_COLUMNS = ("staff_id", "team", "site", "channel", "direction", "customer_ref", "started_at", "n_speakers")
+
+
+def merge_metadata(con, recording_id: str, fields: dict[str, Any], extra: dict[str, Any], source: str) -> list[str]:
+    """``Store.merge_metadata`` on an open read-write connection."""
+    cols = [c for c in METADATA_COLUMNS if fields.get(c) not in (None, "")]
+    stored = con.execute(
+        f"SELECT {', '.join([*cols, 'metadata_extra', 'metadata_source'])} FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1",
+        [recording_id],
+    ).fetchone()
+    if stored is None:
+        return []
+    filled = [c for c, value in zip(cols, stored) if value is None]
+    old_extra = json.loads(stored[-2]) if stored[-2] else {}
+    new_keys = [k for k in extra if k not in old_extra]
+    if not filled and not new_keys:
+        return []
+    sets = [f'"{c}" = ?' for c in filled] + ["metadata_extra = ?", "metadata_source = ?"]
+    merged_extra = {**old_extra, **{k: extra[k] for k in new_keys}} or None
+    was = stored[-1]
+    new_source = source if was in (None, "", "none") else was if source in was.split("+") else f"{was}+{source}"
+    con.execute(
+        f"UPDATE recordings SET {', '.join(sets)} WHERE id = ?",
+        [*(_sql_value(fields[c]) for c in filled), _sql_value(merged_extra) if merged_extra else None, new_source, recording_id],
+    )
+    return filled + (["metadata_extra"] if new_keys else [])
 
 
 def _rollback(con) -> None:

@@ -45,10 +45,12 @@ def test_watch_inbox_flow_processes_the_inbox_through_prefect(harness, workspace
 
     async def task_runs():
         async with get_client() as client:
-            return [(r.name.rsplit("-", 1)[0], str(r.flow_run_id)) for r in await client.read_task_runs()]
+            return [(r.name, str(r.flow_run_id)) for r in await client.read_task_runs()]
 
     runs = asyncio.run(task_runs())
-    assert {"claim", "identify", "decode", "transcribe", "speakers", "tag", "store", "archive"} <= {name for name, _ in runs}
+    names = {name for name, _ in runs}
+    assert {f"{stage}: call.wav" for stage in ("claim", "identify", "decode", "transcribe", "speakers", "tag", "store", "archive")} <= names
+    assert {"claim: same-call.wav", "identify: same-call.wav", "claim: broken.wav"} <= names  # every task run named after its file
     # the stages run in worker threads (read-ahead, analysis) and still belong to the flow run
     assert {flow_run for _, flow_run in runs} == flow_run_ids
     again = watch_inbox(inbox=str(workspace.inbox), settings=overrides, stable_s=0)
@@ -65,6 +67,9 @@ def test_every_deployment_entrypoint_in_prefect_yaml_loads():
     assert names == {"watch-inbox", "process-recording", "load-staging"}
     poll = next(d for d in spec["deployments"] if d["name"] == "inbox-poll")
     assert poll["schedules"][0]["interval"] == 60
+    # off by default: a poll would be a flow run every minute even for an empty inbox, and the
+    # loader has nothing to do without a staging folder
+    assert [s["active"] for d in spec["deployments"] for s in d.get("schedules", [])] == [False, False]
 
 
 @pytest.mark.slow
