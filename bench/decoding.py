@@ -58,7 +58,7 @@ def strategy(name: str, model, options):
         parts = name.split("-")
         kw = {"beam_size": int(parts[1]), "word_timestamps": "words" in parts, "condition_on_previous_text": "noprev" not in parts}
         return lambda x: _texts(model.transcribe(x, language="en", vad_filter=True, **kw)[0])
-    if name.startswith("parley"):  # parley[-ts][-silN][-bBEAM][-batchN][-noguard][-novocab]: pipeline.transcribe with these changes
+    if name.startswith("parley"):  # parley[-ts][-silN][-bBEAM][-batchN][-lostTENTHS][-noguard][-novocab]: pipeline.transcribe with these changes
         import dataclasses
 
         DECODING[name] = {}
@@ -73,6 +73,8 @@ def strategy(name: str, model, options):
                 changes["beam_size"] = int(p[1:])
             if p.startswith("batch") and p[5:].isdigit():
                 changes["batch_size"] = int(p[5:])
+            if p.startswith("lost"):  # lost15: 1.5 s
+                changes["lost_speech_s"] = int(p[4:]) / 10
         decode_options = dataclasses.replace(options.decode_options(), **changes)
 
         from pipeline import transcribe as tr

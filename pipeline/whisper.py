@@ -69,6 +69,8 @@ class DecodeOptions:
     """Check the first pass's windows and decode the bad ones again."""
     vad_filter: bool = True
     """Only with ``batch_size`` 0: decode only the speech the VAD finds (the batch always does)."""
+    lost_speech_s: float = LOST_SPEECH_S
+    """Speech this long in a window with no word in it sends the window to the careful pass."""
 
 
 @dataclass
@@ -137,7 +139,7 @@ def decode(model, samples: np.ndarray, options: DecodeOptions) -> Decoded:
         if words is None:  # text over no speech, dropped
             words_by_window.append([])
             continue
-        why = _needs_second_pass(window, words) if options.guard else None
+        why = _needs_second_pass(window, words, options.lost_speech_s) if options.guard else None
         if why:
             again = _careful(model, joined[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)], options, loop=why == "loop")
             out.redecoded += 1
@@ -164,24 +166,24 @@ def _first_pass_words(window: _Window, out: Decoded) -> list[tuple] | None:
     return [(w, (s.avg_logprob, s.no_speech_prob)) for s in window.segments for w in (s.words or ())]
 
 
-def _needs_second_pass(window: _Window, words: list[tuple]) -> str | None:
+def _needs_second_pass(window: _Window, words: list[tuple], lost_speech_s: float = LOST_SPEECH_S) -> str | None:
     """Why the window must be decoded again (``loop``, ``unsure``, ``lost``), or None."""
     if not window.segments:
-        return "lost" if window.end - window.start >= LOST_SPEECH_S else None
+        return "lost" if window.end - window.start >= lost_speech_s else None
     text = window.text()
     if find_loops(text.split()) or compression_ratio(text) > COMPRESSION_RATIO_LIMIT:
         return "loop"
     if window.segments[0].avg_logprob < LOG_PROB_LIMIT and words:
         return "unsure"
-    return "lost" if _lost_speech(words, window) > 0 else None
+    return "lost" if _lost_speech(words, window, lost_speech_s) > 0 else None
 
 
-def _lost_speech(words: list[tuple], window: _Window) -> float:
-    """Seconds of the window's speech (on the joined clock) in gaps of ``LOST_SPEECH_S`` or more
+def _lost_speech(words: list[tuple], window: _Window, at_least_s: float = LOST_SPEECH_S) -> float:
+    """Seconds of the window's speech (on the joined clock) in gaps of ``at_least_s`` or more
     with no word: before the first word, between two, after the last."""
     edges = [window.start] + [x for w, _ in words for x in (w.start, w.end)] + [window.end]
     gaps = [edges[i + 1] - edges[i] for i in range(0, len(edges) - 1, 2)]
-    return sum(g for g in gaps if g >= LOST_SPEECH_S)
+    return sum(g for g in gaps if g >= at_least_s)
 
 
 def _better(again: list[tuple], first: list[tuple], window: _Window) -> bool:
