@@ -1,10 +1,13 @@
-"""Who spoke when in a mono recording: Silero VAD regions, resemblyzer embeddings, clustering.
+"""Who spoke when in a mono recording: speech regions, speaker embeddings, clustering.
 
-``diarize(samples)`` cuts the speech regions that faster-whisper's bundled Silero VAD finds
-into overlapping windows, embeds each window with resemblyzer's bundled ``VoiceEncoder``
-(mel frames computed here, fed to the encoder directly), clusters the windows (count
-estimated from 1 to ``max_speakers`` unless given) and labels every 10 ms speech frame by the
-windows covering it. ``assign_speakers`` then gives each word the speaker it overlaps most.
+``diarize_full(samples)`` finds speech (Silero VAD for a phone call, at 8 kHz for an 8 kHz
+recording; pyannote's segmentation-3.0 for anything else, which also marks overlapped speech),
+cuts it into overlapping windows, embeds each window with the speaker encoder
+(``speaker_models``: resemblyzer or CAM++), clusters the windows (count from metadata, else 2 for
+a phone call unless the eigengap is sure of another, else estimated from 1 to ``max_speakers``,
+with a confidence) and labels every 10 ms speech frame by the windows covering it; overlapped
+stretches get a turn for the second voice. ``assign_speakers`` then gives each word the speaker
+it overlaps most.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ class DiarizeOptions:
     max_pause_s: float = 2.0
     """A pause shorter than this between two turns of the same speaker stays inside the turn."""
     encoder: str | None = None
-    """Speaker encoder (``speaker_models.encoder``): campplus (default) or resemblyzer."""
+    """Speaker encoder (``speaker_models.encoder``): resemblyzer or campplus; None: the
+    ``speaker_model`` setting (resemblyzer)."""
     vad: str = "auto"
     """silero (faster-whisper's, shared with transcription), silero-8k (the silero-vad package's
     model at 8 kHz), segmentation (pyannote segmentation-3.0: finds distant room speech and
