@@ -204,6 +204,7 @@ class Store:
                     _insert(con, "runs", [run])
                 if drop is not None:
                     _insert(con, "drops", [drop])
+                _seal_write(con, recording_id, None if replace_all else [*tables, *(["recordings"] if recording is not None else [])], run_id)
                 con.execute("COMMIT")
             except Exception:
                 _rollback(con)
@@ -265,6 +266,13 @@ class Store:
                 return None
             row = con.execute("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).fetchone()
         return (row[0], row[1]) if row else None
+
+
+def _seal_write(con, recording_id: str, changed: list[str] | None, run_id: str | None) -> None:
+    """Append the tamper-evident chain entry of this write (pipeline/governance/chain.py)."""
+    from .governance.chain import seal
+
+    seal(con, [recording_id], "store" if changed is None else "update", changed=changed, run_id=run_id)
 
 
 def _rollback(con) -> None:
