@@ -62,7 +62,7 @@ def test_every_deployment_entrypoint_in_prefect_yaml_loads():
         flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
         names.add(flow.name)
         assert deployment["work_pool"]["name"] == "parley-local"
-    assert names == {"watch-inbox", "process-recording", "load-staging"}
+    assert names == {"watch-inbox", "process-recording", "load-staging", "retention"}
     poll = next(d for d in spec["deployments"] if d["name"] == "inbox-poll")
     assert poll["schedules"][0]["interval"] == 60
 
@@ -74,5 +74,5 @@ def test_prefect_deploy_accepts_prefect_yaml(tmp_path):
     subprocess.run([prefect, "work-pool", "create", "parley-local", "--type", "process"], cwd=ROOT, env=env, check=True, capture_output=True)
     done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ("watch-inbox/inbox-poll", "process-recording/process-on-demand", "load-staging/load-staging"):
+    for name in ("watch-inbox/inbox-poll", "process-recording/process-on-demand", "load-staging/load-staging", "retention/daily"):
         assert name in done.stdout
