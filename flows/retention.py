@@ -23,7 +23,7 @@ def retention(dry_run: bool = False, settings: dict[str, Any] | None = None) -> 
     """Apply ``PARLEY_RETENTION_POLICY`` to the database (``dry_run``: only log what would go)."""
     s = settings_for(settings)
     policy = load_policy(s.retention_policy)  # a broken policy fails the run, naming its line
-    logger = get_run_logger()
+    logger = _logger()
     if s.db.exists():
         record(s.db, "retention", "dry-run" if dry_run else "apply", f"policy {policy.digest} (flow)")
     run = apply(Store(s.db, s.db_lock_timeout_s), policy, dry_run=dry_run, archive_root=s.archive)
@@ -41,6 +41,17 @@ def retention(dry_run: bool = False, settings: dict[str, Any] | None = None) -> 
         "today": str(run.today), "considered": run.considered, "deleted": [d.recording for d in gone], "held": [d.recording for d in run.held],
         "files_removed": run.files_removed, "head": list(run.head) if run.head else None,
     }
+
+
+def _logger():
+    """The flow run's logger; Prefect's own when called outside a run (``retention.fn(...)``)."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return get_logger("parley.retention")
 
 
 if __name__ == "__main__":

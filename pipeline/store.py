@@ -235,11 +235,23 @@ class Store:
         return sorted(r[0] for r in rows if r[0] not in HISTORY_TABLES and r[0] not in VERSIONED_KEYS)
 
     def append(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Append rows (drops, errors, runs) in one transaction."""
+        """Append rows (drops, errors, runs; or a recording's, e.g. its archived files) in one transaction."""
         if not rows:
             return
         with self.connect() as con:
-            _insert(con, table, rows)
+            if table in HISTORY_TABLES or not any(row.get("recording_id") for row in rows):
+                _insert(con, table, rows)
+                return
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _insert(con, table, rows)
+                from .governance.chain import appended
+
+                appended(con, table, sorted({row["recording_id"] for row in rows}))  # the tamper-evident chain
+                con.execute("COMMIT")
+            except Exception:
+                _rollback(con)
+                raise
 
     def execute(self, sql: str, params: list | None = None) -> None:
         with self.connect() as con:

@@ -76,3 +76,19 @@ def test_prefect_deploy_accepts_prefect_yaml(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     for name in ("watch-inbox/inbox-poll", "process-recording/process-on-demand", "load-staging/load-staging", "retention/daily"):
         assert name in done.stdout
+
+
+def test_the_daily_retention_flow_succeeds_with_nothing_due(harness, tmp_path):
+    """No database yet, then a database with nothing due: both are quiet, successful runs."""
+    from flows.retention import retention
+    from pipeline.store import Store
+
+    settings = {"db": str(tmp_path / "p.duckdb"), "archive": str(tmp_path / "archive")}
+    assert retention(settings=settings)["considered"] == 0
+    assert not (tmp_path / "p.duckdb").exists()  # it creates no database
+    Store(tmp_path / "p.duckdb").write_recording({"id": "r1", "status": "done", "started_at": "2026-11-01 09:00:00"}, {}, recording_id="r1")
+    done = retention(settings=settings)
+    assert (done["considered"], done["deleted"], done["held"]) == (1, [], []) and done["head"][0] == 1
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    daily = next(d for d in spec["deployments"] if d["entrypoint"] == "flows/retention.py:retention")
+    assert daily["schedules"][0]["cron"] == "30 2 * * *" and daily["concurrency_limit"] == 1

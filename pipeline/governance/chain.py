@@ -232,16 +232,20 @@ def after_staged_load(con, manifest: dict, files: dict[str, Path]) -> None:
         seal(con, [manifest["recording_id"]], "store" if replace_all else "update", changed=changed, run_id=manifest.get("run_id"))
         return
     for table, path in files.items():
-        if table not in tables or table == "recordings":
-            continue
-        ids = [r[0] for r in con.execute("SELECT DISTINCT recording_id FROM read_parquet(?)", [str(path)]).fetchall()]
-        if table == "archived_files":  # a newer archive of a recording replaces what the older one listed
-            con.execute(
-                "DELETE FROM archived_files WHERE recording_id IN (SELECT unnest(?::VARCHAR[])) AND archived_at < "
-                "(SELECT max(archived_at) FROM read_parquet(?) p WHERE p.recording_id = archived_files.recording_id)",
-                [ids, str(path)],
-            )
-        seal(con, ids, "archive" if table == "archived_files" else "update", changed=[table])
+        if table in tables and table != "recordings":
+            appended(con, table, [r[0] for r in con.execute("SELECT DISTINCT recording_id FROM read_parquet(?)", [str(path)]).fetchall()])
+
+
+def appended(con, table: str, recordings: list[str]) -> None:
+    """Seal rows appended to a recording's table (``Store.append``, a staged append). A newer
+    archive of a recording replaces what an older one listed in ``archived_files``."""
+    if table == "archived_files":
+        con.execute(
+            "DELETE FROM archived_files a WHERE a.recording_id IN (SELECT unnest(?::VARCHAR[])) "
+            "AND a.archived_at < (SELECT max(b.archived_at) FROM archived_files b WHERE b.recording_id = a.recording_id)",
+            [list(recordings)],
+        )
+    seal(con, recordings, "archive" if table == "archived_files" else "update", changed=[table])
 
 
 def baseline(con, actor: str | None = None) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ingest import SIDECAR_SUFFIX
-from .chain import file_sha256, seal
+from .chain import file_sha256
 
 
 def archived_files_of(target: Path, source_name: str) -> list[tuple[str, Path]]:
@@ -41,26 +41,11 @@ def archive_rows(recording_id: str, files: list[tuple[str, Path]], run_id: str |
 
 
 def record_archive(store, recording_id: str, target: Path, source_name: str, run_id: str | None = None) -> None:
-    """List a recording's archived files with their hashes and seal the change (``store``: a
-    ``Store``, or a ``StagingWriter`` whose loader seals it)."""
+    """List a recording's archived files with their hashes, sealed in the chain (``store``: a
+    ``Store``, or a ``StagingWriter`` whose loader seals them)."""
     rows = archive_rows(recording_id, archived_files_of(Path(target), source_name), run_id)
-    if not rows:
-        return
-    if hasattr(store, "staging_dir"):
-        store.append("archived_files", rows)
-        return
-    from ..store import _insert, _rollback
-
-    with store.connect() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM archived_files WHERE recording_id = ?", [recording_id])
-            _insert(con, "archived_files", rows)
-            seal(con, [recording_id], "archive", changed=["archived_files"], run_id=run_id)
-            con.execute("COMMIT")
-        except Exception:
-            _rollback(con)
-            raise
+    if rows:
+        store.append("archived_files", rows)  # sealed there (or by the staging loader); older rows of the recording go
 
 
 def remove_files(paths: list[str]) -> int:
