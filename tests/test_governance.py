@@ -192,19 +192,28 @@ def test_erasing_a_customer_removes_both_recordings_and_leaves_a_tombstone(ws):
     said = ws.query("""SELECT text FROM utterances WHERE recording_id = ? AND text NOT IN (SELECT text FROM utterances WHERE recording_id <> ?)
                        ORDER BY length(text) DESC LIMIT 1""", [rid["plain.wav"], rid["plain.wav"]]).rows[0][0]  # said only in this call
     assert files and all(f.exists() for f in files) and said.encode() in Path("parley.duckdb").read_bytes()
+    Path("inbox").mkdir(exist_ok=True)  # a broken file of theirs, quarantined: never stored, still theirs
+    Path("inbox/broken.wav").write_bytes(b"RIFF but not audio")
+    Path("inbox/broken.json").write_text('{"customer_ref": "C-200"}')
+    assert "1 quarantined" in cli("process", "--local", "--inbox", "inbox", "--quarantine", "quarantine", *FOLDERS)
+    quarantined = sorted(Path("quarantine").iterdir())
+    assert [p.name for p in quarantined] == ["broken.wav", "broken.wav.error.txt", "broken.wav.json"]
     out = cli("erase", "--customer", "C-200", "--reason", "DSAR-2026-17", "--yes", *FOLDERS)
-    assert out.count("erased recording") == 2 and "compacted" in out
+    assert out.count("erased recording") == 2 and "erased a quarantined drop" in out and "compacted" in out
+    assert not any(p.exists() for p in quarantined)
+    assert ws.query("SELECT count(*) FROM drops WHERE json_extract_string(metadata, '$.customer_ref') = 'C-200'").rows == [(0,)]
     for r in theirs:
         assert rows_of(ws, r) == {}
     assert not any(f.exists() for f in files)
     assert sorted(ids(ws)) == ["complaint.wav", "stereo.wav"]  # other customers untouched
     stones = ws.query("SELECT recording, kind, parts, actor, reason, customer_ref_sha256, rows_deleted, files_deleted, pending_files FROM tombstones").rows
-    assert sorted(s[0] for s in stones) == sorted(theirs)
+    assert len(stones) == 3 and set(theirs) < {s[0] for s in stones}
     import hashlib
 
     for s in stones:
         assert (s[1], s[2], s[4], s[5]) == ("erasure", ["record"], "DSAR-2026-17", hashlib.sha256(b"C-200").hexdigest())
-        assert s[3] and "@" in s[3] and json.loads(s[6])["utterances"] > 0 and s[7] >= 1 and s[8] is None
+        assert s[3] and "@" in s[3] and s[7] >= 1 and s[8] is None
+        assert json.loads(s[6])["utterances" if s[0] in theirs else "drops"] > 0
         assert "C-200" not in repr(s) and said not in repr(s)  # what and why, never the content
     assert "OK" in cli("verify", *FOLDERS[:2])
     assert said.encode() not in Path("parley.duckdb").read_bytes()  # compacted: not even in free blocks

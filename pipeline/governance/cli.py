@@ -144,9 +144,11 @@ def register(app: typer.Typer, staff_app: typer.Typer) -> None:
             console.print(f"erased recording {item.recording[:12]}: {rows} rows in {len(item.rows)} tables, {len(item.files)} archived file(s); tombstone {item.tombstone_id[:8]}, chain entry #{item.chain_seq}")
             for path in item.outside_archive:
                 console.print(f"  [yellow]not removed[/yellow] (Parley did not archive it, `--copy`): {path}")
+        for item in result.quarantined:
+            console.print(f"erased a quarantined drop {item.recording[:12]} of the customer: {sum(item.rows.values())} rows, {len(item.files)} quarantined file(s)")
         for rid, holds in result.held.items():
             console.print(f"[yellow]kept[/yellow] recording {rid[:12]}: under legal hold {', '.join(f'H{h}' for h in holds)} (see `parley hold list`); erase it again once the hold is released")
-        if not result.found:
+        if not result.found and not result.quarantined:
             console.print(f"no stored recordings of {what}: nothing to erase")
         if compacted:
             console.print(f"database file compacted ({compacted[0]:,} -> {compacted[1]:,} bytes): the erased rows' bytes are gone from it")

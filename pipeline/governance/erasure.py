@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, TerminalError
-from ..ingest import SIDECAR_SUFFIX
+from ..ingest import ERROR_SUFFIX, SIDECAR_SUFFIX
 from . import actor as current_actor
 from .chain import chained_tables, seal
 from .files import remove_files
-from .holds import holds_on, resolve_recording
+from .holds import ACTIVE, holds_on, resolve_recording
 
 PARTS = ("audio", "transcript", "record")
 """What can be deleted: the archived audio, the transcript, or the whole record. The analysis rows
@@ -102,10 +102,11 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def delete_parts(con, recording_id: str, parts: list[str], *, kind: str, reason: str, actor: str | None = None,
-                 customer_ref: str | None = None, period_from: date | None = None, archive_root: Path | None = None) -> Deleted | None:
+                 customer_ref: str | None = None, period_from: date | None = None, archive_root: Path | None = None,
+                 extra_files: list[str] | None = None) -> Deleted | None:
     """Delete ``parts`` of one recording in one transaction (rows, chain entry, tombstone); None
-    when there was nothing left to delete, or the recording is under a legal hold. The files are
-    removed afterwards by ``remove_pending``."""
+    when there was nothing left to delete, or the recording is under a legal hold. The files (and
+    ``extra_files``) are removed afterwards by ``remove_pending``."""
     con.execute("BEGIN TRANSACTION")
     try:
         if holds_on(con, [recording_id]):  # checked inside the transaction that deletes
@@ -114,6 +115,7 @@ def delete_parts(con, recording_id: str, parts: list[str], *, kind: str, reason:
         whole = "record" in parts
         parts = ["record"] if whole else [p for p in PARTS if p in parts]
         files, outside = _files(con, recording_id, archive_root) if whole or "audio" in parts else ([], [])
+        files += [f for f in extra_files or [] if f not in files]
         rows: dict[str, int] = {}
         for table in dict.fromkeys(t for p in parts for t in part_tables(con, p)):
             key = "id" if table == "recordings" else "recording_id"
@@ -172,6 +174,8 @@ class Erasure:
     erased: list[Deleted] = field(default_factory=list)
     held: dict[str, list[int]] = field(default_factory=dict)
     """Recordings left alone because of a legal hold: {recording id: hold ids}."""
+    quarantined: list[Deleted] = field(default_factory=list)
+    """The customer's drops that were never stored (quarantined): their rows and quarantined files."""
     found: int = 0
     files_removed: int = 0
 
@@ -201,8 +205,30 @@ def erase(store, *, customer: str | None = None, recording: str | None = None, r
                 result.held.update(holds_on(con, [rid]))
                 continue
             result.erased.append(done)
+        if customer and not con.execute(f"SELECT 1 FROM legal_holds WHERE scope = 'customer' AND target = ? AND {ACTIVE}", [customer]).fetchone():
+            for rid, files in _quarantined_of(con, customer).items():
+                done = delete_parts(con, rid, ["record"], kind="erasure", reason=reason.strip(), actor=actor, customer_ref=customer, extra_files=files)
+                if done is not None:
+                    result.quarantined.append(done)
         result.files_removed = remove_pending(con)
     return result
+
+
+def _quarantined_of(con, customer: str) -> dict[str, list[str]]:
+    """{recording id: quarantined files} of a customer's drops that were never stored."""
+    rows = con.execute(
+        """SELECT d.recording_id, list(DISTINCT e.quarantine_path) FILTER (WHERE e.quarantine_path IS NOT NULL)
+           FROM drops d LEFT JOIN errors e ON e.recording_id = d.recording_id
+           WHERE json_extract_string(d.metadata, '$.customer_ref') = ? AND d.recording_id IS NOT NULL
+             AND d.recording_id NOT IN (SELECT id FROM recordings)
+           GROUP BY 1""",
+        [customer],
+    ).fetchall()
+    out = {}
+    for rid, paths in rows:
+        files = [str(p) for q in paths or [] for p in (Path(q), Path(q + ERROR_SUFFIX), Path(q + SIDECAR_SUFFIX)) if p.exists()]
+        out[rid] = files
+    return out
 
 
 def erased(store_or_con, recording_id: str) -> tuple[datetime, str] | None:
