@@ -193,18 +193,20 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in self.replaced_tables(con, list(tables), replace_all):
+                cleared = self.replaced_tables(con, list(tables), replace_all)
+                for table in cleared:
                     self._clear(con, table, recording_id, tables.get(table, []))
+                inserted = {}  # the rows as stored (INSERT ... RETURNING), for the chain entry
                 if recording is not None:
                     con.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
-                    _insert(con, "recordings", [recording])
+                    inserted["recordings"] = _insert(con, "recordings", [recording], returning=True)
                 for table, rows in tables.items():
-                    _insert(con, table, [{**row, "recording_id": recording_id, "run_id": row.get("run_id", run_id)} for row in rows])
+                    inserted[table] = _insert(con, table, [{**row, "recording_id": recording_id, "run_id": row.get("run_id", run_id)} for row in rows], returning=True)
                 if run is not None:
                     _insert(con, "runs", [run])
                 if drop is not None:
                     _insert(con, "drops", [drop])
-                _seal_write(con, recording_id, None if replace_all else [*tables, *(["recordings"] if recording is not None else [])], run_id)
+                _seal_write(con, recording_id, replace_all, cleared, inserted, run_id)
                 con.execute("COMMIT")
             except Exception:
                 _rollback(con)
@@ -280,11 +282,16 @@ class Store:
         return (row[0], row[1]) if row else None
 
 
-def _seal_write(con, recording_id: str, changed: list[str] | None, run_id: str | None) -> None:
-    """Append the tamper-evident chain entry of this write (pipeline/governance/chain.py)."""
+def _seal_write(con, recording_id: str, replace_all: bool, cleared: list[str], inserted: dict, run_id: str | None) -> None:
+    """Append the tamper-evident chain entry of this write (pipeline/governance/chain.py). The
+    recording's rows in the tables it cleared are exactly those it inserted (versioned tables
+    aside: other versions stay), so those are hashed as inserted, without reading the tables."""
     from .governance.chain import seal
 
-    seal(con, [recording_id], "store" if changed is None else "update", changed=changed, run_id=run_id)
+    known = {t: ([], []) for t in cleared if t not in VERSIONED_KEYS}
+    known |= {t: rows for t, rows in inserted.items() if rows and t not in VERSIONED_KEYS}
+    changed = None if replace_all else [*cleared, *inserted]
+    seal(con, [recording_id], "store" if replace_all else "update", changed=changed, run_id=run_id, rows=known)
 
 
 def _rollback(con) -> None:
@@ -302,21 +309,24 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
-def _insert(con, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows fast: one ``INSERT ... SELECT unnest(...)`` per table, not row by row."""
+def _insert(con, table: str, rows: list[dict[str, Any]], returning: bool = False) -> tuple[list[str], list[tuple]] | None:
+    """Insert many rows fast: one ``INSERT ... SELECT unnest(...)`` per table, not row by row.
+    ``returning``: give back the rows as stored, (columns, rows)."""
     if not rows:
-        return
+        return None
     columns = list(dict.fromkeys(k for row in rows for k in row))
     for col in columns:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col):
             raise ValueError(f"bad column name {col!r}")
     values = [[_sql_value(row.get(col)) for row in rows] for col in columns]
+    tail = " RETURNING *" if returning else ""
     if len(rows) == 1:
         placeholders = ", ".join("?" for _ in columns)
-        con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})', [v[0] for v in values])
-        return
-    select = ", ".join(f"unnest(${i + 1}) AS c{i}" for i in range(len(columns)))
-    con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {select}', values)
+        cur = con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders}){tail}', [v[0] for v in values])
+    else:
+        select = ", ".join(f"unnest(${i + 1}) AS c{i}" for i in range(len(columns)))
+        cur = con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {select}{tail}', values)
+    return ([d[0] for d in cur.description], cur.fetchall()) if returning else None
 
 
 def json_text(value: Any, places: int = 4) -> str:

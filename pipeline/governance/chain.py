@@ -176,31 +176,47 @@ def latest_states(con, recordings: list[str] | None = None) -> dict[str, tuple[i
     return {r: (seq, json.loads(t) if isinstance(t, str) else t) for r, seq, t in rows}
 
 
+def _given_states(rows: dict[str, tuple[list[str], list[tuple]]]) -> dict[str, dict[str, Any]]:
+    """Table digests of rows a caller already holds, as stored (e.g. from INSERT ... RETURNING)."""
+    out = {}
+    for table, (columns, found) in rows.items():
+        if found:
+            order, names = sorted(range(len(columns)), key=columns.__getitem__), [_json_string(c) for c in columns]
+            out[table] = _digest([_row_text(order, names, row) for row in found])
+    return out
+
+
 def seal(con, recordings: Iterable[str], kind: str, *, changed: Iterable[str] | None = None, run_id: str | None = None,
-         actor: str | None = None) -> list[int]:
+         actor: str | None = None, rows: dict[str, tuple[list[str], list[tuple]]] | None = None) -> list[int]:
     """Append one chain entry per recording with its state now; returns their seq numbers.
 
     Call inside the transaction that made the change. ``changed``: the only tables the change
     touched (their hashes are recomputed, the others carried from the recording's latest entry;
-    a recording without one is hashed in full); None: every table is hashed.
+    a recording without one is hashed in full); None: every table is hashed. ``rows`` (one
+    recording only): {table: (columns, rows)}, every row the recording now has in those tables,
+    as stored: hashed as given instead of read back (the write path passes what it inserted).
     """
     recordings = list(dict.fromkeys(recordings))
     if not recordings:
         return []
+    rows = rows or {}
+    if rows and len(recordings) != 1:
+        raise ValueError("rows= describes one recording; seal the others separately")
     tables = chained_tables(con)
     previous = latest_states(con, recordings) if changed is not None else {}
     changed = [t for t in changed or [] if t in tables] if changed is not None else None
     full = [r for r in recordings if changed is None or r not in previous]
     partial = [r for r in recordings if r not in full]
+    given = _given_states({t: v for t, v in rows.items() if t in tables})
     now: dict[str, dict] = {}
     if full:
-        found = states(con, tables, full)
-        now.update({r: found.get(r, {}) for r in full})
+        found = states(con, [t for t in tables if t not in rows], full)
+        now.update({r: dict(sorted({**found.get(r, {}), **given}.items())) for r in full})
     if partial:
-        found = states(con, changed, partial)
+        found = states(con, [t for t in changed if t not in rows], partial)
         for r in partial:
             kept = {t: v for t, v in previous[r][1].items() if t not in changed}
-            now[r] = dict(sorted({**kept, **found.get(r, {})}.items()))
+            now[r] = dict(sorted({**kept, **found.get(r, {}), **given}.items()))
     head = con.execute(f"SELECT seq, entry_sha256 FROM {CHAIN} ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = head if head else (0, GENESIS)
     at = datetime.now(timezone.utc).replace(tzinfo=None)

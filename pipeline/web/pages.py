@@ -158,6 +158,7 @@ def _run_sql(request: Request, user: User, sql: str, deadline: float) -> tuple[l
     """Run a SQL-page query within the settings' limits: a slot of the user's few, its own DuckDB
     instance (memory, threads), the time limit up to ``deadline`` and the size cap."""
     s = request.app.state.settings
+    # the Store's read-only connection waits (and retries) while another process writes the file
     with request.app.state.sql_slots.slot(user.username), request.app.state.store.connect(read_only=True):
         with limited_connection(s.db, s.web_sql_memory, s.web_sql_threads) as con:
             _stand_ins(con)
