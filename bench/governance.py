@@ -80,15 +80,17 @@ def main() -> None:
     print(f"built {args.recordings} recordings ({args.utterances} utterances, {args.words} words each) in {build_s:.1f} s: {path}")
 
     sealed, bare = [], []
-    real_seal = store_module._seal_write
+    real_seal, real_insert = store_module._seal_write, store_module._insert
     for i in range(args.pairs):
         rec, tables = call_rows(rng, f"{rng.getrandbits(128):032x}{args.recordings + i:032x}", args.utterances, args.words)
         for with_seal in ((True, False) if i % 2 == 0 else (False, True)):
+            # without: no chain entry, and the inserts return nothing (as before the chain existed)
             store_module._seal_write = real_seal if with_seal else (lambda *a, **k: None)
+            store_module._insert = real_insert if with_seal else (lambda con, table, rows, returning=False: real_insert(con, table, rows))
             t = time.perf_counter()
             store.write_recording(rec, tables, recording_id=rec["id"], run={"run_id": f"p{i}-{with_seal}"})
             (sealed if with_seal else bare).append(time.perf_counter() - t)
-    store_module._seal_write = real_seal
+    store_module._seal_write, store_module._insert = real_seal, real_insert
     with store.connect() as con:  # the unsealed second writes: seal them so verify runs on a whole chain
         con.execute("BEGIN TRANSACTION")
         from pipeline.governance.chain import seal

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from pipeline.governance.chain import GENESIS, baseline, row_text, seal, states, verify
+from pipeline.governance.chain import GENESIS, baseline, seal, states, table_digest, verify
 from pipeline.staging import StagingWriter, load_staged
 from pipeline.store import Store
 
@@ -65,7 +65,10 @@ def test_canonical_rows_ignore_storage_order_nulls_and_session_time_zone(tmp_pat
     assert states(con, ["utterances"])["r"]["utterances"] == first
     con.execute("UPDATE utterances SET x = 0.30000000000000004 + 1e-16 WHERE idx = 0")  # the next double up
     assert states(con, ["utterances"])["r"]["utterances"] != first
-    assert row_text(["b", "a", "n"], (0.1 + 0.2, math.nan, None)) == '{"a":"nan","b":0.30000000000000004}'
+    same = table_digest(["b", "a", "n"], [(0.1 + 0.2, "x", None), (None, "y", None)])
+    assert same == table_digest(["a", "b"], [("y", None), ("x", 0.30000000000000004)])  # column order, row order, all-NULL columns
+    assert same != table_digest(["a", "b"], [("y", None), ("x", 0.3)])
+    assert same != table_digest(["a", "b"], [("y", 0.30000000000000004), ("x", None)])  # a value moved to another row
 
 
 def test_verify_names_an_edited_a_deleted_and_an_inserted_row(store):

@@ -2,10 +2,11 @@
 
 A recording's *state* is, per table that holds its rows (``recordings`` by ``id``; every other
 table with a ``recording_id`` column except the history tables ``runs``, ``drops``, ``errors``),
-the number of rows and the sha256 of their canonical serialisation (``row_text``: one JSON object
-per row, keys sorted, NULLs left out, floats by Python's shortest round-trip ``repr``, times in
-UTC ISO 8601; the rows sorted by that text, so storage order does not matter). Leaving NULLs out
-means a migration that appends a column does not change a stored state.
+the number of rows and the sha256 of their canonical serialisation (``table_digest``: the names
+of the columns holding a value, sorted; each row as a JSON list of those values, floats by
+Python's shortest round-trip ``repr``, times in UTC ISO 8601; the rows sorted, so storage order
+does not matter). A column that is NULL in all of a recording's rows is left out, so a migration
+that appends a column does not change a stored state.
 
 Every change Parley makes to a recording's rows appends a ``record_chain`` entry in the same
 transaction (``seal``): the state after the change, the hash of that state, and the hash of the
@@ -27,6 +28,7 @@ import hashlib
 import json
 import math
 import uuid
+from operator import itemgetter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -75,41 +77,30 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _encode(value: Any) -> str:
-    """One non-NULL value as canonical JSON text (the common types first, without a dict)."""
-    kind = type(value)
-    if kind is str:
-        return _json_string(value)
-    if kind is float:
-        return repr(value) if math.isfinite(value) else _json_string(repr(value))
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    return canonical(_plain(value))
+def _default(value: Any) -> Any:
+    """What ``json`` does not know (times, decimals, bytes, ...), made plain."""
+    return _plain(value)
 
 
-_json_string = json.encoder.encode_basestring  # the C encoder json.dumps uses for str (ensure_ascii off)
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_default).encode
+"""Canonical JSON of one value or row (C-accelerated: this runs on every stored row)."""
 
 
-def row_text(columns: list[str], row: tuple) -> str:
-    """One row as canonical JSON: {"column": value, ...}, NULLs left out, keys sorted; the same
-    text ``canonical`` gives for the row as a dict, built faster (this runs on every stored row)."""
-    order = sorted(range(len(columns)), key=columns.__getitem__)
-    return _row_text(order, [_json_string(c) for c in columns], row)
+def table_digest(columns: list[str], rows: list[tuple]) -> dict[str, Any]:
+    """{"rows": n, "sha256": h} of one recording's rows in one table.
 
-
-def _row_text(order: list[int], names: list[str], row: tuple) -> str:
-    return "{" + ",".join(f"{names[i]}:{_encode(row[i])}" for i in order if row[i] is not None) + "}"
+    Canonical form: the names of the columns that hold a value in any of these rows, sorted, as
+    a JSON list; then each row as a JSON list of those columns' values, the lines sorted. A column
+    that is NULL in every row (one a later migration appended) leaves the hash as it was.
+    """
+    keep = sorted((i for i in range(len(columns)) if any(row[i] is not None for row in rows)), key=columns.__getitem__)
+    get = itemgetter(*keep) if len(keep) > 1 else (lambda row: tuple(row[i] for i in keep))
+    lines = sorted(_encode(get(row)) for row in rows)
+    return {"rows": len(rows), "sha256": sha256_text(_encode([columns[i] for i in keep]) + "\n" + "\n".join(lines))}
 
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _digest(lines: list[str]) -> dict[str, Any]:
-    lines.sort()
-    return {"rows": len(lines), "sha256": sha256_text("\n".join(lines))}
 
 
 def chained_tables(con) -> list[str]:
@@ -141,17 +132,16 @@ def states(con, tables: Iterable[str], recordings: list[str] | None = None) -> d
             cur = con.execute(f'SELECT * FROM "{table}" WHERE "{key}" IN (SELECT unnest(?::VARCHAR[])) ORDER BY "{key}"', [list(recordings)])
         columns = [d[0] for d in cur.description]
         at = columns.index(key)
-        order, names = sorted(range(len(columns)), key=columns.__getitem__), [_json_string(c) for c in columns]
-        current, lines = None, []
+        current, group = None, []
         while chunk := cur.fetchmany(_CHUNK):
             for row in chunk:
                 if row[at] != current:
-                    if lines:
-                        out.setdefault(current, {})[table] = _digest(lines)
-                    current, lines = row[at], []
-                lines.append(_row_text(order, names, row))
-        if lines:
-            out.setdefault(current, {})[table] = _digest(lines)
+                    if group:
+                        out.setdefault(current, {})[table] = table_digest(columns, group)
+                    current, group = row[at], []
+                group.append(row)
+        if group:
+            out.setdefault(current, {})[table] = table_digest(columns, group)
     return out
 
 
@@ -178,12 +168,7 @@ def latest_states(con, recordings: list[str] | None = None) -> dict[str, tuple[i
 
 def _given_states(rows: dict[str, tuple[list[str], list[tuple]]]) -> dict[str, dict[str, Any]]:
     """Table digests of rows a caller already holds, as stored (e.g. from INSERT ... RETURNING)."""
-    out = {}
-    for table, (columns, found) in rows.items():
-        if found:
-            order, names = sorted(range(len(columns)), key=columns.__getitem__), [_json_string(c) for c in columns]
-            out[table] = _digest([_row_text(order, names, row) for row in found])
-    return out
+    return {table: table_digest(columns, found) for table, (columns, found) in rows.items() if found}
 
 
 def seal(con, recordings: Iterable[str], kind: str, *, changed: Iterable[str] | None = None, run_id: str | None = None,
