@@ -103,13 +103,18 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def chained_tables(con) -> list[str]:
-    """``recordings`` and every table holding a recording's own rows (history tables aside)."""
+def tables_with_recording_id(con) -> list[str]:
+    """Every table of this database with a ``recording_id`` column, sorted."""
     rows = con.execute(
         "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'recording_id' AND schema_name = 'main' "
-        "AND database_name = current_database() AND NOT internal"
+        "AND database_name = current_database() AND NOT internal ORDER BY 1"
     ).fetchall()
-    return ["recordings", *sorted(r[0] for r in rows if r[0] not in HISTORY and r[0] != "recordings")]
+    return [r[0] for r in rows]
+
+
+def chained_tables(con) -> list[str]:
+    """``recordings`` and every table holding a recording's own rows (history tables aside)."""
+    return ["recordings", *(t for t in tables_with_recording_id(con) if t not in HISTORY and t != "recordings")]
 
 
 def _key(table: str) -> str:

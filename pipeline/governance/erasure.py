@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import ConfigError, TerminalError
 from ..ingest import ERROR_SUFFIX, SIDECAR_SUFFIX
 from . import actor as current_actor
-from .chain import chained_tables, seal
+from .chain import chained_tables, seal, tables_with_recording_id
 from .files import remove_files
 from .holds import ACTIVE, holds_on, resolve_recording
 
@@ -59,13 +59,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _tables_with_recording_id(con) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'recording_id' AND schema_name = 'main' "
-        "AND database_name = current_database() AND NOT internal ORDER BY 1"
-    ).fetchall()]
-
-
 def part_tables(con, part: str) -> list[str]:
     """The tables a part's rows live in (``record``: every table with a recording's rows, history too)."""
     chained = chained_tables(con)
@@ -74,7 +67,7 @@ def part_tables(con, part: str) -> list[str]:
     if part == "transcript":
         return [t for t in TRANSCRIPT_TABLES if t in chained]
     if part == "record":
-        return ["recordings", *_tables_with_recording_id(con)]
+        return ["recordings", *tables_with_recording_id(con)]
     raise ConfigError(f"unknown part '{part}'", fix=f"use one of {', '.join(PARTS)}")
 
 

@@ -158,7 +158,7 @@ def load_policy(path: str | Path) -> Policy:
         periods = _periods(item, rbad, f"rule '{name}'", True)
         policy.rules.append(Rule(name, matchers, periods))
     longer = raw.get("longer") or {}
-    lbad = checked_mapping(longer, set(REASONS), where(longer) if isinstance(longer, dict) else where(raw), "longer", f"use {', '.join(REASONS)}")
+    checked_mapping(longer, set(REASONS), where(longer) if isinstance(longer, dict) else where(raw), "longer", f"use {', '.join(REASONS)}")
     for reason in REASONS:
         if reason not in longer:
             continue
@@ -172,5 +172,4 @@ def load_policy(path: str | Path) -> Policy:
             if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
                 raise ibad("categories must be a list of rule categories", "e.g. categories: [compliance, conduct]")
             policy.failed_categories = tuple(cats)
-    del lbad
     return policy
