@@ -20,10 +20,12 @@ from ..settings import Settings
 
 console = Console()
 err = Console(stderr=True)
-DbOpt = typer.Option(None, "--db", help="DuckDB database file [default: data/parley.duckdb].")
-ArchiveOpt = typer.Option(None, "--archive", help="Archive folder [default: data/archive]: files Parley archived there are removed with their recording.")
-PolicyOpt = typer.Option(None, "--policy", help="Retention policy YAML [default: PARLEY_RETENTION_POLICY, data/retention.yaml].")
+DbOpt = typer.Option(None, "--db", help="DuckDB database file \\[default: data/parley.duckdb].")
+ArchiveOpt = typer.Option(None, "--archive", help="Archive folder \\[default: data/archive]: files Parley archived there are removed with their recording.")
+PolicyOpt = typer.Option(None, "--policy", help="Retention policy YAML \\[default: PARLEY_RETENTION_POLICY, data/retention.yaml].")
 ReasonOpt = typer.Option(..., "--reason", help="Why (a request or case reference; never the personal data itself).")
+HoldCustomerOpt = typer.Option(None, "--customer", help="A customer_ref: every recording of theirs, also ones stored later.")
+HoldRecordingOpt = typer.Option(None, "--recording", help="A recording: its id or first 12+ characters.")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -160,8 +162,8 @@ def register(app: typer.Typer, staff_app: typer.Typer) -> None:
     # -- legal holds ------------------------------------------------------------------------
     @hold_app.command("add")
     def hold_add(
-        customer: Optional[str] = typer.Option(None, "--customer", help="Hold every recording of this customer_ref, now and later."),
-        recording: Optional[str] = typer.Option(None, "--recording", help="Hold this recording (its id or first 12+ characters)."),
+        customer: Optional[str] = HoldCustomerOpt,
+        recording: Optional[str] = HoldRecordingOpt,
         reason: str = ReasonOpt,
         db: Optional[Path] = DbOpt,
     ) -> None:
@@ -183,8 +185,8 @@ def register(app: typer.Typer, staff_app: typer.Typer) -> None:
     @hold_app.command("remove")
     def hold_remove(
         hold_id: Optional[str] = typer.Argument(None, help="The hold (H3 or 3), or use --customer / --recording."),
-        customer: Optional[str] = typer.Option(None, "--customer", help="Release the holds on this customer_ref."),
-        recording: Optional[str] = typer.Option(None, "--recording", help="Release the holds on this recording."),
+        customer: Optional[str] = HoldCustomerOpt,
+        recording: Optional[str] = HoldRecordingOpt,
         reason: str = ReasonOpt,
         db: Optional[Path] = DbOpt,
     ) -> None:

@@ -99,22 +99,29 @@ class Policy:
         rule = next((r for r in self.rules if r.matches(rec)), None)
         base = rule.periods if rule else self.default
         why = [rule.name if rule else "default"]
-        chosen = {part: base.get(part, base["record"]) for part in PARTS}
-        start = date(2000, 1, 1)  # periods compare by where they end from one start
+        chosen = _clamped({part: base.get(part, base["record"]) for part in PARTS})
         for reason in REASONS:
             if reason in reasons and reason in self.longer:
                 extra = self.longer[reason]
-                longer_any = False
+                candidate = dict(chosen)
                 for part in PARTS:
-                    candidate = extra.get(part, extra.get("record"))
-                    if candidate is not None and _later(candidate.due(start), chosen[part].due(start)):
-                        chosen[part], longer_any = candidate, True
-                if longer_any:
+                    longer = extra.get(part, extra.get("record"))
+                    if longer is not None and _later(longer.due(_START), chosen[part].due(_START)):
+                        candidate[part] = longer
+                candidate = _clamped(candidate)
+                if candidate != chosen:  # the reason made a difference
+                    chosen = candidate
                     why.append(reason)
-        for part in PARTS:  # nothing outlives the record it belongs to
-            if _later(chosen[part].due(start), chosen["record"].due(start)):
-                chosen[part] = chosen["record"]
         return " + ".join(why), chosen
+
+
+_START = date(2000, 1, 1)
+"""Periods compare by where they end from one start."""
+
+
+def _clamped(periods: dict[str, Period]) -> dict[str, Period]:
+    """Nothing outlives the record it belongs to."""
+    return {part: periods["record"] if _later(p.due(_START), periods["record"].due(_START)) else p for part, p in periods.items()}
 
 
 def _later(a: date | None, b: date | None) -> bool:
