@@ -73,9 +73,10 @@ def process(
     local: bool = typer.Option(False, "--local", help="Run in this process without Prefect (faster start, no flow runs recorded)."),
     copy: bool = typer.Option(False, "--copy", help="Leave the files where they are instead of moving them to the archive."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
+    readmit_erased: bool = typer.Option(False, "--readmit-erased", help="Process files whose content was erased before (refused otherwise)."),
 ) -> None:
     """Process recordings once (the inbox by default) and print a summary."""
-    s = _settings(db=db, inbox=inbox, archive=archive, quarantine=quarantine)
+    s = _settings(db=db, inbox=inbox, archive=archive, quarantine=quarantine, readmit_erased=readmit_erased or None)
     if not local:
         _quiet_prefect(verbose)
         _check_prefect()
@@ -231,9 +232,11 @@ def sql(
                 _fail("parquet needs a file. Fix: add --out FILE.parquet")
             with store.connect(read_only=True) as con:
                 con.execute(f"COPY ({query.rstrip().rstrip(';')}) TO '{_sql_path(out)}' (FORMAT parquet)")
+            _audit(s, "sql", name, f"parquet {out}: {query}")
             console.print(f"wrote {out}")
             return
         result = store.query(query)
+        _audit(s, "sql", name, f"{len(result.rows)} rows: {query}")
     except ParleyError as exc:
         _fail(str(exc))
     except Exception as exc:  # duckdb's message says what is wrong with the query
@@ -321,6 +324,7 @@ def _report(which: str, db: Optional[Path], **kwargs: Any) -> None:
     s = _settings(db=db)
     try:
         with Store(s.db, s.db_lock_timeout_s).connect(read_only=True) as con:
+            _audit(s, "report", which, ", ".join(f"{k}={v}" for k, v in kwargs.items() if v))
             report_command(con, which, console=console, **kwargs)
     except ParleyError as exc:
         _fail(str(exc))
@@ -369,6 +373,7 @@ def retag(
         _fail(f"--since {since!r} is not a date. Fix: use YYYY-MM-DD")
     s = _existing_db(db)
     try:
+        _audit(s, "retag", None, f"since {day}" if day else None)
         n = retag_all(s, day)
     except ParleyError as exc:
         _fail(str(exc))
@@ -388,6 +393,7 @@ def rescore(
     s = _existing_db(db)
     try:
         card = check_rubric_in_folder(rubric, s.rubrics)
+        _audit(s, "rescore", str(rubric))
         with Store(s.db, s.db_lock_timeout_s, create=False).connect() as con:
             n = rescore_all(con, rubric)
     except ParleyError as exc:
@@ -498,6 +504,14 @@ def _print_found(s: Settings, limit: int = 20) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _audit(s: Settings, action: str, target: str | None = None, detail: str | None = None) -> None:
+    """The audit row of a command that reads or changes records (pipeline/governance/audit.py)."""
+    from .governance.audit import record
+
+    if s.db.exists():
+        record(s.db, action, target, detail)
 
 
 def _seed_samples(s: Settings) -> None:
@@ -623,6 +637,7 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str, out: Optional[Path]) 
 def _register_commands() -> None:
     """Commands whose code lives beside its feature: eval diarization, serve, users."""
     from .analysis import AnalysisOptions, tagging_options
+    from .governance.cli import register as register_governance
     from .speakers_cli import register as register_diarization
     from .tagging.cli import register as register_tagging
     from .web.cli import register as register_web
@@ -630,6 +645,7 @@ def _register_commands() -> None:
     register_diarization(eval_app)
     register_tagging(eval_app, lambda: tagging_options(AnalysisOptions.from_settings(Settings())))
     register_web(app)
+    register_governance(app, staff_app)
 
 
 _register_commands()

@@ -26,6 +26,8 @@ from typing import Any, Callable
 from . import __version__, ingest
 from .audio import decode
 from .errors import ConfigError, ParleyError, TerminalError, TransientError
+from .governance.erasure import refuse_erased
+from .governance.files import record_archive
 from .ingest import Drop
 from .models import describe, whisper_path
 from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage, warm_up
@@ -326,6 +328,7 @@ class Processor:
 
         def body():
             pending.stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
+            refuse_erased(self.db, drop.sha256, self.settings.readmit_erased)  # erased content is not taken again
             busy = self._lock_content(drop)
             if busy is not None:
                 return busy
@@ -452,6 +455,7 @@ class Processor:
                 path=drop.source_name,
                 stage="archive",
             ) from exc
+        record_archive(self.store, drop.sha256, target, drop.source_name)  # the archived files' hashes, chained
 
     def _voiceprints(self) -> dict:
         """Enrolled staff voiceprints (read per recording, so a new enrolment counts at once)."""

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfigError
+from .governance.chain import seal
 from .queries import existing_tables
 from .records import Finding, Tag
 from .rules import LINE_KEY, checked_mapping, read_yaml
@@ -392,11 +393,14 @@ def rescore(con: Any, rubric_path: str | Path) -> int:
             frames[table] += [{"recording_id": rec, "run_id": run, **row} for row in rows]
     con.execute("BEGIN TRANSACTION")
     try:
+        touched = set(stored)
         for table in SCORECARD_TABLES:
+            touched |= {r for (r,) in con.execute(f"SELECT DISTINCT recording_id FROM {table} WHERE rubric_id = ? AND rubric_version = ?", [rubric.id, rubric.version]).fetchall()}
             con.execute(f"DELETE FROM {table} WHERE rubric_id = ? AND rubric_version = ?", [rubric.id, rubric.version])
             if frames[table]:
                 df = pd.DataFrame(frames[table])  # noqa: F841 - read by DuckDB below
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM df")
+        seal(con, sorted(touched), "rescore", changed=SCORECARD_TABLES)  # the tamper-evident chain
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -135,6 +135,23 @@ class Settings(BaseSettings):
         description="`parley watch` waits this long before trying a file handed back after a transient error (database locked, archive unwritable) again, doubling up to 1 hour.",
     )
 
+    # Records governance (pipeline/governance/)
+    retention_policy: Path = Field(ROOT / "data" / "retention.yaml", description="Retention policy YAML: how long recordings, audio and transcripts are kept (`parley retention apply`).")
+    readmit_erased: bool = Field(False, description="Process a dropped file even though its content was erased before (off: it is quarantined, naming the erasure).")
+
+    # Web app (parley serve)
+    web_secure_cookie: bool = Field(False, description="Mark the web app's cookies Secure (and send HSTS): turn on when it is served over TLS, e.g. behind a reverse proxy.")
+    web_login_slow_after: int = Field(3, ge=1, description="Wrong passwords (per user name, and per address) in web_login_window_s after which each further attempt must wait, doubling from 2 s.")
+    web_login_lock_after: int = Field(10, ge=1, description="Wrong passwords (per user name, and per address) in web_login_window_s after which logins are locked for web_login_lock_s.")
+    web_login_window_s: float = Field(900.0, gt=0, description="How far back wrong passwords count, in seconds.")
+    web_login_lock_s: float = Field(900.0, gt=0, description="How long a user name or address stays locked after too many wrong passwords, in seconds.")
+    web_sql_timeout_s: float = Field(15.0, gt=0, description="The SQL page stops a query (including fetching and building the page) after this many seconds.")
+    web_sql_max_bytes: int = Field(4_000_000, gt=0, description="Largest result the SQL page shows or exports, in bytes of cell text; the rest is cut off and said so.")
+    web_sql_memory: str = Field("512MB", description="DuckDB memory_limit for a SQL-page query.")
+    web_sql_threads: int = Field(1, ge=1, description="DuckDB threads for a SQL-page query (the rest of the cores keep the pages and logins fast).")
+    web_sql_per_user: int = Field(2, ge=1, description="SQL-page queries one user may have running at once; more are refused until one ends.")
+    web_sql_total: int = Field(4, ge=1, description="SQL-page queries running at once across all users.")
+
     @field_validator("channel_map", "audio_extensions", mode="before")
     @classmethod
     def _split_csv(cls, value):

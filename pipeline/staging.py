@@ -38,6 +38,7 @@ from typing import Any, Iterator
 import duckdb
 
 from .errors import TransientError
+from .governance.chain import after_staged_load
 from .settings import Settings
 from .store import METADATA_COLUMNS, REDACTION_SPANS, VERSIONED_KEYS, QueryResult, Store, _insert, _rollback, _sql_value, merge_metadata, migrations
 
@@ -295,6 +296,7 @@ def _load_batch(store: Store, folder: Path, manifest: dict) -> bool:
                     _replace(store, con, manifest, files)
                 for table, path in files.items():
                     con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet({_literal(path)})')
+                after_staged_load(con, manifest, files)  # the tamper-evident chain entries of this batch
             con.execute(f"INSERT INTO {LEDGER} VALUES (?, ?)", [manifest["batch_id"], _sql_value(datetime.now(timezone.utc))])
             con.execute("COMMIT")
         except Exception:
