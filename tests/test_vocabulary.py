@@ -12,11 +12,15 @@ from pipeline.transcribe import TranscribeOptions
 from pipeline.vocabulary import hotwords, load_vocabulary
 
 
-def test_the_shipped_vocabulary_becomes_whispers_hotwords():
-    terms = load_vocabulary(ROOT / "data" / "vocabulary.yaml")
-    assert "Northfield Energy" in terms
-    options = TranscribeOptions.from_settings(Settings())
-    assert options.decode_options().hotwords == hotwords(terms) == ", ".join(terms)
+def test_the_shipped_vocabulary_is_empty_and_a_business_list_becomes_whispers_hotwords(tmp_path):
+    assert load_vocabulary(ROOT / "data" / "vocabulary.yaml") == ()  # other companies' names would hurt
+    assert TranscribeOptions.from_settings(Settings()).decode_options().hotwords is None
+    mine = tmp_path / "vocabulary.yaml"
+    mine.write_text("terms:\n  - Northfield Energy\n  - Fixed  Saver\n  - Northfield Energy\n")
+    terms = load_vocabulary(mine)
+    assert terms == ("Northfield Energy", "Fixed Saver")
+    options = TranscribeOptions.from_settings(Settings(vocabulary=mine))
+    assert options.decode_options().hotwords == hotwords(terms) == "Northfield Energy, Fixed Saver"
 
 
 def test_no_file_or_an_empty_list_gives_no_hint(tmp_path):
