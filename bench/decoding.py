@@ -58,7 +58,7 @@ def strategy(name: str, model, options):
         parts = name.split("-")
         kw = {"beam_size": int(parts[1]), "word_timestamps": "words" in parts, "condition_on_previous_text": "noprev" not in parts}
         return lambda x: _texts(model.transcribe(x, language="en", vad_filter=True, **kw)[0])
-    if name.startswith("parley"):  # parley[-ts][-silN][-bBEAM][-batchN][-lostTENTHS][-noguard][-novocab]: pipeline.transcribe with these changes
+    if name.startswith("parley"):  # parley[-ts][-silN][-bBEAM][-batchN][-lostTENTHS][-unsureTENTHS][-noguard][-novocab]: pipeline.transcribe with these changes
         import dataclasses
 
         DECODING[name] = {}
@@ -75,6 +75,8 @@ def strategy(name: str, model, options):
                 changes["batch_size"] = int(p[5:])
             if p.startswith("lost"):  # lost15: 1.5 s
                 changes["lost_speech_s"] = int(p[4:]) / 10
+            if p.startswith("unsure"):  # unsure6: -0.6
+                changes["unsure_logprob"] = -int(p[6:]) / 10
         decode_options = dataclasses.replace(options.decode_options(), **changes)
 
         from pipeline import transcribe as tr

@@ -71,6 +71,8 @@ class DecodeOptions:
     """Only with ``batch_size`` 0: decode only the speech the VAD finds (the batch always does)."""
     lost_speech_s: float = LOST_SPEECH_S
     """Speech this long in a window with no word in it sends the window to the careful pass."""
+    unsure_logprob: float = LOG_PROB_LIMIT
+    """A first-pass window whose average log-probability is below this goes to the careful pass."""
 
 
 @dataclass
@@ -139,7 +141,7 @@ def decode(model, samples: np.ndarray, options: DecodeOptions) -> Decoded:
         if words is None:  # text over no speech, dropped
             words_by_window.append([])
             continue
-        why = _needs_second_pass(window, words, options.lost_speech_s) if options.guard else None
+        why = _needs_second_pass(window, words, options.lost_speech_s, options.unsure_logprob) if options.guard else None
         if why:
             again = _careful(model, joined[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)], options, loop=why == "loop")
             out.redecoded += 1
@@ -166,14 +168,14 @@ def _first_pass_words(window: _Window, out: Decoded) -> list[tuple] | None:
     return [(w, (s.avg_logprob, s.no_speech_prob)) for s in window.segments for w in (s.words or ())]
 
 
-def _needs_second_pass(window: _Window, words: list[tuple], lost_speech_s: float = LOST_SPEECH_S) -> str | None:
+def _needs_second_pass(window: _Window, words: list[tuple], lost_speech_s: float = LOST_SPEECH_S, unsure_logprob: float = LOG_PROB_LIMIT) -> str | None:
     """Why the window must be decoded again (``loop``, ``unsure``, ``lost``), or None."""
     if not window.segments:
         return "lost" if window.end - window.start >= lost_speech_s else None
     text = window.text()
     if find_loops(text.split()) or compression_ratio(text) > COMPRESSION_RATIO_LIMIT:
         return "loop"
-    if window.segments[0].avg_logprob < LOG_PROB_LIMIT and words:
+    if window.segments[0].avg_logprob < unsure_logprob and words:
         return "unsure"
     return "lost" if _lost_speech(words, window, lost_speech_s) > 0 else None
 
