@@ -85,7 +85,7 @@ def _find(keys: list[str], words: list[str]) -> list[Loop]:
     loops: list[Loop] = []
     i = 0
     while i < len(keys):
-        best: Loop | None = None
+        best: Loop | None = Loop(i, 1, 1) if keys[i].isdigit() and len(keys[i]) > MAX_SPOKEN_DIGITS else None
         for unit in range(1, MAX_UNIT_WORDS + 1):
             if i + 2 * unit > len(keys):
                 break

@@ -2,7 +2,12 @@
 
 faster-whisper offers two decoders. ``WhisperModel.transcribe`` walks the audio in 30 s windows
 and decodes a window again (higher temperature, checks on compression and log-probability) when
-it went wrong: careful, and slow. ``BatchedInferencePipeline`` decodes many windows in one batch,
+it went wrong: careful, and slow. Its higher temperatures *sample*, from a random generator that
+CTranslate2 seeds once per worker thread and never again: the same window decoded twice, in
+two processes or after other windows, can give different words (the sample card call's card
+number came out as "4242...425", "4 processed to 4, 2, 4, ..." and "Portugal 2424..." in three
+runs). Parley never samples: its careful pass is beam search at temperature 0, and where that
+loops, beam search again with no repeated 6-token run, so one recording gives one transcript. ``BatchedInferencePipeline`` decodes many windows in one batch,
 each once: fast, but a window that repeats itself ("my name is Margaret, and my name is Margaret,
 and ...") or stops early keeps its mistake, and the words after it are lost for good.
 
@@ -38,7 +43,8 @@ NO_SPEECH_LIMIT = 0.6
 LOST_SPEECH_S = 2.5
 """Speech in a window this long (at its end, or between two words) with no word in it means the
 decoder lost words there."""
-FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+TEMPERATURE = (0.0,)
+"""Every pass decodes at temperature 0 (no sampling): the same audio, the same words."""
 MAX_NEW_TOKENS = 192
 """Tokens a first-pass window may have: 30 s of fast speech (200 words a minute) takes ~140; a
 window that loops stops here instead of at Whisper's 448 (its words are decoded again anyway)."""
@@ -49,6 +55,9 @@ LOOP_MARGIN_S = 1.0
 KEEP_DIGITS = 16
 """A loop of digits left after both passes keeps this many: a card number's length."""
 KEEP_REPEATS = 2
+"""A loop left after the careful pass keeps this many repeats of its unit."""
+MIN_HALF_S = 5.0
+"""A window is decoded in two halves only when each would be at least this long."""
 """A loop left after the careful pass keeps this many repeats of its unit."""
 
 
@@ -188,31 +197,68 @@ def _lost_speech(words: list[tuple], window: _Window, at_least_s: float = LOST_S
     return sum(g for g in gaps if g >= at_least_s)
 
 
+def _missed(words: list[tuple], window: _Window) -> float:
+    """Seconds of the window's speech a decoding misses: its gaps with no word
+    (``_lost_speech``) plus the time its repetition loops take up. A looped token ("4242...")
+    often stretches over the speech after it, hiding that speech from the gap count."""
+    return _lost_speech(words, window) + _loop_time(words)
+
+
+def _loop_time(words: list[tuple]) -> float:
+    loops = find_loops([w.word for w, _ in words])
+    return sum(words[loop.end - 1][0].end - words[loop.start][0].start for loop in loops)
+
+
 def _better(again: list[tuple], first: list[tuple], window: _Window) -> bool:
-    """The careful pass wins unless it loops where the first did not, or covers less speech."""
-    loops = [bool(find_loops([w.word for w, _ in ws])) for ws in (again, first)]
-    if loops[0] != loops[1]:
-        return not loops[0]
-    return _lost_speech(again, window) <= _lost_speech(first, window) + 0.5
+    """The careful pass wins unless it misses more of the speech (lost or looped) than the
+    first pass, by more than half a second."""
+    return _missed(again, window) <= _missed(first, window) + 0.5
 
 
 def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool = False) -> list[tuple]:
-    """faster-whisper's sequential decoding with its temperature fallback, on one window. When
-    that still loops (its check on compression misses a short loop: "my name is Margaret, and my
-    name is Margaret, ..."), once more with no 6-token run allowed twice (``LOOP_NGRAM``). That
-    is not the first try, because a card number read out repeats its digits legitimately."""
-    words = _careful_once(model, samples, options, 0)
-    if loop and find_loops([w.word for w, _ in words]):
+    """faster-whisper's sequential decoding (beam search, temperature 0) on one window, then
+    deterministic second tries while the result still misses speech (``_missed``: gaps with no
+    word, or time taken by a loop):
+
+    1. once more with no 6-token run allowed twice (``LOOP_NGRAM``): a short loop ("my name is
+       Margaret, and my name is Margaret, ...") passes faster-whisper's compression check. Not
+       the first try, because a card number read out repeats its digits legitimately;
+    2. the window in two halves, cut at its quietest moment near the middle, each decoded on its
+       own: a decoder that skipped or looped over 30 s usually does not over 15.
+
+    The try that misses least wins (the first on a tie). Sampling at higher temperatures, which
+    faster-whisper falls back on, is not used: it is random (see the module's docstring)."""
+    whole = _Window(0.0, len(samples) / SAMPLE_RATE)
+    best = _careful_once(model, samples, options, 0)
+    missed = _missed(best, whole)
+    if loop or missed >= options.lost_speech_s:
         again = _careful_once(model, samples, options, LOOP_NGRAM)
-        whole = _Window(0.0, len(samples) / SAMPLE_RATE)
-        if not find_loops([w.word for w, _ in again]) and _lost_speech(again, whole) <= _lost_speech(words, whole) + 0.5:
-            return again
-    return words
+        if _missed(again, whole) < missed:
+            best, missed = again, _missed(again, whole)
+    if missed >= options.lost_speech_s and whole.end >= 2 * MIN_HALF_S:
+        cut = _quietest(samples, 0.35, 0.65)
+        halves = []
+        for lo, hi in ((0, cut), (cut, len(samples))):
+            part = _careful_once(model, samples[lo:hi], options, 0)
+            if find_loops([w.word for w, _ in part]):
+                part = min((part, _careful_once(model, samples[lo:hi], options, LOOP_NGRAM)), key=lambda p: _missed(p, _Window(0.0, (hi - lo) / SAMPLE_RATE)))
+            halves += [(_shifted(w, lo / SAMPLE_RATE), stats) for w, stats in part]
+        if _missed(halves, whole) < missed:
+            best = halves
+    return best
+
+
+def _quietest(samples: np.ndarray, lo: float, hi: float, frame_s: float = 0.02) -> int:
+    """The sample index of the quietest 20 ms frame between fractions ``lo`` and ``hi`` of ``samples``."""
+    n = int(frame_s * SAMPLE_RATE)
+    a, b = int(len(samples) * lo) // n, int(len(samples) * hi) // n
+    frames = samples[a * n : b * n].reshape(-1, n)
+    return (a + int(np.argmin((frames.astype(np.float64) ** 2).mean(axis=1)))) * n
 
 
 def _careful_once(model, samples: np.ndarray, options: DecodeOptions, no_repeat_ngram_size: int) -> list[tuple]:
     segments, _ = model.transcribe(
-        samples, language=options.language, beam_size=max(options.beam_size, 5), temperature=list(FALLBACK_TEMPERATURES),
+        samples, language=options.language, beam_size=max(options.beam_size, 5), temperature=list(TEMPERATURE),
         word_timestamps=True, vad_filter=False, condition_on_previous_text=False, hotwords=options.hotwords,
         no_repeat_ngram_size=no_repeat_ngram_size, max_new_tokens=MAX_NEW_TOKENS,
     )
@@ -220,10 +266,10 @@ def _careful_once(model, samples: np.ndarray, options: DecodeOptions, no_repeat_
 
 
 def _careful_all(model, samples: np.ndarray, options: DecodeOptions) -> Decoded:
-    """Everything the careful way (faster-whisper's ``transcribe`` with its VAD), then a second
+    """Everything the careful way (faster-whisper's ``transcribe`` with its VAD, temperature 0), then a second
     look at any stretch that loops: decoded again with no repeated 6-token run, else cut."""
     segments, info = model.transcribe(
-        samples, language=options.language, beam_size=options.beam_size, temperature=list(FALLBACK_TEMPERATURES),
+        samples, language=options.language, beam_size=options.beam_size, temperature=list(TEMPERATURE),
         word_timestamps=True, vad_filter=options.vad_filter, condition_on_previous_text=True, hotwords=options.hotwords,
     )
     out = Decoded(language=info.language)
@@ -257,8 +303,17 @@ def _cut_loops(words: list[tuple], out: Decoded) -> list[tuple]:
     out.loops_cut += len(loops)
     drop = set()
     for loop in loops:
+        if loop.end - loop.start == 1 and len(_digits(words[loop.start][0].word)) > KEEP_DIGITS:  # one token, too many digits to be a number
+            token = words[loop.start][0].word
+            cut = [i for i, c in enumerate(token) if c.isdigit()][KEEP_DIGITS - 1] + 1
+            tail = token[len(token.rstrip(",.?!;:")):]
+            words[loop.start][0].word = token[:cut] + tail
+            continue
         if loop.inner:
-            words[loop.start][0].word = cut_inner(words[loop.start][0].word, loop, KEEP_REPEATS)
+            token = words[loop.start][0].word
+            piece = loop.inner[1]
+            digits = _digits(token[loop.inner[0] : loop.inner[0] + piece]) == token[loop.inner[0] : loop.inner[0] + piece]
+            words[loop.start][0].word = cut_inner(token, loop, max(KEEP_DIGITS // piece, 1) if digits else KEEP_REPEATS)
             continue
         keep = KEEP_REPEATS * loop.unit
         if all(_digits(words[i][0].word) for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)):

@@ -173,7 +173,8 @@ def test_a_re_sent_copy_is_a_duplicate_even_for_workers_that_cannot_reach_the_da
     loaded = Store(tmp_path / "loaded.duckdb")
     processor = Processor(workspace)
     assert processor.process(drop(workspace, DATA / "stereo_diarization.wav", "call.wav")).status == "done"
-    assert load_staged(loaded, workspace.staging_dir) == 1
+    assert load_staged(loaded, workspace.staging_dir) == 2  # the recording, then the list of its archived files
+    assert loaded.query("SELECT count(*) FROM archived_files").rows[0][0] >= 1
     assert (workspace.staging_dir / staging.INDEX_DIR).is_dir() and not (workspace.staging_dir / staging.APPENDS_DIR).exists()
     drop(workspace, DATA / "stereo_diarization.wav", "re-sent.wav")
     (workspace.inbox / "re-sent.json").write_text('{"staff_id": "S9", "team": "cards"}')
