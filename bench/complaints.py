@@ -13,6 +13,9 @@
         call's truth, escalation requested and resolved on the call; ``--retag`` tags the stored
         transcripts again with the current tagger first (nothing is written); ``--sweep`` prints
         F1 at other thresholds (for choosing one on development calls only).
+    python bench/complaints.py calls FOLDER --scripts
+        the same calls' true scripts (their STM files, redacted) tagged as a perfect
+        transcription would give them: how much of the error is transcription's.
     python bench/complaints.py calibrate FOLDER DB [FOLDER DB ...]
         development calls only: fit the interaction-level head (``complaints.INTERACTION_WEIGHTS``)
         on the stored transcripts and print its weights and 10-fold cross-validated F1.
@@ -137,20 +140,36 @@ def written(args) -> dict:
     return out
 
 
-def stored_calls(folder: Path, db: Path, retag: bool, taxonomy: str) -> list[dict]:
-    """Per call: truth and what Parley said (stored tags, or the current tagger's)."""
+def script_utterances(folder: Path, name: str) -> list:
+    """A call's turns from its STM file, as utterances with their true roles, redacted."""
+    from pipeline.records import Utterance
+    from pipeline.redact import redact_utterances
+
+    utterances = []
+    for i, line in enumerate((folder / f"{name}.stm").read_text().splitlines()):
+        _, _, role, start, end, text = line.split(maxsplit=5)
+        utterances.append(Utterance(index=i, speaker=role, role=role, start=float(start), end=float(end), text=text))
+    redact_utterances(utterances)
+    return utterances
+
+
+def stored_calls(folder: Path, db: Path | None, retag: bool, taxonomy: str, scripts: bool = False) -> list[dict]:
+    """Per call: truth and what Parley said (stored tags, the current tagger's on the stored
+    transcripts, or the current tagger's on the true scripts)."""
     import duckdb
 
     truth = read_truth(folder)
-    con = duckdb.connect(str(db), read_only=True)
-    recs = {name: rid for rid, name in con.execute("SELECT id, source_name FROM recordings").fetchall() for name in [name.rsplit(".", 1)[0]]}
-    tagger = tagger_for(taxonomy) if retag else None
+    con = duckdb.connect(str(db), read_only=True) if db else None
+    recs = {name.rsplit(".", 1)[0]: rid for rid, name in con.execute("SELECT id, source_name FROM recordings").fetchall()} if con else {n: n for n in truth}
+    tagger = tagger_for(taxonomy) if retag or scripts else None
     rows = []
     for name, t in truth.items():
         rid = recs.get(name)
         if rid is None:
             continue
-        if tagger is not None:
+        if scripts:
+            tags = [(x.utterance_index, x.kind, x.label, x.score, x.role, x.evidence) for x in tagger.tag(script_utterances(folder, name))]
+        elif tagger is not None:
             from pipeline.retag import stored_utterances
             from pipeline.store import Store
 
@@ -164,7 +183,8 @@ def stored_calls(folder: Path, db: Path, retag: bool, taxonomy: str) -> list[dic
             "max_p": max(utterance_p, default=0.0), "escalation": get.get("escalation_requested", ("no",))[0] == "yes",
             "resolved": get.get("resolved_on_call", ("no",))[0] == "yes", "product": get.get("complaint_product", (None,))[0],
         })
-    con.close()
+    if con:
+        con.close()
     return rows
 
 
@@ -217,7 +237,9 @@ def calibrate(args) -> dict:
 
 
 def calls(args) -> dict:
-    rows = stored_calls(args.folder, args.db, args.retag, args.taxonomy)
+    if not args.scripts and args.db is None:
+        raise SystemExit("give --db DB (the calls processed by parley process) or --scripts")
+    rows = stored_calls(args.folder, args.db, args.retag, args.taxonomy, args.scripts)
     truth = [r["truth"]["kind"] == "complaint" for r in rows]
     out = {"folder": str(args.folder), "calls": len(rows), "complaint": prf(truth, [r["complaint"] for r in rows])}
     for r in rows:
@@ -239,7 +261,8 @@ def main() -> None:
     w.add_argument("--taxonomy", default="general")
     c = sub.add_parser("calls")
     c.add_argument("folder", type=Path)
-    c.add_argument("--db", type=Path, required=True)
+    c.add_argument("--db", type=Path)
+    c.add_argument("--scripts", action="store_true")
     c.add_argument("--retag", action="store_true")
     c.add_argument("--sweep", action="store_true")
     c.add_argument("--taxonomy", default="general")
