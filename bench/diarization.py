@@ -69,12 +69,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clips", type=Path, default=SHARED if SHARED.is_dir() else BUNDLED)
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each side; the fastest counts.")
+    parser.add_argument("--model", default=None, help="Speaker encoder: campplus (default) or resemblyzer.")
+    parser.add_argument("--phone", action="store_true",
+                        help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
+                             "(segmentation model, count estimated).")
     args = parser.parse_args()
 
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from pipeline.diarize import diarize, load_encoder
+    from pipeline.diarize import DiarizeOptions, diarize
+    from pipeline.speaker_models import encoder as load_encoder
     from pipeline.models import shared_vad
     from pipeline.records import AudioInfo, DecodedAudio
     from pipeline.settings import Settings
@@ -83,8 +88,10 @@ def main() -> None:
 
     samples, reference = conversation(args.clips, args.minutes)
     duration = len(samples) / RATE
-    load_encoder()
-    diarize(samples[: 10 * RATE])  # warm up: VAD and encoder loaded, as in a long-running worker
+    doptions = DiarizeOptions(encoder=args.model)
+    expected = 2 if args.phone else None
+    load_encoder(args.model)
+    diarize(samples[: 10 * RATE], options=doptions, expected=expected)  # warm up: models loaded, as in a long-running worker
 
     options = TranscribeOptions.from_settings(Settings())  # Parley's transcription, as configured
     audio = DecodedAudio(info=AudioInfo("wav", "pcm", RATE, 1, duration, "mono"), samples=samples[None, :].astype("float32"))
@@ -99,7 +106,7 @@ def main() -> None:
         """As the pipeline runs: transcription first; diarization then reuses its VAD probabilities."""
         n_words = transcribe()
         wall, cpu = time.perf_counter(), time.process_time()
-        turns = diarize(samples)
+        turns = diarize(samples, options=doptions, expected=expected)
         return n_words, turns, time.perf_counter() - wall, time.process_time() - cpu
 
     (n_words, _, _, _), transcribe_s, transcribe_cpu = fastest(args.repeat, transcribe_then_diarize)
@@ -124,7 +131,7 @@ def main() -> None:
         "diarize_cpu_s": round(diarize_cpu, 2), "transcribe_cpu_s": round(transcribe_cpu, 2), "repeat": args.repeat,
         "ratio": round(ratio, 3), "target": 0.25, "pass": ratio <= 0.25, "der": round(float(der), 4),
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
-        "clips": str(args.clips),
+        "clips": str(args.clips), "model": load_encoder(args.model).name, "phone": args.phone,
     }))
 
 

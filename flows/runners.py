@@ -14,9 +14,7 @@ may write DuckDB directly (each write retries the lock); across machines set
 
 from __future__ import annotations
 
-import json
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.errors import ConfigError
-from pipeline.process import Processor
 from pipeline.settings import Settings
 
-from flows.process_recording import settings_for
+from flows.process_recording import shared_processor
 
 
 def task_runner(name: str | None = None, workers: int | None = None):
@@ -49,16 +46,10 @@ def task_runner(name: str | None = None, workers: int | None = None):
     raise ConfigError(f"unknown task runner '{name}'", fix="set PARLEY_TASK_RUNNER to threads, dask or dask://HOST:PORT")
 
 
-@lru_cache(maxsize=4)
-def _processor(settings_json: str, move: bool) -> Processor:
-    """One processor per worker process and settings: the model loads once."""
-    return Processor(settings_for(json.loads(settings_json)), move=move)  # its writer: writer_for(settings)
-
-
 @task(name="process-file", cache_policy=NO_CACHE, persist_result=False)
 def process_file(path: str, settings: dict[str, Any] | None = None, move: bool = True) -> dict[str, Any]:
     """Process one file with this worker's processor; the outcome as a dict."""
-    return _processor(json.dumps(settings or {}, sort_keys=True, default=str), move).process(Path(path)).as_dict()
+    return shared_processor(settings, move).process(Path(path)).as_dict()  # one per worker process: models load once
 
 
 @flow(name="process-batch", log_prints=False)

@@ -4,14 +4,14 @@ The files of one poll are one batch: each stage is a task run of this flow run, 
 overlap (the next is decoded and transcribed while the last is analysed and stored).
 ``process-recording`` takes one file on demand.
 
-One call is one poll, so a deployment can run it on an interval schedule. ``parley watch`` runs
-``watch_forever``, which polls in-process (models stay loaded) and calls this flow only when files
-are ready.
+One call is one poll, so a deployment can run it on an interval schedule (off by default: every
+poll would be a flow run, empty or not). ``parley watch`` runs ``watch_forever``, which polls
+in-process (models stay loaded) and calls this flow only when files are ready, so an empty inbox
+makes no flow runs. The flow run is named after its files (``call.wav``, ``call.wav +3``).
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +19,7 @@ from typing import Any, Callable
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from pipeline import ingest
+from pipeline import ingest, watcher
 from pipeline.process import Outcome, Processor
 
 from flows.process_recording import log_outcome, prefect_runner, settings_for
@@ -31,7 +31,15 @@ def ready_files(inbox: Path, tracker: ingest.StabilityTracker) -> list[Path]:
     return tracker.ready(ingest.list_inbox(inbox)) if inbox.is_dir() else []
 
 
-@flow(name="watch-inbox", log_prints=False)
+def _batch_run_name() -> str:
+    """``call.wav`` for one file, ``call.wav +3`` for four; ``inbox`` for a poll of the inbox."""
+    files = flow_run.parameters.get("files") or []
+    if not files:
+        return "inbox"
+    return Path(str(files[0])).name + (f" +{len(files) - 1}" if len(files) > 1 else "")
+
+
+@flow(name="watch-inbox", flow_run_name=_batch_run_name, log_prints=False)
 def watch_inbox(
     inbox: str | None = None,
     files: list[str] | None = None,
@@ -39,11 +47,12 @@ def watch_inbox(
     move: bool = True,
     stable_s: float | None = None,
     on_progress: ProgressFn | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Process ``files``, or every file in ``inbox`` that has not changed for ``stable_s``.
 
     Returns counts by outcome and the outcomes themselves. ``on_progress`` is called after each
-    file (the CLI draws its progress bar with it).
+    file (the CLI draws its progress bar with it); once ``stop()`` is true no new file is taken.
     """
     overrides = dict(settings or {})
     if inbox:
@@ -68,26 +77,20 @@ def watch_inbox(
     # One processor for the batch: one thread per core claims, decodes and transcribes a
     # recording while one thread analyses and stores; every stage is a task run of this flow run.
     processor = Processor(s, move=move, flow_run_id=str(flow_run.id) if flow_run.id else None)
-    processor.process_many(paths, runner=prefect_runner, on_outcome=done)
+    processor.process_many(paths, runner=prefect_runner, on_outcome=done, should_stop=stop)
     return {"counts": dict(Counter(o["status"] for o in outcomes)), "outcomes": outcomes}
 
 
 def watch_forever(
     settings: dict[str, Any] | None = None,
     *,
-    on_batch: Callable[[dict[str, Any]], None] | None = None,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Poll the inbox until ``stop()``; run ``watch-inbox`` on files that stopped growing."""
-    s = settings_for(settings)
-    s.inbox.mkdir(parents=True, exist_ok=True)
-    ingest.recover_claims(s.inbox)
-    tracker = ingest.StabilityTracker(s.stable_s)
-    while not stop():
-        ready = ready_files(s.inbox, tracker)
-        result = watch_inbox(files=[str(p) for p in ready], settings=settings, on_progress=on_progress) if ready else {"counts": {}}
-        if ready and on_batch:
-            on_batch(result)
-        if set(result["counts"]) <= {"retry", "skipped"}:  # nothing done: wait, rather than retry at once
-            time.sleep(s.poll_interval_s)
+    """Poll the inbox until ``stop()``; run ``watch-inbox`` on files that stopped growing (one
+    flow run per poll that found files; none for an empty poll)."""
+
+    def batch(paths: list[Path]) -> list[dict[str, Any]]:
+        return watch_inbox(files=[str(p) for p in paths], settings=settings, on_progress=on_progress, stop=stop)["outcomes"]
+
+    watcher.watch(settings_for(settings), batch, stop=stop)

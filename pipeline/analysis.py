@@ -45,9 +45,10 @@ def folder_signature(folder: Path) -> tuple:
 
 
 # -- redaction ---------------------------------------------------------------------------------
-def redact_stage(utterances: list[Utterance], keep_raw_text: bool) -> RedactionResult:
-    """Redact PII in place (text, words) before anything is stored."""
-    return redact_utterances(utterances, RedactionOptions(keep_raw_text=keep_raw_text))
+def redact_stage(utterances: list[Utterance], keep_raw_text: bool, vocabulary: tuple[str, ...] = ()) -> RedactionResult:
+    """Redact PII in place (text, words) before anything is stored; the business's own words
+    (``vocabulary``) are never taken for names."""
+    return redact_utterances(utterances, RedactionOptions(keep_raw_text=keep_raw_text, vocabulary=vocabulary))
 
 
 # -- tagging -----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -74,24 +73,33 @@ def process(
     local: bool = typer.Option(False, "--local", help="Run in this process without Prefect (faster start, no flow runs recorded)."),
     copy: bool = typer.Option(False, "--copy", help="Leave the files where they are instead of moving them to the archive."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
+    readmit_erased: bool = typer.Option(False, "--readmit-erased", help="Process files whose content was erased before (refused otherwise)."),
 ) -> None:
     """Process recordings once (the inbox by default) and print a summary."""
-    s = _settings(db=db, inbox=inbox, archive=archive, quarantine=quarantine)
+    s = _settings(db=db, inbox=inbox, archive=archive, quarantine=quarantine, readmit_erased=readmit_erased or None)
+    if not local:
+        _quiet_prefect(verbose)
+        _check_prefect()
     s.inbox.mkdir(parents=True, exist_ok=True)
     if seed_samples:
         _seed_samples(s)
     if not paths:
         ingest.recover_claims(s.inbox)
     try:
-        files = ingest.expand_paths(paths or [s.inbox])
+        files, skipped = _files_to_process(s, paths)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        console.print(f"left out {len(skipped)} file(s) that are not recordings ({names})", highlight=False)
     try:
-        outcomes = _run_batch(s, files, local=local, move=not copy, verbose=verbose)
+        with _graceful_stop() as stopping:
+            outcomes = _run_batch(s, files, local=local, move=not copy, verbose=verbose, stop=stopping)
     except ConfigError as exc:
         _fail(str(exc))
     _print_outcomes(outcomes)
     _print_summary(s)
+    _print_found(s)
     if any(o["status"] == "retry" for o in outcomes):
         raise typer.Exit(1)
 
@@ -104,44 +112,88 @@ def watch(
     archive: Optional[Path] = ArchiveOpt,
     quarantine: Optional[Path] = QuarantineOpt,
     local: bool = typer.Option(False, "--local", help="Run in this process without Prefect."),
+    submit: bool = typer.Option(False, "--submit", help="Do not process here: send one process-recording flow run per file to the work pool (workers: `parley worker`). Needs PREFECT_API_URL."),
+    deployment: str = typer.Option("process-recording/process-on-demand", "--deployment", help="With --submit: the deployment whose runs are created."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
 ) -> None:
-    """Watch the inbox until stopped (Ctrl-C); process each file once it has stopped growing."""
+    """Watch the inbox until stopped; process each file once it has stopped growing. One line per
+    file. Ctrl-C (SIGINT) finishes the file under way and stops; a second Ctrl-C stops at once.
+    SIGTERM does the same with --local and --submit (inside a Prefect flow run Prefect handles
+    SIGTERM itself: under systemd use KillSignal=SIGINT)."""
     s = _settings(db=db, inbox=inbox_arg or inbox, archive=archive, quarantine=quarantine)
     s.inbox.mkdir(parents=True, exist_ok=True)
-    stopping = {"now": False}
+    if not local:
+        _quiet_prefect(verbose)
+    try:
+        if submit:
+            from flows.server import require_server
 
-    def _stop(*_):
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    console.print(f"watching [bold]{s.inbox}[/bold] (database {s.db}); Ctrl-C stops")
+            url = require_server("parley watch --submit")
+        elif not local:
+            _check_prefect()
+    except ConfigError as exc:
+        _fail(str(exc))
+    where = f"submitting to {deployment} at {url}" if submit else f"database {s.db}"
+    console.print(f"watching [bold]{s.inbox}[/bold] ({where}); Ctrl-C stops", highlight=False, soft_wrap=True)
 
     def show(outcome: dict) -> None:
-        _print_outcomes([outcome], title=None)
+        line = _outcome_line(outcome, s)
+        if line:
+            console.print(line, highlight=False, soft_wrap=True)
 
     try:
-        if local:
-            from .process import Processor
+        with _graceful_stop() as stopping:
+            if submit:
+                from flows.submit import submit_forever
 
-            processor = Processor(s)
-            ingest.recover_claims(s.inbox)
-            tracker = ingest.StabilityTracker(s.stable_s)
-            while not stopping["now"]:
-                ready = tracker.ready(ingest.list_inbox(s.inbox))
-                outcomes = processor.process_many(ready, on_outcome=lambda o: show(o.as_dict()))
-                if all(o.status in ("retry", "skipped") for o in outcomes):  # nothing done: wait
-                    time.sleep(s.poll_interval_s)
-        else:
-            _quiet_prefect(verbose)
-            from flows.watch_inbox import watch_forever
+                submit_forever(s, deployment=deployment, stop=stopping, on_submit=lambda path, run: show(
+                    {"status": "submitted", "source_name": path.name, "message": f"flow run {run.name} ({run.id})"}))
+            elif local:
+                from .process import Processor
+                from .watcher import watch as watch_loop
 
-            watch_forever(_overrides(s), on_progress=show, stop=lambda: stopping["now"])
+                processor = Processor(s)
+                watch_loop(s, lambda ready: [o.as_dict() for o in processor.process_many(ready, on_outcome=lambda o: show(o.as_dict()), should_stop=stopping)], stop=stopping)
+            else:
+                from flows.watch_inbox import watch_forever
+
+                watch_forever(_overrides(s), on_progress=show, stop=stopping)
     except KeyboardInterrupt:
         pass
     except ConfigError as exc:
         _fail(str(exc))
     console.print("stopped")
+
+
+@app.command()
+def worker(
+    pool: str = typer.Option("parley-local", "--pool", help="The Prefect work pool (type process) to take flow runs from."),
+    name: Optional[str] = typer.Option(None, "--name", help="This worker's name in Prefect [default: parley-HOST-PID]."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines."),
+) -> None:
+    """Take flow runs from a work pool and run them in this one process (models load once).
+
+    Settings (PARLEY_DB, PARLEY_INBOX, ...) come from this machine's environment. Ctrl-C (or
+    SIGTERM) finishes the run under way and stops; a second Ctrl-C stops at once."""
+    _quiet_prefect(verbose)
+    try:
+        from flows.server import require_server
+
+        url = require_server("parley worker")
+    except ConfigError as exc:
+        _fail(str(exc))
+    from flows.worker import serve
+
+    s = Settings()
+
+    def show(outcome: dict) -> None:
+        line = _outcome_line(outcome, s)
+        if line:
+            console.print(line, highlight=False, soft_wrap=True)
+
+    worker_name = name or f"parley-{ingest.node_name()}-{os.getpid()}"
+    done = serve(pool, worker_name, on_outcome=show, on_start=lambda line: console.print(f"{line} (pool {pool}, {url}); Ctrl-C stops", highlight=False, soft_wrap=True))
+    console.print(f"stopped after {done} flow run(s)")
 
 
 @app.command()
@@ -180,9 +232,11 @@ def sql(
                 _fail("parquet needs a file. Fix: add --out FILE.parquet")
             with store.connect(read_only=True) as con:
                 con.execute(f"COPY ({query.rstrip().rstrip(';')}) TO '{_sql_path(out)}' (FORMAT parquet)")
+            _audit(s, "sql", name, f"parquet {out}: {query}")
             console.print(f"wrote {out}")
             return
         result = store.query(query)
+        _audit(s, "sql", name, f"{len(result.rows)} rows: {query}")
     except ParleyError as exc:
         _fail(str(exc))
     except Exception as exc:  # duckdb's message says what is wrong with the query
@@ -249,7 +303,7 @@ def staff_enroll(
     missing = [str(a) for a in audio if not a.is_file()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}. Fix: give recordings of {staff_id} speaking")
-    s = _settings(db=db)
+    s = _existing_db(db)
     try:
         done = enroll_command(s.db, staff_id, list(audio))
     except ParleyError as exc:
@@ -270,6 +324,7 @@ def _report(which: str, db: Optional[Path], **kwargs: Any) -> None:
     s = _settings(db=db)
     try:
         with Store(s.db, s.db_lock_timeout_s).connect(read_only=True) as con:
+            _audit(s, "report", which, ", ".join(f"{k}={v}" for k, v in kwargs.items() if v))
             report_command(con, which, console=console, **kwargs)
     except ParleyError as exc:
         _fail(str(exc))
@@ -327,8 +382,9 @@ def retag(
         day = date.fromisoformat(since) if since else None
     except ValueError:
         _fail(f"--since {since!r} is not a date. Fix: use YYYY-MM-DD")
-    s = _settings(db=db)
+    s = _existing_db(db)
     try:
+        _audit(s, "retag", None, f"since {day}" if day else None)
         n = retag_all(s, day)
     except ParleyError as exc:
         _fail(str(exc))
@@ -340,20 +396,135 @@ def rescore(
     rubric: Path = typer.Option(..., "--rubric", help="Rubric YAML file (e.g. data/rubrics/contact_centre.yaml)."),
     db: Optional[Path] = DbOpt,
 ) -> None:
-    """Re-score every stored interaction with a rubric; scorecards of other rubric versions stay."""
-    from .scoring import rescore as rescore_all
+    """Re-score every stored interaction with a rubric from the rubrics folder; scorecards of other
+    rubric versions stay, and new recordings are scored with the same version."""
+    from .scoring import check_rubric_in_folder, rescore as rescore_all
     from .store import Store
 
-    s = _settings(db=db)
+    s = _existing_db(db)
     try:
-        with Store(s.db, s.db_lock_timeout_s).connect() as con:
+        card = check_rubric_in_folder(rubric, s.rubrics)
+        _audit(s, "rescore", str(rubric))
+        with Store(s.db, s.db_lock_timeout_s, create=False).connect() as con:
             n = rescore_all(con, rubric)
     except ParleyError as exc:
         _fail(str(exc))
-    console.print(f"scored {n} interactions with {rubric}")
+    console.print(f"scored {n} interactions with {rubric}: rubric {card.id} version {card.version} (the current version: new recordings are scored with it too)", highlight=False)
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _existing_db(db: Optional[Path]) -> Settings:
+    """Settings for a command that needs the database to exist already (it never makes one)."""
+    s = _settings(db=db)
+    if not s.db.exists():
+        _fail(f"there is no database at {s.db}. Fix: check --db / PARLEY_DB (a typo?), or process some recordings first (`parley process`)")
+    return s
+
+
+def _check_prefect() -> None:
+    """Fail in one line when a configured Prefect server does not answer; keep the temporary
+    server (when none is configured) out of reach of Ctrl-C."""
+    from flows.server import check_server, detach_temporary_server
+
+    try:
+        check_server()
+    except ConfigError as exc:
+        _fail(str(exc))
+    detach_temporary_server()
+
+
+class _graceful_stop:
+    """Ctrl-C / SIGTERM: the first asks to stop after the file under way (the context's value,
+    a ``stop()`` callable, turns true), a second stops at once (KeyboardInterrupt)."""
+
+    def __enter__(self):
+        self.asked = False
+        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum, frame):  # noqa: ANN001
+            if self.asked:
+                raise KeyboardInterrupt
+            self.asked = True
+            err.print("stopping after the file under way (Ctrl-C again to stop now)", highlight=False)
+
+        for sig in self.previous:
+            signal.signal(sig, handler)
+        return lambda: self.asked
+
+    def __exit__(self, *exc) -> None:
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
+
+
+def _files_to_process(s: Settings, paths: list[Path] | None) -> tuple[list[Path], list[Path]]:
+    """(files to process, files left out). In a folder given on the command line only recordings
+    (the audio extensions) are taken: a README, a licence or a truth file beside them is left
+    out, not quarantined. The inbox and files named one by one are taken as they are: a file in
+    the inbox that is not a recording is quarantined with the reason."""
+    if not paths:
+        return ingest.expand_paths([s.inbox]), []
+    files, skipped = [], []
+    for path in paths:
+        found = ingest.expand_paths([path])
+        if path.is_dir() and path.resolve() != s.inbox.resolve():
+            skipped += [f for f in found if f.suffix.lower() not in s.audio_extensions]
+            found = [f for f in found if f.suffix.lower() in s.audio_extensions]
+        files += found
+    return files, skipped
+
+
+def _outcome_line(o: dict, s: Settings | None = None) -> str | None:
+    """One line for one file (``parley watch``); None for a file another worker has."""
+    status, name = o["status"], o.get("source_name", "")
+    if status == "skipped":
+        return None
+    colour = {"done": "green", "duplicate": "cyan", "quarantined": "red", "retry": "yellow", "submitted": "blue"}.get(status, "white")
+    if status == "done":
+        detail = f"{_hms(o.get('duration_s') or 0)}, {o.get('utterances', 0)} utterances, {sum((o.get('timings') or {}).values()):.1f} s"
+        if o.get("message"):
+            detail = o["message"]
+    elif status == "retry":
+        wait = s.retry_backoff_s if s else None
+        detail = (o.get("message") or "") + (f" (tried again in {wait:g} s or more)" if wait else "")
+    else:
+        detail = o.get("message") or ""
+    return f"[{colour}]{status:<11}[/{colour}] {name}  {detail}".rstrip()
+
+
+def _print_found(s: Settings, limit: int = 20) -> None:
+    """What Parley found in the latest recordings, and where to look next."""
+    from .queries import FOUND_SQL
+    from .store import Store
+
+    if not s.db.exists():
+        return
+    try:
+        result = Store(s.db, s.db_lock_timeout_s).query(FOUND_SQL.format(limit=int(limit)))
+    except Exception:  # noqa: BLE001 - a database without the analysis tables: nothing to show
+        return
+    if not result.rows:
+        return
+    table = Table(*result.columns, title=f"What Parley found (latest {min(limit, len(result.rows))} recordings)", title_justify="left")
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    db = "" if str(s.db) == "data/parley.duckdb" else f" --db {s.db}"
+    console.print(
+        f"Next: [bold]parley serve{db}[/bold] (the web app, http://127.0.0.1:8765; first `parley users add NAME --role admin{db}`), "
+        f"[bold]parley sql{db} --list[/bold] (named queries), [bold]parley report scorecards{db}[/bold]",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _audit(s: Settings, action: str, target: str | None = None, detail: str | None = None) -> None:
+    """The audit row of a command that reads or changes records (pipeline/governance/audit.py)."""
+    from .governance.audit import record
+
+    if s.db.exists():
+        record(s.db, action, target, detail)
+
+
 def _seed_samples(s: Settings) -> None:
     from .store import Store
 
@@ -372,11 +543,14 @@ def _seed_samples(s: Settings) -> None:
 
 
 def _quiet_prefect(verbose: bool) -> None:
+    """Without --verbose: Prefect's warnings still reach the flow runs' logs (the UI), but the
+    terminal gets Parley's own line per file, not Prefect's copy of each failure."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
-def _run_batch(s: Settings, files: list[Path], *, local: bool, move: bool, verbose: bool) -> list[dict]:
+def _run_batch(s: Settings, files: list[Path], *, local: bool, move: bool, verbose: bool, stop=None) -> list[dict]:
     if not files:
         console.print(f"nothing to process in {s.inbox}")
         return []
@@ -394,12 +568,12 @@ def _run_batch(s: Settings, files: list[Path], *, local: bool, move: bool, verbo
         if local:
             from .process import Processor
 
-            Processor(s, move=move).process_many(files, on_outcome=lambda o: advance(o.as_dict()))
+            Processor(s, move=move).process_many(files, on_outcome=lambda o: advance(o.as_dict()), should_stop=stop)
         else:
             _quiet_prefect(verbose)
             from flows.watch_inbox import watch_inbox
 
-            watch_inbox(files=[str(f) for f in files], settings=_overrides(s), move=move, on_progress=advance)
+            watch_inbox(files=[str(f) for f in files], settings=_overrides(s), move=move, on_progress=advance, stop=stop)
     return outcomes
 
 
@@ -474,6 +648,7 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str, out: Optional[Path]) 
 def _register_commands() -> None:
     """Commands whose code lives beside its feature: eval diarization, serve, users."""
     from .analysis import AnalysisOptions, tagging_options
+    from .governance.cli import register as register_governance
     from .speakers_cli import register as register_diarization
     from .tagging.cli import register as register_tagging
     from .web.cli import register as register_web
@@ -481,6 +656,7 @@ def _register_commands() -> None:
     register_diarization(eval_app)
     register_tagging(eval_app, lambda: tagging_options(AnalysisOptions.from_settings(Settings())))
     register_web(app)
+    register_governance(app, staff_app)
 
 
 _register_commands()

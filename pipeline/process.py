@@ -26,6 +26,8 @@ from typing import Any, Callable
 from . import __version__, ingest
 from .audio import decode
 from .errors import ConfigError, ParleyError, TerminalError, TransientError
+from .governance.erasure import refuse_erased
+from .governance.files import record_archive
 from .ingest import Drop
 from .models import describe, whisper_path
 from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage, warm_up
@@ -41,6 +43,9 @@ Runner = Callable[..., Any]
 
 RETRIES = 2
 RETRY_DELAY_S = 2.0
+
+CURRENT_FILE: contextvars.ContextVar[str | None] = contextvars.ContextVar("parley_current_file", default=None)
+"""The name of the file a stage is working on, while the runner runs it (Prefect names task runs by it)."""
 
 
 @dataclass
@@ -120,6 +125,8 @@ class _Pending:
     started: datetime
     timings: dict[str, float]
     runner: Runner
+    name: str = ""
+    """The file's name as dropped."""
     drop: Drop | None = None
     audio: DecodedAudio | None = None
     transcript: Transcript | None = None
@@ -127,9 +134,11 @@ class _Pending:
     def stage(self, name: str, fn: Callable, *args):
         """Run one stage through the runner and add its wall time to ``timings``."""
         t0 = time.perf_counter()
+        token = CURRENT_FILE.set(self.name)
         try:
             return self.runner(name, fn, *args)
         finally:
+            CURRENT_FILE.reset(token)
             self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
 
 
@@ -138,6 +147,8 @@ class Processor:
 
     def __init__(self, settings: Settings | None = None, *, move: bool = True, flow_run_id: str | None = None):
         self.settings = settings or Settings()
+        if self.settings.node:
+            os.environ.setdefault("PARLEY_NODE", self.settings.node)  # claims and content locks name this machine
         self.store = writer_for(self.settings)  # the database, or a staging folder for multi-worker set-ups
         self.db = Store(self.settings.db, self.settings.db_lock_timeout_s)  # reads (voiceprints) always come from the database
         self.options = TranscribeOptions.from_settings(self.settings)
@@ -170,13 +181,20 @@ class Processor:
             loader.shutdown(wait=False)  # the thread ends when the models are loaded
         return self._warm
 
-    def process_many(self, paths: list[Path], runner: Runner = run_local, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    def process_many(
+        self,
+        paths: list[Path],
+        runner: Runner = run_local,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Outcome]:
         """``process`` every path, overlapping recordings: ``transcribe_workers`` threads each
         claim, decode and transcribe one recording at a time (one model worker each), while one
         thread analyses and stores the transcribed ones (speakers, redaction, tagging, rules).
         Outcomes are reported in the order of ``paths``. A configuration error stops the batch:
         no new file is claimed, the ones under way finish and are reported, then the error is
-        raised."""
+        raised. Once ``should_stop()`` is true (Ctrl-C in `parley watch`), no new file is claimed:
+        the ones under way finish and are reported."""
         workers = transcribe_workers(self.options)
         held = threading.Semaphore(workers + 2)  # recordings in memory between claim and store
         latest: dict[str, Future] = {}  # content hash -> done when the batch's latest copy of it is
@@ -253,6 +271,8 @@ class Processor:
                     for path in paths:
                         while not held.acquire(timeout=0.05):
                             report_finished(wait=False)
+                        if should_stop is not None and should_stop():
+                            stop.set()
                         if stop.is_set():
                             held.release()
                             break
@@ -278,7 +298,7 @@ class Processor:
         with self._content_lock:  # a batch's transcription threads may hold copies of the same content
             if not self.move or drop.sha256 in self._content_locks:
                 return None
-            holder = ingest.lock_content(self.settings.inbox, drop.sha256)
+            holder = ingest.lock_content(self.settings.inbox, drop.sha256, lease_s=self.settings.claim_lease_s)
             if holder is None:
                 self._content_locks.add(drop.sha256)
                 return None
@@ -297,17 +317,18 @@ class Processor:
 
     def _read(self, path: Path, runner: Runner) -> "Outcome | _Pending":
         """Claim, identify, skip content already done, decode."""
-        pending = _Pending(run_id=str(uuid.uuid4()), started=_now(), timings={}, runner=runner)
+        pending = _Pending(run_id=str(uuid.uuid4()), started=_now(), timings={}, runner=runner, name=path.name)
         try:
             drop = pending.stage("claim", self._claim, path)
         except TransientError as exc:  # e.g. a read-only inbox subfolder: that file waits, the batch goes on
-            return Outcome(path.name, "retry", message=exc.one_line())
+            return Outcome(path.name, "retry", message=exc.one_line(), path=str(path))
         if drop is None:
             return Outcome(path.name, "skipped", message="claimed by another worker")
         pending.drop = drop
 
         def body():
             pending.stage("identify", identify, drop, self.settings.filename_pattern, self.settings.audio_extensions)
+            refuse_erased(self.db, drop.sha256, self.settings.readmit_erased)  # erased content is not taken again
             busy = self._lock_content(drop)
             if busy is not None:
                 return busy
@@ -349,6 +370,8 @@ class Processor:
             rows = recording_rows(drop, audio, transcript, utterances, target, pending.run_id, pending.started)
             rows["tables"] |= tables
             run = self._run_row(pending.run_id, drop, pending.started, pending.timings, "done", transcript)
+            if self.move and ingest.claim_lost(drop):  # this worker stalled past its lease; another took the file back
+                return Outcome(drop.source_name, "skipped", drop.sha256, message="the claim's lease ran out and the file went back to the inbox; another worker takes it")
             stage("store", self._store, drop, rows, run)
             if self.move:
                 stage("archive", self._archive, drop, target, [(sp.start_s, sp.end_s) for sp in spans], audio)
@@ -383,7 +406,7 @@ class Processor:
         tables: dict[str, list[dict]] = dict(speakers.rows)
         spans: list = []
         if self.analysis.redaction:  # before anything else sees the text
-            redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text)
+            redaction = stage("redact", redact_stage, utterances, self.analysis.keep_raw_text, self.options.vocabulary)
             spans = redaction.spans
             tables |= redaction_rows(redaction)
         tags = []
@@ -399,7 +422,7 @@ class Processor:
     def _claim(self, path: Path) -> Drop | None:
         if not self.move:
             return Drop(path=path, source_name=path.name, source_dir=path.parent, received_at=_now(), sidecar=ingest.sidecar_for(path))
-        return ingest.claim(path)
+        return ingest.claim(path, lease_s=self.settings.claim_lease_s, run=self.flow_run_id)
 
     def _store(self, drop: Drop, rows: dict[str, Any], run: dict[str, Any]) -> None:
         self.store.write_recording(
@@ -432,6 +455,7 @@ class Processor:
                 path=drop.source_name,
                 stage="archive",
             ) from exc
+        record_archive(self.store, drop.sha256, target, drop.source_name)  # the archived files' hashes, chained
 
     def _voiceprints(self) -> dict:
         """Enrolled staff voiceprints (read per recording, so a new enrolment counts at once)."""
@@ -451,11 +475,23 @@ class Processor:
             outcome, detail = "processed", "archived after an interrupted run"
         else:
             outcome, detail = "duplicate", f"same content as recording {drop.sha256[:12]}"
+            filled = self._merge_metadata(drop)
+            if filled:
+                detail += f"; its {drop.metadata_source} filled {', '.join(filled)}"
             if self.move:
-                ingest.discard(drop)
+                ingest.discard(drop)  # the bytes are the stored recording's; its metadata is in the drops row
         self.store.append("drops", [_drop_row(drop, outcome, detail, run_id)])
         status = "done" if outcome == "processed" else "duplicate"
         return Outcome(drop.source_name, status, drop.sha256, message=detail, path=archived, timings=timings)
+
+    def _merge_metadata(self, drop: Drop) -> list[str]:
+        """A duplicate's metadata fills the fields the stored recording lacks (the copy without a
+        sidecar may have won the race); a field both have keeps the stored value, and the drops
+        row keeps the duplicate's own. Returns the fields filled."""
+        fields = {k: v for k, v in drop.meta.as_dict().items() if k != "extra" and v not in (None, "")}
+        if drop.metadata_source == "none" or not (fields or drop.meta.extra):
+            return []
+        return self.store.merge_metadata(drop.sha256, fields, drop.meta.extra or {}, drop.metadata_source)
 
     def _quarantine(self, drop: Drop, exc: ParleyError, run_id: str, kind: str, tb: str | None = None) -> Outcome:
         exc.path = drop.source_name
@@ -482,12 +518,12 @@ class Processor:
             self._record_error(drop, exc, run_id, "transient", None)
         except ParleyError:
             pass  # the database itself is what is unavailable; the message below still says why
-        return Outcome(drop.source_name, "retry", drop.sha256, message=exc.one_line())
+        return Outcome(drop.source_name, "retry", drop.sha256, message=exc.one_line(), path=str(drop.source_dir / drop.source_name))
 
     def _record_error(self, drop: Drop, exc: ParleyError, run_id: str, kind: str, target: Path | None) -> None:
-        self.store.append(
-            "errors",
-            [
+        """One ``errors`` row per problem: a transient error that repeats (the same file, stage and
+        message, no outcome since) counts another attempt on its first row instead."""
+        self.store.record_error(
                 {
                     "error_id": str(uuid.uuid4()),
                     "occurred_at": _now(),
@@ -501,7 +537,6 @@ class Processor:
                     "quarantine_path": str(target) if target else None,
                     "run_id": run_id,
                 }
-            ],
         )
 
     def _run_row(self, run_id: str, drop: Drop, started: datetime, timings: dict, status: str, transcript: Transcript) -> dict:
@@ -518,6 +553,8 @@ class Processor:
                 "encoder": describe(self.analysis.encoder),
                 "speaker": describe("resemblyzer", kind="speaker"),
             },
+            "redecodes": transcript.decoding.get("redecoded") if transcript.decoding else None,
+            "decoding": transcript.decoding or None,
             "timings": timings,  # serialised when the store stage inserts it: the stages before it
             "started_at": started,
             "finished_at": _now(),

@@ -187,3 +187,33 @@ def run_query(con: Any, name: str) -> pd.DataFrame:
     if name not in NAMED_QUERIES:
         raise ConfigError(f"no query named '{name}'", fix=f"use one of: {', '.join(sorted(NAMED_QUERIES))}")
     return con.execute(NAMED_QUERIES[name].sql).df()
+
+
+FOUND_SQL = """
+    WITH t AS (
+        SELECT recording_id, kind, role, arg_max(label, coalesce(score, 0)) AS label,
+               string_agg(DISTINCT label, ', ' ORDER BY label) AS labels
+        FROM tags WHERE utterance_index IS NULL AND kind IN ('touchpoint', 'complaint', 'complaint_topic', 'sentiment')
+        GROUP BY ALL
+    ),
+    cur AS ({current})
+    SELECT r.source_name AS recording, tp.label AS touchpoint,
+           cp.label || coalesce(' (' || ct.labels || ')', '') AS complaint,
+           cs.label AS customer_sentiment, round(max(s.score)) AS score
+    FROM recordings r
+    LEFT JOIN t tp ON tp.recording_id = r.id AND tp.kind = 'touchpoint'
+    LEFT JOIN t cp ON cp.recording_id = r.id AND cp.kind = 'complaint'
+    LEFT JOIN t ct ON ct.recording_id = r.id AND ct.kind = 'complaint_topic'
+    LEFT JOIN t cs ON cs.recording_id = r.id AND cs.kind = 'sentiment' AND cs.role = 'customer'
+    LEFT JOIN (SELECT s.* FROM scorecards s JOIN cur USING (rubric_id, rubric_version)) s ON s.recording_id = r.id
+    GROUP BY r.id, r.source_name, r.processed_at, tp.label, cp.label, ct.labels, cs.label
+    ORDER BY r.processed_at DESC, r.source_name
+    LIMIT {{limit}}
+""".format(current=CURRENT_RUBRICS)
+"""Per recording (latest first): interaction touchpoint, complaint (with topics), the customer's
+overall sentiment and the score under the current rubric version (`make run` ends with it)."""
+
+NAMED_QUERIES["found"] = Query(
+    "What Parley found per recording: touchpoint, complaint and topics, customer sentiment, score (latest 100)",
+    FOUND_SQL.format(limit=100),
+)

@@ -149,3 +149,6 @@ class Transcript:
     model_version: str | None = None
     segment_stats: dict[int, tuple[float, float]] = field(default_factory=dict)
     """Whisper segment number -> (avg_logprob, no_speech_prob), to regroup words into utterances."""
+    decoding: dict[str, int] = field(default_factory=dict)
+    """What the decoder did: windows, redecoded (decoded again the careful way), dropped (text
+    over no speech), loops_cut (loops left after both passes, cut back)."""

@@ -78,6 +78,9 @@ class RedactionOptions:
     """How far back (normalized characters, across speakers) a keyword gives a number its type."""
     whole_utterance_audio: frozenset[str] = frozenset({"CARD", "CVV", "EXPIRY"})
     """Types whose audio span covers their whole utterance: word times of long digit strings drift."""
+    vocabulary: tuple[str, ...] = ()
+    """The business's own words (``data/vocabulary.yaml``): a span spaCy calls a person's name
+    that is made only of their words ("Northfield", "Northfield Energy") is no name."""
 
 
 @dataclass
@@ -483,8 +486,10 @@ def _text_spans(utterances: Sequence[Utterance], options: RedactionOptions, nlp)
                 found[u].append(PiiSpan(part.type, *norms[u].original(part.char_start, part.char_end)))
     if options.names and "NAME" in options.types:
         nlp = nlp or load_ner(options.spacy_model)
+        business = {w for term in options.vocabulary for w in re.findall(r"[\w'’-]+", term.lower())}
         for i, doc in enumerate(nlp.pipe(u.text for u in utterances)):
-            found[i] += _name_spans(utterances[i].text, doc)
+            found[i] += [s for s in _name_spans(utterances[i].text, doc)
+                         if not business or not set(re.findall(r"[\w'’-]+", utterances[i].text[s.char_start:s.char_end].lower())) <= business]
     return [_merge(s for s in f if s.type in options.types) for f in found]
 
 

@@ -1,10 +1,17 @@
 """Scorecard and consistency reports: pandas tables, a terminal view, CSV/Parquet/HTML files.
 
-``report_scorecards`` lists one rubric version's scorecards for a period; ``report_consistency``
+``report_scorecards`` gives one rubric version's scorecards for a period: per staff member
+(interactions, mean score, spread, pass rate, trend; charts in HTML) and per interaction;
+``report_consistency``
 compares staff, teams, sites, channels and touchpoints: interactions, mean score, spread
 (std, IQR), pass rates, complaint rate, customer sentiment trajectory, week-by-week trend and
 outliers. A group is an outlier when its mean score is both beyond 3.5 robust z (median/MAD
 of the group means, MAD floored at ``min_spread`` points) and outside Tukey's 1.5×IQR fences.
+
+An interaction is dated by its ``started_at`` (metadata) or, without one, by when Parley received
+the file; the report's notes say how many were dated that way and how many were left out (no
+date at all under ``--since``, no staff id for the per-staff rows, no score). The rubric version
+is the one scored most recently unless ``version`` is given; the notes name the other versions.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ _NO_TAGS_SQL = "SELECT NULL::VARCHAR AS recording_id, NULL::VARCHAR AS kind, NUL
 _BASE_SQL = """
 WITH itag AS ({tags})
 SELECT s.recording_id, s.rubric_id, s.rubric_version, s.score, s.passed, s.auto_failed,
-       r.staff_id AS staff, r.team, r.site, r.channel, r.started_at,
+       r.staff_id AS staff, r.team, r.site, r.channel, coalesce(r.started_at, r.received_at) AS started_at,
+       CASE WHEN r.started_at IS NOT NULL THEN 'started' WHEN r.received_at IS NOT NULL THEN 'received' END AS dated_by,
        tp.label AS touchpoint, cp.label AS complaint, st.label AS sentiment_trajectory
 FROM scorecards s
 JOIN recordings r ON r.id = s.recording_id
@@ -44,10 +52,16 @@ LEFT JOIN itag tp ON tp.recording_id = s.recording_id AND tp.kind = 'touchpoint'
 LEFT JOIN itag cp ON cp.recording_id = s.recording_id AND cp.kind = 'complaint'
 LEFT JOIN itag st ON st.recording_id = s.recording_id AND st.kind = 'sentiment_trajectory' AND st.role = 'customer'
 WHERE s.rubric_id = $rubric AND s.rubric_version = $version
-  AND ($since IS NULL OR r.started_at >= $since)
+  AND ($since IS NULL OR coalesce(r.started_at, r.received_at) >= $since)
   AND ($team IS NULL OR r.team = $team)
   AND ($staff IS NULL OR r.staff_id = $staff)
-ORDER BY r.started_at, s.recording_id
+ORDER BY coalesce(r.started_at, r.received_at), s.recording_id
+"""
+
+_UNDATED_SQL = """
+SELECT count(*) FROM scorecards s JOIN recordings r ON r.id = s.recording_id
+WHERE s.rubric_id = $rubric AND s.rubric_version = $version AND r.started_at IS NULL AND r.received_at IS NULL
+  AND ($team IS NULL OR r.team = $team) AND ($staff IS NULL OR r.staff_id = $staff)
 """
 
 _LINES_SQL = """
@@ -63,6 +77,8 @@ class Report:
     title: str
     subtitle: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the reader must know: the rubric version and why, interactions dated or left out."""
 
     @property
     def main(self) -> pd.DataFrame:
@@ -80,7 +96,9 @@ def _pick_rubric(con: Any, rubric: str | None, version: str | None) -> tuple[str
     return rubric, version or current[rubric]
 
 
-def _base(con: Any, since: Any, team: str | None, staff: str | None, rubric: str | None, version: str | None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def _base(con: Any, since: Any, team: str | None, staff: str | None, rubric: str | None, version: str | None) -> tuple[pd.DataFrame, pd.DataFrame, str, list[str]]:
+    """(scorecards with their interactions' facts, their lines, the rubric in words, notes)."""
+    chosen = version
     rubric, version = _pick_rubric(con, rubric, version)
     since_ts = pd.Timestamp(since).to_pydatetime() if since is not None else None
     params = {"rubric": rubric, "version": version, "since": since_ts, "team": team, "staff": staff}
@@ -88,7 +106,20 @@ def _base(con: Any, since: Any, team: str | None, staff: str | None, rubric: str
     base = con.execute(_BASE_SQL.format(tags=tags), params).df()
     lines = con.execute(_LINES_SQL, {"rubric": rubric, "version": version}).df()
     lines = lines[lines.recording_id.isin(base.recording_id)]
-    return base, lines, f"rubric {rubric} version {version}"
+    others = [v for (v,) in con.execute("SELECT DISTINCT rubric_version FROM scorecards WHERE rubric_id = ? AND rubric_version <> ? ORDER BY 1", [rubric, version]).fetchall()]
+    how = "as asked" if chosen else "the version scored most recently"
+    notes = [f"rubric {rubric} version {version} ({how})" + (f"; also stored: version {', '.join(others)} (--version)" if others else "")]
+    received = int((base.dated_by == "received").sum())
+    if received:
+        notes.append(f"{received} interaction(s) have no start time in their metadata and are dated by when the file was received")
+    if since_ts is not None:
+        undated = con.execute(_UNDATED_SQL, {k: v for k, v in params.items() if k != "since"}).fetchone()[0]
+        if undated:
+            notes.append(f"{undated} interaction(s) with no start or received time are left out (--since cannot place them)")
+    unscored = int(base.score.isna().sum())
+    if unscored:
+        notes.append(f"{unscored} interaction(s) have no score (no criterion applied) and count only in interactions")
+    return base, lines, f"rubric {rubric} version {version}", notes
 
 
 def _subtitle(rubric: str, since: Any, team: str | None, staff: str | None) -> str:
@@ -180,7 +211,7 @@ def report_consistency(
     unknown = set(by) - set(DIMENSIONS)
     if unknown:
         raise ConfigError(f"cannot group by {sorted(unknown)}", fix=f"use any of: {', '.join(DIMENSIONS)}")
-    base, lines, rubric_text = _base(con, since, None, None, rubric, version)
+    base, lines, rubric_text, notes = _base(con, since, None, None, rubric, version)
     parts = [_summary(base, dim, min_interactions, min_spread) for dim in by]
     summary = pd.concat([p[0] for p in parts], ignore_index=True)
     trend = pd.concat([p[1] for p in parts], ignore_index=True)
@@ -188,6 +219,7 @@ def report_consistency(
         "Scorecard consistency",
         _subtitle(rubric_text, since, None, None),
         {"summary": summary, "criteria": _criteria(lines, base, list(by)), "trend": trend},
+        notes,
     )
 
 
@@ -200,17 +232,26 @@ def report_scorecards(
     rubric: str | None = None,
     version: str | None = None,
 ) -> Report:
-    """Scorecards of one rubric version since a date; tables ``scorecards``, ``summary``, ``criteria``."""
-    base, lines, rubric_text = _base(con, since, team, staff, rubric, version)
+    """Scorecards of one rubric version since a date; tables ``summary`` (one row per staff member,
+    lowest mean first, then one for everyone), ``scorecards`` (one per interaction), ``criteria``
+    (pass rate per criterion, per staff member and for everyone) and ``trend`` (weekly mean per
+    staff member)."""
+    base, lines, rubric_text, notes = _base(con, since, team, staff, rubric, version)
     failed = lines[lines.status == "fail"].groupby("recording_id").criterion.agg(lambda c: ", ".join(sorted(c)))
     cards = base.assign(failed_criteria=base.recording_id.map(failed).fillna(""))
-    cards = cards[["recording_id", "started_at", "staff", "team", "channel", "touchpoint", "score", "passed", "auto_failed", "failed_criteria"]]
+    cards = cards[["recording_id", "started_at", "dated_by", "staff", "team", "channel", "touchpoint", "score", "passed", "auto_failed", "failed_criteria"]]
     everyone = base.assign(all="all")
-    summary, _ = _summary(everyone, "all", min_interactions=1, min_spread=0.0)  # one group: never judged
+    per_staff, trend = _summary(base, "staff", min_interactions=3, min_spread=2.0)
+    overall, _ = _summary(everyone, "all", min_interactions=1, min_spread=0.0)  # one group: never judged
+    summary = pd.concat([per_staff, overall.drop(columns=["rank", "robust_z", "outlier"], errors="ignore")], ignore_index=True)
+    no_staff = int(base.staff.isna().sum())
+    if no_staff:
+        notes.append(f"{no_staff} interaction(s) have no staff id: counted in 'all', not in a staff row")
     return Report(
         "Scorecards",
         _subtitle(rubric_text, since, team, staff),
-        {"scorecards": cards, "summary": summary.drop(columns=["rank", "robust_z", "outlier"], errors="ignore"), "criteria": _criteria(lines, everyone, ["all"])},
+        {"summary": summary, "scorecards": cards, "criteria": _criteria(lines, everyone, ["staff", "all"]), "trend": trend},
+        notes,
     )
 
 
@@ -325,10 +366,11 @@ def _line_svg(trend: pd.DataFrame, max_groups: int = 8) -> str:
 def to_html(report: Report) -> str:
     """One self-contained page: charts as inline SVG, tables as HTML; no scripts, no links."""
     body = [f"<h1>{html.escape(report.title)}</h1><p>{html.escape(report.subtitle)}</p>"]
+    body += [f"<p class='note'>{html.escape(note)}</p>" for note in report.notes]
     summary, trend = report.tables.get("summary"), report.tables.get("trend")
     if summary is not None and "outlier" in summary and not summary.empty:
-        for dim, part in summary.groupby("dimension", sort=False):
-            body.append(f"<h2>Mean score by {html.escape(str(dim))}</h2>{_bar_svg(part)}")
+        for dim, part in summary[summary.dimension != "all"].groupby("dimension", sort=False):
+            body.append(f"<h2>Mean score by {html.escape(str(dim))}</h2>{_bar_svg(part.fillna({'outlier': ''}))}")
             if trend is not None:
                 body.append(_line_svg(trend[trend.dimension == dim]))
     for name, df in report.tables.items():
@@ -377,6 +419,8 @@ def report_command(
         raise ConfigError(f"unknown report '{which}'", fix="use 'scorecards', 'consistency' or 'complaints'")
     console = console or Console()
     console.print(rich_table(report.main, f"{report.title}: {report.subtitle}"))
+    for note in report.notes:
+        console.print(f"note: {note}", highlight=False)
     if out is not None:
         for path in render(report, out):
             console.print(f"wrote {path}")

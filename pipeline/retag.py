@@ -45,6 +45,7 @@ def retag(settings: Settings, since: date | None = None, on_progress: Callable[[
     recordings = store.query(
         """SELECT id, staff_id, team, site, channel, direction, customer_ref, started_at FROM recordings
            WHERE status = 'done' AND (CAST(? AS DATE) IS NULL OR coalesce(started_at, processed_at) >= CAST(? AS DATE))
+             AND id IN (SELECT recording_id FROM utterances)  -- a transcript the retention policy deleted is not re-tagged as empty
            ORDER BY coalesce(started_at, processed_at)""",
         [since, since],
     ).rows

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .diarize import SpeakerTurn, embed_spans
+from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans
+from .speaker_models import encoder
 from .dynamics import conversation_dynamics
 from .models import describe
 from .records import Utterance
@@ -44,8 +45,23 @@ STAFF_CUES: dict[str, tuple[float, str]] = {
         r"|we apologi[sz]e|on behalf of (the company|us|the team|\w+ (bank|energy|telecom))|sorry to hear that"
         r"|sorry for keeping you)",
     ),
+    "recording disclosure": (
+        2.0,
+        r"\b((call|calls|conversation)s?\b.{0,40}\b(is|are|being|may be|will be)\b.{0,20}\brecorded"
+        r"|record(ing|ed)\b.{0,30}\b(training|quality|monitoring))",
+    ),
+    "further help": (
+        2.0,
+        r"\b((is|was) there anything else|(can|could) i help (you )?with anything else|anything else (i|we) can"
+        r"|thank(s| you) for (calling|your call))",
+    ),
+    "account action": (
+        1.0,
+        r"\b(i'?ve (logged|raised|opened|updated|sent|passed|added|made a note)|your reference( number)? is"
+        r"|let me (just )?(check|look|see|pull)|i can see (that|the|your))",
+    ),
 }
-"""Cue name -> (weight, pattern) for things staff say."""
+"""Cue name -> (weight, pattern) for things staff say (the company script the rules also check)."""
 
 CUSTOMER_CUES: dict[str, tuple[float, str]] = {
     "customer request": (
@@ -54,11 +70,22 @@ CUSTOMER_CUES: dict[str, tuple[float, str]] = {
         r" (complain|cancel|make a complaint|speak to (a|the|your) manager)|my (bill|account|order|parcel|package"
         r"|booking|card|payment|refund) (is|was|has|hasn'?t|still|never))",
     ),
+    "own details": (1.5, r"\b(my (date of birth|full name|name|postcode) is|born on the)\b"),
+    "dissatisfaction": (
+        1.5,
+        r"\b(i'?m not happy|not good enough|(speak|talk) to (your|a|the) (manager|supervisor|team leader)"
+        r"|want (this|it) escalated)",
+    ),
+    "own account": (0.5, r"\bmy (account|card|bill|loan|mortgage|payment|money|bank|credit|order|refund|statement|rent)\b"),
 }
 """Cue name -> (weight, pattern) for things customers say."""
 
 FIRST_SPEAKER_WEIGHT = 0.5
 """Weak evidence: in most interactions staff speak first."""
+QUESTIONS_WEIGHT = 0.5
+"""Weak evidence: staff ask most of the questions (identity, needs, anything else)."""
+SPLIT_CONFIDENCE = 0.3
+"""Confidence of roles split by content inside one diarized voice (always flagged)."""
 
 
 @dataclass
@@ -107,6 +134,7 @@ def content_scores(utterances: list[Utterance], key: str = "speaker") -> tuple[d
     customer cues, plus a little for speaking first; and the cues found, for the reason."""
     scores: dict = {}
     found: dict = {}
+    questions: dict = {}
     for u in sorted(utterances, key=lambda u: u.start):
         who = getattr(u, key)
         if not scores:
@@ -114,13 +142,29 @@ def content_scores(utterances: list[Utterance], key: str = "speaker") -> tuple[d
             found[who] = ["spoke first"]
         scores.setdefault(who, 0.0)
         found.setdefault(who, [])
-        text = u.text.lower().replace("’", "'")
-        for cues, sign in ((STAFF_CUES, 1.0), (CUSTOMER_CUES, -1.0)):
-            for name, (weight, pattern) in cues.items():
-                if re.search(pattern, text):
-                    scores[who] += sign * weight
-                    found[who].append(name)
+        score, names = utterance_cues(u.text)
+        scores[who] += score
+        found[who] += names
+        questions[who] = questions.get(who, 0) + u.text.rstrip().endswith("?")
+    if len(questions) > 1:  # who asks: the one with clearly more questions leans staff
+        asker = max(questions, key=questions.get)
+        if questions[asker] >= 2 + max(v for k, v in questions.items() if k != asker):
+            scores[asker] += QUESTIONS_WEIGHT
+            found[asker].append("asks the questions")
     return scores, found
+
+
+def utterance_cues(text: str) -> tuple[float, list[str]]:
+    """Staff evidence of one utterance: staff cue weights minus customer cue weights, and the
+    cues' names."""
+    text = text.lower().replace("’", "'")
+    score, names = 0.0, []
+    for cues, sign in ((STAFF_CUES, 1.0), (CUSTOMER_CUES, -1.0)):
+        for name, (weight, pattern) in cues.items():
+            if re.search(pattern, text):
+                score += sign * weight
+                names.append(name)
+    return score, names
 
 
 def confidence_of(margin: float) -> float:
@@ -137,6 +181,10 @@ def voiceprint_match(
         return None, {}, "no voiceprints enrolled"
     if not voices:
         return None, {}, "no audio, or too little speech, to compare with the voiceprints"
+    dim = len(next(iter(voices.values())))
+    voiceprints = {sid: vp for sid, vp in voiceprints.items() if len(vp.embedding) == dim}
+    if not voiceprints:
+        return None, {}, "the voiceprints were enrolled with another speaker model: enrol again"
     tries = ([[staff_id]] if staff_id in voiceprints else []) + [list(voiceprints)]
     for candidates in tries:
         best_id = max(candidates, key=lambda sid: max(similarity(v, voiceprints[sid].embedding) for v in voices.values()))
@@ -166,12 +214,15 @@ def assign_roles(
     voiceprints: dict[str, Voiceprint] | None = None,
     stereo_map: dict[int, str] | None = None,
     options: RoleOptions | None = None,
+    expected_speakers: int | None = None,
 ) -> tuple[list[Utterance], RoleResult]:
     """Utterances with ``role`` and ``role_confidence`` set, and how that was decided.
 
     ``samples``: 16 kHz audio, 1-D for mono or channels x samples for stereo (needed for
     voiceprints). ``stereo_map``: channel -> role (e.g. ``{0: "staff", 1: "customer"}``) for
     stereo recordings, whose roles then come from the map and are only checked here.
+    ``expected_speakers``: 2 for a two-sided call; if diarization found one speaker there, the
+    utterances are split between staff and customer by what they say (flagged).
     """
     options = options or RoleOptions()
     voiceprints = voiceprints or {}
@@ -180,9 +231,12 @@ def assign_roles(
         return _label(utterances, lambda u: stereo_map.get(u.channel, "unknown"), result.confidence), result
     mono = samples if samples is None or samples.ndim == 1 else samples[0]
     speakers = sorted({u.speaker for u in utterances})
+    if expected_speakers == 2 and len(speakers) == 1 and len(utterances) > 1:
+        return split_by_content(utterances, options)
     voices = {}
     if mono is not None and voiceprints:
-        voices = voices_of(mono, {s: [(u.start, u.end) for u in utterances if u.speaker == s] for s in speakers})
+        voices = voices_of(mono, {s: [(u.start, u.end) for u in utterances if u.speaker == s] for s in speakers},
+                           print_model(voiceprints, staff_id))
     matched, sims, why_not = voiceprint_match(voices, staff_id, voiceprints, options.match_threshold)
     if matched is not None:
         # every speaker that matches is staff (diarization may split one voice in two) ...
@@ -221,6 +275,34 @@ def roles_from_content(utterances: list[Utterance], options: RoleOptions) -> Rol
     )
 
 
+def split_by_content(utterances: list[Utterance], options: RoleOptions) -> tuple[list[Utterance], RoleResult]:
+    """Diarization heard one voice in a two-sided call: give each utterance the role its own
+    words point to (staff or customer cues); utterances without cues take the role of the
+    nearest utterance that has them. The two sides become speakers S1 and S2 (in order of first
+    appearance). Always flagged: a person should check."""
+    ordered = sorted(utterances, key=lambda u: u.start)
+    scores = [utterance_cues(u.text)[0] for u in ordered]
+    decided = [i for i, v in enumerate(scores) if v != 0]
+    if not decided:
+        result = RoleResult("none", flagged=True, n_speakers=1,
+                            reason="one voice found in a two-sided call and no content cue to split it by")
+        return _label(utterances, lambda u: "unknown", 0.0), result
+    roles = []
+    for i, u in enumerate(ordered):
+        j = min(decided, key=lambda j: (abs(ordered[j].start - u.start), j))
+        roles.append("staff" if scores[j] > 0 else "customer")
+    names = {}
+    for role in roles:
+        names.setdefault(role, f"S{len(names) + 1}")
+    out = [replace(u, speaker=names[r], role=r, role_confidence=SPLIT_CONFIDENCE) for u, r in zip(ordered, roles)]
+    by_cue = len(decided)
+    reason = (f"one voice found in a two-sided call: utterances split by content ({by_cue} of {len(ordered)} by their own"
+              f" cues, the rest by the nearest one)")
+    staff = [names["staff"]] if "staff" in names else []
+    return out, RoleResult("content split", staff, confidence=SPLIT_CONFIDENCE, flagged=True, reason=reason,
+                           n_speakers=len(names))
+
+
 def check_channel_map(
     utterances: list[Utterance],
     samples: np.ndarray | None,
@@ -242,7 +324,8 @@ def check_channel_map(
     voices: dict = {}
     if samples is not None and samples.ndim == 2 and voiceprints:
         for ch in channels:
-            voices |= voices_of(samples[ch], {ch: [(u.start, u.end) for u in utterances if u.channel == ch]})
+            voices |= voices_of(samples[ch], {ch: [(u.start, u.end) for u in utterances if u.channel == ch]},
+                                print_model(voiceprints, staff_id))
     matched, sims, _ = voiceprint_match(voices, staff_id, voiceprints, options.match_threshold)
     if matched is not None:
         pointed = max(sims, key=sims.get)
@@ -278,12 +361,22 @@ def _rank(scores: dict) -> tuple[list, float]:
     return ranked, scores[ranked[0]] - (scores[ranked[1]] if len(ranked) > 1 else 0.0)
 
 
-def voices_of(samples: np.ndarray, spans_by_speaker: dict) -> dict[object, np.ndarray]:
+def print_model(voiceprints: dict[str, Voiceprint], staff_id: str | None) -> str:
+    """The speaker encoder to compare voices with: the one the recording's staff member (else
+    most voiceprints) was enrolled with; voiceprints made with another encoder cannot match."""
+    if staff_id in voiceprints:
+        return voiceprints[staff_id].model
+    models = [vp.model for vp in voiceprints.values()]
+    return max(set(models), key=models.count) if models else encoder().name
+
+
+def voices_of(samples: np.ndarray, spans_by_speaker: dict, model: str | None = None) -> dict[object, np.ndarray]:
     """One voice embedding per speaker from the audio under their spans (speakers without
-    enough speech are left out)."""
+    enough speech are left out), by the speaker encoder ``model`` (default: Parley's)."""
     out = {}
+    options = DiarizeOptions(encoder=model)
     for speaker, spans in spans_by_speaker.items():
-        vector = embed_spans(samples, spans)
+        vector = embed_spans(samples, spans, options)
         if vector is not None:
             out[speaker] = vector
     return out
@@ -295,16 +388,24 @@ def _label(utterances: list[Utterance], role_of, confidence: float) -> list[Utte
 
 
 def speaker_rows(
-    utterances: list[Utterance], duration_s: float, roles: RoleResult, turns: list[SpeakerTurn] | None = None
+    utterances: list[Utterance], duration_s: float, roles: RoleResult, turns: list[SpeakerTurn] | None = None,
+    diarization: Diarization | None = None,
 ) -> dict[str, list[dict]]:
     """Rows for ``speaker_turns``, ``role_assignment`` and ``dynamics`` (the store adds
-    recording_id and run_id). ``utterances`` must already carry their roles."""
-    model = describe("resemblyzer", kind="speaker")
+    recording_id and run_id). ``utterances`` must already carry their roles. The speaker model
+    on the row is the one diarization ran (else the one voiceprints would be compared with)."""
+    if diarization is not None:
+        turns = diarization.turns
+        model = {"name": diarization.encoder, "version": diarization.encoder_version}
+        count = {"speaker_count_confidence": diarization.count.confidence, "speaker_count_reason": diarization.count.reason,
+                 "vad": diarization.vad, "overlap_s": diarization.overlap_s}
+    else:
+        model, count = describe(encoder().name, kind="speaker"), {}
     return {
         "speaker_turns": [
             {"idx": i, "speaker": t.speaker, "start_s": round(t.start, 3), "end_s": round(t.end, 3)}
             for i, t in enumerate(turns or [])
         ],
-        "role_assignment": [roles.row() | {"model": model["name"], "model_version": model["version"]}],
+        "role_assignment": [roles.row() | {"model": model["name"], "model_version": model["version"]} | count],
         "dynamics": conversation_dynamics(utterances, duration_s),
     }

@@ -1,6 +1,8 @@
 """Compliance and quality rules: YAML in ``data/rules/`` → findings with evidence.
 
-A rule looks for phrases, regular expressions or meaning (cosine similarity of an utterance's
+A rule looks for phrases (as speech recognition writes them: "maybe" for "may be", a letter or
+two off in a long phrase, or running on into the speaker's next utterance; see ``heard.py``),
+regular expressions (on the text as transcribed and in canonical form) or meaning (cosine similarity of an utterance's
 embedding to example phrases) in the utterances of one interaction, optionally only one role's
 and only inside a time window, and expects them to occur (``expect: present``) or not
 (``expect: absent``) at least ``min_count`` times. Every rule gives one ``Finding``: for a
@@ -14,7 +16,7 @@ present-rule that failed, the evidence is where the phrase should have been (the
         window: {first_s: 60}           # or last_s, first_fraction, last_fraction
         expect: present                 # present | absent
         min_count: 1
-        phrases: ["call is recorded"]   # case-insensitive, punctuation between words ignored
+        phrases: ["call is recorded"]   # case, punctuation and word boundaries ignored; nearly (pipeline/heard.py)
         regex: ['\\brecord(ed|ing)\\b']
         meaning: {examples: ["this call may be recorded"], threshold: 0.6}
 """
@@ -31,6 +33,7 @@ import numpy as np
 import yaml
 
 from .errors import ConfigError
+from .heard import canonical, find_phrase
 from .records import Finding, Utterance
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -254,21 +257,47 @@ def _similarities(rules: Sequence[Rule], utterances: Sequence[Utterance], embed:
     return out
 
 
-def _match(rule: Rule, utt: Utterance, sims: dict[int, float] | None) -> _Match | None:
+def _match(rule: Rule, utt: Utterance, sims: dict[int, float] | None, following: Utterance | None = None) -> _Match | None:
+    """Phrases and regexes on the text as transcribed and in canonical form (``heard``); then
+    phrases nearly as written, in this utterance or running on into ``following`` (the same
+    speaker's next utterance, when a pause cut the phrase in two); then meaning."""
+    text = utt.text
+    forms = (text, canonical(text))
     for pattern in rule.patterns:
-        hit = pattern.search(utt.text)
-        if hit:
-            return _Match(utt.index, hit.group(0), None)
+        for form in forms:
+            hit = pattern.search(form)
+            if hit:
+                return _Match(utt.index, hit.group(0), None)
+    for phrase in rule.phrases:
+        heard = find_phrase(phrase, text)
+        if heard is None and following is not None and find_phrase(phrase, following.text) is None:
+            heard = find_phrase(phrase, f"{text} {following.text}")  # only a phrase that spans the two
+        if heard:
+            return _Match(utt.index, heard.text, None)
     if sims is not None and sims[utt.index] >= rule.threshold:
         return _Match(utt.index, utt.text, sims[utt.index])
     return None
+
+
+JOIN_GAP_S = 2.0
+"""A phrase may run on from one utterance into the same speaker's next if it starts within this many seconds."""
+
+
+def _following(candidates: Sequence[Utterance]) -> dict[int, Utterance]:
+    """Utterance index -> the next candidate of the same speaker, when it follows closely."""
+    out = {}
+    for a, b in zip(candidates, candidates[1:]):
+        if a.speaker == b.speaker and a.role == b.role and 0 <= b.start - a.end <= JOIN_GAP_S:
+            out[a.index] = b
+    return out
 
 
 def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, sims: dict[int, float] | None) -> Finding:
     candidates = [
         u for u in utterances if (rule.role is None or u.role == rule.role) and (rule.window is None or rule.window.contains(u, duration_s))
     ]
-    matches = [m for u in candidates if (m := _match(rule, u, sims)) is not None]
+    following = _following(candidates)
+    matches = [m for u in candidates if (m := _match(rule, u, sims, following.get(u.index))) is not None]
     passed = len(matches) >= rule.min_count if rule.expect == "present" else len(matches) < rule.min_count
     lo, hi = rule.window.bounds(duration_s) if rule.window else (0.0, duration_s)
     detail: dict[str, Any] = {

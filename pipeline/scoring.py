@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfigError
+from .governance.chain import seal
 from .queries import existing_tables
 from .records import Finding, Tag
 from .rules import LINE_KEY, checked_mapping, read_yaml
@@ -202,11 +203,43 @@ def load_rubric(path: str | Path) -> Rubric:
 
 
 def load_rubrics(directory: str | Path) -> list[Rubric]:
-    """Every rubric in ``directory/*.yaml``; the pipeline scores each interaction with each."""
-    rubrics = [load_rubric(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    """Every rubric in ``directory/*.yaml``; the pipeline scores each interaction with each.
+
+    Each rubric id may appear once: two versions of one rubric in the folder would both score
+    every new interaction, and which one reports call current would depend on the clock."""
+    paths = sorted(Path(directory).glob("*.yaml"))
+    rubrics = [load_rubric(p) for p in paths]
     if not rubrics:
         raise ConfigError("no rubric files (*.yaml) found", fix="point rubrics_dir at a folder like data/rubrics", path=str(directory))
+    seen: dict[str, tuple[Path, Rubric]] = {}
+    for path, rubric in zip(paths, rubrics):
+        if rubric.id in seen:
+            first, other = seen[rubric.id]
+            raise ConfigError(
+                f"rubric '{rubric.id}' is in the folder twice: {first.name} (version {other.version}) and {path.name} (version {rubric.version})",
+                fix="keep one file per rubric id: replace the old version's file with the new one (its scorecards stay in the database)",
+                path=str(directory),
+            )
+        seen[rubric.id] = (path, rubric)
     return rubrics
+
+
+def check_rubric_in_folder(path: str | Path, folder: str | Path) -> Rubric:
+    """The rubric at ``path``, which must be the file the configured rubrics folder holds for its
+    id: new recordings are scored from the folder, so a rubric applied from anywhere else would
+    be current only until the next recording arrived (its scores would flip back)."""
+    rubric = load_rubric(path)
+    folder = Path(folder)
+    in_folder = {r.id: (p, r) for p, r in ((p, load_rubric(p)) for p in sorted(folder.glob("*.yaml")))}
+    here = in_folder.get(rubric.id)
+    if here is None or Path(here[0]).resolve() != Path(path).resolve():
+        now = f"version {here[1].version} ({here[0].name})" if here else "no version"
+        raise ConfigError(
+            f"{path} (rubric '{rubric.id}' version {rubric.version}) is not in the rubrics folder {folder}, which holds {now} of it: new recordings would still be scored with that",
+            fix=f"copy it into {folder} in place of the old file (or point PARLEY_RUBRICS at its folder), then run `parley rescore --rubric {folder / Path(path).name}`",
+            path=str(path),
+        )
+    return rubric
 
 
 def facts_from(findings: Iterable[Finding], tags: Iterable[Tag], dynamics: Iterable[Mapping[str, Any]]) -> Facts:
@@ -360,11 +393,14 @@ def rescore(con: Any, rubric_path: str | Path) -> int:
             frames[table] += [{"recording_id": rec, "run_id": run, **row} for row in rows]
     con.execute("BEGIN TRANSACTION")
     try:
+        touched = set(stored)
         for table in SCORECARD_TABLES:
+            touched |= {r for (r,) in con.execute(f"SELECT DISTINCT recording_id FROM {table} WHERE rubric_id = ? AND rubric_version = ?", [rubric.id, rubric.version]).fetchall()}
             con.execute(f"DELETE FROM {table} WHERE rubric_id = ? AND rubric_version = ?", [rubric.id, rubric.version])
             if frames[table]:
                 df = pd.DataFrame(frames[table])  # noqa: F841 - read by DuckDB below
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM df")
+        seal(con, sorted(touched), "rescore", changed=SCORECARD_TABLES)  # the tamper-evident chain
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

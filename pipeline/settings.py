@@ -29,10 +29,12 @@ _OUTPUT_FIELDS = (
     "vad_filter",
     "language",
     "batch_size",
+    "vocabulary",
     "utterance_gap_s",
     "channel_map",
     "diarization",
     "max_speakers",
+    "speaker_model",
     "redaction",
     "keep_raw_text",
     "tagging",
@@ -58,10 +60,10 @@ class Settings(BaseSettings):
     samples: Path = Field(ROOT / "data" / "samples", description="Sample recordings that `parley process --seed-samples` copies into an empty inbox.")
 
     # Transcription
-    whisper_model: str = Field("tiny.en", description="faster-whisper model: a bundled name (see `parley models`), a directory, or a hub name when online.")
-    device: str = Field("cpu", description="cpu, cuda or auto.")
-    compute_type: str = Field("int8", description="CTranslate2 compute type: int8, int8_float16, float16, float32.")
-    beam_size: int = Field(1, ge=1, le=10, description="Beam size for decoding: 1 (greedy) is ~1.5x faster than 5 for ~2 points of WER.")
+    whisper_model: str = Field("auto", description="faster-whisper model: a bundled name (see `parley models`: tiny.en, base), a directory, or a hub name when online; auto = tiny.en on CPU, base on a GPU (when installed).")
+    device: str = Field("cpu", description="cpu, cuda or auto (a GPU when CTranslate2 sees one).")
+    compute_type: str = Field("auto", description="CTranslate2 compute type: int8, int8_float16, float16, float32; auto = int8 on CPU, float16 on a GPU.")
+    beam_size: int = Field(5, ge=1, le=10, description="Beam size for decoding (faster-whisper's default, 5); 1 (greedy) is faster and loses words (see the README's benchmark).")
     cpu_threads: int = Field(0, ge=0, description="CPU threads per transcription worker; 0 = the cores shared out among the workers.")
     transcribe_workers: int = Field(
         0,
@@ -70,7 +72,11 @@ class Settings(BaseSettings):
     )
     vad_filter: bool = Field(True, description="Skip non-speech with the Silero VAD before transcribing.")
     language: str | None = Field("en", description="Spoken language code, or empty to detect.")
-    batch_size: int = Field(16, ge=0, description="N > 0: faster-whisper BatchedInferencePipeline with N speech chunks per batch (fastest; used only with VAD on); 0: sequential decoding.")
+    batch_size: int | None = Field(
+        None, ge=0,
+        description="Windows per batch in the fast first pass (pipeline/whisper.py; bad windows are decoded again the careful way); 0: every window the careful way (faster-whisper's transcribe); empty = 16 on CPU, 32 on a GPU.",
+    )
+    vocabulary: Path | None = Field(ROOT / "data" / "vocabulary.yaml", description="YAML list of the business's own words (company, product, place names): hotwords for Whisper, never redacted as names.")
     utterance_gap_s: float = Field(0.8, gt=0, description="A pause at least this long between words starts a new utterance.")
     channel_map: list[str] = Field(
         ["staff", "customer"],
@@ -80,6 +86,7 @@ class Settings(BaseSettings):
     # Analysis
     diarization: bool = Field(True, description="Tell speakers apart in mono and face-to-face recordings (stereo: one speaker per channel).")
     max_speakers: int = Field(6, ge=1, le=10, description="Most speakers diarization will find when metadata does not give n_speakers.")
+    speaker_model: str = Field("resemblyzer", description="Speaker encoder for diarization and voiceprints: resemblyzer (fast) or campplus (CAM++: fewer speaker confusions on 8 kHz calls and rooms, ~4.6x the CPU). Voiceprints must be enrolled with the same one.")
     redaction: bool = Field(True, description="Find PII/PCI (cards, CVV, expiry, bank details, NI/SSN, email, phone, postcode, names) and store only redacted text.")
     keep_raw_text: bool = Field(False, description="Also keep the unredacted text in the database (off: only [CARD], [NAME], ... placeholders are stored).")
     keep_original_audio: bool = Field(False, description="Keep the unredacted original beside the redacted archive copy (off: only the redacted copy is kept).")
@@ -121,6 +128,34 @@ class Settings(BaseSettings):
     task_runner: str = Field("threads", description="How the process-batch flow spreads files: threads, dask (a local cluster of `workers` processes) or dask://HOST:PORT (prefect-dask).")
     workers: int = Field(0, ge=0, description="Worker processes/threads for the task runner; 0 = one per core.")
     db_lock_timeout_s: float = Field(60.0, gt=0, description="How long to keep retrying when another process holds the database.")
+    claim_lease_s: float = Field(
+        60.0,
+        ge=1,
+        description="A claimed file's lease: its worker renews it every quarter of this; a claim not renewed for this long (a worker killed or cut off, on any machine) is handed back to the inbox.",
+    )
+    node: str | None = Field(None, description="This machine's name in claims (default: the host name); give each machine sharing an inbox its own.")
+    retry_backoff_s: float = Field(
+        30.0,
+        ge=0,
+        description="`parley watch` waits this long before trying a file handed back after a transient error (database locked, archive unwritable) again, doubling up to 1 hour.",
+    )
+
+    # Records governance (pipeline/governance/)
+    retention_policy: Path = Field(ROOT / "data" / "retention.yaml", description="Retention policy YAML: how long recordings, audio and transcripts are kept (`parley retention apply`).")
+    readmit_erased: bool = Field(False, description="Process a dropped file even though its content was erased before (off: it is quarantined, naming the erasure).")
+
+    # Web app (parley serve)
+    web_secure_cookie: bool = Field(False, description="Mark the web app's cookies Secure (and send HSTS): turn on when it is served over TLS, e.g. behind a reverse proxy.")
+    web_login_slow_after: int = Field(3, ge=1, description="Wrong passwords (per user name, and per address) in web_login_window_s after which each further attempt must wait, doubling from 2 s.")
+    web_login_lock_after: int = Field(10, ge=1, description="Wrong passwords (per user name, and per address) in web_login_window_s after which logins are locked for web_login_lock_s.")
+    web_login_window_s: float = Field(900.0, gt=0, description="How far back wrong passwords count, in seconds.")
+    web_login_lock_s: float = Field(900.0, gt=0, description="How long a user name or address stays locked after too many wrong passwords, in seconds.")
+    web_sql_timeout_s: float = Field(15.0, gt=0, description="The SQL page stops a query (including fetching and building the page) after this many seconds.")
+    web_sql_max_bytes: int = Field(4_000_000, gt=0, description="Largest result the SQL page shows or exports, in bytes of cell text; the rest is cut off and said so.")
+    web_sql_memory: str = Field("512MB", description="DuckDB memory_limit for a SQL-page query.")
+    web_sql_threads: int = Field(1, ge=1, description="DuckDB threads for a SQL-page query (the rest of the cores keep the pages and logins fast).")
+    web_sql_per_user: int = Field(2, ge=1, description="SQL-page queries one user may have running at once; more are refused until one ends.")
+    web_sql_total: int = Field(4, ge=1, description="SQL-page queries running at once across all users.")
 
     @field_validator("channel_map", "audio_extensions", mode="before")
     @classmethod
@@ -155,7 +190,16 @@ class Settings(BaseSettings):
 
     def output_hash(self) -> str:
         """Hash of the settings that change results, stored on every run."""
+        from .vocabulary import load_vocabulary
+
+        from .transcribe import hardware_defaults
+
         data = {k: getattr(self, k) for k in _OUTPUT_FIELDS}
+        data["vocabulary"] = load_vocabulary(self.vocabulary)  # its words, not where the file is
+        chosen = hardware_defaults(self.device)  # what "auto" became on this machine
+        data.update({k: chosen[k] for k, field in (("model", "whisper_model"), ("compute_type", "compute_type")) if data[field] == "auto"})
+        if data["batch_size"] is None:
+            data["batch_size"] = chosen["batch_size"]
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def folders(self) -> dict[str, Path]:

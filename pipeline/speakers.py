@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .diarize import DiarizeOptions, SpeakerTurn, assign_speakers, diarize
+from .diarize import DiarizeOptions, Diarization, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import RoleResult, assign_roles, speaker_rows
 from .transcribe import build_utterances
@@ -24,10 +24,12 @@ class SpeakerOptions:
     max_speakers: int = 6
     channel_map: tuple[str, ...] = ("staff", "customer")
     utterance_gap_s: float = 0.8
+    speaker_model: str | None = None
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
-        return cls(settings.diarization, settings.max_speakers, tuple(settings.channel_map), settings.utterance_gap_s)
+        return cls(settings.diarization, settings.max_speakers, tuple(settings.channel_map), settings.utterance_gap_s,
+                   settings.speaker_model)
 
 
 @dataclass
@@ -54,10 +56,47 @@ def attribute_speakers(
         utterances, roles = assign_roles(utterances, samples=audio.samples, staff_id=meta.staff_id, voiceprints=voiceprints, stereo_map=stereo_map)
     else:
         samples = audio.samples[0]
+        expected = expected_speakers(meta, audio)
+        diarization = None
         if options.diarization and utterances:
-            limit = meta.n_speakers or None
-            turns = diarize(samples, n_speakers=limit, options=DiarizeOptions(max_speakers=options.max_speakers))
+            diarization = diarize_full(
+                samples, n_speakers=meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
+                options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
+                                       encoder=options.speaker_model),
+            )
+            turns = diarization.turns
             words = assign_speakers([w for u in utterances for w in u.words], turns)
             utterances = build_utterances(words, max_gap_s=options.utterance_gap_s, segment_stats=transcript.segment_stats)
-        utterances, roles = assign_roles(utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints)
+        utterances, roles = assign_roles(
+            utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints, expected_speakers=expected
+        )
+        if diarization is not None:
+            flag_count(roles, diarization, expected)
+        return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+TELEPHONE_RATE = 8000
+"""A recording at this sample rate or lower was made on a telephone line."""
+
+
+def expected_speakers(meta: RecordingMeta, audio: DecodedAudio) -> int | None:
+    """2 for a phone call (metadata ``channel: phone``, or telephone-band audio without other
+    metadata saying otherwise), else None (estimate)."""
+    channel = (meta.channel or "").lower()
+    if channel == "phone" or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
+        return 2
+    return None
+
+
+def min_speakers(meta: RecordingMeta) -> int:
+    """A face-to-face interaction has at least two people; otherwise one may be alone."""
+    return 2 if (meta.channel or "").lower() in ("face-to-face", "face_to_face", "in-person", "branch") else 1
+
+
+def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None) -> None:
+    """A two-sided call heard as one voice is never silent: flag it and say so."""
+    if expected and diarization.count.n < expected:
+        roles.flagged = True
+        note = f"diarization found {diarization.count.n} speaker(s) where {expected} were expected ({diarization.count.reason})"
+        roles.reason = "; ".join(r for r in (note, roles.reason) if r)

@@ -1,7 +1,10 @@
-"""Speaker commands for the ``parley`` CLI: ``eval diarization`` and staff enrolment.
+"""Speaker commands for the ``parley`` CLI: ``eval diarization``, ``eval roles`` and staff enrolment.
 
-``register(eval_app)`` adds ``parley eval diarization --audio WAV --rttm RTTM [--collar S]``,
-which prints the diarization error rate (pyannote.metrics) and, last, one JSON line.
+``register(eval_app)`` adds ``parley eval diarization FOLDER`` (or ``--audio WAV --rttm RTTM``),
+which prints per file and overall DER, missed speech, false alarm, confusion, JER and speaker-count
+accuracy (pyannote.metrics), and ``parley eval roles --audio ... [--rttm ...]`` (speakers named
+staff and customer), which prints the share of speech time with the right role; each ends with
+one JSON line.
 ``enroll_command`` is what ``parley staff enroll STAFF_ID AUDIO...`` runs.
 """
 
@@ -11,16 +14,47 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import typer
 
-from .diarize import diarize
+from .diarize import DiarizeOptions, diarize_full
 from .errors import ConfigError
-from .models import describe
 from .voiceprints import enroll, save_voiceprint
 
 
-def read_rttm(path: str | Path) -> list[tuple[float, float, str]]:
-    """(start, end, speaker) for every SPEAKER line of an RTTM file."""
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
+
+
+def recordings_with_rttm(audio: Path, rttm: Path | None) -> list[tuple[Path, Path]]:
+    """(audio, reference RTTM) pairs: one file and its RTTM, or every recording in a folder with
+    ``NAME.rttm`` beside it (or one ``--rttm`` file whose lines name each recording)."""
+    audio = Path(audio)
+    if audio.is_file():
+        reference = rttm or audio.with_suffix(".rttm")
+        if not reference.is_file():
+            raise ConfigError("no reference RTTM", fix=f"give --rttm or put {reference.name} beside the recording", path=audio)
+        return [(audio, reference)]
+    pairs = []
+    for path in sorted(p for p in audio.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+        reference = rttm or path.with_suffix(".rttm")
+        if reference.is_file():
+            pairs.append((path, reference))
+    if not pairs:
+        raise ConfigError("no recording with a reference RTTM beside it",
+                          fix="put NAME.rttm beside each NAME.wav, or give one --rttm naming them", path=audio)
+    return pairs
+
+
+def reference_of(rttm: Path, audio: Path) -> list[tuple[float, float, str]]:
+    """The RTTM's turns for ``audio``: lines whose file id is the recording's name (all lines
+    when none names it, as in a one-recording RTTM)."""
+    turns = read_rttm_lines(rttm)
+    mine = [t[1:] for t in turns if t[0] == audio.stem]
+    return mine or [t[1:] for t in turns]
+
+
+def read_rttm_lines(path: str | Path) -> list[tuple[str, float, float, str]]:
+    """(file id, start, end, speaker) for every SPEAKER line of an RTTM file."""
     turns = []
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
         fields = line.split()
@@ -28,7 +62,7 @@ def read_rttm(path: str | Path) -> list[tuple[float, float, str]]:
             continue
         try:
             start, duration = float(fields[3]), float(fields[4])
-            turns.append((start, start + duration, fields[7]))
+            turns.append((fields[1], start, start + duration, fields[7]))
         except (IndexError, ValueError) as exc:
             raise ConfigError(
                 f"line {n} is not an RTTM SPEAKER line ({line.strip()!r})",
@@ -40,67 +74,237 @@ def read_rttm(path: str | Path) -> list[tuple[float, float, str]]:
     return turns
 
 
-def evaluate_diarization(
-    audio_path: str | Path, rttm_path: str | Path, collar: float = 0.25, n_speakers: int | None = None
-) -> dict:
-    """Diarize ``audio_path`` and score it against ``rttm_path``: DER and its parts (pyannote.metrics,
-    ``collar`` seconds forgiven around each reference boundary, overlapped speech scored)."""
-    from faster_whisper import decode_audio
-    from pyannote.core import Annotation, Segment, Timeline
-    from pyannote.metrics.diarization import DiarizationErrorRate
+def read_rttm(path: str | Path) -> list[tuple[float, float, str]]:
+    """(start, end, speaker) for every SPEAKER line of an RTTM file."""
+    return [t[1:] for t in read_rttm_lines(path)]
 
-    reference = read_rttm(rttm_path)
-    samples = decode_audio(str(audio_path), sampling_rate=16000)
-    started = time.perf_counter()
-    turns = diarize(samples, n_speakers=n_speakers)
-    elapsed = time.perf_counter() - started
 
-    def annotation(spans: list[tuple[float, float, str]]) -> Annotation:
-        out = Annotation()
-        for start, end, speaker in spans:
+def load_recording(path: Path):
+    """The recording decoded to 16 kHz mono (channels averaged) and its metadata (sidecar)."""
+    from .audio import decode
+    from .ingest import parse_sidecar, sidecar_for
+    from .records import RecordingMeta
+
+    audio = decode(path)
+    sidecar = sidecar_for(path)
+    meta = parse_sidecar(sidecar, path.name) if sidecar else RecordingMeta()
+    return audio, meta
+
+
+def _annotation(spans):
+    from pyannote.core import Annotation, Segment
+
+    out = Annotation()
+    for start, end, speaker in spans:
+        if end > start:
             out[Segment(start, end)] = speaker
-        return out
+    return out
 
-    parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(
-        annotation(reference),
-        annotation([(t.start, t.end, t.speaker) for t in turns]),
-        uem=Timeline([Segment(0, max(len(samples) / 16000, max(end for _, end, _ in reference)))]),
-        detailed=True,
-    )
+
+def evaluate_diarization(
+    audio_path: str | Path, rttm_path: str | Path, collar: float = 0.25, n_speakers: int | None = None,
+    options: DiarizeOptions | None = None,
+) -> dict:
+    """Diarize ``audio_path`` as the pipeline would (its sidecar's ``channel`` and
+    ``n_speakers``, a phone call's two speakers) and score it against ``rttm_path``: DER and
+    its parts and JER (pyannote.metrics, ``collar`` seconds forgiven around each reference
+    boundary, overlapped speech scored), and the speaker count."""
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+    from .speakers import expected_speakers, min_speakers
+
+    audio_path = Path(audio_path)
+    reference = reference_of(Path(rttm_path), audio_path)
+    audio, meta = load_recording(audio_path)
+    samples = audio.samples.mean(axis=0)
+    options = options or DiarizeOptions(min_speakers=min_speakers(meta))
+    started = time.perf_counter()
+    result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected_speakers(meta, audio),
+                          options=options, source_rate=audio.info.sample_rate)
+    elapsed = time.perf_counter() - started
+    ref, hyp = _annotation(reference), _annotation([(t.start, t.end, t.speaker) for t in result.turns])
+    uem = Timeline([Segment(0, max(len(samples) / 16000, max(end for _, end, _ in reference)))])
+    parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
+    jer = JaccardErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem)
+    n_ref, n_hyp = len({s for _, _, s in reference}), len({t.speaker for t in result.turns})
     return {
         "audio": str(audio_path),
         "der": round(parts["diarization error rate"], 4),
+        "jer": round(float(jer), 4),
         "missed_s": round(parts["missed detection"], 3),
         "false_alarm_s": round(parts["false alarm"], 3),
         "confusion_s": round(parts["confusion"], 3),
         "scored_s": round(parts["total"], 3),
         "collar": collar,
-        "n_speakers_ref": len({s for _, _, s in reference}),
-        "n_speakers_hyp": len({t.speaker for t in turns}),
+        "n_speakers_ref": n_ref,
+        "n_speakers_hyp": n_hyp,
+        "count_right": n_ref == n_hyp,
+        "count_confidence": result.count.confidence,
+        "count_reason": result.count.reason,
+        "vad": result.vad,
+        "overlap_s": result.overlap_s,
         "duration_s": round(len(samples) / 16000, 2),
         "diarize_s": round(elapsed, 2),
-        "model": describe("resemblyzer", kind="speaker"),
+        "model": {"name": result.encoder, "version": result.encoder_version},
     }
 
 
+def overall(rows: list[dict]) -> dict:
+    """DER over all files (components summed, as pyannote.metrics does), mean JER, count accuracy."""
+    scored = sum(r["scored_s"] for r in rows) or 1e-9
+    parts = {k: sum(r[k] for r in rows) for k in ("missed_s", "false_alarm_s", "confusion_s")}
+    return {
+        "files": len(rows),
+        "der": round(sum(parts.values()) / scored, 4),
+        "missed": round(parts["missed_s"] / scored, 4),
+        "false_alarm": round(parts["false_alarm_s"] / scored, 4),
+        "confusion": round(parts["confusion_s"] / scored, 4),
+        "jer": round(sum(r["jer"] for r in rows) / len(rows), 4),
+        "count_accuracy": round(sum(r["count_right"] for r in rows) / len(rows), 4),
+        "scored_s": round(scored, 2),
+        "diarize_s": round(sum(r["diarize_s"] for r in rows), 2),
+        "model": rows[0]["model"],
+    }
+
+
+def role_spans(utterances, turns=None) -> list[tuple[float, float, str]]:
+    """Who had which role when: each diarized speaker turn with its speaker's role (the role
+    the speaker's utterances carry), else (no turns, or roles split inside one voice by
+    content) the utterances themselves."""
+    roles_of: dict[str, set] = {}
+    for u in utterances:
+        roles_of.setdefault(u.speaker, set()).add(u.role)
+    if turns and all(len(roles_of.get(t.speaker, ())) == 1 for t in turns):
+        return sorted((t.start, t.end, next(iter(roles_of[t.speaker]))) for t in turns)
+    return sorted((u.start, u.end, u.role) for u in utterances)
+
+
+def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[float, float, str]], step: float = 0.01) -> dict:
+    """Share of the reference speech time (speakers named ``staff``/``customer``) whose role
+    Parley got right. At each 10 ms of reference speech the hypothesis is the role of the span
+    (``role_spans``) covering it (else the nearest span within 1 s; else none: wrong)."""
+    spans = sorted(spans)
+    starts = np.array([s[0] for s in spans]) if spans else np.zeros(0)
+    ends = np.array([s[1] for s in spans]) if spans else np.zeros(0)
+    right = total = 0.0
+    by_role = {}
+    for start, end, role in reference:
+        role = role.lower()
+        for t in np.arange(start, end, step):
+            hyp = None
+            if len(spans):
+                inside = np.flatnonzero((starts <= t) & (ends >= t))
+                if len(inside):
+                    hyp = spans[int(inside[-1])][2]
+                else:
+                    gap = np.maximum(starts - t, t - ends)
+                    j = int(np.argmin(gap))
+                    hyp = spans[j][2] if gap[j] <= 1.0 else None
+            ok = hyp == role
+            right += ok
+            total += 1
+            got = by_role.setdefault(role, [0, 0])
+            got[0] += ok
+            got[1] += 1
+    return {"right_s": round(right * step, 2), "speech_s": round(total * step, 2),
+            "share": round(right / total, 4) if total else 0.0,
+            "by_role": {r: round(a / b, 4) for r, (a, b) in by_role.items()}}
+
+
+def evaluate_roles(audio_path: Path, rttm_path: Path, db: Path | None = None) -> dict:
+    """Run a recording through transcription and the speaker stage as the pipeline does, and
+    score the roles against an RTTM whose speakers are named staff and customer."""
+    from .settings import Settings
+    from .speakers import SpeakerOptions, attribute_speakers
+    from .transcribe import TranscribeOptions, transcribe
+
+    reference = reference_of(rttm_path, audio_path)
+    names = {s.lower() for _, _, s in reference}
+    if not names <= {"staff", "customer"}:
+        raise ConfigError(f"the reference names speakers {sorted(names)}", fix="name them staff and customer in the RTTM",
+                          path=rttm_path)
+    settings = Settings()
+    audio, meta = load_recording(audio_path)
+    transcript = transcribe(audio, TranscribeOptions.from_settings(settings))
+    voiceprints = _voiceprints(db) if db else None
+    result = attribute_speakers(audio, transcript, meta, SpeakerOptions.from_settings(settings), voiceprints)
+    score = role_accuracy(role_spans(result.utterances, result.turns), reference)
+    by_utterance = role_accuracy(role_spans(result.utterances), reference)["share"]
+    row = result.rows["role_assignment"][0]
+    return {"audio": str(audio_path), **score, "utterance_share": by_utterance, "method": row["method"], "flagged": row["flagged"],
+            "confidence": row["confidence"], "n_speakers": row["n_speakers"], "reason": row["reason"],
+            "model": {"name": row["model"], "version": row["model_version"]}}
+
+
+def _voiceprints(db: Path):
+    from .store import Store
+    from .voiceprints import load_voiceprints
+
+    if not Path(db).exists():
+        raise ConfigError("no such database", fix="give the --db that holds the enrolled voiceprints", path=db)
+    with Store(db).connect() as con:
+        return load_voiceprints(con)
+
+
 def register(eval_app: typer.Typer) -> None:
-    """Add the ``diarization`` command to ``parley eval``."""
+    """Add the ``diarization`` and ``roles`` commands to ``parley eval``."""
 
     @eval_app.command("diarization")
     def diarization(
-        audio: Path = typer.Option(..., "--audio", exists=True, dir_okay=False, help="Recording to diarize."),
-        rttm: Path = typer.Option(..., "--rttm", exists=True, dir_okay=False, help="Reference: who spoke when."),
+        folder: Path | None = typer.Argument(None, exists=True, help="A folder of recordings, each with NAME.rttm beside it."),
+        audio: Path | None = typer.Option(None, "--audio", exists=True, help="One recording (or a folder)."),
+        rttm: Path | None = typer.Option(None, "--rttm", exists=True, dir_okay=False,
+                                         help="Reference: who spoke when (default NAME.rttm beside each recording)."),
         collar: float = typer.Option(0.25, "--collar", help="Seconds forgiven either side of each reference boundary."),
         n_speakers: int | None = typer.Option(None, "--speakers", help="Number of speakers if known (default: estimate)."),
+        model: str | None = typer.Option(None, "--model", help="Speaker encoder: campplus (default) or resemblyzer."),
     ) -> None:
-        """Diarization error rate of Parley's diarization against an RTTM reference."""
-        result = evaluate_diarization(audio, rttm, collar, n_speakers)
+        """Diarization error rate of Parley's diarization against RTTM references, per file and overall."""
+        target = folder or audio
+        if target is None:
+            raise typer.BadParameter("give a FOLDER of recordings with RTTMs, or --audio")
+        options = DiarizeOptions(encoder=model)
+        rows = []
+        for path, reference in recordings_with_rttm(target, rttm):
+            row = evaluate_diarization(path, reference, collar, n_speakers, options)
+            rows.append(row)
+            typer.echo(
+                f"{path.name}: DER {row['der']:.1%} JER {row['jer']:.1%} (missed {row['missed_s']} s, false alarm "
+                f"{row['false_alarm_s']} s, confusion {row['confusion_s']} s of {row['scored_s']} s); speakers "
+                f"{row['n_speakers_hyp']} found, {row['n_speakers_ref']} in the reference ({row['count_reason']})"
+            )
+        total = overall(rows)
         typer.echo(
-            f"DER {result['der']:.1%} (missed {result['missed_s']} s, false alarm {result['false_alarm_s']} s, "
-            f"confusion {result['confusion_s']} s of {result['scored_s']} s); speakers {result['n_speakers_hyp']} "
-            f"found, {result['n_speakers_ref']} in the reference"
+            f"overall, {total['files']} files: DER {total['der']:.1%} (missed {total['missed']:.1%}, false alarm "
+            f"{total['false_alarm']:.1%}, confusion {total['confusion']:.1%}), JER {total['jer']:.1%}, speaker count "
+            f"right in {total['count_accuracy']:.0%}; model {total['model']['name']} {total['model']['version']}"
         )
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(rows[0] if len(rows) == 1 else {**total, "per_file": rows}))
+
+    @eval_app.command("roles")
+    def roles(
+        audio: Path = typer.Option(..., "--audio", exists=True, help="A recording, or a folder of them."),
+        rttm: Path | None = typer.Option(None, "--rttm", exists=True, dir_okay=False,
+                                         help="Reference with speakers named staff and customer (default NAME.rttm)."),
+        db: Path | None = typer.Option(None, "--db", help="Database with enrolled voiceprints (default: none used)."),
+    ) -> None:
+        """Share of speech time whose staff/customer role Parley gets right (transcribes each recording).
+
+        Speech time is scored on the diarized turns with their speaker's role; ``utterance_share``
+        scores the stored utterances instead (their times come from the transcript's words)."""
+        rows = []
+        for path, reference in recordings_with_rttm(audio, rttm):
+            row = evaluate_roles(path, reference, db)
+            rows.append(row)
+            typer.echo(f"{path.name}: roles right on {row['share']:.1%} of {row['speech_s']} s "
+                       f"({row['method']}{', flagged' if row['flagged'] else ''})")
+        right, speech = sum(r["right_s"] for r in rows), sum(r["speech_s"] for r in rows) or 1e-9
+        total = {"files": len(rows), "share": round(right / speech, 4), "speech_s": round(speech, 2),
+                 "flagged": sum(r["flagged"] for r in rows), "model": rows[0]["model"]}
+        typer.echo(f"overall, {len(rows)} files: roles right on {total['share']:.1%} of {speech:.0f} s of speech; "
+                   f"{total['flagged']} flagged")
+        typer.echo(json.dumps(rows[0] if len(rows) == 1 else {**total, "per_file": rows}))
 
 
 def enroll_command(db_path: str | Path, staff_id: str, audio_paths: list[str | Path]) -> dict:

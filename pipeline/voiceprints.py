@@ -1,7 +1,9 @@
 """Staff voiceprints: enrol a staff member's voice from clips, store it, load it, compare it.
 
-A voiceprint is the L2-normalised mean of resemblyzer embeddings of the speech in a few clips
-of one staff member speaking alone. It lives in the ``voiceprints`` table (one row per staff
+A voiceprint is the L2-normalised mean of speaker embeddings (Parley's speaker encoder, CAM++ by
+default; the model is stored with it) of the speech in a few clips of one staff member speaking
+alone. A voiceprint made with another encoder than the recording is compared with cannot match:
+enrol again after changing the encoder. It lives in the ``voiceprints`` table (one row per staff
 member; enrolling again replaces it). The functions taking ``con`` use a DuckDB connection the
 caller opened (``Store.connect()``), so locking and migrations stay in ``store.py``.
 """
@@ -16,7 +18,7 @@ import numpy as np
 
 from .diarize import embed_spans, speech_seconds
 from .errors import TerminalError
-from .models import describe
+from .speaker_models import encoder
 
 MIN_SPEECH_S = 3.0
 """Enrolment needs at least this much speech in all clips together."""
@@ -28,7 +30,7 @@ class Voiceprint:
 
     staff_id: str
     embedding: np.ndarray
-    """256 floats, L2-normalised."""
+    """L2-normalised (192 floats for CAM++, 256 for resemblyzer)."""
     n_clips: int
     speech_s: float
     """Seconds of speech the embedding was made from."""
@@ -66,12 +68,14 @@ def enroll(staff_id: str, audio_paths: list[str | Path]) -> Voiceprint:
             path=audio_paths[0],
         )
     mean = np.mean(vectors, axis=0)
+    model = encoder()
     return Voiceprint(
         staff_id=staff_id,
         embedding=(mean / np.linalg.norm(mean)).astype(np.float32),
         n_clips=len(vectors),
         speech_s=round(total, 2),
-        model_version=describe("resemblyzer", kind="speaker")["version"],
+        model=model.name,
+        model_version=model.version,
     )
 
 

@@ -31,7 +31,7 @@ if point == "before-archive":  # the database has committed the recording, the f
     pipeline.ingest.move_to_archive = die
 else:  # inside the store transaction, after the recordings and utterances rows
     real = pipeline.store._insert
-    pipeline.store._insert = lambda con, table, rows: die() if table == "words" else real(con, table, rows)
+    pipeline.store._insert = lambda con, table, rows, **kw: die() if table == "words" else real(con, table, rows, **kw)
 s = Settings(db=work / "parley.duckdb", inbox=work / "inbox", archive=work / "archive", quarantine=work / "quarantine")
 Processor(s).process(next(iter(pipeline.ingest.list_inbox(s.inbox))))
 """

@@ -10,7 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.diarize import SpeakerTurn, assign_speakers, diarize, mel_filters
+from pipeline.diarize import SpeakerTurn, assign_speakers, diarize
+from pipeline.speaker_models import mel_filters
 from pipeline.errors import ConfigError
 from pipeline.records import Word
 from pipeline.speakers_cli import read_rttm, register

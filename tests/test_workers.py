@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import soak  # noqa: E402
 from pipeline.staging import load_staged, pending_batches  # noqa: E402
+from pipeline.governance.chain import verify  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 N_FILES = 8
@@ -82,8 +83,11 @@ def test_two_staging_workers_and_a_running_loader_process_each_file_once(tmp_pat
     loaded.append(load_staged(store, tmp_path / "staging"))
     outcomes = [json.loads(line) for out in outs for line in out.splitlines()]
     assert sorted(o["status"] for o in outcomes if o["status"] != "skipped") == ["done"] * N_FILES
-    assert sum(loaded) == N_FILES and pending_batches(tmp_path / "staging") == []
+    assert sum(loaded) == 2 * N_FILES and pending_batches(tmp_path / "staging") == []  # each file: its recording, its archived files
     assert soak.check(tmp_path, expected(written)) == []
+    with store.connect(read_only=True) as con:  # loaded concurrently, the chain still covers every recording and file
+        report = verify(con)
+    assert report.ok and report.recordings == N_FILES and report.files_checked >= N_FILES, report.breaks
 
 
 @pytest.mark.slow

@@ -97,12 +97,52 @@ class Accounts:
             raise ConfigError(f"bad user name '{username}'", fix="use letters, digits, '.', '-' or '_'")
         if len(password) < 8:
             raise ConfigError(f"the password for '{username}' is shorter than 8 characters", fix="choose a longer password")
-        self._run(
-            "INSERT INTO users (username, password_hash, role, team, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, team = excluded.team, disabled = 0",
-            (username, _hasher.hash(password), role, team if role == "team_lead" else None, _now().isoformat()),
-        )
+        with closing(self._connect()) as con, con:  # a reset ends every session the old password opened
+            con.execute(
+                "INSERT INTO users (username, password_hash, role, team, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, team = excluded.team, disabled = 0",
+                (username, _hasher.hash(password), role, team if role == "team_lead" else None, _now().isoformat()),
+            )
+            con.execute("DELETE FROM sessions WHERE username = ?", (username,))
         return User(username, role, team if role == "team_lead" else None)
+
+    def change_password(self, username: str, current: str, new: str, keep_token: str | None) -> int:
+        """Change a user's own password (the current one must match); every other session of the
+        user ends, the one holding ``keep_token`` goes on. Returns how many sessions ended."""
+        if self.authenticate(username, current) is None:
+            raise ConfigError("the current password is wrong", fix="type your current password again")
+        if len(new) < 8:
+            raise ConfigError("the new password is shorter than 8 characters", fix="choose a longer password")
+        with closing(self._connect()) as con, con:
+            con.execute("UPDATE users SET password_hash = ? WHERE username = ?", (_hasher.hash(new), username))
+            return con.execute("DELETE FROM sessions WHERE username = ? AND token_hash <> ?", (username, _token_hash(keep_token or ""))).rowcount
+
+    def set_disabled(self, username: str, disabled: bool) -> int:
+        """Disable (ending every session) or enable a user; returns how many sessions ended."""
+        with closing(self._connect()) as con, con:
+            if not con.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username)).rowcount:
+                raise ConfigError(f"no web user '{username}'", fix="see `parley users list`")
+            return con.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount if disabled else 0
+
+    def remove_user(self, username: str) -> int:
+        """Delete a user and their sessions (their audit rows stay); returns how many sessions ended."""
+        with closing(self._connect()) as con, con:
+            ended = con.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
+            if not con.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount:
+                raise ConfigError(f"no web user '{username}'", fix="see `parley users list`")
+            return ended
+
+    def list_users(self) -> list[dict]:
+        """Every user with their live sessions and last login (never a password hash)."""
+        rows = self._run(
+            """SELECT u.username, u.role, u.team, u.disabled, u.created_at,
+                      (SELECT count(*) FROM sessions s WHERE s.username = u.username AND s.expires_at > ?),
+                      (SELECT max(at) FROM audit a WHERE a.username = u.username AND a.action = 'login')
+               FROM users u ORDER BY u.username""",
+            (_now().isoformat(),),
+        )
+        keys = ("username", "role", "team", "disabled", "created_at", "sessions", "last_login")
+        return [dict(zip(keys, r)) for r in rows]
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password matches; None otherwise (same work either way)."""
@@ -147,15 +187,52 @@ class Accounts:
 
     # -- audit -------------------------------------------------------------------------------
     def audit(self, user: User | None, action: str, target: str | None = None, detail: str | None = None, client: str | None = None) -> None:
-        """Record who viewed or exported what."""
-        self._run(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (_now().isoformat(), user.username if user else None, user.role if user else None, action, target, detail, client),
-        )
+        """Record who viewed or exported what. Fields are cut to a bounded length (much shorter for
+        requests without a login), so nobody can fill the file by sending huge values."""
+        self._run("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)", self._audit_row(user, action, target, detail, client))
+
+    def audit_once(self, user: User | None, action: str, target: str | None, window_s: float, detail: str | None = None, client: str | None = None) -> bool:
+        """Audit unless the same user, action and target already has a row in the last ``window_s``
+        seconds (checked and written in one SQLite transaction); True when a row was written."""
+        row = self._audit_row(user, action, target, detail, client)
+        since = (_now() - timedelta(seconds=window_s)).isoformat()
+        with closing(self._connect()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                seen = con.execute(
+                    "SELECT 1 FROM audit WHERE username IS ? AND action = ? AND target IS ? AND at > ? LIMIT 1", (row[1], action, row[4], since)
+                ).fetchone()
+                if not seen:
+                    con.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return not seen
+
+    @staticmethod
+    def _audit_row(user: User | None, action: str, target: str | None, detail: str | None, client: str | None) -> tuple:
+        limits = AUDIT_LIMITS if user is not None else ANONYMOUS_AUDIT_LIMITS
+        return (_now().isoformat(), _bounded(user.username if user else None, 200), user.role if user else None, _bounded(action, 40),
+                _bounded(target, limits[0]), _bounded(detail, limits[1]), _bounded(client, 100))
 
     def audit_rows(self, limit: int = 200) -> list[tuple]:
         """The latest audit rows, newest first: (at, username, role, action, target, detail, client)."""
         return self._run("SELECT * FROM audit ORDER BY at DESC LIMIT ?", (limit,))
+
+
+AUDIT_LIMITS = (1000, 20_000)
+"""Longest target and detail kept in an audit row of a logged-in user (a long SQL query is cut)."""
+ANONYMOUS_AUDIT_LIMITS = (120, 200)
+"""... and of a request without a login (a failed login's user name)."""
+
+
+def _bounded(value: str | None, limit: int) -> str | None:
+    """``value`` cut to ``limit`` characters, saying how long it was."""
+    if value is None or len(value) <= limit:
+        return value
+    note = f"... ({len(value):,} characters)"
+    return value[: max(0, limit - len(note))] + note
 
 
 def add_user(db_path: str | Path, username: str, password: str, role: str, team: str | None = None) -> User:

@@ -21,8 +21,10 @@ from ..store import Store
 from . import charts
 from .accounts import Accounts, accounts_path
 from .auth import router as auth_router
-from .auth import session_middleware
+from .auth import security_headers, session_middleware
 from .pages import router as pages_router
+from .sqlguard import SqlSlots
+from .throttle import LoginThrottle
 
 HERE = Path(__file__).resolve().parent
 WEB_LOCK_TIMEOUT_S = 10.0
@@ -35,6 +37,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.db, lock_timeout_s=min(settings.db_lock_timeout_s, WEB_LOCK_TIMEOUT_S))
     app.state.accounts = Accounts(accounts_path(settings.db))
+    app.state.throttle = LoginThrottle(
+        app.state.accounts.path, slow_after=settings.web_login_slow_after, lock_after=settings.web_login_lock_after,
+        window_s=settings.web_login_window_s, lock_s=settings.web_login_lock_s,
+    )
+    app.state.sql_slots = SqlSlots(settings.web_sql_per_user, settings.web_sql_total)
     app.state.templates = _templates()
     app.middleware("http")(session_middleware)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -42,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages_router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ParleyError, _parley_error)
+    app.add_exception_handler(Exception, _internal_error)  # answered outside the middleware: headers added here
     return app
 
 
@@ -68,6 +76,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 async def _parley_error(request: Request, exc: ParleyError) -> Response:
     return _error_page(request, 503 if isinstance(exc, TransientError) else 400, exc.one_line())
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A 500 with the same security headers as every other page, and no details (they go to the log)."""
+    headers = {**security_headers(request), "Cache-Control": "no-store"}
+    return PlainTextResponse("Internal error: the problem was logged. Try again, or tell the Parley administrator.", status_code=500, headers=headers)
 
 
 # -- template helpers --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from ..errors import ConfigError
 from .accounts import SESSION_HOURS, User
 
 SESSION_COOKIE = "parley_session"
@@ -27,6 +28,24 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+HSTS = "max-age=31536000"
+"""Sent (with Secure cookies) when ``web_secure_cookie`` says the app is served over TLS."""
+LONGEST_NAME = 150
+"""A longer user name is a failed login without any password work."""
+THROTTLE_AUDIT_S = 60.0
+"""A refused (throttled or locked) attempt is audited at most once a minute per user name and address."""
+
+
+def security_headers(request: Request) -> dict[str, str]:
+    """The headers every response carries, error pages included."""
+    headers = dict(HEADERS)
+    if request.app.state.settings.web_secure_cookie:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", max_age=max_age, secure=request.app.state.settings.web_secure_cookie)
 
 router = APIRouter()
 
@@ -36,7 +55,7 @@ async def session_middleware(request: Request, call_next) -> Response:
     path = request.url.path
     if path.startswith("/static/"):  # public assets: no session look-up
         response = await call_next(request)
-        for name, value in HEADERS.items():
+        for name, value in security_headers(request).items():
             response.headers.setdefault(name, value)
         return response
     accounts = request.app.state.accounts
@@ -49,7 +68,7 @@ async def session_middleware(request: Request, call_next) -> Response:
             response = PlainTextResponse("login required: open /login first", status_code=401)
     else:
         response = await call_next(request)
-    for name, value in HEADERS.items():
+    for name, value in security_headers(request).items():
         response.headers.setdefault(name, value)
     if not path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
@@ -84,30 +103,79 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
+def _login_message(error: str, wait: int) -> str:
+    """The login page's message for ``error`` (fixed texts: nothing from the request is echoed)."""
+    if error == "locked":
+        return f"Too many wrong passwords for this user name or from your address: logins are locked for {max(1, round(wait / 60))} minutes."
+    if error == "wait":
+        return f"Too many wrong passwords: wait {wait} seconds before trying again."
+    return "Wrong user name or password." if error else ""
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/", error: str = "") -> Response:
+def login_page(request: Request, next: str = "/", error: str = "", wait: int = 0) -> Response:
     token = secrets.token_urlsafe(24)
-    response = request.app.state.templates.TemplateResponse(request, "login.html", {"login_csrf": token, "next": _safe_next(next), "error": error})
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    context = {"login_csrf": token, "next": _safe_next(next), "error": _login_message(error, max(0, min(wait, 86400)))}
+    response = request.app.state.templates.TemplateResponse(request, "login.html", context)
+    _cookie(request, response, LOGIN_COOKIE, token, 3600)
     return response
 
 
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
-    accounts = request.app.state.accounts
+    accounts, throttle = request.app.state.accounts, request.app.state.throttle
     cookie = request.cookies.get(LOGIN_COOKIE) or ""
     if not cookie or not secrets.compare_digest(cookie, csrf):
         raise HTTPException(403, "the login form expired: reload the page and try again")
-    user = accounts.authenticate(username, password)
     client = request.client.host if request.client else None
+    back = f"next={quote(_safe_next(next))}"
+    verdict = throttle.check(username, client)
+    if not verdict.allowed:  # not even checked: no argon2 work, and it does not count
+        action = "login_locked" if verdict.locked else "login_throttled"
+        accounts.audit_once(None, action, _throttled(verdict.key, username, client), THROTTLE_AUDIT_S, f"{verdict.key}: wait {verdict.wait_s} s", client)
+        return RedirectResponse(f"/login?error={'locked' if verdict.locked else 'wait'}&wait={verdict.wait_s}&{back}", status_code=303)
+    user = accounts.authenticate(username, password) if len(username) <= LONGEST_NAME else None
     if user is None:
         accounts.audit(None, "login_failed", username, None, client)
-        return RedirectResponse(f"/login?error=1&next={quote(_safe_next(next))}", status_code=303)
+        after = throttle.failed(username, client)
+        if after.locked:
+            accounts.audit_once(None, "login_locked", _throttled(after.key, username, client), THROTTLE_AUDIT_S, f"{after.key}: locked for {after.wait_s} s", client)
+        return RedirectResponse(f"/login?error=1&{back}", status_code=303)
+    throttle.succeeded(username)
     token, _ = accounts.start_session(user)
     accounts.audit(user, "login", None, None, client)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=SESSION_HOURS * 3600)
+    _cookie(request, response, SESSION_COOKIE, token, SESSION_HOURS * 3600)
     response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+def _throttled(key: str | None, username: str, client: str | None) -> str:
+    """An audit row's target for a throttled login: the user name, or the address when that is what is throttled."""
+    return username if key == "user" else f"address {client}"
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, user: User = Depends(current_user)) -> Response:
+    return request.app.state.templates.TemplateResponse(request, "account.html", {"user": user, "csrf": request.state.csrf, "message": "", "error": ""})
+
+
+@router.post("/account/password", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
+def change_password(request: Request, current: str = Form(""), new: str = Form(""), confirm: str = Form(""), user: User = Depends(current_user)) -> Response:
+    """Change one's own password: this session goes on, every other session of the user ends."""
+    accounts = request.app.state.accounts
+    message, error = "", ""
+    if new != confirm:
+        error = "The new password and its confirmation differ."
+    else:
+        try:
+            ended = accounts.change_password(user.username, current, new, request.cookies.get(SESSION_COOKIE))
+            accounts.audit(user, "password_changed", user.username, f"{ended} other session(s) ended", request.client.host if request.client else None)
+            message = f"Password changed; your {ended} other sessions were ended." if ended else "Password changed; your other sessions were ended (there were none)."
+        except ConfigError as exc:
+            error = exc.problem[:1].upper() + exc.problem[1:] + "."
+    response = request.app.state.templates.TemplateResponse(request, "account.html", {"user": user, "csrf": request.state.csrf, "message": message, "error": error})
+    response.status_code = 400 if error else 200
     return response
 
 

@@ -12,6 +12,8 @@ import duckdb
 
 import csv
 import io
+import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,7 +25,7 @@ from ..queries import NAMED_QUERIES
 from . import data
 from .accounts import User
 from .auth import check_csrf, compliance_user, current_user
-from .sqlguard import RejectedQuery, run_guarded
+from .sqlguard import Busy, RejectedQuery, limited_connection, run_guarded
 
 router = APIRouter()
 
@@ -44,12 +46,30 @@ def audit(request: Request, user: User, action: str, target: str | None = None, 
     request.app.state.accounts.audit(user, action, target, detail, request.client.host if request.client else None)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet (CSV injection)."""
+AUDIO_AUDIT_WINDOW_S = 600.0
+"""Playing (and seeking in) a recording is audited once per user and recording in this many seconds."""
+
+
+def neutralise(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with ' so it shows as text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def safe_filename(name: str, default: str = "export") -> str:
+    """A download's file name: letters, digits, '.', '-' and '_' only, at most 80 characters."""
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", name)).strip("._")[:80]
+    return cleaned or default
+
+
 def csv_response(columns: list[str], rows: list[tuple], filename: str) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    writer.writerow([neutralise(c) for c in columns])
+    writer.writerows([neutralise(v) for v in row] for row in rows)
+    name = safe_filename(filename.removesuffix(".csv")) + ".csv"
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -135,8 +155,9 @@ def audio(recording_id: str, request: Request, user: User = Depends(current_user
     path = Path(found["rec"]["archive_path"] or "")
     if not found["rec"]["archive_path"] or not path.is_file():
         raise HTTPException(404, "the archived recording is not on disk")
-    if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):
-        audit(request, user, "audio", f"interaction:{recording_id}")
+    request.app.state.accounts.audit_once(  # whatever the Range header: every play, seek or download
+        user, "audio", f"interaction:{recording_id}", AUDIO_AUDIT_WINDOW_S, request.headers.get("range"), request.client.host if request.client else None
+    )
     return FileResponse(path, headers={"Cache-Control": "private, no-store"})
 
 
@@ -150,9 +171,23 @@ def search_page(request: Request, q: str = "", role: str = "", team: str = "", s
     return render(request, "search.html", q=q, role=role, team=team, staff=staff, results=results)
 
 
-def _run_sql(request: Request, sql: str) -> tuple[list[str], list[tuple], bool]:
-    with reader(request) as con:
-        return run_guarded(con, sql)
+def _run_sql(request: Request, user: User, sql: str, deadline: float) -> tuple[list[str], list[tuple], str | bool]:
+    """Run a SQL-page query within the settings' limits: a slot of the user's few, its own DuckDB
+    instance (memory, threads), the time limit up to ``deadline`` and the size cap."""
+    s = request.app.state.settings
+    # the Store's read-only connection waits (and retries) while another process writes the file
+    with request.app.state.sql_slots.slot(user.username), request.app.state.store.connect(read_only=True):
+        with limited_connection(s.db, s.web_sql_memory, s.web_sql_threads) as con:
+            _stand_ins(con)
+            return run_guarded(con, sql, timeout_s=s.web_sql_timeout_s, max_bytes=s.web_sql_max_bytes, deadline=deadline)
+
+
+def _stand_ins(con: Any) -> None:
+    """``data.ensure_tables`` for the attached database (tables of stages not run yet, empty)."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'parley' AND schema_name = 'main'").fetchall()}
+    for name, columns in data.STAND_INS.items():
+        if name not in have:
+            con.execute(f"CREATE TEMP TABLE {name} ({columns})")
 
 
 @router.get("/sql", response_class=HTMLResponse)
@@ -169,31 +204,41 @@ def sql_run(request: Request, sql: str = Form(""), user: User = Depends(complian
 
 
 def _sql_result(request: Request, user: User, sql: str, name: str) -> Response:
+    started = time.monotonic()
+    deadline = started + request.app.state.settings.web_sql_timeout_s  # the query, its rows and the page
     columns: list[str] = []
     rows: list[tuple] = []
     truncated, error = False, ""
     if sql.strip():
         try:
-            columns, rows, truncated = _run_sql(request, sql)
+            columns, rows, truncated = _run_sql(request, user, sql, deadline)
+        except Busy as exc:
+            audit(request, user, "sql", name or None, f"REFUSED (busy) {sql}")
+            raise HTTPException(429, str(exc)) from exc
         except RejectedQuery as exc:
             error = str(exc)
         except duckdb.Error as exc:  # a query error is the user's to see and fix, not a crash
             error = str(exc).splitlines()[0]
         audit(request, user, "sql", name or None, sql if not error else f"REJECTED {sql}")
-    status = 400 if error else 200
-    response = render(request, "sql.html", sql=sql, name=name, columns=columns, rows=rows, truncated=truncated, error=error, queries=NAMED_QUERIES)
-    response.status_code = status
+    limit_kb = request.app.state.settings.web_sql_max_bytes // 1000
+    response = render(request, "sql.html", sql=sql, name=name, columns=columns, rows=rows, truncated=truncated, error=error, queries=NAMED_QUERIES, limit_kb=limit_kb)
+    if time.monotonic() > deadline and not error:  # building the page counts too
+        error = f"the query and its page took longer than {request.app.state.settings.web_sql_timeout_s:g} s and were stopped. Fix: narrow it (fewer rows or columns)"
+        response = render(request, "sql.html", sql=sql, name=name, columns=[], rows=[], truncated=False, error=error, queries=NAMED_QUERIES, limit_kb=limit_kb)
+    response.status_code = 400 if error else 200
     return response
 
 
 @router.post("/sql/export.csv", dependencies=[Depends(check_csrf)])
 def sql_export(request: Request, sql: str = Form(""), name: str = Form(""), user: User = Depends(compliance_user)) -> Response:
     try:
-        columns, rows, _ = _run_sql(request, sql)
+        columns, rows, truncated = _run_sql(request, user, sql, time.monotonic() + request.app.state.settings.web_sql_timeout_s)
+    except Busy as exc:
+        raise HTTPException(429, str(exc)) from exc
     except (RejectedQuery, duckdb.Error) as exc:  # a busy database (TransientError) is a 503 elsewhere
         audit(request, user, "export", name or "sql", f"REJECTED {sql}")
         raise HTTPException(400, str(exc).splitlines()[0]) from exc
-    audit(request, user, "export", name or "sql", f"{len(rows)} rows: {sql}")
+    audit(request, user, "export", name or "sql", f"{len(rows)} rows{' (cut off: ' + truncated + ')' if truncated else ''}: {sql}")
     return csv_response(columns, rows, f"{name or 'query'}.csv")
 
 

@@ -30,3 +30,13 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+
+-- Wrong passwords, for login throttling (pipeline/web/throttle.py): one row per failure per key,
+-- 'user:<sha256 of the name>' and 'addr:<client address>'; rows older than the window are pruned.
+CREATE TABLE IF NOT EXISTS login_failures (
+    key           TEXT NOT NULL,
+    at            REAL NOT NULL           -- seconds since the epoch
+);
+
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at);
+CREATE INDEX IF NOT EXISTS audit_who ON audit(username, action, target, at);

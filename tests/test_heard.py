@@ -1,0 +1,87 @@
+"""Rule phrases as speech recognition writes them (pipeline/heard.py, and through the real rules)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.heard import canonical, find_phrase
+from pipeline.records import Utterance
+from pipeline.rules import evaluate_rules, load_rules
+from pipeline.settings import ROOT
+
+
+def test_canonical_form():
+    assert canonical("It's OK: this call maybe recorded. We'll see, can't say. Good-bye!") == (
+        "it is ok this call may be recorded we will see can not say good bye"
+    )
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "found"),
+    [
+        ("this call may be recorded", "Within the call maybe recorded.", "the call may be recorded"),
+        ("this call may be recorded", "customer service in this call maybe recorded", "this call may be recorded"),
+        ("anything else I can help", "Is there anything else I can help you with?", "anything else i can help"),
+        ("goodbye", "Thanks, good bye.", "good bye"),
+        ("sorry", "Oh I'm so sorry.", "sorry"),
+    ],
+)
+def test_phrases_survive_recognition(phrase, text, found):
+    heard = find_phrase(phrase, text)
+    assert heard is not None and heard.text == found
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text"),
+    [
+        ("thank you for calling", "Thank you for holding."),  # 83 of 100: another phrase
+        ("this call may be recorded", "recorded"),  # a phrase is not found inside a shorter utterance
+        ("sorry", "a sorrytale"),  # short phrases match whole words exactly
+        ("this call may be recorded", "How are you today? Lovely to speak to you."),
+    ],
+)
+def test_other_phrases_are_not_found(phrase, text):
+    assert find_phrase(phrase, text) is None
+
+
+def utterances(rows):
+    return [Utterance(i, role, role, start, end, text, []) for i, (role, start, end, text) in enumerate(rows)]
+
+
+def orthogonal(texts):
+    """A stand-in encoder under which no two texts mean the same: only phrases and regexes match."""
+    return np.eye(len(texts), dtype=np.float32)
+
+
+def disclosure(call, duration_s=30.0):
+    rules = [r for r in load_rules(ROOT / "data" / "rules") if r.name == "call_recording_disclosure"]
+    (finding,) = evaluate_rules(rules, utterances(call), duration_s=duration_s, embed=orthogonal, channel="phone")
+    return finding
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "Customer service in this call maybe recorded.",
+        "Within the call maybe recorded for quality and training.",
+        "Please note this call may be, uh, recorded.",
+    ],
+)
+def test_disclosure_as_transcribed_passes(heard):
+    d = disclosure([("staff", 0.5, 4.0, "Good morning, Northfield Energy, Priya speaking."), ("staff", 4.2, 8.0, heard),
+                    ("customer", 8.5, 11.0, "Hi, I'd like to ask about my bill.")])
+    assert d.passed and d.utterance_index == 1 and d.matched
+
+
+def test_disclosure_cut_by_a_pause_is_found_across_the_two_utterances():
+    d = disclosure([("staff", 0.5, 2.0, "Just so you know, this call may"), ("staff", 3.2, 4.5, "be recorded."),
+                    ("customer", 5.0, 6.0, "Okay.")])
+    assert d.passed and d.utterance_index == 0
+
+
+def test_no_disclosure_is_not_found():
+    d = disclosure([("staff", 0.5, 4.0, "Hello, you're through to Castlegate Bank, Rhys speaking."),
+                    ("staff", 4.2, 6.0, "How are you today?"), ("staff", 6.2, 8.0, "How can I help?"),
+                    ("customer", 8.5, 12.0, "I'd like to know when my new card will arrive, I was told it's recorded delivery.")])
+    assert not d.passed and d.detail["missing"]

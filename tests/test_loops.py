@@ -1,0 +1,67 @@
+"""Repetition loops: found where Whisper loops, not where people repeat themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.loops import cut_inner, find_loops, has_loop
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nadeen Nadeen Nadeen Nadeen Nadeen",
+        "I'll call N. I'll call N. I'll call N. I'll call N.",
+        "M .T. M .T. M .T. M .T. M .T.",
+        "It's 4 " + "-1 " * 40,  # what espeak-ng 1.51's card number became with greedy decoding
+        "and my name is Margaret Hamilton, and my name is Margaret Hamilton, and my name is Margaret Hamilton,",
+        "Yes, it is 4242424242424242424242424242424242424242424242424242424242.",  # one token
+        "Hello. Hello. Hello. Hello.",
+    ],
+)
+def test_loops_are_found(text):
+    assert has_loop(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no, no, no",
+        "thank you, thank you",
+        "Yes, it's 4 -1 -1 -1 - 1 -1 - 1 - 1 - 1 -1 -1 - 1 -1 - 1, 1 - 1.",  # 4111 1111 1111 1111 read out
+        "four one one one one one one one one one one one one one one one",
+        "4242 4242 4242 4242",
+        "4242424242424242",
+        "bye bye",
+    ],
+)
+def test_talk_is_not_a_loop(text):
+    assert not has_loop(text)
+
+
+def test_a_loop_is_located_across_punctuation_tokens():
+    words = "a b Nadeen - Nadeen - Nadeen Nadeen x".split()
+    (loop,) = find_loops(words)
+    assert words[loop.start : loop.end] == ["Nadeen", "-", "Nadeen", "-", "Nadeen", "Nadeen"]
+
+
+def test_a_loop_inside_one_token_is_cut_back():
+    token = "ha" * 20 + "!"
+    (loop,) = find_loops(["it's", token])
+    assert loop.inner and cut_inner(token, loop, 2) == "haha!"
+
+
+def test_one_token_with_more_digits_than_a_card_is_a_loop_and_is_cut_to_a_card_number():
+    from pipeline.whisper import Decoded, _cut_loops
+
+    class W:
+        def __init__(self, word):
+            self.word, self.start, self.end = word, 0.0, 1.0
+
+    garbled = "24242424242425252525252524252525252424252525242524"  # no periodic run long enough
+    assert find_loops(["it", "is", "4242 4242 4242 4242", "4242424242424242"]) == []  # a card number is not
+    for token in ("4242424242424242424242424242424242424242" + "8.", garbled):
+        (loop,) = find_loops(["it", "is", token])
+        assert loop.start == 2
+        words = _cut_loops([(W(w), None) for w in ["it", "is", token]], Decoded())
+        assert words[2][0].word == token[:16] + ("." if token.endswith(".") else "")
