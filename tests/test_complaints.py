@@ -232,17 +232,21 @@ def test_register_report_filters_and_writes_files(register_db, tmp_path):
     assert missing.exit_code == 2 and not (tmp_path / "none.duckdb").exists()
 
 
-def test_a_real_call_of_small_talk_is_no_complaint(workspace):
-    """The bundled real phone call (pyannote's sample: two strangers chatting, "they all call me
-    a Yankee down here") through the whole pipeline: no complaint."""
+def test_the_bundled_samples_billing_complaint_is_one_and_real_small_talk_is_not(workspace):
+    """Two bundled samples through the whole pipeline: the billing call (a customer charged twice,
+    8 kHz stereo) is a complaint; the real phone call (pyannote's sample: two strangers chatting,
+    "they all call me a Yankee down here") is not."""
     from conftest import DATA, drop
 
     from pipeline.process import Processor
 
+    billing = ROOT / "data" / "samples" / "20261102T091500_S1042_billing_leeds_phone_inbound.wav"
     processor = Processor(workspace)
-    assert processor.process(drop(workspace, DATA / "pyannote_sample.wav")).status == "done"
-    found = processor.store.query("SELECT label, score FROM tags WHERE kind = 'complaint' AND utterance_index IS NULL").rows
-    assert len(found) == 1 and found[0][0] == "no"
+    for source in (billing, DATA / "pyannote_sample.wav"):
+        assert processor.process(drop(workspace, source)).status == "done"
+    found = dict(processor.store.query(
+        "SELECT r.source_name, t.label FROM recordings r JOIN tags t ON t.recording_id = r.id AND t.kind = 'complaint' AND t.utterance_index IS NULL").rows)
+    assert found == {billing.name: "yes", "pyannote_sample.wav": "no"}
     assert processor.store.query("SELECT count(*) FROM tags WHERE kind = 'complaint' AND utterance_index IS NOT NULL").rows[0][0] > 3
 
 
