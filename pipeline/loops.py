@@ -126,6 +126,44 @@ def _is_loop(unit: int, repeats: int, keys: Sequence[str]) -> bool:
     return repeats >= MIN_REPEATS and unit * repeats >= MIN_LOOP_WORDS
 
 
+NEAR_LOOP_NGRAM = 3
+NEAR_LOOP_REPEATS = 4
+NEAR_LOOP_GAP = 12
+"""A near loop: the same 3 words (not all digits) said 4 or more times, each within 12 words of
+the last ("my name is Robert Samen, and my name is Robert Samen. My name is Robert Saman, and my
+name's ..."): the decoder stuck on a phrase with small changes, which ``find_loops`` (exact
+repeats) does not see. Used to judge a decoding, not to cut text."""
+
+
+def find_near_loops(words: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) index ranges in ``words`` of near loops, not overlapping, left to right."""
+    spoken = [i for i, w in enumerate(words) if is_spoken(w)]
+    keys = [_key(words[i]) for i in spoken]
+    seen: dict[tuple[str, ...], list[int]] = {}
+    for j in range(len(keys) - NEAR_LOOP_NGRAM + 1):
+        gram = tuple(keys[j : j + NEAR_LOOP_NGRAM])
+        if not all(k.isdigit() for k in gram):
+            seen.setdefault(gram, []).append(j)
+    spans = []
+    for at in seen.values():
+        run = [at[0]]
+        for j in at[1:] + [None]:
+            if j is not None and j - run[-1] <= NEAR_LOOP_GAP and j - run[-1] >= NEAR_LOOP_NGRAM:
+                run.append(j)
+                continue
+            if len(run) >= NEAR_LOOP_REPEATS:
+                spans.append((spoken[run[0]], spoken[run[-1] + NEAR_LOOP_NGRAM - 1] + 1))
+            if j is not None and j - run[-1] >= NEAR_LOOP_NGRAM:
+                run = [j]
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
 def has_loop(text: str) -> bool:
     return bool(find_loops(text.split()))
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .loops import COMPRESSION_RATIO_LIMIT, compression_ratio, cut_inner, find_loops, is_spoken
+from .loops import COMPRESSION_RATIO_LIMIT, compression_ratio, cut_inner, find_loops, find_near_loops, is_spoken
 from .records import Word
 
 SAMPLE_RATE = 16000
@@ -199,14 +199,20 @@ def _lost_speech(words: list[tuple], window: _Window, at_least_s: float = LOST_S
 
 def _missed(words: list[tuple], window: _Window) -> float:
     """Seconds of the window's speech a decoding misses: its gaps with no word
-    (``_lost_speech``) plus the time its repetition loops take up. A looped token ("4242...")
-    often stretches over the speech after it, hiding that speech from the gap count."""
+    (``_lost_speech``) plus the time its repetition loops, exact or near, take up. A looped token
+    ("4242...") often stretches over the speech after it, hiding that speech from the gap count."""
     return _lost_speech(words, window) + _loop_time(words)
 
 
 def _loop_time(words: list[tuple]) -> float:
-    loops = find_loops([w.word for w, _ in words])
-    return sum(words[loop.end - 1][0].end - words[loop.start][0].start for loop in loops)
+    tokens = [w.word for w, _ in words]
+    spans = sorted([(loop.start, loop.end) for loop in find_loops(tokens)] + find_near_loops(tokens))
+    total, reach = 0.0, 0.0
+    for start, end in spans:
+        lo, hi = max(words[start][0].start, reach), words[end - 1][0].end
+        total += max(hi - lo, 0.0)
+        reach = max(reach, hi)
+    return total
 
 
 def _better(again: list[tuple], first: list[tuple], window: _Window) -> bool:

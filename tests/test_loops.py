@@ -65,3 +65,17 @@ def test_one_token_with_more_digits_than_a_card_is_a_loop_and_is_cut_to_a_card_n
         assert loop.start == 2
         words = _cut_loops([(W(w), None) for w in ["it", "is", token]], Decoded())
         assert words[2][0].word == token[:16] + ("." if token.endswith(".") else "")
+
+
+def test_a_phrase_the_decoder_is_stuck_on_with_small_changes_is_a_near_loop():
+    from pipeline.loops import find_near_loops
+
+    stuck = "I want to arrange something. My name is Robert Samen, and my name is Robert Samen. My name is Robert Saman, and my name's Robert Saman. My name is Robert Sam It's not good enough.".split()
+    ((start, end),) = find_near_loops(stuck)
+    assert stuck[start:end][:3] == ["My", "name", "is"] and find_loops(stuck) == []
+    for said in (
+        "thank you very much, thank you very much. Is there anything else?",
+        "my card is 4 2 4 2 4 2 4 2 4 2 4 2 4 2 4 2 and the code is 1 2 3",
+        "I want to pay. I want to pay by card. Later I want to pay the rest of it in the summer.",
+    ):
+        assert find_near_loops(said.split()) == [], said
