@@ -21,6 +21,11 @@ development rows only (see ``held_out`` and ``models/README.md``).
 
     python bench/calls.py OUT --n 40 --split test --layout stereo --rate 8000
     python bench/calls.py OUT --n 40 --split test --layout mono --rate 8000 --kind complaint,request
+    python bench/calls.py OUT --n 40 --split test --same-staff
+
+By default the staff answer a complaint as a complaint (an apology, a complaint logged) and the
+customer opens with "a problem"; ``--same-staff`` says the same staff lines and opening in both
+kinds, so that only the customer's own words tell them apart.
 """
 
 from __future__ import annotations
@@ -310,9 +315,12 @@ class CallTruth:
     duration_s: float = 0.0
 
 
-def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2) -> tuple[list[Turn], dict, dict]:
+def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2, same_staff: bool = False) -> tuple[list[Turn], dict, dict]:
     """The turns of one call and what was said (``drop_share``: chance of leaving out each of
-    disclosure, further help and closing)."""
+    disclosure, further help and closing). ``same_staff``: the staff lines and the customer's
+    opening are drawn from the same wordings whatever the customer says (no apology, no complaint
+    logged, no "something's gone wrong"), so only the customer's own words tell a complaint from a
+    request, as in issue 16's trial; no escalation."""
     lines = lines_of(split)
     company, _sector = rng.choice(COMPANIES)
     values = {
@@ -323,9 +331,11 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     }
     said = {k: rng.random() >= drop_share for k in ("disclosure", "further_help", "closing")}
     said["identity"] = True
-    said["empathy"] = customer.kind == "complaint"
+    said["empathy"] = customer.kind == "complaint" and not same_staff
     complaint = customer.kind == "complaint"
-    escalate = complaint and rng.random() < 0.25
+    scripted = complaint and not same_staff
+    """the staff answer a complaint as a complaint"""
+    escalate = scripted and rng.random() < 0.25
     small_talk = rng.random() < 0.3
 
     def staff(kind: str) -> Turn:
@@ -337,7 +347,7 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     turns = [staff("greeting"), staff("disclosure" if said["disclosure"] else "no_disclosure"), staff("ask")]
     turns[1] = Turn("staff", turns[1].text, gap_s=0.25)
     turns[2] = Turn("staff", turns[2].text, gap_s=0.3)
-    turns.append(cust("opening_complaint" if complaint else "opening_request"))
+    turns.append(cust("opening_complaint" if scripted else "opening_request"))
     turns += [staff("identity"), cust("identity"), staff("thanks_id")]
     if small_talk:
         turns.append(Turn("customer", rng.choice(SMALL_TALK)))
@@ -345,10 +355,10 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     half = max(1, len(sentences) // 2) if len(sentences) > 2 else len(sentences)
     turns.append(Turn("customer", " ".join(sentences[:half])))
     if sentences[half:]:
-        turns.append(staff("answer") if not complaint else Turn("staff", "I see. Go on."))
+        turns.append(staff("answer") if not scripted else Turn("staff", "I see. Go on."))
         turns.append(Turn("customer", " ".join(sentences[half:])))
-    turns.append(staff("empathy" if complaint else "answer"))
-    turns.append(staff("action_complaint" if complaint else "action_request"))
+    turns.append(staff("empathy" if scripted else "answer"))
+    turns.append(staff("action_complaint" if scripted else "action_request"))
     turns.append(staff("resolution_check"))
     turns.append(cust("not_accept") if escalate else cust("accept"))
     if escalate:
@@ -358,7 +368,7 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     turns.append(cust("no_more"))
     turns.append(staff("closing" if said["closing"] else "no_closing"))
     turns.append(cust("bye"))
-    extra = {"escalation_requested": escalate, "resolved_on_call": not escalate and not complaint, "small_talk": small_talk, "company": company}
+    extra = {"escalation_requested": escalate, "resolved_on_call": not escalate and not scripted, "small_talk": small_talk, "company": company}
     return turns, said, extra
 
 
@@ -374,6 +384,7 @@ def make_calls(
     suffix: str = ".wav",
     drop_share: float = 0.2,
     prefix: str = "call",
+    same_staff: bool = False,
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
@@ -390,7 +401,7 @@ def make_calls(
         if i % 4 == 3:  # every fourth call: two voices of the same sex
             same = [v for v in voices if v[1] == staff_voice[1] and v != staff_voice]
             customer_voice = rng.choice(same) if same else customer_voice
-        turns, said, extra = call_turns(rng, customer, split, drop_share=drop_share)
+        turns, said, extra = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff)
         name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
         path = out / f"{name}{suffix}"
         vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2])}
@@ -443,9 +454,11 @@ def main() -> None:
     parser.add_argument("--format", default=".wav", help="file extension: .wav .flac .mp3 .ogg .m4a")
     parser.add_argument("--drop-share", type=float, default=0.2, help="chance of leaving out each of disclosure, further help, closing")
     parser.add_argument("--prefix", default="call")
+    parser.add_argument("--same-staff", action="store_true", help="the same staff lines and customer opening for complaints and requests")
     args = parser.parse_args()
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
-                        seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix)
+                        seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
+                        same_staff=args.same_staff)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 

@@ -30,10 +30,11 @@ class AnalysisOptions:
     model_cache: Path = ROOT / "models" / "cache"
     rules: Path = ROOT / "data" / "rules"
     rubrics: Path = ROOT / "data" / "rubrics"
+    complaint_taxonomy: str = "general"
 
     @classmethod
     def from_settings(cls, s) -> "AnalysisOptions":
-        return cls(s.redaction, s.keep_raw_text, s.tagging, s.scoring, s.encoder, s.taxonomies, s.training, s.model_cache, s.rules, s.rubrics)
+        return cls(s.redaction, s.keep_raw_text, s.tagging, s.scoring, s.encoder, s.taxonomies, s.training, s.model_cache, s.rules, s.rubrics, s.complaint_taxonomy)
 
 
 def folder_signature(folder: Path) -> tuple:
@@ -53,8 +54,12 @@ def redact_stage(utterances: list[Utterance], keep_raw_text: bool, vocabulary: t
 # -- tagging -----------------------------------------------------------------------------------
 def tagging_options(options: AnalysisOptions):
     from .tagging.options import TaggingOptions
+    from .tagging.taxonomy import complaint_folder
 
-    return TaggingOptions(encoder=options.encoder, taxonomy_dir=options.taxonomies, training_dir=options.training, cache_dir=options.model_cache)
+    return TaggingOptions(
+        encoder=options.encoder, taxonomy_dir=options.taxonomies, training_dir=options.training, cache_dir=options.model_cache,
+        complaint_dir=complaint_folder(options.taxonomies, options.complaint_taxonomy),
+    )
 
 
 def tag_stage(utterances: list[Utterance], meta: RecordingMeta, options: AnalysisOptions) -> list[Tag]:

@@ -25,7 +25,7 @@ eval_app = typer.Typer(help="Measure Parley's models on your own labelled data."
 app.add_typer(eval_app, name="eval")
 staff_app = typer.Typer(help="Staff members: voiceprints for telling them apart in mono recordings.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
-report_app = typer.Typer(help="Staff scorecards and consistency reports (terminal, CSV, Parquet or HTML).", no_args_is_help=True)
+report_app = typer.Typer(help="Staff scorecards, consistency and the complaints register (terminal, CSV, Parquet or HTML).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 console = Console()
 err = Console(stderr=True)
@@ -355,6 +355,17 @@ def report_consistency(
 ) -> None:
     """Score spread, complaint rate and sentiment by staff, team, site, channel and touchpoint; outliers flagged."""
     _report("consistency", db, since=since, by=tuple(b.strip() for b in by.split(",") if b.strip()), rubric=rubric, version=version, out=out)
+
+
+@report_app.command("complaints")
+def report_complaints(
+    since: Optional[str] = SinceOpt,
+    team: Optional[str] = typer.Option(None, "--team", help="Only this team."),
+    out: Optional[Path] = OutOpt,
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """The complaints register: every complaint with staff, product, cause, the customer's words, outcome and age."""
+    _report("complaints", db, since=since, team=team, out=out)
 
 
 @app.command()

@@ -25,6 +25,48 @@ CURRENT_RUBRICS = """
 """
 """Per rubric id, the version scored most recently: the one reports and queries use by default."""
 
+FOLLOW_UP_DAYS = 56
+"""A complaint not resolved by the close of the third business day needs a final response within
+eight weeks (FCA DISP 1.6.2R): the register's ``respond_by``."""
+
+COMPLAINTS_REGISTER = f"""
+WITH itag AS (SELECT * FROM tags WHERE utterance_index IS NULL),
+     c AS (SELECT recording_id, score, model_version FROM itag WHERE kind = 'complaint' AND label = 'yes'),
+     ev AS (SELECT recording_id, kind, unnest(evidence) AS idx FROM itag
+            WHERE kind IN ('complaint', 'resolved_on_call', 'escalation_requested') AND label = 'yes'),
+     said AS (SELECT ev.recording_id, ev.kind,
+                     string_agg(CASE WHEN ev.kind = 'complaint' THEN u.text ELSE u.role || ': ' || u.text END, ' / ' ORDER BY u.idx) AS words
+              FROM ev JOIN utterances u ON u.recording_id = ev.recording_id AND u.idx = ev.idx GROUP BY ALL),
+     cause AS (SELECT recording_id, string_agg(label, '; ' ORDER BY score DESC, label) AS cause FROM itag WHERE kind = 'complaint_topic' GROUP BY 1),
+     product AS (SELECT recording_id, arg_max(label, score) AS product FROM itag WHERE kind = 'complaint_product' GROUP BY 1),
+     outcome AS (SELECT recording_id, bool_or(kind = 'resolved_on_call' AND label = 'yes') AS resolved_on_call,
+                        bool_or(kind = 'escalation_requested' AND label = 'yes') AS escalation_requested
+                 FROM itag WHERE kind IN ('resolved_on_call', 'escalation_requested') GROUP BY 1),
+     register AS (
+        SELECT r.id AS recording_id, r.source_name, coalesce(r.started_at, r.received_at, r.processed_at) AS started_at,
+               r.staff_id, r.team, r.channel, product.product, cause.cause, round(c.score, 3) AS complaint_score,
+               w.words AS customer_words, coalesce(outcome.resolved_on_call, false) AS resolved_on_call, rs.words AS resolution_evidence,
+               coalesce(outcome.escalation_requested, false) AS escalation_requested, es.words AS escalation_evidence,
+               c.model_version
+        FROM c JOIN recordings r ON r.id = c.recording_id
+        LEFT JOIN cause ON cause.recording_id = c.recording_id
+        LEFT JOIN product ON product.recording_id = c.recording_id
+        LEFT JOIN outcome ON outcome.recording_id = c.recording_id
+        LEFT JOIN said w ON w.recording_id = c.recording_id AND w.kind = 'complaint'
+        LEFT JOIN said rs ON rs.recording_id = c.recording_id AND rs.kind = 'resolved_on_call'
+        LEFT JOIN said es ON es.recording_id = c.recording_id AND es.kind = 'escalation_requested')
+SELECT recording_id, source_name, started_at, staff_id, team, channel, product, cause, complaint_score, customer_words,
+       resolved_on_call, resolution_evidence, escalation_requested, escalation_evidence,
+       CASE WHEN NOT resolved_on_call THEN date_diff('day', CAST(started_at AS DATE), current_date) END AS age_days,
+       CASE WHEN NOT resolved_on_call THEN CAST(started_at AS DATE) + INTERVAL {FOLLOW_UP_DAYS} DAY END::DATE AS respond_by,
+       model_version
+FROM register
+"""
+"""One row per interaction in which the customer complained: when, who (staff, team, channel),
+what (product, cause, the customer's redacted words), whether it was resolved on the call and
+escalation asked for (with the words), and, when not resolved, its age in days and the date a
+final response is due. Wrap it to filter: ``SELECT * FROM (COMPLAINTS_REGISTER) WHERE ...``."""
+
 NAMED_QUERIES: dict[str, Query] = {
     "recent_recordings": Query(
         "The last 50 recordings processed, with their metadata and length",
@@ -87,6 +129,10 @@ NAMED_QUERIES: dict[str, Query] = {
         GROUP BY t.label
         ORDER BY interactions DESC, topic
         """,
+    ),
+    "complaints_register": Query(
+        "Every complaint: staff, team, channel, date, product, cause, the customer's words, resolved on the call, escalation asked; age of those still open.",
+        COMPLAINTS_REGISTER + "ORDER BY resolved_on_call, started_at, recording_id",
     ),
     "low_scores": Query(
         "Scorecards (current rubric versions) below their pass mark or auto-failed, lowest first.",

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
-from .queries import CURRENT_RUBRICS, existing_tables
+from .queries import COMPLAINTS_REGISTER, CURRENT_RUBRICS, existing_tables
 
 DIMENSIONS = ("staff", "team", "site", "channel", "touchpoint")
 Z_LIMIT = 3.5
@@ -255,6 +255,37 @@ def report_scorecards(
     )
 
 
+def complaints_register(con: Any, since: date | datetime | str | None = None, team: str | None = None) -> pd.DataFrame:
+    """The complaints register (``queries.COMPLAINTS_REGISTER``) since a date, for one team or
+    all: those not resolved on the call first, oldest first."""
+    if not {"tags", "utterances", "recordings"} <= existing_tables(con):
+        raise ConfigError("no tagged interactions are stored yet", fix="process recordings first (parley process)")
+    if isinstance(since, str):
+        try:
+            since = date.fromisoformat(since)
+        except ValueError:
+            raise ConfigError(f"--since '{since}' is not a date", fix="write it as YYYY-MM-DD") from None
+    since_ts = pd.Timestamp(since).to_pydatetime() if since is not None else None
+    sql = f"""SELECT * FROM ({COMPLAINTS_REGISTER}) WHERE ($since IS NULL OR started_at >= $since) AND ($team IS NULL OR team = $team)
+              ORDER BY resolved_on_call, started_at, recording_id"""
+    return con.execute(sql, {"since": since_ts, "team": team}).df()
+
+
+def report_complaints(con: Any, since: date | datetime | str | None = None, team: str | None = None) -> Report:
+    """``parley report complaints``: tables ``complaints`` (the register) and ``summary`` (per
+    product and cause: complaints, resolved on the call, escalation asked, open, oldest open)."""
+    register = complaints_register(con, since, team)
+    keys = register.assign(product=register["product"].fillna(""), cause=register["cause"].fillna(""))
+    summary = keys.groupby(["product", "cause"], sort=True).agg(
+        complaints=("recording_id", "size"), resolved_on_call=("resolved_on_call", "sum"),
+        escalation_requested=("escalation_requested", "sum"), oldest_open_days=("age_days", "max"),
+    ).reset_index() if len(keys) else pd.DataFrame(columns=["product", "cause", "complaints", "resolved_on_call", "escalation_requested", "oldest_open_days"])
+    summary.insert(4, "open", summary.complaints - summary.resolved_on_call)
+    parts = [f"since {pd.Timestamp(since).date()}" if since is not None else "all time"] + ([f"team {team}"] if team else [])
+    return Report("Complaints register", ", ".join(parts) + f": {len(register)} complaints, {int((~register.resolved_on_call).sum())} not resolved on the call",
+                  {"complaints": register, "summary": summary})
+
+
 # ---- output -----------------------------------------------------------------------------------
 
 
@@ -382,8 +413,10 @@ def report_command(
         report = report_scorecards(con, since, team, staff, rubric=rubric, version=version)
     elif which == "consistency":
         report = report_consistency(con, since, by, rubric=rubric, version=version)
+    elif which == "complaints":
+        report = report_complaints(con, since, team)
     else:
-        raise ConfigError(f"unknown report '{which}'", fix="use 'scorecards' or 'consistency'")
+        raise ConfigError(f"unknown report '{which}'", fix="use 'scorecards', 'consistency' or 'complaints'")
     console = console or Console()
     console.print(rich_table(report.main, f"{report.title}: {report.subtitle}"))
     for note in report.notes:

@@ -40,6 +40,7 @@ _OUTPUT_FIELDS = (
     "tagging",
     "encoder",
     "scoring",
+    "complaint_taxonomy",
 )
 
 
@@ -98,6 +99,10 @@ class Settings(BaseSettings):
     tagging: bool = Field(True, description="Tag utterances and interactions with touchpoint, sentiment and complaint topics.")
     encoder: str = Field("all-MiniLM-L6-v2", description="Sentence encoder for tagging and meaning-based rules: a bundled name, a directory, or a hub name when online.")
     taxonomies: Path = Field(ROOT / "data" / "taxonomies", description="Folder of taxonomy YAML files (touchpoints, journey stages, complaint topics).")
+    complaint_taxonomy: str = Field(
+        "general",
+        description="Complaint topics: general (taxonomies/complaint_topics.yaml), financial_services (taxonomies/financial_services/: product groups and causes after the FCA complaints return and the CFPB's lists) or a folder with complaint_topics.yaml and optionally complaint_products.yaml.",
+    )
     training: Path = Field(ROOT / "data" / "training", description="Folder of labelled CSV examples the classifier heads are trained on.")
     model_cache: Path = Field(ROOT / "models" / "cache", description="Where trained heads are cached by content hash.")
     rules: Path = Field(ROOT / "data" / "rules", description="Folder of compliance/quality rule YAML files.")

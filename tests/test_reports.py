@@ -125,7 +125,7 @@ def test_report_command_prints_a_terminal_table(store, tmp_path):
     report_command(store, "consistency", by=("staff",), out=tmp_path / "c.csv", console=console)
     text = console.export_text()
     assert "Scorecard consistency" in text and "poor" in text and "wrote" in text
-    with pytest.raises(ConfigError, match="scorecards' or 'consistency"):
+    with pytest.raises(ConfigError, match="'scorecards', 'consistency' or 'complaints'"):
         report_command(store, "weekly", console=console)
 
 

@@ -29,7 +29,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_taxonomies_load_with_their_labels():
     taxonomies = load_taxonomies(TaggingOptions().taxonomy_dir)
-    assert set(taxonomies) == {"touchpoints", "journey_stage", "complaint_topics"}
+    assert set(taxonomies) == {"touchpoints", "journey_stage", "complaint_topics", "complaint_outcomes"}
     assert taxonomies["journey_stage"].names == ["pre_purchase", "purchase", "post_purchase", "general"]
     assert taxonomies["touchpoints"].background == taxonomies["journey_stage"].background == "general"
     assert taxonomies["complaint_topics"].background is None

@@ -176,3 +176,31 @@ def test_team_lead_sees_only_their_team_in_the_browser(server, browser):
     shot(page, "team-lead-refused")
     assert page.goto(base + f"/audio/{other}").status == 404
     page.close()
+
+
+def test_complaints_register_and_its_interaction_in_the_browser(server, browser):
+    """The billing sample (a customer charged twice) is the one complaint among the three real
+    recordings; the register links to its interaction, where each badge appears once per utterance."""
+    base, store = server
+    billing_id = store.query("SELECT id FROM recordings WHERE team = 'billing'").rows[0][0]
+    words = store.query(
+        """SELECT string_agg(u.text, ' / ' ORDER BY u.idx) FROM tags t, unnest(t.evidence) AS e(i)
+           JOIN utterances u ON u.recording_id = t.recording_id AND u.idx = e.i
+           WHERE t.recording_id = ? AND t.kind = 'complaint' AND t.utterance_index IS NULL AND t.label = 'yes'""", [billing_id]).rows[0][0]
+    page = log_in(browser, base, "carol")
+    page.click("header >> text=Complaints")
+    page.wait_for_url(base + "/complaints")
+    rows = page.locator("#complaints-table tbody tr")
+    assert rows.count() == 1 and rows.first.get_attribute("data-recording") == billing_id
+    assert rows.first.locator("td.words").inner_text() == words
+    shot(page, "complaints")
+    rows.first.locator("text=open").click()
+    page.wait_for_url(base + f"/interaction/{billing_id}")
+    badges = page.evaluate("[...document.querySelectorAll('.u')].map(u => [...u.querySelectorAll('.badge')].map(b => b.textContent))")
+    assert any("complaint: yes" in b for b in badges)
+    assert all(len(b) == len(set(b)) for b in badges)  # the utterance's own tag and the interaction's evidence: one badge
+    page.close()
+    lead = log_in(browser, base, "lee")
+    lead.goto(base + "/complaints")
+    assert lead.locator("#complaints-table tbody tr").count() == 1  # billing is lee's team
+    lead.close()

@@ -74,3 +74,31 @@ def test_staff_page_compares_with_the_rest_of_the_team(site):
     )
     cells = re.search(r"<td>empathy</td><td class=\"n\">(\d+)%</td><td class=\"n\">(\d+)%</td>", page)
     assert (int(cells.group(1)), int(cells.group(2))) == (round(100 * mine), round(100 * rest))
+
+
+def test_complaints_register_page_lists_every_complaint_and_a_team_lead_only_theirs(site):
+    client, store = site
+    want = store.query(
+        """SELECT r.id, r.team, date_diff('day', CAST(r.started_at AS DATE), current_date) FROM tags t JOIN recordings r ON r.id = t.recording_id
+           WHERE t.kind = 'complaint' AND t.utterance_index IS NULL AND t.label = 'yes' ORDER BY r.started_at, r.id"""
+    ).rows
+    page = client.get("/complaints").text
+    shown = re.findall(r'<tr class="open" data-recording="([0-9a-f]+)">', page)
+    assert shown == [r[0] for r in want] and len(shown) > 100  # none resolved on the call: all open, oldest first
+    ages = [int(a) for a in re.findall(r'<td class="n age">(\d+)</td>', page)]
+    assert ages == [r[2] for r in want]
+    assert "I think I have been charged twice this month" in page
+    export = client.get("/complaints/export.csv")
+    assert export.status_code == 200 and export.text.count("\n") == len(want) + 1
+    assert client.get("/complaints", params={"since": "someday"}).status_code == 400
+    later = client.get("/complaints", params={"since": "2026-10-01"}).text
+    assert len(re.findall(r'data-recording="', later)) == sum(1 for r in store.query(
+        "SELECT 1 FROM tags t JOIN recordings r ON r.id = t.recording_id WHERE t.kind = 'complaint' AND t.utterance_index IS NULL AND t.label = 'yes' AND r.started_at >= DATE '2026-10-01'").rows)
+
+    add_user(store.path, "lead-retention", PASSWORD, "team_lead", "retention")
+    lead = TestClient(client.app, headers={"accept": "text/html"})
+    token = re.search(r'name="csrf" value="([^"]+)"', lead.get("/login").text).group(1)
+    lead.post("/login", data={"username": "lead-retention", "password": PASSWORD, "csrf": token, "next": "/"})
+    theirs = re.findall(r'data-recording="([0-9a-f]+)"', lead.get("/complaints").text)
+    assert theirs == [r[0] for r in want if r[1] == "retention"] and theirs
+    assert lead.get("/complaints/export.csv").text.count("\n") == len(theirs) + 1

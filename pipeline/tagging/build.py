@@ -11,14 +11,19 @@ from .taxonomy import Taxonomy
 from .training import TrainingSet
 
 
-def taxonomy_examples(taxonomy: Taxonomy, training: TrainingSet | None) -> list[tuple[str, set[str]]]:
+def taxonomy_examples(taxonomy: Taxonomy, training: TrainingSet | None, labelled: tuple[dict[str, str], ...] = ()) -> list[tuple[str, set[str]]]:
     """(text, labels) to learn ``taxonomy`` from: each label's description and examples, plus
     training rows labelled with this taxonomy's kind (labels the taxonomy lacks are dropped;
-    for a multi-label taxonomy an explicitly empty row is a negative example)."""
+    for a multi-label taxonomy an explicitly empty row is a negative example), plus the rows of
+    ``labelled`` (the complaint rows) whose cell names one of its labels."""
     names = set(taxonomy.names)
     pairs: list[tuple[str, set[str]]] = []
     for label in taxonomy.labels:
         pairs += [(text, {label.name}) for text in (label.description, *label.examples)]
+    for row in labelled:
+        wanted = {p.strip() for p in (row.get(taxonomy.kind) or "").split(";") if p.strip()} & names
+        if wanted and (taxonomy.multi_label or len(wanted) == 1):
+            pairs.append((row["text"], wanted))
     if training is None:
         return pairs
     for row in training.rows:
@@ -31,8 +36,8 @@ def taxonomy_examples(taxonomy: Taxonomy, training: TrainingSet | None) -> list[
     return pairs
 
 
-def taxonomy_head(encoder: Encoder, taxonomy: Taxonomy, training: TrainingSet | None, cache_dir: Path) -> Head:
-    pairs = taxonomy_examples(taxonomy, training)
+def taxonomy_head(encoder: Encoder, taxonomy: Taxonomy, training: TrainingSet | None, cache_dir: Path, labelled: tuple[dict[str, str], ...] = ()) -> Head:
+    pairs = taxonomy_examples(taxonomy, training, labelled)
     key = head_key("taxonomy", encoder.name, encoder.version, encoder.weights_hash, taxonomy.multi_label, taxonomy.names, pairs_repr(pairs))
 
     return cached(cache_dir, key, lambda: fit_taxonomy(encoder.encode_topic([text for text, _ in pairs]), pairs, taxonomy, key))

@@ -1,4 +1,4 @@
-"""``parley eval sentiment`` and ``parley eval taxonomy``: measure the taggers on labelled CSVs.
+"""``parley eval sentiment``, ``complaints`` and ``taxonomy``: measure the taggers on labelled CSVs.
 
 Each prints a per-class table and then, last, one JSON line (accuracy, macro_f1, n, ...).
 """
@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from ..errors import ConfigError
-from .evaluate import evaluate_sentiment, evaluate_taxonomy, read_labelled, taxonomy_from_examples
+from .evaluate import evaluate_complaints, evaluate_sentiment, evaluate_taxonomy, read_labelled, taxonomy_from_examples
 from .options import TaggingOptions
 from .taxonomy import parse_taxonomy
 
@@ -33,7 +33,7 @@ def fail(exc: ConfigError) -> None:
 
 
 def register(eval_app: typer.Typer, options: Callable[[], TaggingOptions] = TaggingOptions) -> None:
-    """Add the ``sentiment`` and ``taxonomy`` commands; ``options`` builds the TaggingOptions (from settings)."""
+    """Add the ``sentiment``, ``complaints`` and ``taxonomy`` commands; ``options`` builds the TaggingOptions (from settings)."""
 
     @eval_app.command("sentiment")
     def sentiment_cmd(
@@ -44,6 +44,19 @@ def register(eval_app: typer.Typer, options: Callable[[], TaggingOptions] = Tagg
         """Score the sentiment tagger on your own labelled CSV."""
         try:
             result = evaluate_sentiment(options(), read_labelled(data, text_col, label_col))
+        except ConfigError as exc:
+            fail(exc)
+        print_report({**result, "data": str(data)})
+
+    @eval_app.command("complaints")
+    def complaints_cmd(
+        data: Path = typer.Option(..., "--data", help="CSV with a text and a yes/no complaint column."),
+        text_col: str = typer.Option("text", "--text-col", help="Column holding the utterance text."),
+        label_col: str = typer.Option("complaint", "--label-col", help="Column holding yes (a complaint) or no."),
+    ) -> None:
+        """Score the complaint detector on your own labelled CSV (yes/no per utterance)."""
+        try:
+            result = evaluate_complaints(options(), read_labelled(data, text_col, label_col))
         except ConfigError as exc:
             fail(exc)
         print_report({**result, "data": str(data)})

@@ -30,6 +30,9 @@ from .cachefile import write_atomically
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
 _SPACE = re.compile(r"\s+")
+_LOOP = re.compile(r"\b((?:\S+\s+){1,12}?)\1{2,}", re.I)
+"""A run of one to twelve words said three or more times over: how a speech model loops when it
+loses its place ("no, no, no, no, ..."; "my name is [NAME], my name is [NAME], ...")."""
 MEMO_SIZE = 10_000
 """Texts whose vectors are remembered: 4 x 384 float32 each, at most 61 MB for MiniLM."""
 WORD_FREQUENCIES = Path(__file__).resolve().parents[2] / "models" / "word_frequencies.tsv"
@@ -43,8 +46,10 @@ UNSEEN_SHARE = 1e-7
 
 
 def clean(text: str) -> str:
-    """Drop URLs and @handles (written channels: chat, e-mail, social) and squeeze spaces."""
-    return _SPACE.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text))).strip()
+    """Drop URLs and @handles (written channels: chat, e-mail, social), squeeze spaces, and say
+    a looped run of words once (transcripts)."""
+    text = _SPACE.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text))).strip()
+    return _LOOP.sub(r"\1", text + " ").strip()
 
 
 @dataclass
@@ -102,7 +107,9 @@ class Encoder:
         for text in cleaned:  # least recently used first: a text seen again moves to the back
             if text in self.memo:
                 self.memo[text] = self.memo.pop(text)
-        new = list(dict.fromkeys(t for t in cleaned if t not in self.memo))
+        # similar lengths batched together: a batch is padded to its longest text, so a training
+        # set of short and long texts costs about half as much (same vectors to ~1e-6)
+        new = sorted(dict.fromkeys(t for t in cleaned if t not in self.memo), key=len)
         for start in range(0, len(new), batch_size):
             batch = new[start : start + batch_size]
             for text, vector in zip(batch, self._forward(batch)):

@@ -56,6 +56,21 @@ def evaluate_sentiment(options: TaggingOptions, rows: list[tuple[str, str]]) -> 
     return {**result, "model": f"{tagger.encoder.name}+sentiment", "model_version": f"{tagger.encoder.version}+{head.key}"}
 
 
+def evaluate_complaints(options: TaggingOptions, rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """Score the complaint head on (text, yes/no) rows at the tagger's complaint threshold."""
+    from .complaints import LABELS, complaint_proba
+
+    bad = sorted({y for _, y in rows if y.lower() not in LABELS})
+    if bad:
+        raise ConfigError(f"labels {', '.join(bad[:5])} are not yes or no", fix="label each row yes (a complaint) or no")
+    tagger = load_tagger(options)
+    texts = [t for t, _ in rows]
+    p = complaint_proba(tagger.heads["complaint"], tagger.encoder, tagger.encoder.encode_layers(texts, options.batch_size), texts)
+    result = metrics([y.lower() for _, y in rows], ["yes" if v >= tagger.complaint_threshold else "no" for v in p])
+    head = tagger.heads["complaint"]
+    return {**result, "threshold": tagger.complaint_threshold, "model": f"{tagger.encoder.name}+complaint", "model_version": f"{tagger.encoder.version}+{head.key}"}
+
+
 def evaluate_taxonomy(options: TaggingOptions, taxonomy: Taxonomy, rows: list[tuple[str, str]], use_training: bool = True) -> dict[str, Any]:
     """Train the head the tagger would train for ``taxonomy`` and score it on (text, label) rows."""
     unknown = sorted({y for _, y in rows} - set(taxonomy.names))

@@ -17,11 +17,13 @@ class Scores:
 
     sentiment: np.ndarray
     sentiment_classes: tuple[str, ...]
-    complaint: np.ndarray
+    topics: np.ndarray
     """complaint-topic probabilities, one column per topic"""
-    complaint_classes: tuple[str, ...]
+    topic_classes: tuple[str, ...]
+    complaint: np.ndarray
+    """P(complaint) per utterance (the complaint head's, not sentiment's)"""
     is_complaint: np.ndarray
-    """bool per utterance: a topic over threshold, negative, and not said by staff"""
+    """bool per utterance: a complaint (over the complaint threshold) and not said by staff"""
 
 
 def customer_side(utterances: list[Utterance]) -> list[int]:
@@ -58,19 +60,6 @@ def dominant(proba: np.ndarray, classes: tuple[str, ...], kind: str, utterances:
     best = int(np.where(candidates, mean, -1.0).argmax())
     evidence = [u.index for i, u in enumerate(utterances) if int(proba[i].argmax()) == best]
     return Tag(kind=kind, label=classes[best], score=float(mean[best] / mean[candidates].sum()), evidence=evidence, detail={"mean": dict(zip(classes, np.round(mean, 4).tolist()))})
-
-
-def complaint_tags(s: Scores, utterances: list[Utterance], threshold: float) -> list[Tag]:
-    """complaint yes/no, and each topic with the utterances that raised it."""
-    rows = [i for i in range(len(utterances)) if s.is_complaint[i]]
-    if not rows:
-        return [Tag(kind="complaint", label="no", score=float(s.complaint.max()) if s.complaint.size else 0.0)]
-    tags = [Tag(kind="complaint", label="yes", score=float(s.complaint[rows].max()), evidence=[utterances[i].index for i in rows])]
-    for j, topic in enumerate(s.complaint_classes):
-        hits = [i for i in rows if s.complaint[i, j] >= threshold]
-        if hits:
-            tags.append(Tag(kind="complaint_topic", label=topic, score=float(s.complaint[hits, j].max()), evidence=[utterances[i].index for i in hits]))
-    return tags
 
 
 def sentiment_tags(s: Scores, utterances: list[Utterance], margin: float) -> list[Tag]:

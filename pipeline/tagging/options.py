@@ -15,15 +15,20 @@ class TaggingOptions:
     encoder: str = "all-MiniLM-L6-v2"
     """Encoder: a bundled model name (see ``parley models``), a directory, or a hub name when online."""
     taxonomy_dir: Path = ROOT / "data" / "taxonomies"
-    """Folder of taxonomy YAML files (touchpoints.yaml, journey_stage.yaml, complaint_topics.yaml)."""
+    """Folder of taxonomy YAML files (touchpoints.yaml, journey_stage.yaml, complaint_topics.yaml, complaint_outcomes.yaml)."""
+    complaint_dir: Path | None = None
+    """Folder of the complaint taxonomy (complaint_topics.yaml, optionally complaint_products.yaml);
+    None = ``taxonomy_dir`` (the general one). See ``taxonomy.complaint_folder``."""
     training_dir: Path = ROOT / "data" / "training"
-    """Folder of labelled CSV files (text, sentiment, touchpoint, journey_stage, complaint_topics)."""
+    """Folder of labelled CSV files (text, sentiment, touchpoint, journey_stage, complaint_topic),
+    with the complaint head's own rows in its ``complaints/`` subfolder (text, complaint)."""
     cache_dir: Path = ROOT / "models" / "cache"
     """Where trained heads are kept, named by the hash of everything they were trained from."""
     complaint_threshold: float | None = None
+    """Minimum complaint probability for an utterance (and so its interaction) to be a complaint;
+    None = ``complaints.THRESHOLD``, chosen on development calls."""
+    topic_threshold: float | None = None
     """Minimum complaint-topic probability; None = the taxonomy's own ``threshold`` (default 0.5)."""
-    negative_threshold: float = 0.5
-    """Minimum negative-sentiment probability for an utterance to count as a complaint."""
     trajectory_margin: float = 0.25
     """Change in customer polarity (-1..1) from start to end that counts as improved/worsened."""
     batch_size: int = 64

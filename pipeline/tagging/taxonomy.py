@@ -27,6 +27,14 @@ import yaml
 from ..errors import ConfigError
 
 REQUIRED_FILES = ("touchpoints.yaml", "journey_stage.yaml", "complaint_topics.yaml")
+COMPLAINT_SETS = ("general", "financial_services")
+"""Complaint taxonomies shipped: ``general`` is ``complaint_topics.yaml`` in the taxonomy folder
+itself; ``financial_services`` is the ``financial_services/`` folder beside it (product groups
+and causes). Any other folder with a ``complaint_topics.yaml`` (and optionally a
+``complaint_products.yaml``) may be named instead."""
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "taxonomies"
+OUTCOMES = "complaint_outcomes.yaml"
+"""What happens to a complaint on the call; read from the taxonomy folder, else the shipped one."""
 LABEL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 TOP_KEYS = {"kind", "multi_label", "threshold", "background", "labels"}
 LABEL_KEYS = {"description", "examples"}
@@ -157,13 +165,56 @@ def _threshold(path: Path, pair: tuple[yaml.Node, yaml.Node] | None) -> float:
     return value
 
 
-def load_taxonomies(folder: Path) -> dict[str, Taxonomy]:
-    """Every required taxonomy in ``folder``, keyed by file stem (touchpoints, journey_stage, ...)."""
+def complaint_folder(taxonomy_dir: Path, choice: str) -> Path:
+    """The folder of the complaint taxonomy ``choice`` (``COMPLAINT_SETS`` or a folder)."""
+    taxonomy_dir = Path(taxonomy_dir)
+    if choice == "general":
+        return taxonomy_dir
+    if choice in COMPLAINT_SETS:
+        own = taxonomy_dir / choice
+        return own if own.is_dir() else SHIPPED / choice
+    folder = Path(choice)
+    if not (folder / "complaint_topics.yaml").is_file():
+        raise ConfigError(
+            f"complaint taxonomy '{choice}' is neither {' nor '.join(COMPLAINT_SETS)} nor a folder with complaint_topics.yaml",
+            fix="set PARLEY_COMPLAINT_TAXONOMY to general, financial_services or such a folder", path=str(folder),
+        )
+    return folder
+
+
+def load_taxonomies(folder: Path, complaints: Path | None = None) -> dict[str, Taxonomy]:
+    """Every taxonomy, keyed by file stem: touchpoints and journey_stage from ``folder``;
+    complaint_topics (and complaint_products, when there is one) from ``complaints`` (default
+    ``folder``); complaint_outcomes from ``folder``, else the shipped one."""
     folder = Path(folder)
+    complaints = Path(complaints) if complaints is not None else folder
     out = {}
     for name in REQUIRED_FILES:
-        path = folder / name
+        path = (complaints if name.startswith("complaint") else folder) / name
         if not path.is_file():
             raise ConfigError("taxonomy file is missing", fix=f"create {name} (copy it from data/taxonomies/ in the Parley repository)", path=str(path))
         out[path.stem] = parse_taxonomy(path)
+    products = complaints / "complaint_products.yaml"
+    if products.is_file():
+        out[products.stem] = _expect(parse_taxonomy(products), multi_label=False)
+    outcomes = folder / OUTCOMES if (folder / OUTCOMES).is_file() else SHIPPED / OUTCOMES
+    out[outcomes.stem] = _outcomes(parse_taxonomy(outcomes))
     return out
+
+
+def _expect(taxonomy: Taxonomy, multi_label: bool) -> Taxonomy:
+    if taxonomy.multi_label != multi_label:
+        raise ConfigError(f"multi_label must be {str(multi_label).lower()} here", fix=f"write `multi_label: {str(multi_label).lower()}`", path=taxonomy.path)
+    return taxonomy
+
+
+def _outcomes(taxonomy: Taxonomy) -> Taxonomy:
+    from .complaints import CUSTOMER_ACTS, STAFF_ACTS
+
+    missing = [name for name in (*STAFF_ACTS, *CUSTOMER_ACTS) if name not in taxonomy.names]
+    if missing or taxonomy.background is None:
+        raise ConfigError(
+            f"complaint outcomes need the labels {', '.join((*STAFF_ACTS, *CUSTOMER_ACTS))} and a background label (missing: {', '.join(missing) or 'background'})",
+            fix="restore them (see data/taxonomies/complaint_outcomes.yaml)", path=taxonomy.path,
+        )
+    return _expect(taxonomy, multi_label=False)

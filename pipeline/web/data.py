@@ -246,8 +246,10 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     for t in tags:
         if not _marked(t):
             continue
+        mark = {"kind": "tag", "text": f"{t['kind'].replace('_', ' ')}: {t['label']}", "cls": _tag_class(t)}
         for idx in ([t["utterance_index"]] if t["utterance_index"] is not None else list(t["evidence"] or [])):
-            marks.setdefault(idx, []).append({"kind": "tag", "text": f"{t['kind'].replace('_', ' ')}: {t['label']}", "cls": _tag_class(t)})
+            if mark not in marks.setdefault(idx, []):  # the utterance's own tag and the interaction's evidence: one badge
+                marks[idx].append(mark)
     for line in lines:
         evidence = json.loads(line["evidence"]) if isinstance(line["evidence"], str) else (line["evidence"] or {})
         line["utterance_index"] = evidence.get("utterance_index") if isinstance(evidence, dict) else None
@@ -258,11 +260,26 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
             "cards": cards, "lines": lines, "redactions": redactions, "marks": marks}
 
 
+def complaints(con: Any, scope: str | None, since: str = "", open_only: bool = False) -> list[dict[str, Any]]:
+    """The complaints register (the same rows as `parley report complaints`) in the user's view."""
+    from ..queries import COMPLAINTS_REGISTER
+
+    if since:
+        try:
+            date.fromisoformat(since)
+        except ValueError as exc:
+            raise ConfigError(f"'{since}' is not a date", fix="write dates as YYYY-MM-DD") from exc
+    sql = f"""SELECT * FROM ({COMPLAINTS_REGISTER}) WHERE ($scope IS NULL OR team = $scope)
+              AND ($since IS NULL OR started_at >= CAST($since AS DATE)) AND (NOT $open OR NOT resolved_on_call)
+              ORDER BY resolved_on_call, started_at, recording_id"""
+    return rows(con, sql, scope=scope, since=since or None, open=open_only)
+
+
 def _marked(tag: dict[str, Any]) -> bool:
     """Tags worth a badge on their utterance: non-neutral sentiment, complaints and their evidence."""
     if tag["utterance_index"] is not None:
-        return tag["kind"] == "complaint_topic" or (tag["kind"] == "sentiment" and tag["label"] in ("negative", "positive"))
-    return tag["kind"] in ("complaint", "complaint_topic") and tag["label"] not in ("no", "none")
+        return tag["kind"] == "complaint_topic" or (tag["kind"] == "complaint" and tag["label"] == "yes") or (tag["kind"] == "sentiment" and tag["label"] in ("negative", "positive"))
+    return tag["kind"] in ("complaint", "complaint_topic", "complaint_product", "resolved_on_call", "escalation_requested") and tag["label"] not in ("no", "none")
 
 
 def _tag_class(tag: dict[str, Any]) -> str:

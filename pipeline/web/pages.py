@@ -1,4 +1,4 @@
-"""The pages: overview, staff scorecards, consistency, interaction (+ audio, export), search, SQL, audit.
+"""The pages: overview, staff scorecards, consistency, complaints register (+ export), interaction (+ audio, export), search, SQL, audit.
 
 Handlers are plain ``def`` (FastAPI runs them in a thread pool). Each opens one read-only DuckDB
 connection for the request and closes it before rendering, so ingestion is never held up for
@@ -105,6 +105,23 @@ def consistency_page(request: Request, user: User = Depends(current_user)) -> Re
         found = data.consistency(con, user.scope)
     audit(request, user, "view", "consistency")
     return render(request, "consistency.html", **found)
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+def complaints_page(request: Request, since: str = "", open: str = "", user: User = Depends(current_user)) -> Response:
+    with reader(request) as con:
+        found = data.complaints(con, user.scope, since.strip(), open_only=bool(open))
+    audit(request, user, "view", "complaints", str(request.query_params) or None)
+    return render(request, "complaints.html", complaints=found, since=since.strip(), open_only=bool(open))
+
+
+@router.get("/complaints/export.csv")
+def complaints_export(request: Request, since: str = "", open: str = "", user: User = Depends(current_user)) -> Response:
+    with reader(request) as con:
+        found = data.complaints(con, user.scope, since.strip(), open_only=bool(open))
+    audit(request, user, "export", "complaints", f"{len(found)} complaints")
+    columns = list(found[0]) if found else ["recording_id"]
+    return csv_response(columns, [tuple(r.values()) for r in found], "complaints-register.csv")
 
 
 def _interaction(request: Request, user: User, recording_id: str) -> dict[str, Any]:
