@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clips", type=Path, default=SHARED if SHARED.is_dir() else BUNDLED)
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each side; the fastest counts.")
-    parser.add_argument("--model", default=None, help="Speaker encoder: campplus (default) or resemblyzer.")
+    parser.add_argument("--model", default=None, help="Speaker encoder: resemblyzer (default, the speaker_model setting) or campplus.")
     parser.add_argument("--phone", action="store_true",
                         help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
                              "(segmentation model, count estimated).")
