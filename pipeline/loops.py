@@ -146,15 +146,18 @@ def find_near_loops(words: Sequence[str]) -> list[tuple[int, int]]:
             seen.setdefault(gram, []).append(j)
     spans = []
     for at in seen.values():
-        run = [at[0]]
-        for j in at[1:] + [None]:
-            if j is not None and j - run[-1] <= NEAR_LOOP_GAP and j - run[-1] >= NEAR_LOOP_NGRAM:
+        apart = at[:1]  # occurrences that do not overlap the one before ("no no no no": one "no no no")
+        for j in at[1:]:
+            if j - apart[-1] >= NEAR_LOOP_NGRAM:
+                apart.append(j)
+        run = apart[:1]
+        for j in apart[1:] + [None]:
+            if j is not None and j - run[-1] <= NEAR_LOOP_GAP:
                 run.append(j)
                 continue
             if len(run) >= NEAR_LOOP_REPEATS:
                 spans.append((spoken[run[0]], spoken[run[-1] + NEAR_LOOP_NGRAM - 1] + 1))
-            if j is not None and j - run[-1] >= NEAR_LOOP_NGRAM:
-                run = [j]
+            run = [j]
     out: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if out and start < out[-1][1]:

@@ -6,9 +6,8 @@ it went wrong: careful, and slow. Its higher temperatures *sample*, from a rando
 CTranslate2 seeds once per worker thread and never again: the same window decoded twice, in
 two processes or after other windows, can give different words (the sample card call's card
 number came out as "4242...425", "4 processed to 4, 2, 4, ..." and "Portugal 2424..." in three
-runs). Parley never samples: its careful pass is beam search at temperature 0, and where that
-loops, beam search again with no repeated 6-token run, so one recording gives one transcript. ``BatchedInferencePipeline`` decodes many windows in one batch,
-each once: fast, but a window that repeats itself ("my name is Margaret, and my name is Margaret,
+runs). Parley never samples (``_careful``), so one recording gives one transcript.
+``BatchedInferencePipeline`` decodes many windows in one batch, each once: fast, but a window that repeats itself ("my name is Margaret, and my name is Margaret,
 and ...") or stops early keeps its mistake, and the words after it are lost for good.
 
 ``decode`` with ``batch_size > 0`` takes the batch for the first pass over the speech the VAD
@@ -21,9 +20,10 @@ wrong:
 - **lost speech**: the last word ends well before the window's speech does, or a long stretch
   of the window's speech has no word (``LOST_SPEECH_S``).
 
-What the careful pass gives replaces the window's words when it is better (no loop, or more of
-the speech covered). A loop left after both passes is cut back to its first two repeats, so no
-loop reaches the database. ``batch_size = 0`` decodes everything the careful way (faster-whisper's
+The careful pass (beam search at temperature 0; then no repeated 6-token run; then the window in
+two halves) replaces the window's words unless it misses more of the speech (``_missed``: gaps
+with no word, time taken by a loop). A loop left after both passes is cut back to its first two
+repeats (a token of more digits than a card has, to 16 digits), so no loop reaches the database. ``batch_size = 0`` decodes everything the careful way (faster-whisper's
 own ``transcribe`` with VAD), with the same final cut.
 """
 
@@ -236,22 +236,23 @@ def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool =
     faster-whisper falls back on, is not used: it is random (see the module's docstring)."""
     whole = _Window(0.0, len(samples) / SAMPLE_RATE)
     best = _careful_once(model, samples, options, 0)
-    missed = _missed(best, whole)
-    if loop or missed >= options.lost_speech_s:
-        again = _careful_once(model, samples, options, LOOP_NGRAM)
-        if _missed(again, whole) < missed:
-            best, missed = again, _missed(again, whole)
-    if missed >= options.lost_speech_s and whole.end >= 2 * MIN_HALF_S:
+    if loop or _missed(best, whole) >= options.lost_speech_s:
+        best = _least_missed(whole, best, _careful_once(model, samples, options, LOOP_NGRAM))
+    if _missed(best, whole) >= options.lost_speech_s and whole.end >= 2 * MIN_HALF_S:
         cut = _quietest(samples, 0.35, 0.65)
         halves = []
         for lo, hi in ((0, cut), (cut, len(samples))):
             part = _careful_once(model, samples[lo:hi], options, 0)
             if find_loops([w.word for w, _ in part]):
-                part = min((part, _careful_once(model, samples[lo:hi], options, LOOP_NGRAM)), key=lambda p: _missed(p, _Window(0.0, (hi - lo) / SAMPLE_RATE)))
+                part = _least_missed(_Window(0.0, (hi - lo) / SAMPLE_RATE), part, _careful_once(model, samples[lo:hi], options, LOOP_NGRAM))
             halves += [(_shifted(w, lo / SAMPLE_RATE), stats) for w, stats in part]
-        if _missed(halves, whole) < missed:
-            best = halves
+        best = _least_missed(whole, best, halves)
     return best
+
+
+def _least_missed(window: _Window, *tries: list[tuple]) -> list[tuple]:
+    """The try that misses least of ``window``'s speech (``_missed``); the earlier on a tie."""
+    return min(tries, key=lambda words: _missed(words, window))
 
 
 def _quietest(samples: np.ndarray, lo: float, hi: float, frame_s: float = 0.02) -> int:
@@ -315,11 +316,8 @@ def _cut_loops(words: list[tuple], out: Decoded) -> list[tuple]:
             tail = token[len(token.rstrip(",.?!;:")):]
             words[loop.start][0].word = token[:cut] + tail
             continue
-        if loop.inner:
-            token = words[loop.start][0].word
-            piece = loop.inner[1]
-            digits = _digits(token[loop.inner[0] : loop.inner[0] + piece]) == token[loop.inner[0] : loop.inner[0] + piece]
-            words[loop.start][0].word = cut_inner(token, loop, max(KEEP_DIGITS // piece, 1) if digits else KEEP_REPEATS)
+        if loop.inner:  # a run of digits this long took the branch above
+            words[loop.start][0].word = cut_inner(words[loop.start][0].word, loop, KEEP_REPEATS)
             continue
         keep = KEEP_REPEATS * loop.unit
         if all(_digits(words[i][0].word) for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)):
