@@ -54,10 +54,15 @@ def orthogonal(texts):
     return np.eye(len(texts), dtype=np.float32)
 
 
+def finding(rule, call, duration_s):
+    """The shipped rule ``rule``'s finding on a phone call of (role, start, end, text) rows."""
+    rules = [r for r in load_rules(ROOT / "data" / "rules") if r.name == rule]
+    (found,) = evaluate_rules(rules, utterances(call), duration_s=duration_s, embed=orthogonal, channel="phone")
+    return found
+
+
 def disclosure(call, duration_s=30.0):
-    rules = [r for r in load_rules(ROOT / "data" / "rules") if r.name == "call_recording_disclosure"]
-    (finding,) = evaluate_rules(rules, utterances(call), duration_s=duration_s, embed=orthogonal, channel="phone")
-    return finding
+    return finding("call_recording_disclosure", call, duration_s)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +90,67 @@ def test_no_disclosure_is_not_found():
                     ("staff", 4.2, 6.0, "How are you today?"), ("staff", 6.2, 8.0, "How can I help?"),
                     ("customer", 8.5, 12.0, "I'd like to know when my new card will arrive, I was told it's recorded delivery.")])
     assert not d.passed and d.detail["missing"]
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "Just so you know, it's calling me calling it for training and monitoring.",  # "this call is being recorded"
+        "Calls to Northfield Energy and reconvene for training purposes.",  # "are recorded"
+        "Please note that calls may be monitored.",
+    ],
+)
+def test_disclosure_misheard_recorded_is_found_by_its_purpose_clause(heard):
+    d = disclosure([("staff", 0.5, 4.0, "Hello, you're through to Northfield Energy, Priya speaking."),
+                    ("staff", 4.2, 8.0, heard), ("customer", 8.5, 11.0, "Hi, I'd like to ask about my bill.")])
+    assert d.passed and d.utterance_index == 1
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        # the customer's words are not the staff member's disclosure
+        [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
+         ("customer", 4.5, 9.0, "I'm calling about the course you ran, it was for training purposes.")],
+        # training without the purpose clause or a call being recorded or monitored
+        [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking. I'll put you through to our training team.")],
+        # said after the first minute
+        [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
+         ("staff", 70.0, 74.0, "This call is recorded for training purposes.")],
+    ],
+)
+def test_purpose_clause_counts_only_from_staff_in_the_first_minute(call):
+    assert not disclosure(call, duration_s=90.0).passed
+
+
+def identity(call, duration_s=60.0):
+    return finding("identity_verification", call, duration_s)
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "Can you confirm your phone name and date on both?",  # "full name and date of birth" at 8 kHz
+        "For security, could you confirm your full name and date on board?",
+        "Could you verify your name for me?",
+    ],
+)
+def test_identity_check_as_transcribed_passes(heard):
+    f = identity([("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."), ("staff", 4.2, 8.0, heard),
+                  ("customer", 8.5, 12.0, "Yes, it's Helen Tran.")])
+    assert f.passed and f.utterance_index == 1
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        # only the customer gives the details
+        [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking. How can I help?"),
+         ("customer", 4.5, 9.0, "My name is Helen Tran and my date of birth is the first of May.")],
+        # a name mentioned, but nothing checked
+        [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
+         ("staff", 4.5, 8.0, "I'll update the name on your account now.")],
+    ],
+)
+def test_identity_not_checked_is_not_found(call):
+    assert not identity(call, duration_s=20.0).passed
