@@ -58,7 +58,7 @@ def strategy(name: str, model, options):
         parts = name.split("-")
         kw = {"beam_size": int(parts[1]), "word_timestamps": "words" in parts, "condition_on_previous_text": "noprev" not in parts}
         return lambda x: _texts(model.transcribe(x, language="en", vad_filter=True, **kw)[0])
-    if name.startswith("parley"):  # parley[-ts][-silN][-bBEAM][-batchN][-lostTENTHS][-unsureTENTHS][-noguard][-novocab]: pipeline.transcribe with these changes
+    if name.startswith("parley"):  # parley[-ts][-silN][-bBEAM][-batchN][-lostTENTHS][-unsureTENTHS][-splitN][-noguard][-novocab]: pipeline.transcribe with these changes
         import dataclasses
 
         DECODING[name] = {}
@@ -77,6 +77,8 @@ def strategy(name: str, model, options):
                 changes["lost_speech_s"] = int(p[4:]) / 10
             if p.startswith("unsure"):  # unsure6: -0.6
                 changes["unsure_logprob"] = -int(p[6:]) / 10
+            if p.startswith("split"):  # split1: halves only, not halved again
+                changes["split_depth"] = int(p[5:])
         decode_options = dataclasses.replace(options.decode_options(), **changes)
 
         from pipeline import transcribe as tr

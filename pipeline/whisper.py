@@ -82,6 +82,9 @@ class DecodeOptions:
     """Speech this long in a window with no word in it sends the window to the careful pass."""
     unsure_logprob: float = LOG_PROB_LIMIT
     """A first-pass window whose average log-probability is below this goes to the careful pass."""
+    split_depth: int = 2
+    """The careful pass's last try: the window in halves (1), a half that still misses speech in
+    halves again (2), and so on; 0: never split."""
 
 
 @dataclass
@@ -230,7 +233,10 @@ def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool =
        Margaret, and my name is Margaret, ...") passes faster-whisper's compression check. Not
        the first try, because a card number read out repeats its digits legitimately;
     2. the window in two halves, cut at its quietest moment near the middle, each decoded on its
-       own: a decoder that skipped or looped over 30 s usually does not over 15.
+       own: a decoder that skipped or looped over 30 s usually does not over 15; a half that
+       still does is halved again (``DecodeOptions.split_depth``, halves of at least
+       ``MIN_HALF_S``): "Hello, you're through to Harbour Mutual" heard as "you're welcome"
+       over 12 s of an 8 kHz call (every try looped) gave back the disclosure and the identity question in quarters.
 
     The try that misses least wins (the first on a tie). Sampling at higher temperatures, which
     faster-whisper falls back on, is not used: it is random (see the module's docstring)."""
@@ -238,16 +244,26 @@ def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool =
     best = _careful_once(model, samples, options, 0)
     if loop or _missed(best, whole) >= options.lost_speech_s:
         best = _least_missed(whole, best, _careful_once(model, samples, options, LOOP_NGRAM))
-    if _missed(best, whole) >= options.lost_speech_s and whole.end >= 2 * MIN_HALF_S:
-        cut = _quietest(samples, 0.35, 0.65)
-        halves = []
-        for lo, hi in ((0, cut), (cut, len(samples))):
-            part = _careful_once(model, samples[lo:hi], options, 0)
-            if find_loops([w.word for w, _ in part]):
-                part = _least_missed(_Window(0.0, (hi - lo) / SAMPLE_RATE), part, _careful_once(model, samples[lo:hi], options, LOOP_NGRAM))
-            halves += [(_shifted(w, lo / SAMPLE_RATE), stats) for w, stats in part]
-        best = _least_missed(whole, best, halves)
+    if options.split_depth > 0 and _missed(best, whole) >= options.lost_speech_s and whole.end >= 2 * MIN_HALF_S:
+        best = _least_missed(whole, best, _halves(model, samples, options, options.split_depth))
     return best
+
+
+def _halves(model, samples: np.ndarray, options: DecodeOptions, depth: int) -> list[tuple]:
+    """``samples`` in two halves cut at the quietest moment near the middle, each decoded on its
+    own (again with no repeated 6-token run if it loops); while ``depth`` lasts, a half that still
+    misses speech is halved again, the better of the two kept."""
+    cut = _quietest(samples, 0.35, 0.65)
+    words = []
+    for lo, hi in ((0, cut), (cut, len(samples))):
+        half, window = samples[lo:hi], _Window(0.0, (hi - lo) / SAMPLE_RATE)
+        part = _careful_once(model, half, options, 0)
+        if find_loops([w.word for w, _ in part]):
+            part = _least_missed(window, part, _careful_once(model, half, options, LOOP_NGRAM))
+        if depth > 1 and _missed(part, window) >= options.lost_speech_s and window.end >= 2 * MIN_HALF_S:
+            part = _least_missed(window, part, _halves(model, half, options, depth - 1))
+        words += [(_shifted(w, lo / SAMPLE_RATE), stats) for w, stats in part]
+    return words
 
 
 def _least_missed(window: _Window, *tries: list[tuple]) -> list[tuple]:
