@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .loops import COMPRESSION_RATIO_LIMIT, compression_ratio, cut_inner, find_loops, find_near_loops, is_spoken
+from .loops import (
+    COMPRESSION_RATIO_LIMIT, MAX_SPELLED_LETTERS, compression_ratio, cut_inner, find_loops, find_near_loops, is_letter, is_spoken,
+)
 from .records import Word
 
 SAMPLE_RATE = 16000
@@ -338,6 +340,8 @@ def _cut_loops(words: list[tuple], out: Decoded) -> list[tuple]:
         keep = KEEP_REPEATS * loop.unit
         if all(_digits(words[i][0].word) for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)):
             keep = KEEP_DIGITS  # a number read out, looped: keep as many digits as a card has (redaction sees them)
+        elif all(is_letter(words[i][0].word) for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)):
+            keep = MAX_SPELLED_LETTERS  # letters spelled out on and on: keep as many as a long reference has
         kept = 0
         for i in range(loop.start, loop.end):  # keep the first ``keep`` spoken words
             if kept >= keep:

@@ -67,6 +67,22 @@ def test_one_token_with_more_digits_than_a_card_is_a_loop_and_is_cut_to_a_card_n
         assert words[2][0].word == token[:16] + ("." if token.endswith(".") else "")
 
 
+def test_letters_spelled_on_and_on_are_a_loop_cut_to_a_long_reference_but_a_spelled_name_is_not():
+    from pipeline.whisper import Decoded, _cut_loops
+
+    class W:
+        def __init__(self, word):
+            self.word, self.start, self.end = word, 0.0, 1.0
+
+    spelled = "my postcode is L S 1 4 J W, and my name is S A R A H W H I T F I E L D.".split()
+    assert find_loops(spelled) == []  # 14 letters: a name spelled out
+    heard = "reference L -E -N -E -R -O -I -N -E -N -N -E -L -I -N -N -A -R -O -N -E -E -N -A -N -E -A and may write".split()
+    (loop,) = find_loops(heard)  # 27 letters, as tiny.en wrote a six-character reference at 8 kHz
+    assert (loop.start, loop.end) == (1, 28)
+    words = [w.word for w, _ in _cut_loops([(W(w), None) for w in heard], Decoded())]
+    assert words == ["reference", *heard[1:21], "and", "may", "write"]
+
+
 def test_a_phrase_the_decoder_is_stuck_on_with_small_changes_is_a_near_loop():
     from pipeline.loops import find_near_loops
 
