@@ -154,3 +154,23 @@ def test_identity_check_as_transcribed_passes(heard):
 )
 def test_identity_not_checked_is_not_found(call):
     assert not identity(call, duration_s=20.0).passed
+
+
+def further_help(call, duration_s=30.0):
+    return finding("further_help_offered", call, duration_s)
+
+
+@pytest.mark.parametrize(
+    ("heard", "found"),
+    [
+        ("In very details, I can do for you.", True),  # "Is there anything else I can do for you?" at 8 kHz
+        ("There are any details I can do for you.", True),
+        ("I've updated your details, I can do that for you now.", False),
+        ("Thanks for confirming those details.", False),
+    ],
+)
+def test_further_help_as_transcribed(heard, found):
+    f = further_help([("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
+                      ("customer", 5.0, 15.0, "I'd like to change my address please."),
+                      ("staff", 20.0, 23.0, heard), ("customer", 24.0, 26.0, "No, that's all, thanks.")])
+    assert f.passed is found
