@@ -4,7 +4,8 @@ A loop is a unit of one or more words said back to back again and again ("Nadeen
 Nadeen Nadeen", "I'll call N. I'll call N. I'll call N.", "-1 -1 -1 -1 -1"). People repeat
 themselves too ("no, no, no", "thank you, thank you"), so a loop needs more repeats than talk
 does: a one-word unit four times, a longer unit three times over at least eight words, digits
-more than a card number has, more single letters in a row than anything spelled out on a call. The same
+more than a card number has, more digits or single letters in a row than a caller reads or
+spells out at once. The same
 test serves the decoder's guard (``pipeline/transcribe.py`` decodes a looping window again) and
 the benchmark's loop count (``bench/run.py``).
 """
@@ -35,6 +36,10 @@ MIN_INNER_LOOP_CHARS = 24
 """A single token made of one short piece over and over ("42424242...", "hahaha...") is a loop
 when the run is at least this long: a card number written without spaces has 19 digits at most."""
 _INNER = re.compile(r"(.{1,8}?)\1{2,}")
+MAX_DIGIT_RUN = 30
+"""Digits in a row (any digits, not only repeats) beyond what a caller reads out at once: a card
+number (19 at most), its expiry (4) and security code (4) run together are 27. "K -9 -9 -9 -8
+-9 -9 -7 -8 ..." for the reference "S K 9 9 9 9", forty digits on, took the rest of its window."""
 MAX_SPELLED_LETTERS = 20
 """A run of single letters is a loop only when it is longer than anything spelled out letter by
 letter on a call (a name, a postcode, a reference): "L -E -N -E -R -O -I -N -E -N -N -E ..." for
@@ -90,9 +95,11 @@ def _find(keys: list[str], words: list[str]) -> list[Loop]:
     i = 0
     while i < len(keys):
         best: Loop | None = Loop(i, 1, 1) if keys[i].isdigit() and len(keys[i]) > MAX_SPOKEN_DIGITS else None
-        letters = _spelled_run(keys, i)
+        letters, digits = _spelled_run(keys, i), _digit_run(keys, i)
         if letters > MAX_SPELLED_LETTERS:
             best = Loop(i, 1, letters)
+        elif digits and sum(len(k) for k in keys[i : i + digits]) > MAX_DIGIT_RUN:
+            best = Loop(i, 1, digits)
         for unit in range(1, MAX_UNIT_WORDS + 1):
             if i + 2 * unit > len(keys):
                 break
@@ -115,6 +122,14 @@ def _spelled_run(keys: list[str], i: int) -> int:
     """How many single letters in a row start at ``i``."""
     n = 0
     while i + n < len(keys) and len(keys[i + n]) == 1 and keys[i + n].isalpha():
+        n += 1
+    return n
+
+
+def _digit_run(keys: list[str], i: int) -> int:
+    """How many number tokens in a row start at ``i``."""
+    n = 0
+    while i + n < len(keys) and keys[i + n].isdigit():
         n += 1
     return n
 

@@ -338,10 +338,11 @@ def _cut_loops(words: list[tuple], out: Decoded) -> list[tuple]:
             words[loop.start][0].word = cut_inner(words[loop.start][0].word, loop, KEEP_REPEATS)
             continue
         keep = KEEP_REPEATS * loop.unit
-        if all(_digits(words[i][0].word) for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)):
+        spoken = [words[i][0].word for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)]
+        if all(_digits(token) for token in spoken):
             keep = KEEP_DIGITS  # a number read out, looped: keep as many digits as a card has (redaction sees them)
-        elif all(is_letter(words[i][0].word) for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)):
-            keep = MAX_SPELLED_LETTERS  # letters spelled out on and on: keep as many as a long reference has
+        elif all(is_letter(token) for token in spoken) and len({token.strip("-.,?!").lower() for token in spoken}) > 1:
+            keep = MAX_SPELLED_LETTERS  # different letters spelled out on and on: keep as many as a long reference has
         kept = 0
         for i in range(loop.start, loop.end):  # keep the first ``keep`` spoken words
             if kept >= keep:

@@ -83,6 +83,14 @@ def test_letters_spelled_on_and_on_are_a_loop_cut_to_a_long_reference_but_a_spel
     assert words == ["reference", *heard[1:21], "and", "may", "write"]
 
 
+def test_more_digits_in_a_row_than_a_card_expiry_and_code_is_a_loop_but_those_read_together_are_not():
+    assert find_loops("it is 4 1 1 1 , 1 1 1 1 , 1 1 1 1 , 1 1 1 1 . 0 9 2 7 , 7 3 7 thanks".split()) == []
+    assert find_loops("4111 1111 1111 1111 0927 737".split()) == []
+    heard = "reference, K -9 -9 -9 -8 -9 -9 -7 -8 -9 -8 -8 -8 -7 -8 -8 -6 -9 -8 -6 -8 -8 -5 -8 -8 -9 -4 -8 -8 -4 -8 -9 -5".split()
+    (loop,) = find_loops(heard)  # 31 digits for "S K 9 9 9 9", as tiny.en wrote it at 8 kHz
+    assert (loop.start, loop.end) == (2, len(heard))
+
+
 def test_a_phrase_the_decoder_is_stuck_on_with_small_changes_is_a_near_loop():
     from pipeline.loops import find_near_loops
 
