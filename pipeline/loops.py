@@ -95,7 +95,7 @@ def _find(keys: list[str], words: list[str]) -> list[Loop]:
     i = 0
     while i < len(keys):
         best: Loop | None = Loop(i, 1, 1) if keys[i].isdigit() and len(keys[i]) > MAX_SPOKEN_DIGITS else None
-        letters, digits = _spelled_run(keys, i), _digit_run(keys, i)
+        letters, digits = _run(keys, i, _is_letter_key), _run(keys, i, str.isdigit)
         if letters > MAX_SPELLED_LETTERS:
             best = Loop(i, 1, letters)
         elif digits and sum(len(k) for k in keys[i : i + digits]) > MAX_DIGIT_RUN:
@@ -118,26 +118,23 @@ def _find(keys: list[str], words: list[str]) -> list[Loop]:
     return loops
 
 
-def _spelled_run(keys: list[str], i: int) -> int:
-    """How many single letters in a row start at ``i``."""
+def _run(keys: list[str], i: int, is_part) -> int:
+    """How many keys in a row from ``i`` pass ``is_part`` (single letters, numbers)."""
     n = 0
-    while i + n < len(keys) and len(keys[i + n]) == 1 and keys[i + n].isalpha():
+    while i + n < len(keys) and is_part(keys[i + n]):
         n += 1
     return n
 
 
-def _digit_run(keys: list[str], i: int) -> int:
-    """How many number tokens in a row start at ``i``."""
-    n = 0
-    while i + n < len(keys) and keys[i + n].isdigit():
-        n += 1
-    return n
-
-
-def is_letter(token: str) -> bool:
-    """Whether ``token`` is one letter as spelled out ("L", "-E", "N.")."""
-    key = _key(token)
+def _is_letter_key(key: str) -> bool:
     return len(key) == 1 and key.isalpha()
+
+
+def is_spelled_run(tokens: Sequence[str]) -> bool:
+    """Whether ``tokens`` (the spoken ones of a loop) are single letters spelled out ("L -E -N
+    -E ..."), more than one letter among them: a run of one letter repeated is a plain loop."""
+    keys = [_key(t) for t in tokens]
+    return all(_is_letter_key(k) for k in keys) and len(set(keys)) > 1
 
 
 def _inner_loop(token: str, index: int) -> Loop | None:

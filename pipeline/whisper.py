@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .loops import (
-    COMPRESSION_RATIO_LIMIT, MAX_SPELLED_LETTERS, compression_ratio, cut_inner, find_loops, find_near_loops, is_letter, is_spoken,
+    COMPRESSION_RATIO_LIMIT, MAX_SPELLED_LETTERS, compression_ratio, cut_inner, find_loops, find_near_loops, is_spelled_run, is_spoken,
 )
 from .records import Word
 
@@ -238,7 +238,8 @@ def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool =
        own: a decoder that skipped or looped over 30 s usually does not over 15; a half that
        still does is halved again (``DecodeOptions.split_depth``, halves of at least
        ``MIN_HALF_S``): "Hello, you're through to Harbour Mutual" heard as "you're welcome"
-       over 12 s of an 8 kHz call (every try looped) gave back the disclosure and the identity question in quarters.
+       over 12 s of an 8 kHz call (every try looped) gave back the disclosure and the identity
+       question in quarters.
 
     The try that misses least wins (the first on a tie). Sampling at higher temperatures, which
     faster-whisper falls back on, is not used: it is random (see the module's docstring)."""
@@ -341,7 +342,7 @@ def _cut_loops(words: list[tuple], out: Decoded) -> list[tuple]:
         spoken = [words[i][0].word for i in range(loop.start, loop.end) if is_spoken(words[i][0].word)]
         if all(_digits(token) for token in spoken):
             keep = KEEP_DIGITS  # a number read out, looped: keep as many digits as a card has (redaction sees them)
-        elif all(is_letter(token) for token in spoken) and len({token.strip("-.,?!").lower() for token in spoken}) > 1:
+        elif is_spelled_run(spoken):
             keep = MAX_SPELLED_LETTERS  # different letters spelled out on and on: keep as many as a long reference has
         kept = 0
         for i in range(loop.start, loop.end):  # keep the first ``keep`` spoken words

@@ -93,17 +93,22 @@ def test_no_disclosure_is_not_found():
 
 
 @pytest.mark.parametrize(
-    "heard",
+    ("rule", "heard"),
     [
-        "Just so you know, it's calling me calling it for training and monitoring.",  # "this call is being recorded"
-        "Calls to Northfield Energy and reconvene for training purposes.",  # "are recorded"
-        "Please note that calls may be monitored.",
+        # the disclosure when "recorded" is misheard, found by its purpose clause
+        ("call_recording_disclosure", "Just so you know, it's calling me calling it for training and monitoring."),
+        ("call_recording_disclosure", "Calls to Northfield Energy and reconvene for training purposes."),  # "are recorded"
+        ("call_recording_disclosure", "Please note that calls may be monitored."),
+        # the identity question as tiny.en hears "full name and date of birth" at 8 kHz
+        ("identity_verification", "Can you confirm your phone name and date on both?"),
+        ("identity_verification", "For security, could you confirm your full name and date on board?"),
+        ("identity_verification", "Could you verify your name for me?"),
     ],
 )
-def test_disclosure_misheard_recorded_is_found_by_its_purpose_clause(heard):
-    d = disclosure([("staff", 0.5, 4.0, "Hello, you're through to Northfield Energy, Priya speaking."),
-                    ("staff", 4.2, 8.0, heard), ("customer", 8.5, 11.0, "Hi, I'd like to ask about my bill.")])
-    assert d.passed and d.utterance_index == 1
+def test_a_line_as_transcribed_is_found(rule, heard):
+    f = finding(rule, [("staff", 0.5, 4.0, "Hello, you're through to Northfield Energy, Priya speaking."),
+                       ("staff", 4.2, 8.0, heard), ("customer", 8.5, 11.0, "Hi, I'd like to ask about my bill.")], 60.0)
+    assert f.passed and f.utterance_index == 1
 
 
 @pytest.mark.parametrize(
@@ -123,24 +128,6 @@ def test_purpose_clause_counts_only_from_staff_in_the_first_minute(call):
     assert not disclosure(call, duration_s=90.0).passed
 
 
-def identity(call, duration_s=60.0):
-    return finding("identity_verification", call, duration_s)
-
-
-@pytest.mark.parametrize(
-    "heard",
-    [
-        "Can you confirm your phone name and date on both?",  # "full name and date of birth" at 8 kHz
-        "For security, could you confirm your full name and date on board?",
-        "Could you verify your name for me?",
-    ],
-)
-def test_identity_check_as_transcribed_passes(heard):
-    f = identity([("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."), ("staff", 4.2, 8.0, heard),
-                  ("customer", 8.5, 12.0, "Yes, it's Helen Tran.")])
-    assert f.passed and f.utterance_index == 1
-
-
 @pytest.mark.parametrize(
     "call",
     [
@@ -153,11 +140,7 @@ def test_identity_check_as_transcribed_passes(heard):
     ],
 )
 def test_identity_not_checked_is_not_found(call):
-    assert not identity(call, duration_s=20.0).passed
-
-
-def further_help(call, duration_s=30.0):
-    return finding("further_help_offered", call, duration_s)
+    assert not finding("identity_verification", call, 20.0).passed
 
 
 @pytest.mark.parametrize(
@@ -170,7 +153,7 @@ def further_help(call, duration_s=30.0):
     ],
 )
 def test_further_help_as_transcribed(heard, found):
-    f = further_help([("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
-                      ("customer", 5.0, 15.0, "I'd like to change my address please."),
-                      ("staff", 20.0, 23.0, heard), ("customer", 24.0, 26.0, "No, that's all, thanks.")])
+    f = finding("further_help_offered", [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
+                                         ("customer", 5.0, 15.0, "I'd like to change my address please."),
+                                         ("staff", 20.0, 23.0, heard), ("customer", 24.0, 26.0, "No, that's all, thanks.")], 30.0)
     assert f.passed is found
