@@ -13,7 +13,8 @@ present-rule that failed, the evidence is where the phrase should have been (the
       - name: call_recording_disclosure
         category: compliance            # compliance | quality | vulnerability | conduct
         role: staff                     # staff | customer; omitted = anyone
-        window: {first_s: 60}           # or last_s, first_fraction, last_fraction
+        window: {first_s: 60}           # or last_s, first_fraction, last_fraction; or both of one end:
+                                        # {last_s: 45, last_fraction: 0.5} (the last 45 s, never the first half)
         expect: present                 # present | absent
         min_count: 1
         phrases: ["call is recorded"]   # case, punctuation and word boundaries ignored; nearly (pipeline/heard.py)
@@ -48,15 +49,21 @@ LINE_KEY = "__line__"
 
 @dataclass(frozen=True)
 class Window:
-    """Part of the interaction a rule looks at: ``kind`` is one of ``WINDOW_KEYS``."""
+    """Part of the interaction a rule looks at: one or two of ``WINDOW_KEYS`` on the same side
+    (first or last), and both must hold: ``{last_s: 45, last_fraction: 0.5}`` is the last 45 s,
+    but never the first half of a short call."""
 
-    kind: str
-    value: float
+    parts: tuple[tuple[str, float], ...]
+
+    @property
+    def side(self) -> str:
+        """``first`` or ``last``."""
+        return self.parts[0][0].split("_")[0]
 
     def bounds(self, duration_s: float) -> tuple[float, float]:
         """(start, end) in seconds of this window in an interaction of ``duration_s``."""
-        span = self.value if self.kind.endswith("_s") else self.value * duration_s
-        if self.kind.startswith("first"):
+        span = min(value if kind.endswith("_s") else value * duration_s for kind, value in self.parts)
+        if self.side == "first":
             return 0.0, min(span, duration_s)
         return max(duration_s - span, 0.0), duration_s
 
@@ -187,13 +194,19 @@ def _parse_window(raw: Any, name: str, bad: Callable[[str, str], ConfigError]) -
     if raw is None:
         return None
     keys = [k for k in (raw if isinstance(raw, dict) else {}) if k != LINE_KEY]
-    if len(keys) != 1 or keys[0] not in WINDOW_KEYS:
-        raise bad(f"rule {name}: window {keys or raw!r} is not one of {list(WINDOW_KEYS)}", "write e.g. window: {first_s: 60} or window: {last_fraction: 0.2}")
-    value = raw[keys[0]]
-    limit = 1.0 if keys[0].endswith("fraction") else float("inf")
-    if not isinstance(value, (int, float)) or not 0 < value <= limit:
-        raise bad(f"rule {name}: window {keys[0]} = {value!r} is out of range", "use seconds > 0, or a fraction in (0, 1]")
-    return Window(keys[0], float(value))
+    example = "write e.g. window: {first_s: 60}, window: {last_fraction: 0.2} or window: {last_s: 45, last_fraction: 0.5}"
+    if not 1 <= len(keys) <= 2 or any(k not in WINDOW_KEYS for k in keys):
+        raise bad(f"rule {name}: window {keys or raw!r} is not one or two of {list(WINDOW_KEYS)}", example)
+    if len(keys) == 2 and (keys[0].split("_")[0] != keys[1].split("_")[0] or keys[0].endswith("_s") == keys[1].endswith("_s")):
+        raise bad(f"rule {name}: window {keys} must be seconds and a fraction from the same end (first or last)", example)
+    parts = []
+    for key in keys:
+        value = raw[key]
+        limit = 1.0 if key.endswith("fraction") else float("inf")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit:
+            raise bad(f"rule {name}: window {key} = {value!r} is out of range", "use seconds > 0, or a fraction in (0, 1]")
+        parts.append((key, float(value)))
+    return Window(tuple(parts))
 
 
 def _parse_meaning(raw: Any, name: str, bad: Callable[[str, str], ConfigError]) -> tuple[tuple[str, ...], float]:
@@ -321,7 +334,7 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
         detail["nearest"] = {"utterance_index": nearest.index, "score": sims[nearest.index]}
     if not candidates:
         return Finding(rule.name, passed, None, lo, hi, None, None, detail)
-    where = candidates[-1] if rule.window and rule.window.kind.startswith("last") else candidates[0]
+    where = candidates[-1] if rule.window and rule.window.side == "last" else candidates[0]
     return Finding(rule.name, passed, where.index, where.start, where.end, None, None, detail)
 
 

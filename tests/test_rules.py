@@ -151,6 +151,22 @@ def test_window_and_role_limit_where_a_rule_looks(rules, embed):
     assert (f.passed, f.utterance_index, f.start, f.end) == (False, None, 0.0, 60.0)
 
 
+def test_a_short_calls_opening_is_not_its_closing(rules, embed):
+    # A held-out 8 kHz call's opening as transcribed: its meaning is near "have a lovely day", and
+    # in a call under 45 s it lies in the last 45 s; the closing window is also the call's last half.
+    closing = [r for r in rules if r.name == "proper_closing"]
+    opening = ("staff", 0.2, 4.6, "Hello, you're through the problem, you're very speaking. Lovely to speak to you today.")
+    rest = [("customer", 5.0, 20.0, "I'd like to change the address on my account please."), ("staff", 21.0, 24.0, "Of course, that's done now.")]
+    f = evaluate_rules(closing, utterances([opening, *rest]), duration_s=40.0, embed=embed)[0]
+    assert (f.passed, f.detail["window"]) == (False, {"role": "staff", "start": 20.0, "end": 40.0})
+    assert f.utterance_index == 2  # the evidence: the last staff utterance in the window
+    said = utterances([opening, *rest, ("staff", 36.0, 39.0, "Thanks for calling, have a lovely day.")])
+    assert evaluate_rules(closing, said, duration_s=40.0, embed=embed)[0].utterance_index == 3
+    # In a long call the last 45 s are the narrower bound.
+    f = evaluate_rules(closing, utterances([opening, *rest]), duration_s=300.0, embed=embed)[0]
+    assert f.detail["window"] == {"role": "staff", "start": 255.0, "end": 300.0}
+
+
 def test_twice_confused_customer_is_flagged(rules, embed):
     confusion = [r for r in rules if r.name == "vulnerable_confusion"]
     call = utterances([("customer", 0, 2, "Sorry, I don't understand."), ("staff", 2, 4, "No problem."), ("customer", 4, 6, "I'm really confused by all this.")])
@@ -180,6 +196,7 @@ def test_meaning_rules_need_an_encoder(rules):
         ("rules:\n  - name: x\n    regex: ['(unclosed']\n", 2, "regular expression"),
         ("rules:\n  - name: ok\n    phrases: [hi]\n  - name: y\n    phrase: [typo]\n", 4, "unknown key"),
         ("rules:\n  - name: z\n    window: {first_minutes: 2}\n    phrases: [hi]\n", 2, "window"),
+        ("rules:\n  - name: s\n    window: {first_s: 60, last_fraction: 0.5}\n    phrases: [hi]\n", 2, "same end"),
         ("rules:\n  - name: w\n    role: staff\n", 2, "nothing to match"),
         ("rules:\n  - name: v\n    phrases: [hi\n", 4, "not valid YAML"),
         ("rules:\n  - name: u\n    meaning: {examples: [hi], threshold: 3}\n", 2, "threshold"),
