@@ -157,3 +157,30 @@ def test_further_help_as_transcribed(heard, found):
                                          ("customer", 5.0, 15.0, "I'd like to change my address please."),
                                          ("staff", 20.0, 23.0, heard), ("customer", 24.0, 26.0, "No, that's all, thanks.")], 30.0)
     assert f.passed is found
+
+
+@pytest.mark.parametrize(
+    ("heard", "found"),
+    [  # the closing "Thanks for calling, have a lovely day. Goodbye." as tiny.en heard it at 8 kHz
+        ("Pass for calling. I'm a lovely day.", True),
+        ("No. And for calling", True),
+        ("Good boy.", True),
+        ("I'll pass this to my team leader.", False),
+        ("Let me check that for you.", False),
+    ],
+)
+def test_closing_as_transcribed(heard, found):
+    f = finding("proper_closing", [("staff", 0.5, 4.0, "Hello, thanks for calling Castlegate Bank, Rhys speaking."),
+                                   ("customer", 5.0, 25.0, "I'd like to change my address please."),
+                                   ("staff", 26.0, 30.0, "That's done now. Is there anything else I can help with?"),
+                                   ("customer", 31.0, 33.0, "No, that's all."),
+                                   ("staff", 34.0, 36.0, heard), ("customer", 36.5, 37.0, "Bye.")], 40.0)
+    assert f.passed is found  # never the greeting's "thanks for calling": the window is the last half
+
+
+def test_closing_is_the_staff_members():
+    f = finding("proper_closing", [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
+                                   ("customer", 5.0, 25.0, "I'd like to change my address please."),
+                                   ("staff", 26.0, 30.0, "That's done for you now."),
+                                   ("customer", 31.0, 33.0, "Thanks, have a lovely day, goodbye.")], 40.0)
+    assert not f.passed
