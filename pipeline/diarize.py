@@ -6,7 +6,7 @@ cuts it into overlapping windows, embeds each window with the speaker encoder
 (``speaker_models``: resemblyzer or CAM++), clusters the windows (count from metadata, else 2 for
 a phone call unless the eigengap is sure of another, else estimated from 1 to ``max_speakers``,
 with a confidence) and labels every 10 ms speech frame by the windows covering it; overlapped
-stretches get a turn for the second voice. ``assign_speakers`` then gives each word the speaker
+stretches get a turn for the second voice (when the voices clustered as one, a second speaker's). ``assign_speakers`` then gives each word the speaker
 it overlaps most.
 """
 
@@ -71,6 +71,11 @@ class DiarizeOptions:
     alarm 4.3% of speech with 2.0 s, 1.9% with 1.0 s; LibriSpeech mixtures keep their count)."""
     unsure_count: float = 0.5
     """Below this count confidence the eigengap's runner-up is taken when it is the smaller count."""
+    overlap_voice: bool = True
+    """With the segmentation model and no count given: when the voices cluster as one but the
+    model hears two at once, the overlapped stretches are a second speaker's (two voices at once
+    are two people; AMI: the far-field voices of a 30 s clip rarely separate by embedding, and
+    the second voice of overlapped speech was lost)."""
     strong_count: float = 0.8
     """Count confidence at or above which the eigengap overrules the expected count (phone calls:
     2), for one voice or for more than two."""
@@ -293,6 +298,12 @@ def diarize_full(
         extra = second_speakers(turns, overlap[: len(frame_labels)] & (frame_labels >= 0), options)
         overlap_s = sum(t.end - t.start for t in extra)
         turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
+    elif overlap is not None and count.n == 1 and options.overlap_voice and not n_speakers:
+        extra = [SpeakerTurn(a, b, "S2") for a, b in overlap_stretches(overlap[: len(frame_labels)] & (frame_labels >= 0), options)]
+        overlap_s = sum(t.end - t.start for t in extra)
+        if extra:
+            count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
+            turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2))
 
 
@@ -369,12 +380,8 @@ def frames_to_regions(active: np.ndarray, options: DiarizeOptions) -> list[tuple
 def second_speakers(turns: list[SpeakerTurn], overlap: np.ndarray, options: DiarizeOptions) -> list[SpeakerTurn]:
     """Turns for the second voice in overlapped speech: in each overlapped stretch, the speaker
     of the nearest turn (before or after) who is not the one already talking there."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], overlap.astype(np.int8), [0]])))
     out = []
-    for a, b in zip(edges[::2], edges[1::2]):
-        if b - a < round(options.min_overlap_s * FRAMES_PER_S):
-            continue
-        start, end = a / FRAMES_PER_S, b / FRAMES_PER_S
+    for start, end in overlap_stretches(overlap, options):
         here = {t.speaker for t in turns if t.start < end and t.end > start}
         others = [t for t in turns if t.speaker not in here]
         if len(here) != 1 or not others:
@@ -382,6 +389,13 @@ def second_speakers(turns: list[SpeakerTurn], overlap: np.ndarray, options: Diar
         near = min(others, key=lambda t: max(t.start - end, start - t.end, 0.0))
         out.append(SpeakerTurn(start, end, near.speaker))
     return out
+
+
+def overlap_stretches(overlap: np.ndarray, options: DiarizeOptions) -> list[tuple[float, float]]:
+    """(start, end) seconds of the runs of overlapped frames at least ``min_overlap_s`` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], overlap.astype(np.int8), [0]])))
+    shortest = round(options.min_overlap_s * FRAMES_PER_S)
+    return [(int(a) / FRAMES_PER_S, int(b) / FRAMES_PER_S) for a, b in zip(edges[::2], edges[1::2]) if b - a >= shortest]
 
 
 def label_frames(
