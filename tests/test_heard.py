@@ -148,6 +148,7 @@ def test_identity_not_checked_is_not_found(call):
     [
         ("In very details, I can do for you.", True),  # "Is there anything else I can do for you?" at 8 kHz
         ("There are any details I can do for you.", True),
+        ("This is not okay for you, it's very detailed, I can do for you.", True),
         ("I've updated your details, I can do that for you now.", False),
         ("Thanks for confirming those details.", False),
     ],
