@@ -26,7 +26,7 @@ from pipeline.speakers_cli import load_recording, reference_of  # noqa: E402
 MIN_TURN_S = 0.8
 
 
-def turn_voices(wav: Path, options: DiarizeOptions) -> dict:
+def turn_voices(wav: Path, options: DiarizeOptions) -> dict | None:
     from sklearn.cluster import AgglomerativeClustering
 
     audio, _ = load_recording(wav)
@@ -37,6 +37,8 @@ def turn_voices(wav: Path, options: DiarizeOptions) -> dict:
         if vector is not None:
             vectors.append(vector), speakers.append(speaker), seconds.append(end - start)
     v, who, s = np.array(vectors), np.array(speakers), np.array(seconds)
+    if len(set(speakers)) != 2 or min(speakers.count(x) for x in set(speakers)) < 2:
+        return None
     sim = v @ v.T
     same = who[:, None] == who[None, :]
     other = ~np.eye(len(v), dtype=bool)
@@ -58,6 +60,9 @@ def main() -> None:
         if not wav.with_suffix(".rttm").exists():
             continue
         row = turn_voices(wav, options)
+        if row is None:
+            print(f"{wav.name}: fewer than two turns of each voice, skipped", flush=True)
+            continue
         truth = wav.with_suffix(".truth.json")
         if truth.exists():
             t = json.loads(truth.read_text())

@@ -72,7 +72,8 @@ class DiarizeOptions:
     unsure_count: float = 0.5
     """Below this count confidence the eigengap's runner-up is taken when it is the smaller count."""
     overlap_voice: bool = True
-    """With the segmentation model and no count given: when the voices cluster as one but the
+    """With the segmentation model, no count given and none expected (not a phone call; a
+    face-to-face recording's two at least already make it count two): when the voices cluster as one but the
     model hears two at once, the overlapped stretches are a second speaker's (two voices at once
     are two people; AMI: the far-field voices of a 30 s clip rarely separate by embedding, and
     the second voice of overlapped speech was lost)."""
@@ -294,14 +295,15 @@ def diarize_full(
         options = replace(options, max_pause_s=min(options.max_pause_s, options.room_max_pause_s))
     turns = turns_from_frames(frame_labels, options)
     overlap_s = 0.0
-    if overlap is not None and count.n > 1:
-        extra = second_speakers(turns, overlap[: len(frame_labels)] & (frame_labels >= 0), options)
+    both = overlap[: len(frame_labels)] & (frame_labels >= 0) if overlap is not None else None
+    if both is not None and count.n > 1:
+        extra = second_speakers(turns, both, options)
         overlap_s = sum(t.end - t.start for t in extra)
         turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
-    elif overlap is not None and count.n == 1 and options.overlap_voice and not n_speakers:
-        extra = [SpeakerTurn(a, b, "S2") for a, b in overlap_stretches(overlap[: len(frame_labels)] & (frame_labels >= 0), options)]
+    elif both is not None and count.n == 1 and options.overlap_voice and not n_speakers and expected is None:
+        extra = [SpeakerTurn(a, b, "S2") for a, b in overlap_stretches(both, options)]
         overlap_s = sum(t.end - t.start for t in extra)
-        if extra:
+        if extra:  # as sure of two as the eigengap was of one
             count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
             turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2))

@@ -18,9 +18,10 @@ wrong:
 - a low average log-probability (< -1.0) over speech;
 - **no speech** where the VAD heard some: faster-whisper drops a window whose no-speech
   probability is over 0.6 with a low log-probability; the batch's one guess is not trusted with
-  more than ``LOST_SPEECH_S`` of speech, which the careful pass decodes (and drops if it agrees);
+  ``LOST_SPEECH_S`` of speech or more, which the careful pass decodes once (and drops if it agrees);
 - **lost speech**: the last word ends well before the window's speech does, or a long stretch
-  of the window's speech has no word (``LOST_SPEECH_S``).
+  of the window's speech has no word (``LOST_SPEECH_S``);
+- **too few words**: under ``SPARSE_WORDS_PER_S`` over ``SPARSE_MIN_S`` of speech or more.
 
 The careful pass (beam search at temperature 0; then no repeated 6-token run; then the window in
 two halves) replaces the window's words unless it misses more of the speech (``_missed``: gaps
@@ -116,7 +117,9 @@ class Decoded:
     loops_cut: int = 0
     """Repetition loops still there after both passes, cut back to ``KEEP_REPEATS`` repeats."""
     reasons: dict[str, int] = field(default_factory=dict)
-    """Why windows were decoded again: loop, unsure (low log-probability), lost (speech with no word)."""
+    """Why windows were decoded again: loop, unsure (low log-probability), lost (speech with no
+    word), sparse (too few words for the speech), silent (no speech by the batch's verdict over the
+    VAD's speech)."""
 
     def stats(self) -> dict[str, int]:
         return {"windows": self.windows, "redecoded": self.redecoded, "dropped": self.dropped, "loops_cut": self.loops_cut,
@@ -176,7 +179,8 @@ def decode(model, samples: np.ndarray, options: DecodeOptions) -> Decoded:
         else:
             why = _needs_second_pass(window, words, options.lost_speech_s, options.unsure_logprob) if options.guard else None
         if why:
-            again = _careful(model, joined[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)], options, loop=why == "loop")
+            again = _careful(model, joined[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)], options,
+                             loop=why == "loop", silent=why == "silent")
             out.redecoded += 1
             out.reasons[why] = out.reasons.get(why, 0) + 1
             again_words = [(_shifted(w, window.start), stats) for w, stats in again]
@@ -203,7 +207,7 @@ def _first_pass_words(window: _Window) -> list[tuple] | None:
 
 
 def _needs_second_pass(window: _Window, words: list[tuple], lost_speech_s: float = LOST_SPEECH_S, unsure_logprob: float = LOG_PROB_LIMIT) -> str | None:
-    """Why the window must be decoded again (``loop``, ``unsure``, ``lost``), or None."""
+    """Why the window must be decoded again (``loop``, ``unsure``, ``sparse``, ``lost``), or None."""
     if not window.segments:
         return "lost" if window.end - window.start >= lost_speech_s else None
     text = window.text()
@@ -249,7 +253,7 @@ def _better(again: list[tuple], first: list[tuple], window: _Window) -> bool:
     return _missed(again, window) <= _missed(first, window) + 0.5
 
 
-def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool = False) -> list[tuple]:
+def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool = False, silent: bool = False) -> list[tuple]:
     """faster-whisper's sequential decoding (beam search, temperature 0) on one window, then
     deterministic second tries while the result still misses speech (``_missed``: gaps with no
     word, or time taken by a loop):
@@ -265,9 +269,14 @@ def _careful(model, samples: np.ndarray, options: DecodeOptions, *, loop: bool =
        question in quarters.
 
     The try that misses least wins (the first on a tie). Sampling at higher temperatures, which
-    faster-whisper falls back on, is not used: it is random (see the module's docstring)."""
+    faster-whisper falls back on, is not used: it is random (see the module's docstring).
+    ``silent``: the batch called the window no speech; when the first try agrees (faster-whisper
+    skips its segments by the same rule), it stays dropped: no halves that might find words in
+    hold music or a leak of the other channel."""
     whole = _Window(0.0, len(samples) / SAMPLE_RATE)
     best = _careful_once(model, samples, options, 0)
+    if silent and not best:
+        return best
     if loop or _missed(best, whole) >= options.lost_speech_s:
         best = _least_missed(whole, best, _careful_once(model, samples, options, LOOP_NGRAM))
     if options.split_depth > 0 and _missed(best, whole) >= options.lost_speech_s and whole.end >= 2 * MIN_HALF_S:

@@ -166,8 +166,12 @@ def test_further_help_as_transcribed(heard, found):
         ("Pass for calling. I'm a lovely day.", True),
         ("No. And for calling", True),
         ("Good boy.", True),
+        ("for calling.", True),
         ("I'll pass this to my team leader.", False),
         ("Let me check that for you.", False),
+        ("And what's your reason for calling today?", False),
+        ("Sorry for calling you back so late.", False),
+        ("It's been a good day for it.", False),
     ],
 )
 def test_closing_as_transcribed(heard, found):

@@ -83,7 +83,7 @@ def test_a_half_that_still_loops_is_halved_again_and_its_words_come_back():
         ("sparse_window_call.flac", ["anything else i can do for you", "thanks for calling", "goodbye"]),
     ],
 )
-def test_a_window_the_fast_pass_did_not_make_out_is_decoded_again(name, said):
+def test_speech_the_fast_pass_did_not_make_out_comes_back(name, said):
     from pipeline.transcribe import whisper_model
     from pipeline.whisper import DecodeOptions
     from pipeline.whisper import decode as decode_channel
@@ -91,7 +91,9 @@ def test_a_window_the_fast_pass_did_not_make_out_is_decoded_again(name, said):
     samples, model = decode(DATA / name).samples[0], whisper_model(OPTIONS)
     text = normalise(" ".join(w.word for w in decode_channel(model, samples, DecodeOptions()).words))
     assert all(line in text for line in said), text
-    # The path differs with the CPU's backend (oneDNN here, MKL on Intel CPUs), so this checks the words.
+    # On this project's AMD machines (oneDNN) the words come back only through the careful pass
+    # (both fail on the decoder before it); with MKL (Intel CPUs) the fast pass may not fail the
+    # same way, so this checks the words, not the path.
 
 
 def _w(start, end, text, speaker="S1"):
