@@ -294,18 +294,16 @@ def diarize_full(
     if vad == "segmentation":  # its speech regions are tight: bridge only short pauses
         options = replace(options, max_pause_s=min(options.max_pause_s, options.room_max_pause_s))
     turns = turns_from_frames(frame_labels, options)
-    overlap_s = 0.0
+    extra: list[SpeakerTurn] = []
     both = overlap[: len(frame_labels)] & (frame_labels >= 0) if overlap is not None else None
     if both is not None and count.n > 1:
         extra = second_speakers(turns, both, options)
-        overlap_s = sum(t.end - t.start for t in extra)
-        turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     elif both is not None and count.n == 1 and options.overlap_voice and not n_speakers and expected is None:
         extra = [SpeakerTurn(a, b, "S2") for a, b in overlap_stretches(both, options)]
-        overlap_s = sum(t.end - t.start for t in extra)
-        if extra:  # as sure of two as the eigengap was of one
-            count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
-            turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
+    overlap_s = sum((t.end - t.start for t in extra), 0.0)
+    if extra and count.n == 1:  # as sure of two as the eigengap was of one
+        count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
+    turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2))
 
 
