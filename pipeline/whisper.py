@@ -71,7 +71,6 @@ KEEP_REPEATS = 2
 """A loop left after the careful pass keeps this many repeats of its unit."""
 MIN_HALF_S = 5.0
 """A window is decoded in two halves only when each would be at least this long."""
-"""A loop left after the careful pass keeps this many repeats of its unit."""
 
 
 @dataclass(frozen=True)
