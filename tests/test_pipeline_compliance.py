@@ -23,6 +23,7 @@ CARD_CALL = [
     Turn("customer", "No, that is all, thank you. Goodbye."),
 ]
 IDS = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+CVV = re.compile(r"(?<![\d.])7[\s,\-]*3[\s,\-]*7(?![\d.]*\d)")
 NUMBER_WORDS = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 
 
@@ -60,7 +61,9 @@ def test_no_card_data_in_any_column(processed):
         value = IDS.sub("<id>", value)  # content hashes and run ids are not card data
         digits_only = re.sub(r"[\s,\-]", "", value)  # the separators of a number read aloud
         assert not re.search(r"\d{12,}", digits_only), value
-        assert "737" not in value, value
+        # the security code as a number of its own, however it is spaced; a stage's
+        # seconds ("tag": 0.1737) holding the same digits is not the code
+        assert not CVV.search(value), value
         assert not re.search(rf"\b{NUMBER_WORDS}(?:[\s,.\-]+{NUMBER_WORDS}){{3,}}\b", value, re.I), value
     types = {t for (t,) in store.query("SELECT type FROM redactions").rows}
     assert "CARD" in types  # tiny.en often hears the CVV as part of a digit run: it is redacted, typed CARD
