@@ -21,7 +21,7 @@ from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans
 from .speaker_models import encoder
 from .dynamics import conversation_dynamics
 from .models import describe
-from .records import Utterance
+from .records import Utterance, Word
 from .voiceprints import Voiceprint, similarity
 
 STAFF_CUES: dict[str, tuple[float, str]] = {
@@ -55,10 +55,19 @@ STAFF_CUES: dict[str, tuple[float, str]] = {
         r"\b((is|was) there anything else|(can|could) i help (you )?with anything else|anything else (i|we) can"
         r"|thank(s| you) for (calling|your call))",
     ),
+    "empathy": (
+        2.0,
+        r"\bi (completely |totally |really |fully )?(understand|can (only )?imagine|appreciate) how (frustrating"
+        r"|difficult|upsetting|stressful|annoying|worrying|hard|inconvenient|disappointing)"
+        r"|\b(that|this) must (be|have been) (so |really |very |incredibly )?(frustrating|difficult|upsetting"
+        r"|stressful|annoying|worrying|disappointing)",
+    ),
     "account action": (
         1.0,
         r"\b(i'?ve (logged|raised|opened|updated|sent|passed|added|made a note)|your reference( number)? is"
-        r"|let me (just )?(check|look|see|pull)|i can see (that|the|your))",
+        r"|let me (just )?(check|look|see|pull)|i can see (that|the|your)|i'?(ve)? found your (account|details|record"
+        r"|booking|order)|(pass|passed|refer|referred|escalate|raise) (this|it|that) (on )?(to|with) (my|our|the)"
+        r" (team|manager|supervisor|investigations?|complaints)|(our|the) (investigations?|complaints) team)",
     ),
 }
 """Cue name -> (weight, pattern) for things staff say (the company script the rules also check)."""
@@ -76,6 +85,7 @@ CUSTOMER_CUES: dict[str, tuple[float, str]] = {
         r"\b(i'?m not happy|not good enough|(speak|talk) to (your|a|the) (manager|supervisor|team leader)"
         r"|want (this|it) escalated)",
     ),
+    "nothing else": (2.0, r"(^|[.?!] )no,? (that'?s|that is) (all|everything|it)\b"),
     "own account": (0.5, r"\bmy (account|card|bill|loan|mortgage|payment|money|bank|credit|order|refund|statement|rent)\b"),
 }
 """Cue name -> (weight, pattern) for things customers say."""
@@ -301,6 +311,84 @@ def split_by_content(utterances: list[Utterance], options: RoleOptions) -> tuple
     staff = [names["staff"]] if "staff" in names else []
     return out, RoleResult("content split", staff, confidence=SPLIT_CONFIDENCE, flagged=True, reason=reason,
                            n_speakers=len(names))
+
+
+SENTENCE_CUE = 2.0
+"""Cue weight at which a sentence's own words settle who said it (one staff script line, or
+two customer cues)."""
+
+
+def cue_spans(text: str, side: float, starts: list[int]) -> list[tuple[int, int]]:
+    """Character spans of the cues of one side (``side`` > 0 staff, < 0 customer) in ``text``
+    that start at one of ``starts`` (the words' offsets), overlapping ones included ("this call
+    is being recorded" and "recorded for training and monitoring" are both the disclosure)."""
+    text = text.lower().replace("’", "'")
+    cues = STAFF_CUES if side > 0 else CUSTOMER_CUES
+    spans = []
+    for _, pattern in cues.values():
+        compiled = re.compile(pattern)
+        spans += [m.span() for m in (compiled.match(text, i) for i in starts) if m]
+    return spans
+
+
+def sentences_of(words: list[Word], max_gap_s: float) -> list[list[Word]]:
+    """Words in time order, cut after a sentence end (. ? !) or at a pause of ``max_gap_s``."""
+    out: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: w.start):
+        if not out or out[-1][-1].word.rstrip().endswith((".", "?", "!")) or word.start - out[-1][-1].end >= max_gap_s:
+            out.append([])
+        out[-1].append(word)
+    return out
+
+
+def move_by_content(
+    utterances: list[Utterance], staff: str, max_gap_s: float = 0.8
+) -> tuple[list[Word], list[tuple[float, float, str]], float]:
+    """Words of a two-speaker diarized recording, where diarization gave a strong cue of the
+    script to the wrong voice: in a sentence whose own words are a strong cue
+    (``SENTENCE_CUE``: "this call is being recorded", "is there anything else I can help
+    with?", a customer giving their name and date of birth), each run of the other voice's words
+    that the cue's words fall in goes to the cue's side. Only those runs: Whisper sometimes runs
+    two people's sentences together, and the run before the cue may be the other person's.
+    Returns the words (copies), the moved runs' (start, end, speaker) and their seconds."""
+    other = next(iter({u.speaker for u in utterances} - {staff}))
+    words = [replace(w, speaker=u.speaker) for u in utterances for w in u.words]
+    moved = []
+    for sentence in sentences_of(words, max_gap_s):
+        text, offsets = "", []
+        for w in sentence:
+            offsets.append(len(text))
+            text += w.word + " "
+        score, _ = utterance_cues(text)
+        if abs(score) < SENTENCE_CUE:
+            continue
+        target = staff if score > 0 else other
+        spans = cue_spans(text, score, offsets)
+        runs: list[list[int]] = []
+        for i, w in enumerate(sentence):
+            if not runs or sentence[runs[-1][-1]].speaker != w.speaker:
+                runs.append([])
+            runs[-1].append(i)
+        for run in runs:
+            first, last = offsets[run[0]], offsets[run[-1]] + len(sentence[run[-1]].word)
+            if sentence[run[0]].speaker != target and any(a < last and b > first for a, b in spans):
+                for i in run:
+                    sentence[i].speaker = target
+                moved.append((sentence[run[0]].start, sentence[run[-1]].end, target))
+    return words, moved, sum(b - a for a, b, _ in moved)
+
+
+def give_spans(turns: list[SpeakerTurn], spans: list[tuple[float, float, str]]) -> list[SpeakerTurn]:
+    """Turns with each (start, end, speaker) span given to that speaker: the turns it overlaps
+    are cut around it."""
+    out = list(turns)
+    for start, end, speaker in spans:
+        kept = [t for t in out if t.end <= start or t.start >= end]
+        for t in out:
+            if t.end > start and t.start < end:
+                kept += [SpeakerTurn(a, b, t.speaker) for a, b in ((t.start, start), (end, t.end)) if b > a]
+        out = sorted(kept + [SpeakerTurn(start, end, speaker)], key=lambda t: (t.start, t.end))
+    return out
 
 
 def check_channel_map(

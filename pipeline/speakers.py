@@ -8,12 +8,12 @@ utterances re-cut at speaker changes, then roles from a staff voiceprint or cont
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .diarize import DiarizeOptions, Diarization, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
-from .roles import RoleResult, assign_roles, speaker_rows
+from .roles import RoleResult, assign_roles, give_spans, move_by_content, speaker_rows
 from .transcribe import build_utterances
 from .voiceprints import Voiceprint
 
@@ -70,10 +70,34 @@ def attribute_speakers(
         utterances, roles = assign_roles(
             utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints, expected_speakers=expected
         )
+        if diarization is not None and len(roles.staff_speakers) == 1 and len({u.speaker for u in utterances}) == 2:
+            utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s,
+                                                       transcript.segment_stats)
+            turns = diarization.turns
         if diarization is not None:
             flag_count(roles, diarization, expected)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+def recut_by_content(
+    utterances: list[Utterance], roles: RoleResult, diarization: Diarization, max_gap_s: float,
+    segment_stats: dict | None,
+) -> tuple[list[Utterance], Diarization]:
+    """Two voices, one of them staff: where a sentence's own words say which side spoke it (the
+    script's disclosure, "is there anything else I can help with?", "no, that's all") and
+    diarization gave the words of that cue to the other voice (two voices alike, such as two
+    women of similar pitch at 8 kHz), those words go to that side's speaker (``move_by_content``).
+    The utterances are cut again, the turns follow, and the reason says how much moved."""
+    staff = roles.staff_speakers[0]
+    words, moved, seconds = move_by_content(utterances, staff, max_gap_s)
+    if not moved:
+        return utterances, diarization
+    confidence = utterances[0].role_confidence or 0.0
+    recut = build_utterances(words, max_gap_s=max_gap_s, segment_stats=segment_stats)
+    roles.reason += f"; {len(moved)} stretch(es) of words ({seconds:.1f} s) moved to the side their own script cue shows"
+    recut = [replace(u, role="staff" if u.speaker == staff else "customer", role_confidence=confidence) for u in recut]
+    return recut, replace(diarization, turns=give_spans(diarization.turns, moved))
 
 
 TELEPHONE_RATE = 8000

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from pipeline.errors import TerminalError
-from pipeline.records import Utterance
-from pipeline.roles import RoleOptions, assign_roles, speaker_rows
+from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
+from pipeline.records import Utterance, Word
+from pipeline.roles import RoleOptions, assign_roles, speaker_rows, utterance_cues
+from pipeline.speakers import recut_by_content
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
 
@@ -219,3 +221,85 @@ def test_when_every_speaker_matches_only_the_closest_is_staff_and_it_is_flagged(
     assert (result.method, result.flagged, len(result.staff_speakers)) == ("voiceprint", True, 1)
     assert "every speaker matched" in result.reason
     assert staff_is(speakers, speakers[0], labelled)
+
+
+def spoken(turns: list[tuple[str, str]]) -> list[Utterance]:
+    """Utterances with words, 0.3 s a word and 0.2 s between turns (as diarization cut them)."""
+    out, t = [], 0.0
+    for i, (who, text) in enumerate(turns):
+        words = []
+        for w in text.split():
+            words.append(Word(t, t + 0.25, w, 0.9, speaker=who))
+            t += 0.3
+        out.append(Utterance(i, who, "unknown", words[0].start, words[-1].end, text, words=words))
+        t += 0.2
+    return out
+
+
+def recut(turns: list[tuple[str, str]]):
+    utterances, result = assign_roles(spoken(turns))
+    diarization = Diarization([SpeakerTurn(u.start, u.end, u.speaker) for u in utterances], SpeakerCount(2, 0.9, ""),
+                              "resemblyzer", "1", "silero")
+    fixed, diarization = recut_by_content(utterances, result, diarization, 0.8, None)
+    return fixed, diarization, result
+
+
+def test_a_script_line_cut_between_two_alike_voices_goes_to_the_staff_member() -> None:
+    # as diarization heard two female voices at 8 kHz: the disclosure's end, and the offer of
+    # further help, given to the customer's voice
+    fixed, diarization, result = recut([
+        ("S1", "Hello, thank you for calling Brightwater, Sam speaking."),
+        ("S2", "Just so you know,"),
+        ("S1", "this call is being recorded"),
+        ("S2", "for training and monitoring."),
+        ("S2", "I'm calling about my bill."),
+        ("S1", "Let me check that for you."),
+        ("S2", "Is there anything else I can help with?"),
+        ("S1", "No, that's all, thanks."),
+    ])
+    assert result.staff_speakers == ["S1"] and "3 stretch(es) of words" in result.reason
+    def said(words: str) -> str:
+        return next(u.role for u in fixed if words in u.text)
+
+    assert said("this call is being recorded for training and monitoring.") == "staff"
+    assert said("Is there anything else I can help with?") == "staff"
+    assert said("I'm calling about my bill.") == "customer" and said("No, that's all, thanks.") == "customer"
+    # the words before the cue keep their voice: they may be the other person's (below)
+    assert said("Just so you know,") == "customer"
+    # the turns follow the words, so the speaker table and the utterances agree
+    for u in fixed:
+        for w in u.words:
+            mid = (w.start + w.end) / 2
+            assert {t.speaker for t in diarization.turns if t.start <= mid <= t.end} == {u.speaker}, (w.word, u.text)
+
+
+def test_words_run_together_with_the_other_persons_keep_their_voice() -> None:
+    # Whisper wrote the customer's words and the staff member's question as one sentence; only
+    # the run the cue is in may move, and here it is already the staff member's
+    turns = [
+        ("S1", "Thank you for calling Brightwater, how can I help?"),
+        ("S2", "I was hoping you could help me with something"),
+        ("S1", "for security could you confirm your full name?"),
+        ("S2", "Hi, my name is Jo Bloggs."),  # one customer cue is not enough to move anything
+    ]
+    fixed, diarization, result = recut(turns)
+    assert [(u.speaker, u.text) for u in fixed] == [(who, text) for who, text in turns]
+    assert "moved" not in result.reason
+
+
+@pytest.mark.parametrize("text, cue", [
+    ("I understand how frustrating that must be.", "empathy"),
+    ("Oh no, that must have been really upsetting.", "empathy"),
+    ("Thanks, I've found your account.", "account action"),
+    ("I'll pass this to our investigations team.", "account action"),
+    ("No, that's all for now.", "nothing else"),
+    ("Okay. No, that's everything, thank you.", "nothing else"),
+])
+def test_cues_of_the_script_and_the_customers_reply(text: str, cue: str) -> None:
+    assert cue in utterance_cues(text)[1]
+
+
+@pytest.mark.parametrize("text", ["No problem at all.", "I know, that is all I wanted.", "I understand, thanks.",
+                                  "That's all I need to know about the tariff, is it?"])
+def test_what_is_not_a_cue(text: str) -> None:
+    assert utterance_cues(text) == (0.0, [])
