@@ -13,6 +13,9 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   10 triples), at 16 kHz and through an 8 kHz telephone band (300-3400 Hz), diarized with no
   metadata (count estimated; ``source_rate`` 8000 for the telephone band).
 - ``librix16`` / ``librix8``: mixtures of the other shared LibriSpeech clips (not in the tests).
+- ``short16`` / ``short8``: two speakers of the tests' clips with two long turns each and a third
+  who says 2 s twice (``speaker_mixtures.with_a_short_speaker``; 30 orderings), the case where a
+  person with a few words is folded into another voice.
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
 line per recording (DER, missed, false alarm, confusion, count), a summary per set, and with
@@ -112,6 +115,22 @@ def librix_set(rate: int) -> list[dict]:
     return out
 
 
+def short_set(rate: int) -> list[dict]:
+    """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
+    from itertools import permutations
+
+    from speaker_mixtures import SPEAKERS, with_a_short_speaker
+
+    out = []
+    for a, b, c in permutations(SPEAKERS, 3):
+        if a < b:
+            mix = with_a_short_speaker(a, b, c)
+            out.append({"name": f"s{rate // 1000}k-{a}-{b}+{c}", "set": f"short{rate // 1000}", "part": "held out",
+                        "samples": mix.samples if rate == 16000 else telephone(mix.samples),
+                        "reference": list(mix.reference), "rate": rate})
+    return out
+
+
 def score(samples: np.ndarray, reference, turns, collar: float = 0.25) -> dict:
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
@@ -154,7 +173,8 @@ def main() -> None:
         kind = types[key] if isinstance(types[key], type) else eval(types[key].split("|")[0].strip())  # noqa: S307
         overrides[key] = value if kind is str else (value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
     loaders = {"ami": ami_set, "libri16": lambda: libri_set(16000), "libri8": lambda: libri_set(8000),
-               "librix16": lambda: librix_set(16000), "librix8": lambda: librix_set(8000)}
+               "librix16": lambda: librix_set(16000), "librix8": lambda: librix_set(8000),
+               "short16": lambda: short_set(16000), "short8": lambda: short_set(8000)}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):

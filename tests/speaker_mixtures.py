@@ -62,6 +62,23 @@ def mixture(speakers: tuple[str, ...]) -> Mixture:
 
 
 @lru_cache(maxsize=None)
+def with_a_short_speaker(a: str, b: str, short: str, seconds: float = 2.0) -> Mixture:
+    """Two speakers with two long turns each and a third who says ``seconds`` twice (the
+    first seconds of their enrolment clips, which no other mixture uses): A B C A B C."""
+    turns = [(a, clips(a, "mix")[0]), (b, clips(b, "mix")[0]), (short, clips(short, "enrol")[0][: round(seconds * RATE)]),
+             (a, clips(a, "mix")[1]), (b, clips(b, "mix")[1]), (short, clips(short, "enrol")[1][: round(seconds * RATE)])]
+    parts, reference, t = [], [], 0.0
+    for i, (speaker, clip) in enumerate(turns):
+        pause = PAUSES_S[i % len(PAUSES_S)]
+        parts += [np.zeros(round(pause * RATE), np.float32), clip]
+        t += pause
+        reference.append((t, t + len(clip) / RATE, speaker))
+        t += len(clip) / RATE
+    parts.append(np.zeros(RATE // 2, np.float32))
+    return Mixture(np.concatenate(parts), tuple(reference))
+
+
+@lru_cache(maxsize=None)
 def diarized(speakers: tuple[str, ...]) -> tuple[SpeakerTurn, ...]:
     """Parley's diarization of ``mixture(speakers)``, computed once per test session."""
     return tuple(diarize(mixture(speakers).samples))

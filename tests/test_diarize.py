@@ -10,12 +10,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.diarize import SpeakerTurn, assign_speakers, diarize
+from pipeline.diarize import DiarizeOptions, SpeakerTurn, assign_speakers, diarize, diarize_full
 from pipeline.speaker_models import mel_filters
 from pipeline.errors import ConfigError
 from pipeline.records import Word
 from pipeline.speakers_cli import read_rttm, register
-from speaker_mixtures import PAIRS, TRIPLES, der, diarized, mixture
+from speaker_mixtures import PAIRS, TRIPLES, der, diarized, mixture, with_a_short_speaker
 
 DATA = Path(__file__).resolve().parent / "data"
 QUICK = [PAIRS[0], PAIRS[-1], TRIPLES[0]]
@@ -54,6 +54,21 @@ def test_every_conversation_der_and_speaker_count(speakers: tuple[str, ...]) -> 
     turns = diarized(speakers)
     assert len({t.speaker for t in turns}) == len(speakers)
     assert der(mixture(speakers), turns) <= 0.10
+
+
+def test_a_third_person_with_a_few_words_is_a_speaker_of_their_own() -> None:
+    # 2033 and 2609 talk for ~30 s; 1998 says 2 s twice. The clustering graph folds those 4 s
+    # into another voice (count 2) unless a region unlike every voice found is a new speaker.
+    mix = with_a_short_speaker("2033", "2609", "1998")
+    folded = diarize_full(mix.samples, options=DiarizeOptions(new_voice_below=0))
+    assert folded.count.n == 2
+    found = diarize_full(mix.samples)
+    assert found.count.n == 3 and "like none of them" in found.count.reason
+    assert der(mix, found.turns) <= 0.05 < der(mix, folded.turns)
+    # the short speaker's stretches are one speaker, the others' not that one
+    short = {t.speaker for t in found.turns for s, e, who in mix.reference
+             if who == "1998" and min(t.end, e) - max(t.start, s) > 1.0}
+    assert len(short) == 1
 
 
 def test_speakers_are_named_in_order_of_first_appearance() -> None:
