@@ -80,12 +80,13 @@ class DiarizeOptions:
     strong_count: float = 0.8
     """Count confidence at or above which the eigengap overrules the expected count (phone calls:
     2), for one voice or for more than two."""
-    new_voice_below: float = 0.72
+    new_voice_below: float | None = None
     """No count given and none expected: a speech region of at least ``min_new_voice_s`` whose
-    voice is less similar than this to every speaker found is one more speaker (0: off). The
-    clustering graph folds a person with a few seconds of speech into someone else: held-out
-    LibriSpeech triples with a 2 s speaker were counted as two. Regions that fit their speaker
-    were >= 0.74 similar on every mixture measured, the 16 kHz and the 8 kHz ones."""
+    voice is less similar than this to every speaker found is one more speaker (0: off; None:
+    the encoder's own value, resemblyzer 0.72, CAM++ off). The clustering graph folds a person
+    with a few seconds of speech into someone else: held-out LibriSpeech triples with a 2 s
+    speaker were counted as two. With resemblyzer, regions that fit their speaker were >= 0.74
+    similar on every mixture measured, the 16 kHz and the 8 kHz ones."""
     min_new_voice_s: float = 1.0
 
 
@@ -297,8 +298,9 @@ def diarize_full(
     spans = windows(regions, options)
     vectors = model.embed(model.features(normalise_level(samples, regions)), spans, options.threads)
     labels, count = cluster_count(vectors, n_speakers, options, expected)
-    if not n_speakers and expected is None and options.new_voice_below > 0:
-        labels, count = unexplained_voice(regions, spans, vectors, labels, count, options)
+    new_voice = model.new_voice_below if options.new_voice_below is None else options.new_voice_below
+    if not n_speakers and expected is None and new_voice > 0:
+        labels, count = unexplained_voice(regions, spans, vectors, labels, count, new_voice, options)
     frame_labels = label_frames(regions, spans, vectors, labels)
     if vad == "segmentation":  # its speech regions are tight: bridge only short pauses
         options = replace(options, max_pause_s=min(options.max_pause_s, options.room_max_pause_s))
@@ -409,12 +411,12 @@ def overlap_stretches(overlap: np.ndarray, options: DiarizeOptions) -> list[tupl
 
 def unexplained_voice(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
-    count: SpeakerCount, options: DiarizeOptions,
+    count: SpeakerCount, below: float, options: DiarizeOptions,
 ) -> tuple[np.ndarray, SpeakerCount]:
     """Labels and count with one more speaker where speech regions of at least
     ``min_new_voice_s`` sound like none of the speakers found (mean window embedding less than
-    ``new_voice_below`` similar to every centroid): their windows become that speaker's. The
-    count's confidence is then 0.5: the eigengap did not say so."""
+    ``below`` similar to every centroid): their windows become that speaker's. The count's
+    confidence is then 0.5: the eigengap did not say so."""
     if len(labels) < 3 or count.n >= options.max_speakers:
         return labels, count
     k = int(labels.max()) + 1
@@ -427,7 +429,7 @@ def unexplained_voice(
         if (b - a) / FRAMES_PER_S < options.min_new_voice_s or not len(inside):
             continue
         voice = vectors[inside].mean(axis=0)
-        if float((centroids @ (voice / np.linalg.norm(voice))).max()) < options.new_voice_below:
+        if float((centroids @ (voice / np.linalg.norm(voice))).max()) < below:
             odd.extend(inside.tolist())
             seconds += (b - a) / FRAMES_PER_S
     if not odd:
@@ -437,7 +439,7 @@ def unexplained_voice(
     labels = np.unique(labels, return_inverse=True)[1]  # a speaker left with no windows goes
     n = int(labels.max()) + 1
     return labels, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a voice like none of them in {seconds:.1f} s of speech"
-                                        f" (similarity < {options.new_voice_below:.2f})")
+                                        f" (similarity < {below:.2f})")
 
 
 def label_frames(

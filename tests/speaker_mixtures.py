@@ -48,10 +48,14 @@ class Mixture:
 def mixture(speakers: tuple[str, ...]) -> Mixture:
     """Six alternating turns: 3 clips each for two speakers, 2 each for three."""
     rounds = 6 // len(speakers)
+    n = len(speakers)
+    return joined([(speakers[i % n], clips(speakers[i % n], "mix")[i // n]) for i in range(rounds * n)])
+
+
+def joined(turns: list[tuple[str, np.ndarray]]) -> Mixture:
+    """(speaker, clip) turns one after another, the pauses of ``PAUSES_S`` between them."""
     parts, reference, t = [], [], 0.0
-    for i in range(rounds * len(speakers)):
-        speaker = speakers[i % len(speakers)]
-        clip = clips(speaker, "mix")[i // len(speakers)]
+    for i, (speaker, clip) in enumerate(turns):
         pause = PAUSES_S[i % len(PAUSES_S)]
         parts += [np.zeros(round(pause * RATE), np.float32), clip]
         t += pause
@@ -67,15 +71,7 @@ def with_a_short_speaker(a: str, b: str, short: str, seconds: float = 2.0) -> Mi
     first seconds of their enrolment clips, which no other mixture uses): A B C A B C."""
     turns = [(a, clips(a, "mix")[0]), (b, clips(b, "mix")[0]), (short, clips(short, "enrol")[0][: round(seconds * RATE)]),
              (a, clips(a, "mix")[1]), (b, clips(b, "mix")[1]), (short, clips(short, "enrol")[1][: round(seconds * RATE)])]
-    parts, reference, t = [], [], 0.0
-    for i, (speaker, clip) in enumerate(turns):
-        pause = PAUSES_S[i % len(PAUSES_S)]
-        parts += [np.zeros(round(pause * RATE), np.float32), clip]
-        t += pause
-        reference.append((t, t + len(clip) / RATE, speaker))
-        t += len(clip) / RATE
-    parts.append(np.zeros(RATE // 2, np.float32))
-    return Mixture(np.concatenate(parts), tuple(reference))
+    return joined(turns)
 
 
 @lru_cache(maxsize=None)
