@@ -88,6 +88,7 @@ class DiarizeOptions:
     speaker were counted as two. With resemblyzer, regions that fit their speaker were >= 0.74
     similar on every mixture measured, the 16 kHz and the 8 kHz ones."""
     min_new_voice_s: float = 1.0
+    """Shortest speech region that ``new_voice_below`` looks at (shorter ones embed too noisily)."""
 
 
 @dataclass(frozen=True)
@@ -434,11 +435,13 @@ def unexplained_voice(
             seconds += (b - a) / FRAMES_PER_S
     if not odd:
         return labels, count
-    labels = labels.copy()
-    labels[odd] = k
-    labels = np.unique(labels, return_inverse=True)[1]  # a speaker left with no windows goes
-    n = int(labels.max()) + 1
-    return labels, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a voice like none of them in {seconds:.1f} s of speech"
+    grown = labels.copy()
+    grown[odd] = k
+    grown = np.unique(grown, return_inverse=True)[1]  # a speaker left with no windows goes
+    n = int(grown.max()) + 1
+    if n <= count.n:  # the odd regions were a whole speaker already: nothing new
+        return labels, count
+    return grown, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a voice like none of them in {seconds:.1f} s of speech"
                                         f" (similarity < {below:.2f})")
 
 

@@ -85,7 +85,11 @@ CUSTOMER_CUES: dict[str, tuple[float, str]] = {
         r"\b(i'?m not happy|not good enough|(speak|talk) to (your|a|the) (manager|supervisor|team leader)"
         r"|want (this|it) escalated)",
     ),
-    "nothing else": (2.0, r"(^|[.?!] )no,? (that'?s|that is) (all|everything|it)\b"),
+    "nothing else": (
+        2.0,
+        r"(^|[.?!] )no,? (that'?s|that is) (all|everything|it)( for (now|today))?(,? thank(s| you))?[.!]?"
+        r"($| (thanks|thank you|bye|goodbye|cheers))",
+    ),
     "own account": (0.5, r"\bmy (account|card|bill|loan|mortgage|payment|money|bank|credit|order|refund|statement|rent)\b"),
 }
 """Cue name -> (weight, pattern) for things customers say."""
@@ -314,20 +318,28 @@ def split_by_content(utterances: list[Utterance], options: RoleOptions) -> tuple
 
 
 SENTENCE_CUE = 2.0
-"""Cue weight at which a sentence's own words settle who said it (one staff script line, or
-two customer cues)."""
+"""Weight of the strong cues (a line of the script, the customer's "no, that's all"): only
+these move words from one voice to the other."""
+WHOLE_SENTENCE_CUE = 4.0
+"""A sentence that diarization gave wholly to the other voice moves only on this much (two
+strong cues together, as in "is there anything else I can do for you?"): one alone may really be
+the other person's ("is there anything else I need to do?")."""
+SLIVER_S = 0.1
+"""Pieces of a turn shorter than this, left where a moved stretch cut it, are dropped."""
 
 
 def cue_spans(text: str, side: float, starts: list[int]) -> list[tuple[int, int]]:
-    """Character spans of the cues of one side (``side`` > 0 staff, < 0 customer) in ``text``
-    that start at one of ``starts`` (the words' offsets), overlapping ones included ("this call
-    is being recorded" and "recorded for training and monitoring" are both the disclosure)."""
-    text = text.lower().replace("’", "'")
+    """Character spans of the strong cues (``SENTENCE_CUE``) of one side (``side`` > 0 staff,
+    < 0 customer) in ``text`` that start at one of ``starts`` (the words' offsets), overlapping
+    ones included ("this call is being recorded" and "recorded for training and monitoring" are
+    both the disclosure)."""
+    text = text.replace("’", "'")
     cues = STAFF_CUES if side > 0 else CUSTOMER_CUES
     spans = []
-    for _, pattern in cues.values():
-        compiled = re.compile(pattern)
-        spans += [m.span() for m in (compiled.match(text, i) for i in starts) if m]
+    for weight, pattern in cues.values():
+        if weight >= SENTENCE_CUE:
+            compiled = re.compile(pattern, re.IGNORECASE)
+            spans += [m.span() for m in (compiled.match(text, i) for i in starts) if m]
     return spans
 
 
@@ -344,13 +356,15 @@ def sentences_of(words: list[Word], max_gap_s: float) -> list[list[Word]]:
 def move_by_content(
     utterances: list[Utterance], staff: str, max_gap_s: float = 0.8
 ) -> tuple[list[Word], list[tuple[float, float, str]], float]:
-    """Words of a two-speaker diarized recording, where diarization gave a strong cue of the
-    script to the wrong voice: in a sentence whose own words are a strong cue
-    (``SENTENCE_CUE``: "this call is being recorded", "is there anything else I can help
-    with?", a customer giving their name and date of birth), each run of the other voice's words
-    that the cue's words fall in goes to the cue's side. Only those runs: Whisper sometimes runs
-    two people's sentences together, and the run before the cue may be the other person's.
-    Returns the words (copies), the moved runs' (start, end, speaker) and their seconds."""
+    """Words of a two-speaker diarized recording, where diarization gave a strong cue to the
+    wrong voice. In a sentence whose own words reach ``SENTENCE_CUE`` ("this call is being
+    recorded", "is there anything else I can help with?", "no, that's all"), a run of the other
+    voice's words that a strong cue's words fall in goes to the cue's side, when the sentence
+    also holds words of that side's voice (diarization cut it between the two) or the sentence
+    reaches ``WHOLE_SENTENCE_CUE``; never a run whose own words point the other way. Only those
+    runs: Whisper sometimes runs two people's sentences together, and the run before the cue may
+    be the other person's. Returns the words (copies), the moved runs' (start, end, speaker) and
+    their seconds."""
     other = next(iter({u.speaker for u in utterances} - {staff}))
     words = [replace(w, speaker=u.speaker) for u in utterances for w in u.words]
     moved = []
@@ -359,10 +373,13 @@ def move_by_content(
         for w in sentence:
             offsets.append(len(text))
             text += w.word + " "
+        text = text[:-1]
         score, _ = utterance_cues(text)
         if abs(score) < SENTENCE_CUE:
             continue
         target = staff if score > 0 else other
+        if abs(score) < WHOLE_SENTENCE_CUE and all(w.speaker != target for w in sentence):
+            continue
         spans = cue_spans(text, score, offsets)
         runs: list[list[int]] = []
         for i, w in enumerate(sentence):
@@ -371,24 +388,37 @@ def move_by_content(
             runs[-1].append(i)
         for run in runs:
             first, last = offsets[run[0]], offsets[run[-1]] + len(sentence[run[-1]].word)
-            if sentence[run[0]].speaker != target and any(a < last and b > first for a, b in spans):
-                for i in run:
-                    sentence[i].speaker = target
-                moved.append((sentence[run[0]].start, sentence[run[-1]].end, target))
+            if sentence[run[0]].speaker == target or not any(a < last and b > first for a, b in spans):
+                continue
+            if utterance_cues(" ".join(sentence[i].word for i in run))[0] * score < 0:
+                continue
+            for i in run:
+                sentence[i].speaker = target
+            moved.append((sentence[run[0]].start, sentence[run[-1]].end, target))
     return words, moved, sum(b - a for a, b, _ in moved)
 
 
 def give_spans(turns: list[SpeakerTurn], spans: list[tuple[float, float, str]]) -> list[SpeakerTurn]:
     """Turns with each (start, end, speaker) span given to that speaker: the turns it overlaps
-    are cut around it."""
+    are cut around it (pieces under ``SLIVER_S`` dropped), and a speaker's turns that now touch
+    are joined."""
     out = list(turns)
     for start, end, speaker in spans:
         kept = [t for t in out if t.end <= start or t.start >= end]
         for t in out:
             if t.end > start and t.start < end:
-                kept += [SpeakerTurn(a, b, t.speaker) for a, b in ((t.start, start), (end, t.end)) if b > a]
+                kept += [SpeakerTurn(a, b, t.speaker) for a, b in ((t.start, start), (end, t.end)) if b - a >= SLIVER_S]
         out = sorted(kept + [SpeakerTurn(start, end, speaker)], key=lambda t: (t.start, t.end))
-    return out
+    joined: list[SpeakerTurn] = []
+    for t in out:
+        last = next((j for j in reversed(joined) if j.speaker == t.speaker), None)
+        if last is not None and t.start <= last.end + 1e-6 and not any(
+            j.speaker != t.speaker and j.start < t.start and j.end > last.end for j in joined
+        ):
+            joined[joined.index(last)] = SpeakerTurn(last.start, max(last.end, t.end), t.speaker)
+        else:
+            joined.append(t)
+    return joined
 
 
 def check_channel_map(

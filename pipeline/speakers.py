@@ -13,7 +13,7 @@ from typing import Any
 
 from .diarize import DiarizeOptions, Diarization, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
-from .roles import RoleResult, assign_roles, give_spans, move_by_content, speaker_rows
+from .roles import RoleOptions, RoleResult, assign_roles, give_spans, move_by_content, roles_from_content, speaker_rows
 from .transcribe import build_utterances
 from .voiceprints import Voiceprint
 
@@ -70,7 +70,8 @@ def attribute_speakers(
         utterances, roles = assign_roles(
             utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints, expected_speakers=expected
         )
-        if diarization is not None and len(roles.staff_speakers) == 1 and len({u.speaker for u in utterances}) == 2:
+        if (diarization is not None and roles.method in ("content", "voiceprint") and len(roles.staff_speakers) == 1
+                and len({u.speaker for u in utterances}) == 2):
             utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s,
                                                        transcript.segment_stats)
             turns = diarization.turns
@@ -88,15 +89,19 @@ def recut_by_content(
     script's disclosure, "is there anything else I can help with?", "no, that's all") and
     diarization gave the words of that cue to the other voice (two voices alike, such as two
     women of similar pitch at 8 kHz), those words go to that side's speaker (``move_by_content``).
-    The utterances are cut again, the turns follow, and the reason says how much moved."""
+    The utterances are cut again, the turns follow, and the reason says how much moved. Nothing
+    moves if it would leave a voice with no words, or (roles by content) make the other voice
+    the staff member's."""
     staff = roles.staff_speakers[0]
     words, moved, seconds = move_by_content(utterances, staff, max_gap_s)
-    if not moved:
+    if not moved or len({w.speaker for w in words}) < 2:
         return utterances, diarization
-    confidence = utterances[0].role_confidence or 0.0
     recut = build_utterances(words, max_gap_s=max_gap_s, segment_stats=segment_stats)
+    if roles.method == "content" and roles_from_content(recut, RoleOptions()).staff_speakers != [staff]:
+        return utterances, diarization
     roles.reason += f"; {len(moved)} stretch(es) of words ({seconds:.1f} s) moved to the side their own script cue shows"
-    recut = [replace(u, role="staff" if u.speaker == staff else "customer", role_confidence=confidence) for u in recut]
+    recut = [replace(u, role="staff" if u.speaker == staff else "customer", role_confidence=round(roles.confidence, 4))
+             for u in recut]
     return recut, replace(diarization, turns=give_spans(diarization.turns, moved))
 
 

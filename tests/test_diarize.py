@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.diarize import DiarizeOptions, SpeakerTurn, assign_speakers, diarize, diarize_full
+from pipeline.diarize import DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, diarize, diarize_full, unexplained_voice
 from pipeline.speaker_models import mel_filters
 from pipeline.errors import ConfigError
 from pipeline.records import Word
@@ -65,10 +65,26 @@ def test_a_third_person_with_a_few_words_is_a_speaker_of_their_own() -> None:
     found = diarize_full(mix.samples)
     assert found.count.n == 3 and "like none of them" in found.count.reason
     assert der(mix, found.turns) <= 0.05 < der(mix, folded.turns)
-    # the short speaker's stretches are one speaker, the others' not that one
+    # the short speaker's stretches are one speaker, and that speaker is hardly anyone else's
     short = {t.speaker for t in found.turns for s, e, who in mix.reference
              if who == "1998" and min(t.end, e) - max(t.start, s) > 1.0}
     assert len(short) == 1
+    elsewhere = sum(max(0.0, min(t.end, e) - max(t.start, s)) for t in found.turns for s, e, who in mix.reference
+                    if t.speaker in short and who != "1998")
+    assert elsewhere < 1.0
+
+
+def test_regions_that_were_a_whole_speaker_add_no_one() -> None:
+    # speaker 1 is two regions unlike each other (0.71 to their mean): both are "like no one",
+    # but together they are speaker 1 already, so the count stays and says nothing new
+    e = np.eye(3, dtype=np.float32)
+    vectors = np.stack([e[0], e[0], e[1], e[1], e[2], e[2]])
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    regions = [(0, 400), (400, 800), (800, 1200)]
+    spans = [(0, 160), (200, 360), (400, 560), (600, 760), (800, 960), (1000, 1160)]
+    count = SpeakerCount(2, 0.9, "2 by the eigengap")
+    out, after = unexplained_voice(regions, spans, vectors, labels, count, 0.72, DiarizeOptions())
+    assert after == count and (out == labels).all()
 
 
 def test_speakers_are_named_in_order_of_first_appearance() -> None:

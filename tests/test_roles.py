@@ -13,7 +13,7 @@ import pytest
 from pipeline.errors import TerminalError
 from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
 from pipeline.records import Utterance, Word
-from pipeline.roles import RoleOptions, assign_roles, speaker_rows, utterance_cues
+from pipeline.roles import RoleOptions, assign_roles, give_spans, speaker_rows, utterance_cues
 from pipeline.speakers import recut_by_content
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
@@ -254,8 +254,9 @@ def test_a_script_line_cut_between_two_alike_voices_goes_to_the_staff_member() -
         ("S2", "for training and monitoring."),
         ("S2", "I'm calling about my bill."),
         ("S1", "Let me check that for you."),
-        ("S2", "Is there anything else I can help with?"),
-        ("S1", "No, that's all, thanks."),
+        ("S2", "Is there anything else I can help with?"),  # the whole question, two strong cues
+        ("S1", "No, that's all,"),
+        ("S2", "thanks."),
     ])
     assert result.staff_speakers == ["S1"] and "3 stretch(es) of words" in result.reason
     def said(words: str) -> str:
@@ -280,11 +281,50 @@ def test_words_run_together_with_the_other_persons_keep_their_voice() -> None:
         ("S1", "Thank you for calling Brightwater, how can I help?"),
         ("S2", "I was hoping you could help me with something"),
         ("S1", "for security could you confirm your full name?"),
-        ("S2", "Hi, my name is Jo Bloggs."),  # one customer cue is not enough to move anything
+        ("S1", "Hi, my name is Jo Bloggs, by the way."),  # a weak customer cue in the staff voice
     ]
     fixed, diarization, result = recut(turns)
-    assert [(u.speaker, u.text) for u in fixed] == [(who, text) for who, text in turns]
+    assert [w.speaker for u in fixed for w in u.words] == [who for who, text in turns for _ in text.split()]
     assert "moved" not in result.reason
+
+
+def test_one_strong_cue_in_the_right_voice_stays_there() -> None:
+    # diarization was right: the customer asks if there is anything else *they* need to do, the
+    # staff member answers "no, that's it": one strong cue each, in a sentence wholly the other
+    # side's, moves nothing (two together, as in the script's "is there anything else I can do
+    # for you?", would)
+    turns = [
+        ("S1", "Thank you for calling Brightwater, this call is being recorded."),
+        ("S2", "I'm calling about my bill."),
+        ("S1", "I've updated your account."),
+        ("S2", "Is there anything else I need to do?"),
+        ("S1", "No, that's it."),
+        ("S2", "Great, goodbye."),
+    ]
+    fixed, diarization, result = recut(turns)
+    assert result.staff_speakers == ["S1"] and "moved" not in result.reason
+    assert [u.speaker for u in fixed] == [who for who, _ in turns]
+
+
+def test_a_move_that_would_leave_one_voice_is_not_made() -> None:
+    turns = [
+        ("S2", "Thank you for calling Brightwater, this call is being recorded."),
+        ("S1", "Is there anything else I can help with?"),
+        ("S2", "Goodbye then."),
+    ]
+    fixed, diarization, result = recut(turns)
+    assert result.staff_speakers == ["S2"] and "moved" not in result.reason
+    assert [u.speaker for u in fixed] == ["S2", "S1", "S2"]
+
+
+def test_given_spans_cut_the_turns_they_cross_and_join_a_speakers_pieces() -> None:
+    turns = [SpeakerTurn(0.0, 5.0, "S1"), SpeakerTurn(4.0, 8.0, "S2"), SpeakerTurn(8.0, 8.05, "S1"),
+             SpeakerTurn(8.05, 12.0, "S2")]
+    out = give_spans(turns, [(3.0, 8.05, "S2")])
+    assert [(t.start, t.end, t.speaker) for t in out] == [(0.0, 3.0, "S1"), (3.0, 12.0, "S2")]
+    # a sliver under 0.1 s left by the cut goes
+    out = give_spans([SpeakerTurn(0.0, 5.0, "S1")], [(0.05, 4.0, "S2")])
+    assert [(t.start, t.end, t.speaker) for t in out] == [(0.05, 4.0, "S2"), (4.0, 5.0, "S1")]
 
 
 @pytest.mark.parametrize("text, cue", [
@@ -300,6 +340,7 @@ def test_cues_of_the_script_and_the_customers_reply(text: str, cue: str) -> None
 
 
 @pytest.mark.parametrize("text", ["No problem at all.", "I know, that is all I wanted.", "I understand, thanks.",
-                                  "That's all I need to know about the tariff, is it?"])
+                                  "That's all I need to know about the tariff, is it?", "No, that's all right, don't worry.",
+                                  "No, that's all I need from you.", "No, that's it, it'll go through in five days."])
 def test_what_is_not_a_cue(text: str) -> None:
     assert utterance_cues(text) == (0.0, [])
