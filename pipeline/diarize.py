@@ -410,6 +410,12 @@ def overlap_stretches(overlap: np.ndarray, options: DiarizeOptions) -> list[tupl
     return [(int(a) / FRAMES_PER_S, int(b) / FRAMES_PER_S) for a, b in zip(edges[::2], edges[1::2]) if b - a >= shortest]
 
 
+def unit_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The L2-normalised mean embedding of each label 0..k-1."""
+    centroids = np.stack([vectors[labels == c].mean(axis=0) for c in range(int(labels.max()) + 1)])
+    return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+
+
 def unexplained_voice(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
     count: SpeakerCount, below: float, options: DiarizeOptions,
@@ -421,8 +427,7 @@ def unexplained_voice(
     if len(labels) < 3 or count.n >= options.max_speakers:
         return labels, count
     k = int(labels.max()) + 1
-    centroids = np.stack([vectors[labels == c].mean(axis=0) for c in range(k)])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    centroids = unit_centroids(vectors, labels)
     starts, ends = np.array([a for a, _ in spans]), np.array([b for _, b in spans])
     odd, seconds = [], 0.0
     for a, b in regions:
@@ -457,8 +462,7 @@ def label_frames(
             out[a:b] = 0
         return out
     k = int(labels.max()) + 1
-    centroids = np.stack([vectors[labels == c].mean(axis=0) for c in range(k)])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    centroids = unit_centroids(vectors, labels)
     similarity = vectors @ centroids.T
     score = np.zeros((n, k), dtype=np.float32)
     count = np.zeros(n, dtype=np.float32)
