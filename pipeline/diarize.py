@@ -5,7 +5,8 @@ recording; pyannote's segmentation-3.0 for anything else, which also marks overl
 cuts it into overlapping windows, embeds each window with the speaker encoder
 (``speaker_models``: resemblyzer or CAM++), clusters the windows (count from metadata, else 2 for
 a phone call unless the eigengap is sure of another, else estimated from 1 to ``max_speakers``,
-with a confidence) and labels every 10 ms speech frame by the windows covering it; overlapped
+with a confidence; then, with no count given or expected, one more for a voice like none found
+and for a speaker whose speech falls in two unlike groups) and labels every 10 ms speech frame by the windows covering it; overlapped
 stretches get a turn for the second voice (when the voices clustered as one, a second speaker's). ``assign_speakers`` then gives each word the speaker
 it overlaps most.
 """
@@ -89,6 +90,15 @@ class DiarizeOptions:
     similar on every mixture measured, the 16 kHz and the 8 kHz ones."""
     min_new_voice_s: float = 1.0
     """Shortest speech region that ``new_voice_below`` looks at (shorter ones embed too noisily)."""
+    split_below: float | None = None
+    """No count given and none expected: a speaker whose speech regions fall in two groups
+    (2-means of the regions' voices) less similar than this, the smaller with at least
+    ``min_split_s`` of speech, is two speakers (0: off; None: the encoder's own value,
+    resemblyzer 0.72, 0.75 for telephone-band recordings, CAM++ off). The clustering graph joins two people whose voices are closer
+    to each other than to the rest (LibriSpeech triples counted as two)."""
+    min_split_s: float = 2.5
+    """Speech the smaller group needs before ``split_below`` splits a speaker (groups of one or
+    two short regions of one voice embed far apart by chance)."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +312,11 @@ def diarize_full(
     new_voice = model.new_voice_below if options.new_voice_below is None else options.new_voice_below
     if not n_speakers and expected is None and new_voice > 0:
         labels, count = unexplained_voice(regions, spans, vectors, labels, count, new_voice, options)
+    split_below = options.split_below
+    if split_below is None:
+        split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
+    if not n_speakers and expected is None and split_below > 0:
+        labels, count = split_joined(regions, spans, vectors, labels, count, split_below, options)
     frame_labels = label_frames(regions, spans, vectors, labels)
     if vad == "segmentation":  # its speech regions are tight: bridge only short pauses
         options = replace(options, max_pause_s=min(options.max_pause_s, options.room_max_pause_s))
@@ -448,6 +463,64 @@ def unexplained_voice(
         return labels, count
     return grown, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a voice like none of them in {seconds:.1f} s of speech"
                                         f" (similarity < {below:.2f})")
+
+
+def region_voices(
+    regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
+    min_s: float,
+) -> list[tuple[np.ndarray, float, int, np.ndarray]]:
+    """(voice, seconds, label, window indexes) of each speech region of at least ``min_s``
+    seconds with windows wholly inside it: the L2-normalised mean of its windows and the label
+    most of them carry."""
+    starts, ends = np.array([a for a, _ in spans]), np.array([b for _, b in spans])
+    out = []
+    for a, b in regions:
+        inside = np.flatnonzero((starts >= a) & (ends <= b))
+        if (b - a) / FRAMES_PER_S < min_s or not len(inside):
+            continue
+        voice = vectors[inside].mean(axis=0)
+        out.append((voice / np.linalg.norm(voice), (b - a) / FRAMES_PER_S, int(np.bincount(labels[inside]).argmax()), inside))
+    return out
+
+
+def split_joined(
+    regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
+    count: SpeakerCount, below: float, options: DiarizeOptions,
+) -> tuple[np.ndarray, SpeakerCount]:
+    """Labels and count with a speaker split in two where their speech regions' voices fall in
+    two groups (weighted 2-means) whose mean voices are less than ``below`` similar and the
+    smaller group holds at least ``min_split_s`` of speech; repeated while a speaker splits.
+    The count's confidence is then 0.5: the eigengap did not say so."""
+    from sklearn.cluster import KMeans
+
+    if len(labels) < 3:
+        return labels, count
+    labels, n, said = labels.copy(), int(labels.max()) + 1, []
+    while n < options.max_speakers:
+        best = None
+        units = region_voices(regions, spans, vectors, labels, options.min_new_voice_s)
+        for c in range(n):
+            mine = [u for u in units if u[2] == c]
+            if len(mine) < 2:
+                continue
+            voices, seconds = np.stack([u[0] for u in mine]), np.array([u[1] for u in mine])
+            if float((voices @ voices.T).min()) >= below:  # every region like every other: one voice
+                continue
+            groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(voices, sample_weight=seconds)
+            means = np.stack([voices[groups == g].sum(axis=0) for g in (0, 1)])
+            means /= np.linalg.norm(means, axis=1, keepdims=True)
+            sim = float(means[0] @ means[1])
+            small = int(seconds[groups == 1].sum() < seconds[groups == 0].sum())
+            if sim < below and seconds[groups == small].sum() >= options.min_split_s and (best is None or sim < best[0]):
+                best = (sim, [i for u, g in zip(mine, groups) if g == small for i in u[3]], float(seconds[groups == small].sum()))
+        if best is None:
+            break
+        labels[best[1]] = n
+        n += 1
+        said.append(f"{best[2]:.1f} s of one speaker's speech only {best[0]:.2f} like the rest")
+    if not said:
+        return labels, count
+    return labels, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})")
 
 
 def label_frames(

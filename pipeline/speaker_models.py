@@ -44,6 +44,11 @@ class SpeakerEncoder(Protocol):
     new_voice_below: float
     """Similarity to every speaker found under which a stretch of speech is one more voice
     (``DiarizeOptions.new_voice_below``); 0 where it was not measured for this encoder (off)."""
+    split_below: float
+    """Similarity of two groups of one speaker's speech under which they are two speakers
+    (``DiarizeOptions.split_below``); 0 where it was not measured for this encoder (off)."""
+    telephone_split_below: float
+    """``split_below`` for telephone-band recordings (8 kHz or less), where voices sound more alike."""
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """Frame features (one row per 10 ms) of 16 kHz audio at a speech level of -30 dBFS."""
@@ -119,6 +124,8 @@ class CamPlusPlus:
     version: str = ""
     dim: int = 192
     new_voice_below: float = 0.0
+    split_below: float = 0.0
+    telephone_split_below: float = 0.0
     """Off: resemblyzer's 0.72 split a LibriSpeech pair into four and moved AMI both ways with CAM++."""
 
     def features(self, samples: np.ndarray) -> np.ndarray:
@@ -205,6 +212,8 @@ class Resemblyzer:
     version: str = ""
     dim: int = 256
     new_voice_below: float = 0.72
+    split_below: float = 0.72
+    telephone_split_below: float = 0.75
     """Chosen on held-out LibriSpeech mixtures (regions that fit their speaker: >= 0.74)."""
 
     def features(self, samples: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.diarize import DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, diarize, diarize_full, unexplained_voice
+from pipeline.diarize import (DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, diarize, diarize_full, split_joined,
+                              unexplained_voice)
 from pipeline.speaker_models import mel_filters
 from pipeline.errors import ConfigError
 from pipeline.records import Word
@@ -60,7 +61,7 @@ def test_a_third_person_with_a_few_words_is_a_speaker_of_their_own() -> None:
     # 2033 and 2609 talk for ~30 s; 1998 says 2 s twice. The clustering graph folds those 4 s
     # into another voice (count 2) unless a region unlike every voice found is a new speaker.
     mix = with_a_short_speaker("2033", "2609", "1998")
-    folded = diarize_full(mix.samples, options=DiarizeOptions(new_voice_below=0))
+    folded = diarize_full(mix.samples, options=DiarizeOptions(new_voice_below=0, split_below=0))
     assert folded.count.n == 2
     found = diarize_full(mix.samples)
     assert found.count.n == 3 and "like none of them" in found.count.reason
@@ -85,6 +86,46 @@ def test_regions_that_were_a_whole_speaker_add_no_one() -> None:
     count = SpeakerCount(2, 0.9, "2 by the eigengap")
     out, after = unexplained_voice(regions, spans, vectors, labels, count, 0.72, DiarizeOptions())
     assert after == count and (out == labels).all()
+
+
+def test_two_people_the_graph_joined_are_split_in_two() -> None:
+    # 1998 and 2033 talk for ~30 s; 1688 says 2 s twice, close enough to one of them to join
+    # that voice in the graph and to pass the new-voice rule, but the two groups of that
+    # speaker's speech are less than 0.72 alike
+    mix = with_a_short_speaker("1998", "2033", "1688")
+    joined = diarize_full(mix.samples, options=DiarizeOptions(split_below=0))
+    assert joined.count.n == 2
+    found = diarize_full(mix.samples)
+    assert found.count.n == 3 and "split in two" in found.count.reason and found.count.confidence == 0.5
+    assert der(mix, found.turns) <= 0.05 < der(mix, joined.turns)
+
+
+def _split(vectors, seconds, labels, below=0.72):
+    """split_joined on one region per vector, each ``seconds`` long with two windows."""
+    regions, spans, at = [], [], 0
+    for s in seconds:
+        n = round(s * 100)
+        regions.append((at, at + n))
+        spans += [(at, at + n // 2), (at + n // 2, at + n)]
+        at += n + 50
+    vectors = np.repeat(np.asarray(vectors, dtype=np.float32), 2, axis=0)
+    labels = np.repeat(np.asarray(labels), 2)
+    return split_joined(regions, spans, vectors, labels, SpeakerCount(int(labels.max()) + 1, 0.9, "by the eigengap"),
+                        below, DiarizeOptions())
+
+
+def test_a_speaker_splits_only_into_two_groups_unlike_each_other_with_enough_speech() -> None:
+    e = np.eye(3, dtype=np.float32)
+    near = (e[0] + 0.3 * e[1]) / np.linalg.norm(e[0] + 0.3 * e[1])  # 0.96 like e[0]
+    # speaker 0: three regions of one voice and two (3 s) of another: split, the smaller group goes
+    labels, count = _split([e[0], e[0], e[0], e[1], e[1], e[2]], [2, 2, 2, 1.5, 1.5, 3], [0, 0, 0, 0, 0, 1])
+    assert count.n == 3 and (labels[6:10] == 2).all() and (labels[:6] == 0).all() and (labels[10:] == 1).all()
+    # the other voice has only 2 s: too little to be sure, no split
+    labels, count = _split([e[0], e[0], e[0], e[1], e[2]], [2, 2, 2, 2, 3], [0, 0, 0, 0, 1])
+    assert count.n == 2 and count.reason == "by the eigengap"
+    # two groups of one voice, alike: no split
+    labels, count = _split([e[0], e[0], near, near, e[2]], [2, 2, 2, 2, 3], [0, 0, 0, 0, 1])
+    assert count.n == 2
 
 
 def test_speakers_are_named_in_order_of_first_appearance() -> None:
