@@ -13,7 +13,7 @@ it overlaps most.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -96,6 +96,13 @@ class DiarizeOptions:
     ``min_split_s`` of speech, is two speakers (0: off; None: the encoder's own value,
     resemblyzer 0.72, 0.75 for telephone-band recordings, CAM++ off). The clustering graph joins two people whose voices are closer
     to each other than to the rest (LibriSpeech triples counted as two)."""
+    unit_pauses_ms: tuple[int, ...] = (100, 250)
+    """Two-person calls (two speakers given or expected): besides the spectral clustering of
+    windows, one more grouping per value here, of the stretches of speech between pauses this
+    long, by their mean voices (weighted 2-means). Which grouping the words of the call agree
+    with best is for the roles to decide (``speakers.choose_turns``); () for none. Two similar
+    voices (two women of similar pitch at 8 kHz) are told apart better by whole stretches of
+    speech than window by window, but not always."""
     min_split_s: float = 2.5
     """Speech the smaller group needs before ``split_below`` splits a speaker (groups of one or
     two short regions of one voice embed far apart by chance)."""
@@ -280,6 +287,9 @@ class Diarization:
     vad: str
     overlap_s: float = 0.0
     """Seconds in which two speakers were found talking at once."""
+    alternatives: list[tuple[str, list[SpeakerTurn]]] = field(default_factory=list)
+    """Other two-speaker turns for a two-person call (``DiarizeOptions.unit_pauses_ms``), each
+    with what made it; ``turns`` are the spectral clustering's."""
 
 
 def diarize(
@@ -331,7 +341,44 @@ def diarize_full(
     if extra and count.n == 1:  # as sure of two as the eigengap was of one
         count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
-    return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2))
+    alternatives = []
+    if count.n == 2 and 2 in (n_speakers, expected) and not extra:
+        alternatives = unit_groupings(samples, regions, spans, vectors, labels, options, vad)
+    return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), alternatives)
+
+
+def unit_groupings(
+    samples: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray,
+    labels: np.ndarray, options: DiarizeOptions, vad: str,
+) -> list[tuple[str, list[SpeakerTurn]]]:
+    """Two-speaker turns from grouping the stretches of speech between pauses of each
+    ``unit_pauses_ms``: each stretch's windows (by their centre) take the group of the
+    stretch's mean voice (2-means weighted by length), and frames are labelled from those
+    groups' voices as for the spectral clustering. Groupings equal to one already made are left out."""
+    from sklearn.cluster import KMeans
+
+    centres = np.array([(a + b) / 2 for a, b in spans])
+    out, seen = [], [labels]
+    for pause_ms in options.unit_pauses_ms:
+        units, _ = detect_speech(samples, replace(options, min_silence_ms=pause_ms), vad)
+        kept = [(np.flatnonzero((centres >= a) & (centres < b)), b - a) for a, b in units]
+        kept = [(m, length) for m, length in kept if len(m)]
+        if len(kept) < 2:
+            continue
+        members = [m for m, _ in kept]
+        voices = np.stack([vectors[m].mean(axis=0) for m in members])
+        voices /= np.linalg.norm(voices, axis=1, keepdims=True)
+        weights = np.array([float(length) for _, length in kept])
+        groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(voices, sample_weight=weights)
+        grouped = labels.copy()
+        for m, g in zip(members, groups):
+            grouped[m] = g
+        if grouped.min() == grouped.max() or any((grouped == s).all() or (grouped == 1 - s).all() for s in seen):
+            continue
+        seen.append(grouped)
+        turns = turns_from_frames(label_frames(regions, spans, vectors, grouped), options)
+        out.append((f"stretches of speech between pauses of {pause_ms} ms grouped by voice", turns))
+    return out
 
 
 def detect_speech(samples: np.ndarray, options: DiarizeOptions, vad: str) -> tuple[list[tuple[int, int]], np.ndarray | None]:

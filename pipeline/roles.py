@@ -398,6 +398,29 @@ def move_by_content(
     return words, moved, sum(b - a for a, b, _ in moved)
 
 
+def content_agreement(utterances: list[Utterance], max_gap_s: float = 0.8) -> tuple[float, int]:
+    """How well two speakers' words keep the two sides' script cues apart: over the sentences
+    with a cue (``utterance_cues``), |sum of cue weight x (share of the sentence's words by the
+    first speaker - share by the second)| / sum of |cue weight|; 1 when every staff cue is one
+    speaker's and every customer cue the other's, 0 when the speakers share them evenly. And the
+    number of sentences with a cue."""
+    words = [replace(w, speaker=u.speaker) for u in utterances for w in u.words]
+    speakers = sorted({w.speaker for w in words}, key=str)
+    if len(speakers) != 2:
+        return 0.0, 0
+    signed = total = 0.0
+    cued = 0
+    for sentence in sentences_of(words, max_gap_s):
+        score, _ = utterance_cues(" ".join(w.word for w in sentence))
+        if score == 0:
+            continue
+        first = sum(w.speaker == speakers[0] for w in sentence) / len(sentence)
+        signed += score * (2 * first - 1)
+        total += abs(score)
+        cued += 1
+    return (abs(signed) / total if total else 0.0), cued
+
+
 def give_spans(turns: list[SpeakerTurn], spans: list[tuple[float, float, str]]) -> list[SpeakerTurn]:
     """Turns with each (start, end, speaker) span given to that speaker: the turns it overlaps
     are cut around it (pieces under ``SLIVER_S`` dropped), and a speaker's turns that now touch

@@ -13,7 +13,8 @@ from typing import Any
 
 from .diarize import DiarizeOptions, Diarization, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
-from .roles import RoleOptions, RoleResult, assign_roles, give_spans, move_by_content, roles_from_content, speaker_rows
+from .roles import (RoleOptions, RoleResult, assign_roles, content_agreement, give_spans, move_by_content, roles_from_content,
+                    speaker_rows)
 from .transcribe import build_utterances
 from .voiceprints import Voiceprint
 
@@ -64,9 +65,9 @@ def attribute_speakers(
                 options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
                                        encoder=options.speaker_model),
             )
+            diarization, utterances, chosen = choose_turns(diarization, utterances, options.utterance_gap_s,
+                                                           transcript.segment_stats)
             turns = diarization.turns
-            words = assign_speakers([w for u in utterances for w in u.words], turns)
-            utterances = build_utterances(words, max_gap_s=options.utterance_gap_s, segment_stats=transcript.segment_stats)
         utterances, roles = assign_roles(
             utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints, expected_speakers=expected
         )
@@ -77,8 +78,44 @@ def attribute_speakers(
             turns = diarization.turns
         if diarization is not None:
             flag_count(roles, diarization, expected)
+            if chosen:  # the voices alone did not settle who spoke when: a person should check
+                roles.reason = "; ".join(r for r in (roles.reason, chosen) if r)
+                roles.flagged = True
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+AGREEMENT_MARGIN = 0.1
+"""Another grouping of a two-person call's speech replaces the spectral clustering's turns only
+when the words agree with it by at least this much more (``roles.content_agreement``)."""
+
+
+def choose_turns(
+    diarization: Diarization, utterances: list[Utterance], max_gap_s: float, segment_stats: dict | None,
+) -> tuple[Diarization, list[Utterance], str]:
+    """The diarization's turns, or one of its alternatives (``Diarization.alternatives``) when
+    the call's words keep the staff member's and the customer's script cues apart clearly
+    better there (``AGREEMENT_MARGIN``); the utterances cut at the chosen turns, and a note
+    saying which was chosen and why ("" for the spectral clustering's)."""
+    words = [w for u in utterances for w in u.words]
+
+    def cut(turns: list[SpeakerTurn]) -> list[Utterance]:
+        return build_utterances(assign_speakers(words, turns), max_gap_s=max_gap_s, segment_stats=segment_stats)
+
+    if not diarization.alternatives:
+        return diarization, cut(diarization.turns), ""
+    first = best = content_agreement(cut(diarization.turns), max_gap_s)[0]
+    chosen, how = diarization.turns, ""
+    for what, turns in diarization.alternatives:
+        agreement = content_agreement(cut(turns), max_gap_s)[0]
+        if agreement >= best + AGREEMENT_MARGIN:
+            chosen, best, how = turns, agreement, what
+    utterances = cut(chosen)  # assign_speakers sets the words' speakers: cut again at the chosen turns
+    if not how:
+        return diarization, utterances, ""
+    note = (f"speaker turns from {how}: the script cues agree with them {best:.2f} against {first:.2f} for the "
+            f"voices clustered window by window")
+    return replace(diarization, turns=chosen), utterances, note
 
 
 def recut_by_content(

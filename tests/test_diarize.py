@@ -100,6 +100,18 @@ def test_two_people_the_graph_joined_are_split_in_two() -> None:
     assert der(mix, found.turns) <= 0.05 < der(mix, joined.turns)
 
 
+def test_a_two_person_call_offers_other_groupings_of_its_speech_and_a_room_none() -> None:
+    # grouping whole stretches of speech by voice tells two clear voices apart too; a grouping
+    # equal to the window clustering's is not offered again (the first pair: none at all)
+    for speakers, offered in ((PAIRS[0], 0), (PAIRS[3], 1)):
+        mix = mixture(speakers)
+        call = diarize_full(mix.samples, expected=2)
+        assert len(call.alternatives) == offered
+        for what, turns in call.alternatives:
+            assert "between pauses" in what and len({t.speaker for t in turns}) == 2 and der(mix, turns) <= 0.10
+        assert diarize_full(mix.samples).alternatives == []
+
+
 def _split(vectors, seconds, labels, below=0.72):
     """split_joined on one region per vector, each ``seconds`` long with two windows."""
     regions, spans, at = [], [], 0

@@ -13,8 +13,8 @@ import pytest
 from pipeline.errors import TerminalError
 from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
 from pipeline.records import Utterance, Word
-from pipeline.roles import RoleOptions, assign_roles, give_spans, speaker_rows, utterance_cues
-from pipeline.speakers import recut_by_content
+from pipeline.roles import RoleOptions, assign_roles, content_agreement, give_spans, speaker_rows, utterance_cues
+from pipeline.speakers import choose_turns, recut_by_content
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
 
@@ -315,6 +315,46 @@ def test_a_move_that_would_leave_one_voice_is_not_made() -> None:
     fixed, diarization, result = recut(turns)
     assert result.staff_speakers == ["S2"] and "moved" not in result.reason
     assert [u.speaker for u in fixed] == ["S2", "S1", "S2"]
+
+
+SCRIPTED = [
+    ("staff", "Thank you for calling Brightwater, this call is being recorded."),
+    ("customer", "I'm calling about my bill, it was wrong again."),
+    ("staff", "For security, could you confirm your full name?"),
+    ("customer", "My name is Jo Bloggs."),
+    ("staff", "I've updated your account. Is there anything else I can help with?"),
+    ("customer", "No, that's all, thanks."),
+]
+
+
+def test_content_agreement_measures_how_well_two_voices_keep_the_sides_cues_apart() -> None:
+    right = spoken([("S1" if who == "staff" else "S2", text) for who, text in SCRIPTED])
+    assert content_agreement(right) == (1.0, 7)
+    # the same words, the voices swapped: still wholly apart (who is staff is the roles' business)
+    assert content_agreement(spoken([("S2" if who == "staff" else "S1", text) for who, text in SCRIPTED]))[0] == 1.0
+    # two alike voices confused turn by turn: each voice holds cues of both sides
+    confused = spoken([(("S1", "S1", "S2", "S2", "S2", "S1")[i], text) for i, (_, text) in enumerate(SCRIPTED)])
+    assert content_agreement(confused)[0] < 0.5
+    # one voice, or no cue at all: nothing to measure
+    assert content_agreement(spoken([("S1", text) for _, text in SCRIPTED])) == (0.0, 0)
+    assert content_agreement(spoken([("S1", "Right."), ("S2", "Okay then.")])) == (0.0, 0)
+
+
+def test_the_grouping_of_speech_the_words_agree_with_is_chosen_and_flagged() -> None:
+    truth = spoken([("S1" if who == "staff" else "S2", text) for who, text in SCRIPTED])
+    right = [SpeakerTurn(u.start, u.end, u.speaker) for u in truth]
+    confused = [SpeakerTurn(t.start, t.end, ("S1", "S1", "S2", "S2", "S2", "S1")[i]) for i, t in enumerate(right)]
+    words = [Utterance(0, "", "unknown", truth[0].start, truth[-1].end, "", words=[w for u in truth for w in u.words])]
+    diarization = Diarization(confused, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k",
+                              alternatives=[("stretches of speech", right)])
+    chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
+    assert chosen.turns == right and "stretches of speech" in note and "1.00 against" in note
+    assert [u.speaker for u in utterances] == [u.speaker for u in truth]
+    # the spectral clustering's turns stay when no grouping does clearly better
+    diarization = Diarization(right, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k",
+                              alternatives=[("stretches of speech", confused)])
+    chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
+    assert chosen.turns == right and note == "" and [u.speaker for u in utterances] == [u.speaker for u in truth]
 
 
 def test_given_spans_cut_the_turns_they_cross_and_join_a_speakers_pieces() -> None:
