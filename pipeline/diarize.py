@@ -313,7 +313,8 @@ def diarize_full(
     vad = options.vad
     if vad == "auto":
         vad = ("silero-8k" if source_rate <= 8000 else "silero") if expected == 2 else "segmentation"
-    regions, overlap = detect_speech(samples, options, vad)
+    active, overlap = speech_activity(samples, options, vad)
+    regions = regions_of(samples, active, options)
     if not regions:
         return Diarization([], SpeakerCount(0, 1.0, "no speech found"), model.name, model.version, vad)
     spans = windows(regions, options)
@@ -343,53 +344,76 @@ def diarize_full(
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     alternatives = []
     if count.n == 2 and 2 in (n_speakers, expected) and not extra:
-        alternatives = unit_groupings(samples, regions, spans, vectors, labels, options, vad)
+        def stretches(pause_ms: int) -> list[tuple[int, int]]:
+            if pause_ms == options.min_silence_ms:
+                return regions
+            return regions_of(samples, active, replace(options, min_silence_ms=pause_ms))
+
+        alternatives = unit_groupings(stretches, regions, spans, vectors, turns, options)
     return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), alternatives)
 
 
 def unit_groupings(
-    samples: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray,
-    labels: np.ndarray, options: DiarizeOptions, vad: str,
+    stretches, regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray,
+    turns: list[SpeakerTurn], options: DiarizeOptions,
 ) -> list[tuple[str, list[SpeakerTurn]]]:
     """Two-speaker turns from grouping the stretches of speech between pauses of each
-    ``unit_pauses_ms``: each stretch's windows (by their centre) take the group of the
-    stretch's mean voice (2-means weighted by length), and frames are labelled from those
-    groups' voices as for the spectral clustering. Groupings equal to one already made are left out."""
+    ``unit_pauses_ms`` (``stretches(pause_ms)`` gives them, as frame ranges) by their mean
+    voices (2-means weighted by length): each window takes the group of the stretch its centre
+    lies in (the nearer group's mean voice when none), and frames are labelled from those groups'
+    voices as for the spectral clustering. Turns equal to ``turns`` or to a grouping already
+    made are left out."""
     from sklearn.cluster import KMeans
 
     centres = np.array([(a + b) / 2 for a, b in spans])
-    out, seen = [], [labels]
+    out: list[tuple[str, list[SpeakerTurn]]] = []
+    seen = [turns]
     for pause_ms in options.unit_pauses_ms:
-        units, _ = detect_speech(samples, replace(options, min_silence_ms=pause_ms), vad)
-        kept = [(np.flatnonzero((centres >= a) & (centres < b)), b - a) for a, b in units]
+        kept = [(np.flatnonzero((centres >= a) & (centres < b)), b - a) for a, b in stretches(pause_ms)]
         kept = [(m, length) for m, length in kept if len(m)]
         if len(kept) < 2:
             continue
-        members = [m for m, _ in kept]
-        voices = np.stack([vectors[m].mean(axis=0) for m in members])
+        voices = np.stack([vectors[m].mean(axis=0) for m, _ in kept])
         voices /= np.linalg.norm(voices, axis=1, keepdims=True)
-        weights = np.array([float(length) for _, length in kept])
-        groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(voices, sample_weight=weights)
-        grouped = labels.copy()
-        for m, g in zip(members, groups):
-            grouped[m] = g
-        if grouped.min() == grouped.max() or any((grouped == s).all() or (grouped == 1 - s).all() for s in seen):
+        groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(
+            voices, sample_weight=np.array([float(length) for _, length in kept]))
+        if groups.min() == groups.max():
             continue
-        seen.append(grouped)
-        turns = turns_from_frames(label_frames(regions, spans, vectors, grouped), options)
-        out.append((f"stretches of speech between pauses of {pause_ms} ms grouped by voice", turns))
+        means = np.stack([voices[groups == g].mean(axis=0) for g in (0, 1)])
+        grouped = np.argmax(vectors @ means.T, axis=1)  # windows in no stretch: the nearer group
+        for (m, _), g in zip(kept, groups):
+            grouped[m] = g
+        if grouped.min() == grouped.max():
+            continue
+        made = turns_from_frames(label_frames(regions, spans, vectors, grouped), options)
+        if made in seen:
+            continue
+        seen.append(made)
+        out.append((f"stretches of speech between pauses of {pause_ms} ms grouped by voice", made))
     return out
 
 
 def detect_speech(samples: np.ndarray, options: DiarizeOptions, vad: str) -> tuple[list[tuple[int, int]], np.ndarray | None]:
     """Speech regions (10 ms frames) and, with the segmentation model, which frames hold two
     voices at once (None with Silero)."""
+    active, overlap = speech_activity(samples, options, vad)
+    return regions_of(samples, active, options), overlap
+
+
+def speech_activity(samples: np.ndarray, options: DiarizeOptions, vad: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Which 10 ms frames are speech (None for ``silero``, whose regions come whole from
+    faster-whisper's VAD) and which hold two voices at once (segmentation model only)."""
     if vad == "silero-8k":
-        return telephone_regions(samples, options), None
+        return telephone_activity(samples, options), None
     if vad == "silero":
-        return speech_regions(samples, options), None
+        return None, None
     speech, overlap = segmentation_frames(samples, options)
-    return frames_to_regions(speech >= options.segmentation_threshold, options), overlap >= options.overlap_threshold
+    return speech >= options.segmentation_threshold, overlap >= options.overlap_threshold
+
+
+def regions_of(samples: np.ndarray, active: np.ndarray | None, options: DiarizeOptions) -> list[tuple[int, int]]:
+    """Speech regions from ``speech_activity``'s frames, with ``options``' pause and padding rules."""
+    return speech_regions(samples, options) if active is None else frames_to_regions(active, options)
 
 
 def segmentation_frames(samples: np.ndarray, options: DiarizeOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -421,7 +445,12 @@ def segmentation_frames(samples: np.ndarray, options: DiarizeOptions) -> tuple[n
 
 
 def telephone_regions(samples: np.ndarray, options: DiarizeOptions) -> list[tuple[int, int]]:
-    """Speech regions of a telephone recording from Silero run at 8 kHz (on 8 kHz calls it
+    """Speech regions of a telephone recording (``telephone_activity``)."""
+    return frames_to_regions(telephone_activity(samples, options), options)
+
+
+def telephone_activity(samples: np.ndarray, options: DiarizeOptions) -> np.ndarray:
+    """Speech frames of a telephone recording from Silero run at 8 kHz (on 8 kHz calls it
     misses less speech than at 16 kHz on the upsampled audio), with faster-whisper's hysteresis:
     speech starts at ``vad_threshold`` and ends below it minus 0.15."""
     from .speaker_models import SILERO_8K_WINDOW, silero_8k_probs
@@ -434,7 +463,7 @@ def telephone_regions(samples: np.ndarray, options: DiarizeOptions) -> list[tupl
         on = p >= options.vad_threshold or (on and p >= low)
         if on:
             active[int(i * frames_per_window) : int((i + 1) * frames_per_window) + 1] = True
-    return frames_to_regions(active, options)
+    return active
 
 
 def frames_to_regions(active: np.ndarray, options: DiarizeOptions) -> list[tuple[int, int]]:
@@ -559,7 +588,8 @@ def split_joined(
             sim = float(means[0] @ means[1])
             small = int(seconds[groups == 1].sum() < seconds[groups == 0].sum())
             if sim < below and seconds[groups == small].sum() >= options.min_split_s and (best is None or sim < best[0]):
-                best = (sim, [i for u, g in zip(mine, groups) if g == small for i in u[3]], float(seconds[groups == small].sum()))
+                moved = [i for u, g in zip(mine, groups) if g == small for i in u[3] if labels[i] == c]  # its own windows
+                best = (sim, moved, float(seconds[groups == small].sum()))
         if best is None:
             break
         labels[best[1]] = n

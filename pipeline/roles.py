@@ -399,11 +399,15 @@ def move_by_content(
 
 
 def content_agreement(utterances: list[Utterance], max_gap_s: float = 0.8) -> tuple[float, int]:
-    """How well two speakers' words keep the two sides' script cues apart: over the sentences
-    with a cue (``utterance_cues``), |sum of cue weight x (share of the sentence's words by the
-    first speaker - share by the second)| / sum of |cue weight|; 1 when every staff cue is one
-    speaker's and every customer cue the other's, 0 when the speakers share them evenly. And the
-    number of sentences with a cue."""
+    """How well two speakers' words keep the two sides' script cues apart, 0..1, and the number
+    of sentences with a cue (``utterance_cues``): over those sentences, |sum of cue weight x
+    (share of the sentence's words by the first speaker - share by the second)| / sum of |cue
+    weight|. 1 when every staff cue is one speaker's and every customer cue the other's; lower
+    as the cues fall on both. Weighted by the cues' own weights, so the staff script (more and
+    stronger cues) counts most; a grouping that puts nearly every word in one voice can score
+    well on it, which is why ``speakers.choose_turns`` also asks for both voices to talk. Tried
+    instead: each side's share counted equally (|staff share + customer share - 1|): worse on
+    every set (customer cues are few and weak, README "Round 4")."""
     words = [replace(w, speaker=u.speaker) for u in utterances for w in u.words]
     speakers = sorted({w.speaker for w in words}, key=str)
     if len(speakers) != 2:

@@ -78,16 +78,19 @@ def attribute_speakers(
             turns = diarization.turns
         if diarization is not None:
             flag_count(roles, diarization, expected)
-            if chosen:  # the voices alone did not settle who spoke when: a person should check
-                roles.reason = "; ".join(r for r in (roles.reason, chosen) if r)
-                roles.flagged = True
+            note_choice(roles, chosen)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
 
 
 AGREEMENT_MARGIN = 0.1
 """Another grouping of a two-person call's speech replaces the spectral clustering's turns only
-when the words agree with it by at least this much more (``roles.content_agreement``)."""
+when the words agree with it by at least this much more (``roles.content_agreement``) ..."""
+MIN_CUED_SENTENCES = 3
+"""... and at least this many sentences carry a cue (fewer say too little to go on) ..."""
+MIN_WORD_SHARE = 0.15
+"""... and each of its two speakers says at least this share of the words (both sides talk in
+a call; a grouping with nearly every word in one voice can agree with the staff cues by default)."""
 
 
 def choose_turns(
@@ -107,8 +110,9 @@ def choose_turns(
     first = best = content_agreement(cut(diarization.turns), max_gap_s)[0]
     chosen, how = diarization.turns, ""
     for what, turns in diarization.alternatives:
-        agreement = content_agreement(cut(turns), max_gap_s)[0]
-        if agreement >= best + AGREEMENT_MARGIN:
+        candidate = cut(turns)
+        agreement, cued = content_agreement(candidate, max_gap_s)
+        if agreement >= best + AGREEMENT_MARGIN and cued >= MIN_CUED_SENTENCES and word_shares(candidate) >= MIN_WORD_SHARE:
             chosen, best, how = turns, agreement, what
     utterances = cut(chosen)  # assign_speakers sets the words' speakers: cut again at the chosen turns
     if not how:
@@ -116,6 +120,22 @@ def choose_turns(
     note = (f"speaker turns from {how}: the script cues agree with them {best:.2f} against {first:.2f} for the "
             f"voices clustered window by window")
     return replace(diarization, turns=chosen), utterances, note
+
+
+def note_choice(roles: RoleResult, chosen: str) -> None:
+    """Another grouping than the voices' own was used (``choose_turns``' note): the reason says
+    so and the roles are flagged, since the voices alone did not settle who spoke when."""
+    if chosen:
+        roles.reason = "; ".join(r for r in (roles.reason, chosen) if r)
+        roles.flagged = True
+
+
+def word_shares(utterances: list[Utterance]) -> float:
+    """The smaller speaker's share of the words (0 with one speaker)."""
+    counts: dict = {}
+    for u in utterances:
+        counts[u.speaker] = counts.get(u.speaker, 0) + len(u.words)
+    return min(counts.values()) / sum(counts.values()) if len(counts) > 1 and sum(counts.values()) else 0.0
 
 
 def recut_by_content(

@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from pipeline.diarize import (DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, diarize, diarize_full, split_joined,
-                              unexplained_voice)
+                              unexplained_voice, unit_groupings)
 from pipeline.speaker_models import mel_filters
 from pipeline.errors import ConfigError
 from pipeline.records import Word
@@ -100,16 +100,29 @@ def test_two_people_the_graph_joined_are_split_in_two() -> None:
     assert der(mix, found.turns) <= 0.05 < der(mix, joined.turns)
 
 
-def test_a_two_person_call_offers_other_groupings_of_its_speech_and_a_room_none() -> None:
-    # grouping whole stretches of speech by voice tells two clear voices apart too; a grouping
-    # equal to the window clustering's is not offered again (the first pair: none at all)
-    for speakers, offered in ((PAIRS[0], 0), (PAIRS[3], 1)):
+def test_two_clear_voices_group_the_same_by_stretches_so_nothing_else_is_offered() -> None:
+    # every test pair as a phone call: grouping whole stretches of speech by voice gives the
+    # window clustering's turns again, so no other grouping is offered; a room is offered none
+    for speakers in PAIRS:
         mix = mixture(speakers)
-        call = diarize_full(mix.samples, expected=2)
-        assert len(call.alternatives) == offered
-        for what, turns in call.alternatives:
-            assert "between pauses" in what and len({t.speaker for t in turns}) == 2 and der(mix, turns) <= 0.10
-        assert diarize_full(mix.samples).alternatives == []
+        assert diarize_full(mix.samples, expected=2).alternatives == [], speakers
+    assert diarize_full(mixture(PAIRS[0]).samples).alternatives == []
+
+
+def test_stretches_grouped_by_voice_give_the_other_turns() -> None:
+    # four stretches, voices A B A B; the window clustering (given as turns) heard A A B B
+    e = np.eye(2, dtype=np.float32)
+    regions = [(0, 300), (400, 700), (800, 1100), (1200, 1500)]
+    spans = [(a + 150 * i, a + 150 * (i + 1)) for a, _ in regions for i in range(2)]
+    vectors = np.stack([e[0], e[0], e[1], e[1], e[0], e[0], e[1], e[1]])
+    wrong = [SpeakerTurn(0.0, 7.0, "S1"), SpeakerTurn(8.0, 15.0, "S2")]
+    options = DiarizeOptions(unit_pauses_ms=(100, 250))
+    made = unit_groupings(lambda pause_ms: regions, regions, spans, vectors, wrong, options)
+    assert len(made) == 1 and "between pauses of 100 ms" in made[0][0]  # the same stretches at 250 ms: once
+    assert [(t.start, t.end, t.speaker) for t in made[0][1]] == [
+        (0.0, 3.0, "S1"), (4.0, 7.0, "S2"), (8.0, 11.0, "S1"), (12.0, 15.0, "S2")]
+    # what the window clustering already heard is not offered again
+    assert unit_groupings(lambda pause_ms: regions, regions, spans, vectors, made[0][1], options) == []
 
 
 def _split(vectors, seconds, labels, below=0.72):
@@ -138,6 +151,20 @@ def test_a_speaker_splits_only_into_two_groups_unlike_each_other_with_enough_spe
     # two groups of one voice, alike: no split
     labels, count = _split([e[0], e[0], near, near, e[2]], [2, 2, 2, 2, 3], [0, 0, 0, 0, 1])
     assert count.n == 2
+
+
+def test_a_split_moves_only_the_split_speakers_own_windows() -> None:
+    # speaker 1 exists only as one window inside a region that is mostly speaker 0's: when
+    # speaker 0 splits, that window stays speaker 1's and no speaker is left without windows
+    e = np.eye(3, dtype=np.float32)
+    regions = [(0, 300), (400, 700), (800, 1100), (1200, 1500)]
+    spans = [(a + 100 * i, a + 100 * (i + 1)) for a, _ in regions for i in range(3)]
+    vectors = np.stack([e[0]] * 6 + [e[1]] * 6)
+    labels = np.array([0] * 11 + [1])
+    out, count = split_joined(regions, spans, vectors, labels, SpeakerCount(2, 0.9, "by the eigengap"), 0.72,
+                              DiarizeOptions())
+    assert count.n == 3 and sorted(set(out.tolist())) == [0, 1, 2]
+    assert (out[:6] == 0).all() and (out[6:11] == 2).all() and out[11] == 1
 
 
 def test_speakers_are_named_in_order_of_first_appearance() -> None:

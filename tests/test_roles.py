@@ -14,7 +14,8 @@ from pipeline.errors import TerminalError
 from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
 from pipeline.records import Utterance, Word
 from pipeline.roles import RoleOptions, assign_roles, content_agreement, give_spans, speaker_rows, utterance_cues
-from pipeline.speakers import choose_turns, recut_by_content
+from pipeline.roles import RoleResult
+from pipeline.speakers import choose_turns, note_choice, recut_by_content
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
 
@@ -350,11 +351,37 @@ def test_the_grouping_of_speech_the_words_agree_with_is_chosen_and_flagged() -> 
     chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
     assert chosen.turns == right and "stretches of speech" in note and "1.00 against" in note
     assert [u.speaker for u in utterances] == [u.speaker for u in truth]
+    assert all(w.speaker == u.speaker for u in utterances for w in u.words)
+    result = RoleResult("content", ["S1"], confidence=0.9, reason="S1 is staff by content")
+    note_choice(result, note)
+    assert result.flagged and result.reason.startswith("S1 is staff by content; speaker turns from stretches")
     # the spectral clustering's turns stay when no grouping does clearly better
     diarization = Diarization(right, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k",
                               alternatives=[("stretches of speech", confused)])
     chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
     assert chosen.turns == right and note == "" and [u.speaker for u in utterances] == [u.speaker for u in truth]
+
+
+def test_a_grouping_that_leaves_one_side_nearly_no_words_is_not_taken() -> None:
+    # the customer's only cue is the closing "no, that's all": a grouping that gives the customer
+    # just those three words keeps every cue apart (agreement 1.0) but would make the customer's
+    # account of the problem the staff member's
+    call = spoken([
+        ("S1", "Thank you for calling Brightwater, this call is being recorded."),
+        ("S2", "Hi there, I wanted to ask about moving my appointment to next week please, if that is possible at all."),
+        ("S1", "For security, could you confirm your full name?"),
+        ("S2", "Jo Bloggs."),
+        ("S1", "Is there anything else I can help with?"),
+        ("S2", "No, that's all."),
+    ])
+    words = [Utterance(0, "", "unknown", call[0].start, call[-1].end, "", words=[w for u in call for w in u.words])]
+    confused = [SpeakerTurn(u.start, u.end, ("S1", "S2", "S2", "S1", "S1", "S2")[i]) for i, u in enumerate(call)]
+    lone = [SpeakerTurn(call[0].start, call[4].end, "S1"), SpeakerTurn(call[5].start, call[5].end, "S2")]
+    lone_cut = choose_turns(Diarization(lone, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k"), words, 0.8, None)[1]
+    assert content_agreement(lone_cut)[0] == 1.0 > content_agreement(call)[0] - 0.5
+    diarization = Diarization(confused, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k",
+                              alternatives=[("stretches of speech", lone)])
+    assert choose_turns(diarization, words, 0.8, None)[0].turns == confused
 
 
 def test_given_spans_cut_the_turns_they_cross_and_join_a_speakers_pieces() -> None:
