@@ -13,6 +13,8 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   10 triples), at 16 kHz and through an 8 kHz telephone band (300-3400 Hz), diarized with no
   metadata (count estimated; ``source_rate`` 8000 for the telephone band).
 - ``librix16`` / ``librix8``: mixtures of the other shared LibriSpeech clips (not in the tests).
+- ``rooms16`` / ``rooms8``: 30 two-person mono calls of ``bench/calls.py`` with no metadata, so
+  diarized as rooms (count estimated): rules that add speakers must not split their voices.
 - ``short16`` / ``short8``: two speakers of the tests' clips with two long turns each and a third
   who says 2 s twice (``speaker_mixtures.with_a_short_speaker``; 30 orderings), the case where a
   person with a few words is folded into another voice.
@@ -131,6 +133,24 @@ def short_set(rate: int) -> list[dict]:
     return out
 
 
+def rooms_set(rate: int, n: int = 30) -> list[dict]:
+    """Two-person calls of ``bench/calls.py`` (held-out voices and rows, mono, ``--seed 5`` at
+    16 kHz and 6 at 8 kHz) diarized with no metadata, as a room recording of unknown count: the
+    case where a rule that adds speakers could split one voice. Made once into bench/out/."""
+    from calls import make_calls
+    from faster_whisper import decode_audio
+
+    folder = ROOT / "bench" / "out" / f"rooms{rate // 1000}"
+    if len(list(folder.glob("*.rttm"))) < n:
+        make_calls(folder, n, split="test", layout="mono", rate=rate, seed=5 if rate == 16000 else 6)
+    out = []
+    for rttm in sorted(folder.glob("*.rttm"))[:n]:
+        wav = rttm.with_suffix(".wav")
+        out.append({"name": wav.stem, "set": f"rooms{rate // 1000}", "part": "held out",
+                    "samples": decode_audio(str(wav), sampling_rate=16000), "reference": rttm_turns(rttm), "rate": rate})
+    return out
+
+
 def score(samples: np.ndarray, reference, turns, collar: float = 0.25) -> dict:
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
@@ -174,7 +194,8 @@ def main() -> None:
         overrides[key] = value if kind is str else (value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
     loaders = {"ami": ami_set, "libri16": lambda: libri_set(16000), "libri8": lambda: libri_set(8000),
                "librix16": lambda: librix_set(16000), "librix8": lambda: librix_set(8000),
-               "short16": lambda: short_set(16000), "short8": lambda: short_set(8000)}
+               "short16": lambda: short_set(16000), "short8": lambda: short_set(8000),
+               "rooms16": lambda: rooms_set(16000), "rooms8": lambda: rooms_set(8000)}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
