@@ -99,6 +99,8 @@ def test_no_disclosure_is_not_found():
         ("call_recording_disclosure", "Just so you know, it's calling me calling it for training and monitoring."),
         ("call_recording_disclosure", "Calls to Northfield Energy and reconvene for training purposes."),  # "are recorded"
         ("call_recording_disclosure", "Please note that calls may be monitored."),
+        ("call_recording_disclosure", "Called to Castlegate Bank, currently for training purpose."),  # "calls to ... are recorded"
+        ("call_recording_disclosure", "Very calm in for training the person."),  # "... recorded for training purposes"
         # the identity question as tiny.en hears "full name and date of birth" at 8 kHz
         ("identity_verification", "Can you confirm your phone name and date on both?"),
         ("identity_verification", "For security, could you confirm your full name and date on board?"),
@@ -119,6 +121,7 @@ def test_a_line_as_transcribed_is_found(rule, heard):
          ("customer", 4.5, 9.0, "I'm calling about the course you ran, it was for training purposes.")],
         # training without the purpose clause or a call being recorded or monitored
         [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking. I'll put you through to our training team.")],
+        [("staff", 0.5, 4.0, "Hello, you called Castlegate Bank, Rhys speaking. Is it about the training course?")],
         # said after the first minute
         [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
          ("staff", 70.0, 74.0, "This call is recorded for training purposes.")],
