@@ -146,7 +146,7 @@ def rooms_set(rate: int, n: int = 30) -> list[dict]:
     out = []
     for rttm in sorted(folder.glob("*.rttm"))[:n]:
         wav = rttm.with_suffix(".wav")
-        out.append({"name": wav.stem, "set": f"rooms{rate // 1000}", "part": "held out",
+        out.append({"name": wav.stem, "set": f"rooms{rate // 1000}", "part": "measured after",
                     "samples": decode_audio(str(wav), sampling_rate=16000), "reference": rttm_turns(rttm), "rate": rate})
     return out
 
