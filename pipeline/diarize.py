@@ -393,13 +393,6 @@ def unit_groupings(
     return out
 
 
-def detect_speech(samples: np.ndarray, options: DiarizeOptions, vad: str) -> tuple[list[tuple[int, int]], np.ndarray | None]:
-    """Speech regions (10 ms frames) and, with the segmentation model, which frames hold two
-    voices at once (None with Silero)."""
-    active, overlap = speech_activity(samples, options, vad)
-    return regions_of(samples, active, options), overlap
-
-
 def speech_activity(samples: np.ndarray, options: DiarizeOptions, vad: str) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Which 10 ms frames are speech (None for ``silero``, whose regions come whole from
     faster-whisper's VAD) and which hold two voices at once (segmentation model only)."""
@@ -442,11 +435,6 @@ def segmentation_frames(samples: np.ndarray, options: DiarizeOptions) -> tuple[n
     seen = np.maximum(seen, 1)
     at = np.minimum((np.arange(int(len(samples) / HOP)) / FRAMES_PER_S / seg.frame_step_s).astype(int), n_frames - 1)
     return (speech / seen)[at], (overlap / seen)[at]
-
-
-def telephone_regions(samples: np.ndarray, options: DiarizeOptions) -> list[tuple[int, int]]:
-    """Speech regions of a telephone recording (``telephone_activity``)."""
-    return frames_to_regions(telephone_activity(samples, options), options)
 
 
 def telephone_activity(samples: np.ndarray, options: DiarizeOptions) -> np.ndarray:
@@ -519,16 +507,11 @@ def unexplained_voice(
         return labels, count
     k = int(labels.max()) + 1
     centroids = unit_centroids(vectors, labels)
-    starts, ends = np.array([a for a, _ in spans]), np.array([b for _, b in spans])
     odd, seconds = [], 0.0
-    for a, b in regions:
-        inside = np.flatnonzero((starts >= a) & (ends <= b))
-        if (b - a) / FRAMES_PER_S < options.min_new_voice_s or not len(inside):
-            continue
-        voice = vectors[inside].mean(axis=0)
-        if float((centroids @ (voice / np.linalg.norm(voice))).max()) < below:
+    for voice, length, _, inside in region_voices(regions, spans, vectors, labels, options.min_new_voice_s):
+        if float((centroids @ voice).max()) < below:
             odd.extend(inside.tolist())
-            seconds += (b - a) / FRAMES_PER_S
+            seconds += length
     if not odd:
         return labels, count
     grown = labels.copy()
