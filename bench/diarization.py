@@ -1,6 +1,6 @@
 """Benchmark: diarization time against transcription time of the same 10-minute recording.
 
-    python bench/diarization.py [--minutes 10] [--clips DIR]
+    python bench/diarization.py [--minutes 10] [--clips DIR] [--phone] [--speakers N]
 
 Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
 short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
@@ -30,12 +30,13 @@ BUNDLED = ROOT / "tests" / "data" / "librispeech"
 RATE = 16000
 
 
-def conversation(folder: Path, minutes: float) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
-    """Alternating turns of two speakers at a time (pairs cycle through all speakers) until the
-    recording is ``minutes`` long; returns the audio and the reference (start, end, speaker)."""
+def conversation(folder: Path, minutes: float, n_speakers: int | None = None) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """Alternating turns of two speakers at a time (pairs cycle through all speakers, or the
+    first ``n_speakers``) until the recording is ``minutes`` long; returns the audio and the
+    reference (start, end, speaker)."""
     from faster_whisper import decode_audio
 
-    speakers = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    speakers = sorted(p.name for p in folder.iterdir() if p.is_dir())[:n_speakers]
     clips = {s: [decode_audio(str(f), sampling_rate=RATE) for f in sorted((folder / s).iterdir())
                  if f.suffix in (".flac", ".opus", ".wav")] for s in speakers}
     rng = np.random.default_rng(0)
@@ -73,6 +74,9 @@ def main() -> None:
     parser.add_argument("--phone", action="store_true",
                         help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
                              "(segmentation model, count estimated).")
+    parser.add_argument("--speakers", type=int, default=None,
+                        help="Only the first N speakers of --clips (2 with --phone: a two-person call, whose "
+                             "frames diarization also resegments).")
     args = parser.parse_args()
 
     from pyannote.core import Annotation, Segment, Timeline
@@ -86,7 +90,7 @@ def main() -> None:
     from pipeline.transcribe import TranscribeOptions, whisper_model
     from pipeline.transcribe import transcribe as parley_transcribe
 
-    samples, reference = conversation(args.clips, args.minutes)
+    samples, reference = conversation(args.clips, args.minutes, args.speakers)
     duration = len(samples) / RATE
     doptions = DiarizeOptions(encoder=args.model)
     expected = 2 if args.phone else None
@@ -131,7 +135,7 @@ def main() -> None:
         "diarize_cpu_s": round(diarize_cpu, 2), "transcribe_cpu_s": round(transcribe_cpu, 2), "repeat": args.repeat,
         "ratio": round(ratio, 3), "target": 0.25, "pass": ratio <= 0.25, "der": round(float(der), 4),
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
-        "clips": str(args.clips), "model": load_encoder(args.model).name, "phone": args.phone,
+        "clips": str(args.clips), "speakers": args.speakers, "model": load_encoder(args.model).name, "phone": args.phone,
     }))
 
 

@@ -6,7 +6,8 @@ cuts it into overlapping windows, embeds each window with the speaker encoder
 (``speaker_models``: resemblyzer or CAM++), clusters the windows (count from metadata, else 2 for
 a phone call unless the eigengap is sure of another, else estimated from 1 to ``max_speakers``,
 with a confidence; then, with no count given or expected, one more for a voice like none found
-and for a speaker whose speech falls in two unlike groups) and labels every 10 ms speech frame by the windows covering it; overlapped
+and for a speaker whose speech falls in two unlike groups) and labels every 10 ms speech frame by the windows covering it (for a
+two-person call, then again by each speaker's own sound: ``resegment``); overlapped
 stretches get a turn for the second voice (when the voices clustered as one, a second speaker's). ``assign_speakers`` then gives each word the speaker
 it overlaps most.
 """
@@ -23,6 +24,9 @@ from .speaker_models import HOP, SAMPLE_RATE, encoder
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
 """Small graphs keep at least this many neighbours per window, so they stay connected."""
+MAX_FIT_FRAMES = 6000
+"""``resegment`` fits each speaker's model on at most this many frames (every n-th), so a long
+recording costs little more than a call of a few minutes."""
 TARGET_DBFS = -30.0
 """Speech is scaled to this level before embedding (resemblyzer's ``normalize_volume``)."""
 
@@ -106,6 +110,18 @@ class DiarizeOptions:
     min_split_s: float = 2.5
     """Speech the smaller group needs before ``split_below`` splits a speaker (groups of one or
     two short regions of one voice embed far apart by chance)."""
+    resegment_rounds: int = 5
+    """Two-person calls (two speakers given or expected): after the voices are grouped (the
+    spectral clustering, and each grouping of ``unit_pauses_ms``), every speech frame is given
+    again to the speaker whose own sound fits it best (``resegment``), this many times at most;
+    0: off. Within one call the two people's sound (MFCCs) tells them apart where the speaker
+    encoder's voices are too alike: two men or two women at 8 kHz."""
+    resegment_components: int = 32
+    """Gaussians in each speaker's model of their sound (chosen on seeds 3 and 4 of the 8 kHz
+    mono calls: 8, 16, 32, 64 gave 90.7%, 95.3%, 96.1%, 94.7% of speech time in the right role)."""
+    resegment_smooth_s: float = 0.41
+    """Each frame is judged on the sound around it: the models' scores are averaged over this
+    long before the best is taken."""
 
 
 @dataclass(frozen=True)
@@ -329,6 +345,18 @@ def diarize_full(
     if not n_speakers and expected is None and split_below > 0:
         labels, count = split_joined(regions, spans, vectors, labels, count, split_below, options)
     frame_labels = label_frames(regions, spans, vectors, labels)
+    two_person = count.n == 2 and 2 in (n_speakers, expected)
+
+    sound: list[np.ndarray] = []
+
+    def refine(frame_labels: np.ndarray) -> np.ndarray:
+        if not two_person or options.resegment_rounds <= 0:
+            return frame_labels
+        if not sound:
+            sound.append(sound_frames(samples, len(frame_labels), source_rate))
+        return resegment(sound[0], frame_labels, options)
+
+    frame_labels = refine(frame_labels)
     if vad == "segmentation":  # its speech regions are tight: bridge only short pauses
         options = replace(options, max_pause_s=min(options.max_pause_s, options.room_max_pause_s))
     turns = turns_from_frames(frame_labels, options)
@@ -343,26 +371,82 @@ def diarize_full(
         count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     alternatives = []
-    if count.n == 2 and 2 in (n_speakers, expected) and not extra:
+    if two_person and not extra:
         def stretches(pause_ms: int) -> list[tuple[int, int]]:
             if pause_ms == options.min_silence_ms:
                 return regions
             return regions_of(samples, active, replace(options, min_silence_ms=pause_ms))
 
-        alternatives = unit_groupings(stretches, regions, spans, vectors, turns, options)
+        alternatives = unit_groupings(stretches, regions, spans, vectors, turns, options, refine)
     return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), alternatives)
+
+
+def sound_frames(samples: np.ndarray, n_frames: int, source_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The sound of each 10 ms frame as ``resegment`` models it: 19 MFCCs (24 mel bands up to
+    the recording's own band, energy left out), ``n_frames`` rows."""
+    import librosa
+
+    top_hz = min(source_rate, SAMPLE_RATE) / 2 - 200
+    mfcc = librosa.feature.mfcc(y=np.asarray(samples, dtype=np.float32), sr=SAMPLE_RATE, n_mfcc=20, n_fft=512,
+                                hop_length=HOP, n_mels=24, fmax=top_hz).T[:, 1:]
+    if len(mfcc) < n_frames:
+        mfcc = np.concatenate([mfcc, np.repeat(mfcc[-1:], n_frames - len(mfcc), axis=0)])
+    return mfcc[:n_frames]
+
+
+def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptions) -> np.ndarray:
+    """Speech frames given again to the speaker whose own sound fits them best: a Gaussian
+    mixture (``resegment_components``, diagonal) of each speaker's frames of ``sound``
+    (``sound_frames``, normalised over the speech), fitted on the frames that speaker has,
+    scores every speech frame; the scores averaged over ``resegment_smooth_s`` choose the
+    speaker; repeated until nothing changes or ``resegment_rounds``. The speaker encoder judges a
+    1.6 s window against voices learnt from many people; these models know only this
+    recording's people, so they keep apart voices the encoder finds alike. Frames with no
+    speech (-1) stay as they are; a speaker with under 2 s of frames stops it."""
+    import warnings
+
+    from scipy.ndimage import uniform_filter1d
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    speech = np.flatnonzero(frame_labels >= 0)
+    if options.resegment_rounds <= 0 or not len(speech):
+        return frame_labels
+    x = sound[speech]
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    labels = frame_labels[speech]
+    k = int(labels.max()) + 1
+    smooth = max(1, round(options.resegment_smooth_s * FRAMES_PER_S))
+    for _ in range(options.resegment_rounds):
+        if min(int(np.sum(labels == j)) for j in range(k)) < 2 * FRAMES_PER_S:
+            break
+        scores = np.empty((len(x), k))
+        for j in range(k):
+            own = x[labels == j]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = GaussianMixture(options.resegment_components, covariance_type="diag", random_state=0,
+                                        max_iter=30, reg_covar=1e-3).fit(own[:: -(-len(own) // MAX_FIT_FRAMES)])
+            scores[:, j] = model.score_samples(x)
+        new = np.argmax(uniform_filter1d(scores, size=smooth, axis=0, mode="nearest"), axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    out = frame_labels.copy()
+    out[speech] = labels
+    return out
 
 
 def unit_groupings(
     stretches, regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray,
-    turns: list[SpeakerTurn], options: DiarizeOptions,
+    turns: list[SpeakerTurn], options: DiarizeOptions, refine=None,
 ) -> list[tuple[str, list[SpeakerTurn]]]:
     """Two-speaker turns from grouping the stretches of speech between pauses of each
     ``unit_pauses_ms`` (``stretches(pause_ms)`` gives them, as frame ranges) by their mean
     voices (2-means weighted by length): each window takes the group of the stretch its centre
     lies in (the nearer group's mean voice when none), and frames are labelled from those groups'
-    voices as for the spectral clustering. Turns equal to ``turns`` or to a grouping already
-    made are left out."""
+    voices as for the spectral clustering, then by ``refine`` (``resegment``) when given. Turns
+    equal to ``turns`` or to a grouping already made are left out."""
     from sklearn.cluster import KMeans
 
     centres = np.array([(a + b) / 2 for a, b in spans])
@@ -385,7 +469,8 @@ def unit_groupings(
             grouped[m] = g
         if grouped.min() == grouped.max():
             continue
-        made = turns_from_frames(label_frames(regions, spans, vectors, grouped), options)
+        frame_labels = label_frames(regions, spans, vectors, grouped)
+        made = turns_from_frames(refine(frame_labels) if refine else frame_labels, options)
         if made in seen:
             continue
         seen.append(made)
