@@ -7,13 +7,15 @@ cuts it into overlapping windows, embeds each window with the speaker encoder
 a phone call unless the eigengap is sure of another, else estimated from 1 to ``max_speakers``,
 with a confidence; then, with no count given or expected, one more for a voice like none found
 and for a speaker whose speech falls in two unlike groups) and labels every 10 ms speech frame by the windows covering it (for a
-two-person call, then again by each speaker's own sound: ``resegment``); overlapped
+two-person call, then again by each speaker's own sound: ``resegment``; such a call also gets
+other groupings, of whole stretches by voice and by sound, for its words to choose from); overlapped
 stretches get a turn for the second voice (when the voices clustered as one, a second speaker's). ``assign_speakers`` then gives each word the speaker
 it overlaps most.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -123,6 +125,17 @@ class DiarizeOptions:
     resegment_smooth_s: float = 0.41
     """Each frame is judged on the sound around it: the models' scores are averaged over this
     long before the best is taken."""
+    sound_components: int = 32
+    """Two-person calls: one more grouping per ``unit_pauses_ms`` value, of the stretches of speech
+    (``min_stretch_s`` or longer) by their sound (``sound_groupings``), with a model of the call's
+    speech of this many Gaussians; 0: none. Two voices of the same pitch that the speaker encoder
+    does not separate still group apart by sound."""
+    sound_relevance: float = 16.0
+    """How many frames' worth the call's model weighs against a stretch's own frames when the
+    stretch's sound is described (MAP adaptation's relevance factor)."""
+    min_stretch_s: float = 0.5
+    """Shortest stretch that ``sound_groupings`` describes (shorter ones take a speaker when the
+    grouping is resegmented)."""
 
 
 @dataclass(frozen=True)
@@ -305,8 +318,20 @@ class Diarization:
     overlap_s: float = 0.0
     """Seconds in which two speakers were found talking at once."""
     alternatives: list[tuple[str, list[SpeakerTurn]]] = field(default_factory=list)
-    """Other two-speaker turns for a two-person call (``DiarizeOptions.unit_pauses_ms``), each
-    with what made it; ``turns`` are the spectral clustering's."""
+    """Other two-speaker turns for a two-person call, each with what made it; ``turns`` are the
+    spectral clustering's. ``offered()`` adds those that ``more`` makes."""
+    more: Callable[[], list[tuple[str, list[SpeakerTurn]]]] | None = field(default=None, repr=False, compare=False)
+    """Makes the groupings of whole stretches by voice (``unit_pauses_ms``) and by sound
+    (``sound_components``) when first asked: they cost more than the diarization itself, and
+    only a call whose words do not already agree with ``turns`` needs them
+    (``speakers.choose_turns``)."""
+
+    def offered(self) -> list[tuple[str, list[SpeakerTurn]]]:
+        """``alternatives`` and, made once, those of ``more``."""
+        if self.more is not None:
+            self.alternatives = self.alternatives + self.more()
+            self.more = None
+        return self.alternatives
 
 
 def diarize(
@@ -350,12 +375,15 @@ def diarize_full(
 
     sound: list[np.ndarray] = []
 
-    def refine(frame_labels: np.ndarray) -> np.ndarray:
-        if not two_person or options.resegment_rounds <= 0:
-            return frame_labels
+    def sound_of() -> np.ndarray:
         if not sound:
             sound.append(sound_frames(samples, len(frame_labels), source_rate))
-        return resegment(sound[0], frame_labels, options)
+        return sound[0]
+
+    def refine(labelled: np.ndarray) -> np.ndarray:
+        if not two_person or options.resegment_rounds <= 0:
+            return labelled
+        return resegment(sound_of(), labelled, options)
 
     frame_labels = refine(frame_labels)
     if vad == "segmentation":  # its speech regions are tight: bridge only short pauses
@@ -371,15 +399,20 @@ def diarize_full(
     if extra and count.n == 1:  # as sure of two as the eigengap was of one
         count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
-    alternatives = []
+    more = None
     if two_person and not extra:
         def stretches(pause_ms: int) -> list[tuple[int, int]]:
             if pause_ms == options.min_silence_ms:
                 return regions
             return regions_of(samples, active, replace(options, min_silence_ms=pause_ms))
 
-        alternatives = unit_groupings(stretches, regions, spans, vectors, turns, options, refine)
-    return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), alternatives)
+        def more() -> list[tuple[str, list[SpeakerTurn]]]:
+            made = unit_groupings(stretches, regions, spans, vectors, turns, options, refine)
+            if options.sound_components > 0 and options.resegment_rounds > 0:
+                made += sound_groupings(stretches, sound_of(), frame_labels, [turns] + [t for _, t in made], options, refine)
+            return made
+
+    return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), more=more)
 
 
 def sound_frames(samples: np.ndarray, n_frames: int, source_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -403,15 +436,16 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
     speaker; repeated until nothing changes or ``resegment_rounds``. The speaker encoder judges a
     1.6 s window against voices learnt from many people; these models know only this
     recording's people, so they keep apart voices the encoder finds alike. Frames with no
-    speech (-1) stay as they are; a speaker with under 2 s of frames stops it."""
+    speech (-1) stay as they are; speech whose speaker is not known yet (-2) is given one in the
+    first round; a speaker with under 2 s of frames stops it."""
     import warnings
 
     from scipy.ndimage import uniform_filter1d
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    speech = np.flatnonzero(frame_labels >= 0)
-    if options.resegment_rounds <= 0 or not len(speech):
+    speech = np.flatnonzero(frame_labels != -1)
+    if options.resegment_rounds <= 0 or not len(speech) or frame_labels.max() < 0:
         return frame_labels
     x = sound[speech]
     x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
@@ -435,6 +469,67 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
         labels = new
     out = frame_labels.copy()
     out[speech] = labels
+    return out
+
+
+def sound_groupings(
+    stretches, sound: np.ndarray, frame_labels: np.ndarray, seen: list[list[SpeakerTurn]], options: DiarizeOptions,
+    refine,
+) -> list[tuple[str, list[SpeakerTurn]]]:
+    """Two-speaker turns from grouping the stretches of speech between pauses of each
+    ``unit_pauses_ms`` (``stretches(pause_ms)``, frame ranges) by their sound: a Gaussian
+    mixture of the whole call's speech (``sound_components``, over ``sound`` normalised as in
+    ``resegment``) is adapted to each stretch of ``min_stretch_s`` or more (MAP, means only,
+    ``sound_relevance``); a stretch is described by how far it moved each Gaussian, scaled by
+    the Gaussian's weight and spread (a GMM supervector), centred over the call and of length 1;
+    2-means weighted by length groups them, and ``refine`` (``resegment``) then gives every
+    speech frame a speaker. The call's own model absorbs much of what the words make every
+    stretch sound like, so what is left is more the speaker's. Turns in ``seen`` or made
+    already are left out."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    speech = np.flatnonzero(frame_labels >= 0)
+    x = (sound - sound[speech].mean(axis=0)) / (sound[speech].std(axis=0) + 1e-6)
+    shortest = round(options.min_stretch_s * FRAMES_PER_S)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(options.sound_components, covariance_type="diag", random_state=0, max_iter=50,
+                                reg_covar=1e-3).fit(x[speech[:: -(-len(speech) // MAX_FIT_FRAMES)]])
+    scale = np.sqrt(model.weights_)[:, None] / np.sqrt(model.covariances_)
+    seen = list(seen)
+    out: list[tuple[str, list[SpeakerTurn]]] = []
+    for pause_ms in options.unit_pauses_ms:
+        kept = [(a, min(b, len(x))) for a, b in stretches(pause_ms) if min(b, len(x)) - a >= shortest]
+        if len(kept) < 4:
+            continue
+        described = []
+        for a, b in kept:
+            weights = model.predict_proba(x[a:b])
+            counts = weights.sum(axis=0)
+            means = (weights.T @ x[a:b] + options.sound_relevance * model.means_) / (counts + options.sound_relevance)[:, None]
+            described.append(((means - model.means_) * scale).ravel())
+        described = np.array(described)
+        described -= described.mean(axis=0)
+        described /= np.linalg.norm(described, axis=1, keepdims=True) + 1e-9
+        groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(
+            described, sample_weight=np.array([float(b - a) for a, b in kept]))
+        if groups.min() == groups.max():
+            continue
+        labelled = np.where(frame_labels >= 0, -2, -1)
+        for (a, b), g in zip(kept, groups):
+            labelled[a:b] = np.where(frame_labels[a:b] >= 0, g, -1)
+        labelled = refine(labelled)
+        if (labelled == -2).any():  # a group too small to model: no grouping
+            continue
+        made = turns_from_frames(labelled, options)
+        if made in seen:
+            continue
+        seen.append(made)
+        out.append((f"stretches of speech between pauses of {pause_ms} ms grouped by their sound", made))
     return out
 
 

@@ -96,7 +96,7 @@ a call; a grouping with nearly every word in one voice can agree with the staff 
 def choose_turns(
     diarization: Diarization, utterances: list[Utterance], max_gap_s: float, segment_stats: dict | None,
 ) -> tuple[Diarization, list[Utterance], str]:
-    """The diarization's turns, or one of its alternatives (``Diarization.alternatives``) when
+    """The diarization's turns, or one of its alternatives (``Diarization.offered()``) when
     the call's words keep the staff member's and the customer's script cues apart clearly
     better there (``AGREEMENT_MARGIN``); the utterances cut at the chosen turns, and a note
     saying which was chosen and why ("" for the spectral clustering's)."""
@@ -105,11 +105,16 @@ def choose_turns(
     def cut(turns: list[SpeakerTurn]) -> list[Utterance]:
         return build_utterances(assign_speakers(words, turns), max_gap_s=max_gap_s, segment_stats=segment_stats)
 
-    if not diarization.alternatives:
+    if not diarization.alternatives and diarization.more is None:
         return diarization, cut(diarization.turns), ""
-    first = best = content_agreement(cut(diarization.turns), max_gap_s)[0]
+    first, cued = content_agreement(cut(diarization.turns), max_gap_s)
+    if cued < MIN_CUED_SENTENCES or first + AGREEMENT_MARGIN > 1.0:
+        # the cued sentences are the call's words, whatever the turns: too few for any grouping,
+        # or the turns already agree so well that none can agree clearly better; none is made
+        return diarization, cut(diarization.turns), ""
+    best = first
     chosen, how = diarization.turns, ""
-    for what, turns in diarization.alternatives:
+    for what, turns in diarization.offered():
         candidate = cut(turns)
         agreement, cued = content_agreement(candidate, max_gap_s)
         if agreement >= best + AGREEMENT_MARGIN and cued >= MIN_CUED_SENTENCES and word_shares(candidate) >= MIN_WORD_SHARE:
