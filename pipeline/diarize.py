@@ -114,7 +114,8 @@ class DiarizeOptions:
     two short regions of one voice embed far apart by chance)."""
     resegment_rounds: int = 5
     """Two-person calls (two speakers given or expected): after the voices are grouped (the
-    spectral clustering, and each grouping of ``unit_pauses_ms``), every speech frame is given
+    spectral clustering, and each other grouping: by voice, ``unit_pauses_ms``, and by sound,
+    ``sound_components``), every speech frame is given
     again to the speaker whose own sound fits it best (``resegment``), this many times at most;
     0: off. Within one call the two people's sound (MFCCs) tells them apart where the speaker
     encoder's voices are too alike: two men or two women at 8 kHz."""
