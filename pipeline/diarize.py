@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,8 +28,8 @@ FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
 """Small graphs keep at least this many neighbours per window, so they stay connected."""
 MAX_FIT_FRAMES = 6000
-"""``resegment`` fits each speaker's model on at most this many frames (every n-th), so a long
-recording costs little more than a call of a few minutes."""
+"""``fit_mixture`` fits on at most this many frames (every n-th), so a long recording costs
+``resegment`` and ``sound_groupings`` little more than a call of a few minutes."""
 TARGET_DBFS = -30.0
 """Speech is scaled to this level before embedding (resemblyzer's ``normalize_volume``)."""
 
@@ -402,6 +403,7 @@ def diarize_full(
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     more = None
     if two_person and not extra:
+        @lru_cache(maxsize=None)  # both kinds of grouping ask for each pause length
         def stretches(pause_ms: int) -> list[tuple[int, int]]:
             if pause_ms == options.min_silence_ms:
                 return regions
@@ -429,6 +431,26 @@ def sound_frames(samples: np.ndarray, n_frames: int, source_rate: int = SAMPLE_R
     return mfcc[:n_frames]
 
 
+def standardised(sound: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """``sound`` with each coefficient at mean 0 and spread 1 over the ``speech`` frames."""
+    return (sound - sound[speech].mean(axis=0)) / (sound[speech].std(axis=0) + 1e-6)
+
+
+def fit_mixture(frames: np.ndarray, components: int, max_iter: int):
+    """A diagonal Gaussian mixture of ``frames`` (every n-th, at most ``MAX_FIT_FRAMES``),
+    seeded for the same result every time; sklearn's not-converged warning is silenced (the
+    iterations are capped on purpose)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(components, covariance_type="diag", random_state=0, max_iter=max_iter,
+                               reg_covar=1e-3).fit(frames[:: -(-len(frames) // MAX_FIT_FRAMES)])
+
+
 def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptions) -> np.ndarray:
     """Speech frames given again to the speaker whose own sound fits them best: a Gaussian
     mixture (``resegment_components``, diagonal) of each speaker's frames of ``sound``
@@ -439,17 +461,12 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
     recording's people, so they keep apart voices the encoder finds alike. Frames with no
     speech (-1) stay as they are; speech whose speaker is not known yet (-2) is given one in the
     first round; a speaker with under 2 s of frames stops it."""
-    import warnings
-
     from scipy.ndimage import uniform_filter1d
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
 
     speech = np.flatnonzero(frame_labels != -1)
     if options.resegment_rounds <= 0 or not len(speech) or frame_labels.max() < 0:
         return frame_labels
-    x = sound[speech]
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    x = standardised(sound, speech)[speech]
     labels = frame_labels[speech]
     k = int(labels.max()) + 1
     smooth = max(1, round(options.resegment_smooth_s * FRAMES_PER_S))
@@ -458,12 +475,7 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
             break
         scores = np.empty((len(x), k))
         for j in range(k):
-            own = x[labels == j]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = GaussianMixture(options.resegment_components, covariance_type="diag", random_state=0,
-                                        max_iter=30, reg_covar=1e-3).fit(own[:: -(-len(own) // MAX_FIT_FRAMES)])
-            scores[:, j] = model.score_samples(x)
+            scores[:, j] = fit_mixture(x[labels == j], options.resegment_components, max_iter=30).score_samples(x)
         new = np.argmax(uniform_filter1d(scores, size=smooth, axis=0, mode="nearest"), axis=1)
         if np.array_equal(new, labels):
             break
@@ -487,19 +499,12 @@ def sound_groupings(
     speech frame a speaker. The call's own model absorbs much of what the words make every
     stretch sound like, so what is left is more the speaker's. Turns in ``seen`` or made
     already are left out."""
-    import warnings
-
     from sklearn.cluster import KMeans
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
 
     speech = np.flatnonzero(frame_labels >= 0)
-    x = (sound - sound[speech].mean(axis=0)) / (sound[speech].std(axis=0) + 1e-6)
+    x = standardised(sound, speech)
     shortest = round(options.min_stretch_s * FRAMES_PER_S)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = GaussianMixture(options.sound_components, covariance_type="diag", random_state=0, max_iter=50,
-                                reg_covar=1e-3).fit(x[speech[:: -(-len(speech) // MAX_FIT_FRAMES)]])
+    model = fit_mixture(x[speech], options.sound_components, max_iter=50)
     scale = np.sqrt(model.weights_)[:, None] / np.sqrt(model.covariances_)
     seen = list(seen)
     out: list[tuple[str, list[SpeakerTurn]]] = []

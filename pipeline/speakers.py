@@ -105,13 +105,14 @@ def choose_turns(
     def cut(turns: list[SpeakerTurn]) -> list[Utterance]:
         return build_utterances(assign_speakers(words, turns), max_gap_s=max_gap_s, segment_stats=segment_stats)
 
+    spectral = cut(diarization.turns)
     if not diarization.alternatives and diarization.more is None:
-        return diarization, cut(diarization.turns), ""
-    first, cued = content_agreement(cut(diarization.turns), max_gap_s)
+        return diarization, spectral, ""
+    first, cued = content_agreement(spectral, max_gap_s)
     if cued < MIN_CUED_SENTENCES or first + AGREEMENT_MARGIN > 1.0:
         # the cued sentences are the call's words, whatever the turns: too few for any grouping,
         # or the turns already agree so well that none can agree clearly better; none is made
-        return diarization, cut(diarization.turns), ""
+        return diarization, spectral, ""
     best = first
     chosen, how = diarization.turns, ""
     for what, turns in diarization.offered():
