@@ -127,6 +127,12 @@ class DiarizeOptions:
     resegment_smooth_s: float = 0.41
     """Each frame is judged on the sound around it: the models' scores are averaged over this
     long before the best is taken."""
+    resegment_iterations: int = 10
+    """EM iterations at most for each speaker's model in each round of ``resegment`` (each round
+    starts each model afresh). 10 instead of 30: the same roles on the 8 kHz mono calls (six sets
+    of 40: 98.06% against 98.10% of speech time right; seeds 3, 4, 8 to choose, 2, 5, 9 to check)
+    for a quarter less diarization time. Starting each round from the last round's models instead
+    (more iterations in all) was worse: 97.0% against 98.5% on seed 9, 91.7% against 93.5% on seed 11."""
     sound_components: int = 32
     """Two-person calls: one more grouping per ``unit_pauses_ms`` value, of the stretches of speech
     (``min_stretch_s`` or longer) by their sound (``sound_groupings``), with a model of the call's
@@ -475,7 +481,8 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
             break
         scores = np.empty((len(x), k))
         for j in range(k):
-            scores[:, j] = fit_mixture(x[labels == j], options.resegment_components, max_iter=30).score_samples(x)
+            scores[:, j] = fit_mixture(x[labels == j], options.resegment_components,
+                                       max_iter=options.resegment_iterations).score_samples(x)
         new = np.argmax(uniform_filter1d(scores, size=smooth, axis=0, mode="nearest"), axis=1)
         if np.array_equal(new, labels):
             break
