@@ -127,12 +127,13 @@ class DiarizeOptions:
     resegment_smooth_s: float = 0.41
     """Each frame is judged on the sound around it: the models' scores are averaged over this
     long before the best is taken."""
-    resegment_iterations: int = 10
+    resegment_iterations: int = 30
     """EM iterations at most for each speaker's model in each round of ``resegment`` (each round
-    starts each model afresh). 10 instead of 30: the same roles on the 8 kHz mono calls (six sets
-    of 40: 98.06% against 98.10% of speech time right; seeds 3, 4, 8 to choose, 2, 5, 9 to check)
-    for a quarter less diarization time. Starting each round from the last round's models instead
-    (more iterations in all) was worse: 97.0% against 98.5% on seed 9, 91.7% against 93.5% on seed 11."""
+    starts each model afresh). 10 was tried for speed (the other groupings of a 10-minute call
+    2.7 -> 1.9 s): the same on six 8 kHz sets of 40 mono calls (98.06% of speech time in the right
+    role against 98.10%), but 0.5 points lower on both 16 kHz sets (seed 7 98.7% -> 98.2%, seed 12
+    98.6% -> 98.1%, easy calls 1-4 points down), so not taken. Starting each round from the last
+    round's models was worse still (seed 9 98.5% -> 97.0%, seed 11 93.5% -> 91.7%)."""
     sound_components: int = 32
     """Two-person calls: one more grouping per ``unit_pauses_ms`` value, of the stretches of speech
     (``min_stretch_s`` or longer) by their sound (``sound_groupings``), with a model of the call's
