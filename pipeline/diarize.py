@@ -381,6 +381,9 @@ def diarize_full(
         labels, count = split_joined(regions, spans, vectors, labels, count, split_below, options)
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
+    # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
+    # other groupings made from them, are offered for the words to accept (speakers.choose_turns)
+    heard_one = count.n == 1 and expected == 2 and not n_speakers and len(vectors) >= 3
 
     sound: list[np.ndarray] = []
 
@@ -390,11 +393,12 @@ def diarize_full(
         return sound[0]
 
     def refine(labelled: np.ndarray) -> np.ndarray:
-        if not two_person or options.resegment_rounds <= 0:
+        if not (two_person or heard_one) or options.resegment_rounds <= 0:
             return labelled
         return resegment(sound_of(), labelled, options)
 
-    frame_labels = refine(frame_labels)
+    if two_person:
+        frame_labels = refine(frame_labels)
     if vad == "segmentation":  # its speech regions are tight: bridge only short pauses
         options = replace(options, max_pause_s=min(options.max_pause_s, options.room_max_pause_s))
     turns = turns_from_frames(frame_labels, options)
@@ -409,7 +413,7 @@ def diarize_full(
         count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     more = None
-    if two_person and not extra:
+    if (two_person or heard_one) and not extra:
         @lru_cache(maxsize=None)  # both kinds of grouping ask for each pause length
         def stretches(pause_ms: int) -> list[tuple[int, int]]:
             if pause_ms == options.min_silence_ms:
@@ -417,9 +421,14 @@ def diarize_full(
             return regions_of(samples, active, replace(options, min_silence_ms=pause_ms))
 
         def more() -> list[tuple[str, list[SpeakerTurn]]]:
-            made = unit_groupings(stretches, regions, spans, vectors, turns, options, refine)
+            base, base_frames, made = turns, frame_labels, []
+            if heard_one:
+                base_frames = refine(label_frames(regions, spans, vectors, cluster_count(vectors, 2, options)[0]))
+                base = turns_from_frames(base_frames, options)
+                made = [("two voices forced apart where the voices sounded like one", base)]
+            made += unit_groupings(stretches, regions, spans, vectors, base, options, refine)
             if options.sound_components > 0 and options.resegment_rounds > 0:
-                made += sound_groupings(stretches, sound_of(), frame_labels, [turns] + [t for _, t in made], options, refine)
+                made += sound_groupings(stretches, sound_of(), base_frames, [base] + [t for _, t in made], options, refine)
             return made
 
     return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), more=more)

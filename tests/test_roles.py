@@ -362,6 +362,45 @@ def test_the_grouping_of_speech_the_words_agree_with_is_chosen_and_flagged() -> 
     assert chosen.turns == right and note == "" and [u.speaker for u in utterances] == [u.speaker for u in truth]
 
 
+def test_a_call_heard_as_one_voice_takes_two_voices_only_when_the_words_agree_with_them() -> None:
+    truth = spoken([("S1" if who == "staff" else "S2", text) for who, text in SCRIPTED])
+    right = [SpeakerTurn(u.start, u.end, u.speaker) for u in truth]
+    one = [SpeakerTurn(truth[0].start, truth[-1].end, "S1")]
+    confused = [SpeakerTurn(t.start, t.end, ("S1", "S1", "S2", "S2", "S2", "S1")[i]) for i, t in enumerate(right)]
+    words = [Utterance(0, "", "unknown", truth[0].start, truth[-1].end, "", words=[w for u in truth for w in u.words])]
+    heard = SpeakerCount(1, 0.81, "one voice by the eigengap (confidence 0.81), not the 2 expected")
+    diarization = Diarization(one, heard, "resemblyzer", "1", "silero-8k",
+                              alternatives=[("voices forced apart", confused), ("stretches of speech", right)])
+    chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
+    assert chosen.turns == right and [u.speaker for u in utterances] == [u.speaker for u in truth]
+    assert "sounded like one" in note and "1.00 (at least 0.70 needed)" in note
+    assert chosen.count.n == 2 and chosen.count.confidence == 0.19 and "2 by the words" in chosen.count.reason
+    # no grouping the words agree with well enough: one voice stays, and the roles are split by content
+    diarization = Diarization(one, heard, "resemblyzer", "1", "silero-8k", alternatives=[("voices forced apart", confused)])
+    chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
+    assert chosen.turns == one and chosen.count == heard and note == "" and {u.speaker for u in utterances} == {"S1"}
+    # one person alone (a message): every cue is the staff script's, and a grouping that puts it all
+    # in one voice agrees 1.0 by default, but no customer words fall on the other: not taken
+    alone = spoken([
+        ("S1", "Thank you for calling Brightwater, this call is being recorded."),
+        ("S2", "Our offices are open from nine until five on weekdays and until one on Saturdays."),
+        ("S1", "For security, could you confirm your full name when we call back?"),
+        ("S2", "You can also find most answers to common questions on our website at any time."),
+        ("S1", "Is there anything else I can help with? Thank you for your call."),
+    ])
+    split = [SpeakerTurn(u.start, u.end, u.speaker) for u in alone]
+    said = [Utterance(0, "", "unknown", alone[0].start, alone[-1].end, "", words=[w for u in alone for w in u.words])]
+    assert content_agreement(alone)[0] == 1.0
+    diarization = Diarization([SpeakerTurn(alone[0].start, alone[-1].end, "S1")], heard, "resemblyzer", "1", "silero-8k",
+                              alternatives=[("voices forced apart", split)])
+    assert choose_turns(diarization, said, 0.8, None)[2] == ""
+    # too few cued sentences to judge a grouping by: none is made
+    asked = []
+    few = [Utterance(0, "", "unknown", truth[0].start, truth[1].end, "", words=truth[0].words + truth[1].words)]
+    diarization = Diarization(one, heard, "resemblyzer", "1", "silero-8k", more=lambda: asked.append(1) or [])
+    assert choose_turns(diarization, few, 0.8, None)[2] == "" and not asked
+
+
 def test_a_grouping_that_leaves_one_side_nearly_no_words_is_not_taken() -> None:
     # the customer's only cue is the closing "no, that's all": a grouping that gives the customer
     # just those three words keeps every cue apart (agreement 1.0) but would make the customer's

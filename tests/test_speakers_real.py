@@ -153,6 +153,10 @@ def test_one_voice_in_a_phone_call_is_counted_once_and_flagged() -> None:
 
     found = diarize_full(decode_audio(str(DATA / "jfk.flac"), sampling_rate=16000), expected=2)
     assert found.count.n == 1 and "one voice" in found.count.reason
+    assert {t.speaker for t in found.turns} == {"S1"}
+    # two voices forced apart are offered, for words that agree with them (none here) to take
+    offered = found.offered()
+    assert offered[0][0].startswith("two voices forced apart") and {t.speaker for t in offered[0][1]} == {"S1", "S2"}
     utts = [Utterance(0, "S1", "unknown", 0.0, 5.0, "And so my fellow Americans, ask not what your country can do for you.")]
     _, roles = assign_roles(utts)
     flag_count(roles, found, 2)
