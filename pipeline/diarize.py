@@ -331,7 +331,8 @@ class Diarization:
     spectral clustering's. ``offered()`` adds those that ``more`` makes."""
     more: Callable[[], list[tuple[str, list[SpeakerTurn]]]] | None = field(default=None, repr=False, compare=False)
     """Makes the groupings of whole stretches by voice (``unit_pauses_ms``) and by sound
-    (``sound_components``) when first asked: they cost more than the diarization itself, and
+    (``sound_components``), and for a two-person call heard as one voice first two voices forced
+    apart (from which those are made), when first asked: they cost more than the diarization itself, and
     only a call whose words do not already agree with ``turns`` needs them
     (``speakers.choose_turns``)."""
 

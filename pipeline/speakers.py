@@ -119,7 +119,7 @@ def choose_turns(
     spectral = cut(diarization.turns)
     if not diarization.alternatives and diarization.more is None:
         return diarization, spectral, ""
-    one_voice = len({u.speaker for u in spectral}) == 1
+    one_voice = diarization.count.n == 1  # a two-person call heard as one voice (diarize_full offers it groupings)
     if one_voice:  # a grouping must agree this well, and by the margin over the one before
         first = ONE_VOICE_AGREEMENT - AGREEMENT_MARGIN
         cued = sum(utterance_cues(" ".join(w.word for w in sentence))[0] != 0 for sentence in sentences_of(words, max_gap_s))

@@ -394,6 +394,12 @@ def test_a_call_heard_as_one_voice_takes_two_voices_only_when_the_words_agree_wi
     diarization = Diarization([SpeakerTurn(alone[0].start, alone[-1].end, "S1")], heard, "resemblyzer", "1", "silero-8k",
                               alternatives=[("voices forced apart", split)])
     assert choose_turns(diarization, said, 0.8, None)[2] == ""
+    # two voices counted, but every word in one of them (the other's turns a beep, hold music): not a
+    # call heard as one voice, and the turns stay as they are
+    counted = Diarization(one + [SpeakerTurn(truth[-1].end + 1.0, truth[-1].end + 3.0, "S2")], SpeakerCount(2, 0.9, ""),
+                          "resemblyzer", "1", "silero-8k", alternatives=[("stretches of speech", right)])
+    chosen, utterances, note = choose_turns(counted, words, 0.8, None)
+    assert chosen is counted and note == "" and {u.speaker for u in utterances} == {"S1"}
     # too few cued sentences to judge a grouping by: none is made
     asked = []
     few = [Utterance(0, "", "unknown", truth[0].start, truth[1].end, "", words=truth[0].words + truth[1].words)]
