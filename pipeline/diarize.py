@@ -393,8 +393,8 @@ def diarize_full(
             sound.append(sound_frames(samples, len(frame_labels), source_rate))
         return sound[0]
 
-    def refine(labelled: np.ndarray) -> np.ndarray:
-        if not (two_person or heard_one) or options.resegment_rounds <= 0:
+    def refine(labelled: np.ndarray) -> np.ndarray:  # only two-person calls' groupings come here
+        if options.resegment_rounds <= 0:  # resegment would do nothing: do not compute the sound
             return labelled
         return resegment(sound_of(), labelled, options)
 

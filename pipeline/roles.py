@@ -413,16 +413,23 @@ def content_agreement(utterances: list[Utterance], max_gap_s: float = 0.8) -> tu
     if len(speakers) != 2:
         return 0.0, 0
     signed = total = 0.0
-    cued = 0
-    for sentence in sentences_of(words, max_gap_s):
-        score, _ = utterance_cues(" ".join(w.word for w in sentence))
-        if score == 0:
-            continue
+    cued = cued_sentences(words, max_gap_s)
+    for sentence, score in cued:
         first = sum(w.speaker == speakers[0] for w in sentence) / len(sentence)
         signed += score * (2 * first - 1)
         total += abs(score)
-        cued += 1
-    return (abs(signed) / total if total else 0.0), cued
+    return (abs(signed) / total if total else 0.0), len(cued)
+
+
+def cued_sentences(words: list[Word], max_gap_s: float = 0.8) -> list[tuple[list[Word], float]]:
+    """The sentences (``sentences_of``) whose words carry a cue, each with its staff evidence
+    (``utterance_cues``: > 0 staff, < 0 customer)."""
+    out = []
+    for sentence in sentences_of(words, max_gap_s):
+        score, _ = utterance_cues(" ".join(w.word for w in sentence))
+        if score != 0:
+            out.append((sentence, score))
+    return out
 
 
 def give_spans(turns: list[SpeakerTurn], spans: list[tuple[float, float, str]]) -> list[SpeakerTurn]:

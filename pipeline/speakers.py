@@ -13,8 +13,8 @@ from typing import Any
 
 from .diarize import DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
-from .roles import (RoleOptions, RoleResult, assign_roles, content_agreement, content_scores, give_spans, move_by_content,
-                    roles_from_content, sentences_of, speaker_rows, utterance_cues)
+from .roles import (RoleOptions, RoleResult, assign_roles, content_agreement, content_scores, cued_sentences, give_spans,
+                    move_by_content, roles_from_content, speaker_rows)
 from .transcribe import build_utterances
 from .voiceprints import Voiceprint
 
@@ -122,8 +122,7 @@ def choose_turns(
     one_voice = diarization.count.n == 1  # a two-person call heard as one voice (diarize_full offers it groupings)
     if one_voice:  # a grouping must agree this well, and by the margin over the one before
         first = ONE_VOICE_AGREEMENT - AGREEMENT_MARGIN
-        cued = sum(utterance_cues(" ".join(w.word for w in sentence))[0] != 0 for sentence in sentences_of(words, max_gap_s))
-        if cued < MIN_CUED_SENTENCES:  # too few cues to judge any grouping: none is made
+        if len(cued_sentences(words, max_gap_s)) < MIN_CUED_SENTENCES:  # too few cues to judge a grouping: none is made
             return diarization, spectral, ""
     else:
         first, cued = content_agreement(spectral, max_gap_s)
