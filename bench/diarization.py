@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clips", type=Path, default=SHARED if SHARED.is_dir() else BUNDLED)
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each side; the fastest counts.")
-    parser.add_argument("--model", default=None, help="Speaker encoder: resemblyzer (default, the speaker_model setting) or campplus.")
+    parser.add_argument("--model", default=None, help="Speaker encoder: auto (default, the speaker_model setting: CAM++ for a two-person call, resemblyzer otherwise), campplus or resemblyzer.")
     parser.add_argument("--phone", action="store_true",
                         help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
                              "(segmentation model, count estimated).")
@@ -85,7 +85,6 @@ def main() -> None:
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     from pipeline.diarize import DiarizeOptions, diarize, diarize_full
-    from pipeline.speaker_models import encoder as load_encoder
     from pipeline.models import shared_vad
     from pipeline.records import AudioInfo, DecodedAudio
     from pipeline.settings import Settings
@@ -96,8 +95,8 @@ def main() -> None:
     duration = len(samples) / RATE
     doptions = DiarizeOptions(encoder=args.model)
     expected = 2 if args.phone else None
-    load_encoder(args.model)
-    diarize(samples[: 10 * RATE], options=doptions, expected=expected)  # warm up: models loaded, as in a long-running worker
+    # warm up (models loaded, as in a long-running worker); the encoder that ran (auto: CAM++ for a two-person call)
+    encoder_name = diarize_full(samples[: 10 * RATE], options=doptions, expected=expected).encoder
 
     options = TranscribeOptions.from_settings(Settings())  # Parley's transcription, as configured
     audio = DecodedAudio(info=AudioInfo("wav", "pcm", RATE, 1, duration, "mono"), samples=samples[None, :].astype("float32"))
@@ -149,7 +148,7 @@ def main() -> None:
         "ratio": round(ratio, 3), "target": 0.25, "other_groupings": n_other, "other_groupings_s": round(other_s, 2),
         "other_groupings_cpu_s": round(other_cpu, 2), "ratio_with_other_groupings": round((diarize_s + other_s) / transcribe_s, 3), "pass": ratio <= 0.25, "der": round(float(der), 4),
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
-        "clips": str(args.clips), "speakers": args.speakers, "model": load_encoder(args.model).name, "phone": args.phone,
+        "clips": str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone,
     }))
 
 

@@ -62,8 +62,8 @@ class DiarizeOptions:
     max_pause_s: float = 2.0
     """A pause shorter than this between two turns of the same speaker stays inside the turn."""
     encoder: str | None = None
-    """Speaker encoder (``speaker_models.encoder``): resemblyzer or campplus; None: the
-    ``speaker_model`` setting (resemblyzer)."""
+    """Speaker encoder (``speaker_models.encoder``): auto, resemblyzer or campplus; None: the
+    ``speaker_model`` setting (auto: CAM++ for a two-person call, resemblyzer otherwise)."""
     vad: str = "auto"
     """silero (faster-whisper's, shared with transcription), silero-8k (the silero-vad package's
     model at 8 kHz), segmentation (pyannote segmentation-3.0: finds distant room speech and
@@ -361,7 +361,7 @@ def diarize_full(
     ``source_rate``: the recording's own sample rate (8000: telephone-band speech detection).
     Turns of two speakers overlap where the segmentation model hears both at once."""
     options = options or DiarizeOptions()
-    model = encoder(options.encoder)
+    model = encoder(options.encoder, two_person=2 in (n_speakers, expected))
     vad = options.vad
     if vad == "auto":
         vad = ("silero-8k" if source_rate <= 8000 else "silero") if expected == 2 else "segmentation"

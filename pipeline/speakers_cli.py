@@ -258,7 +258,7 @@ def register(eval_app: typer.Typer) -> None:
                                          help="Reference: who spoke when (default NAME.rttm beside each recording)."),
         collar: float = typer.Option(0.25, "--collar", help="Seconds forgiven either side of each reference boundary."),
         n_speakers: int | None = typer.Option(None, "--speakers", help="Number of speakers if known (default: estimate)."),
-        model: str | None = typer.Option(None, "--model", help="Speaker encoder: resemblyzer (default, the speaker_model setting) or campplus."),
+        model: str | None = typer.Option(None, "--model", help="Speaker encoder: auto (default, the speaker_model setting: CAM++ for a two-person call, resemblyzer otherwise), campplus or resemblyzer."),
     ) -> None:
         """Diarization error rate of Parley's diarization against RTTM references, per file and overall."""
         target = folder or audio

@@ -1,9 +1,11 @@
 """Staff voiceprints: enrol a staff member's voice from clips, store it, load it, compare it.
 
-A voiceprint is the L2-normalised mean of speaker embeddings (Parley's speaker encoder, CAM++ by
-default; the model is stored with it) of the speech in a few clips of one staff member speaking
-alone. A voiceprint made with another encoder than the recording is compared with cannot match:
-enrol again after changing the encoder. It lives in the ``voiceprints`` table (one row per staff
+A voiceprint is the L2-normalised mean of speaker embeddings (the ``speaker_model`` setting's
+encoder outside a two-person call: resemblyzer under the default ``auto``; the model is stored
+with it) of the speech in a few clips of one staff member speaking alone. To compare, a
+recording's speakers are embedded again with the voiceprint's own encoder, whichever encoder
+diarized the recording (voiceprints of another encoder than the staff member's own, else than
+most voiceprints', are skipped). It lives in the ``voiceprints`` table (one row per staff
 member; enrolling again replaces it). The functions taking ``con`` use a DuckDB connection the
 caller opened (``Store.connect()``), so locking and migrations stay in ``store.py``.
 """
