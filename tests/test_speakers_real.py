@@ -217,6 +217,18 @@ def test_campplus_int8_build_is_made_and_embeds_as_the_float_model_does() -> Non
     assert abs(float(first @ last) - float(exact[0] @ exact[-2])) < 0.1
 
 
+def test_campplus_runs_in_float32_when_the_int8_build_cannot_be_made(tmp_path, monkeypatch, caplog) -> None:
+    import pipeline.models
+    from pipeline.speaker_models import campplus_int8
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the model cache should be")
+    monkeypatch.setattr(pipeline.models, "ASSEMBLED_DIR", blocker / "cache")
+    with caplog.at_level("WARNING"):
+        assert campplus_int8.__wrapped__(1) is None
+    assert "CAM++ runs in float32" in caplog.text
+
+
 def test_auto_takes_campplus_for_a_two_person_call_and_resemblyzer_elsewhere() -> None:
     from faster_whisper import decode_audio
 
