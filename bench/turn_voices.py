@@ -52,7 +52,7 @@ def turn_voices(wav: Path, options: DiarizeOptions) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--model", default=None, help="speaker encoder: resemblyzer (default) or campplus")
+    parser.add_argument("--model", default=None, help="speaker encoder: resemblyzer (default: what auto gives outside diarization) or campplus")
     args = parser.parse_args()
     options = DiarizeOptions(encoder=args.model)
     rows = []

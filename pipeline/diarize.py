@@ -58,7 +58,7 @@ class DiarizeOptions:
     min_turn_s: float = 0.3
     """Turns shorter than this merge into the neighbouring turn."""
     threads: int = 1
-    """Torch threads for the encoder while it runs (more starve a busy 2-core machine)."""
+    """Threads for the encoder while it runs, torch's or ONNX Runtime's (more starve a busy 2-core machine)."""
     max_pause_s: float = 2.0
     """A pause shorter than this between two turns of the same speaker stays inside the turn."""
     encoder: str | None = None
@@ -361,7 +361,9 @@ def diarize_full(
     ``source_rate``: the recording's own sample rate (8000: telephone-band speech detection).
     Turns of two speakers overlap where the segmentation model hears both at once."""
     options = options or DiarizeOptions()
-    model = encoder(options.encoder, two_person=2 in (n_speakers, expected))
+    # CAM++ under ``auto`` for a phone call of two people (as measured), not for a room whose
+    # metadata says two, nor for a phone call whose metadata says three or more
+    model = encoder(options.encoder, two_person=expected == 2 and n_speakers in (None, 0, 2))
     vad = options.vad
     if vad == "auto":
         vad = ("silero-8k" if source_rate <= 8000 else "silero") if expected == 2 else "segmentation"

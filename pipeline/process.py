@@ -32,6 +32,7 @@ from .ingest import Drop
 from .models import describe, whisper_path
 from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage, warm_up
 from .records import DecodedAudio, Transcript, Utterance
+from .speaker_models import encoder as speaker_encoder
 from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
 from .staging import writer_for
@@ -551,7 +552,9 @@ class Processor:
             "models": {
                 "whisper": describe(self.options.model, kind="whisper"),
                 "encoder": describe(self.analysis.encoder),
-                "speaker": describe("resemblyzer", kind="speaker"),
+                # the encoders this run's settings give a two-person call and any other recording
+                "speaker": describe(speaker_encoder(self.settings.speaker_model, two_person=True).name, kind="speaker"),
+                "speaker_other": describe(speaker_encoder(self.settings.speaker_model).name, kind="speaker"),
             },
             "redecodes": transcript.decoding.get("redecoded") if transcript.decoding else None,
             "decoding": transcript.decoding or None,

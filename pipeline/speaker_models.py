@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -214,6 +215,24 @@ def calibration_windows() -> np.ndarray:
     return np.concatenate(windows)
 
 
+def _quiet_root(record) -> bool:
+    return record.levelno > 30  # drop the quantiser's root-logger warnings about every 1-D batch norm
+
+
+def reduce_range() -> bool:
+    """Quantise weights to 7 bits: on x86 CPUs without VNNI, ONNX Runtime's uint8 x int8
+    convolutions can saturate at 8 bits (its documentation). Only VNNI machines were measured."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    return "avx512_vnni" not in flags and "avx_vnni" not in flags
+
+
 def _build_campplus_int8(target: Path) -> None:
     """Export CAM++ to ONNX, fold its batch norms (ONNX Runtime's pre-processing) and quantise
     its convolutions to int8 (static, per channel, QDQ) with input ranges measured on the
@@ -235,7 +254,6 @@ def _build_campplus_int8(target: Path) -> None:
         def get_next(self) -> dict | None:
             return next(self.batches, None)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32, pre, int8 = (Path(tmp) / f"{n}.onnx" for n in ("fp32", "pre", "int8"))
         with warnings.catch_warnings():
@@ -243,40 +261,74 @@ def _build_campplus_int8(target: Path) -> None:
             torch.onnx.export(_campplus_model(), (torch.from_numpy(windows[:8]),), str(fp32), dynamo=False,
                               input_names=["x"], output_names=["embedding"], opset_version=17,
                               dynamic_axes={"x": {0: "batch", 1: "frames"}, "embedding": {0: "batch"}})
-        logging.disable(logging.WARNING)  # the quantiser warns on the root logger about every 1-D batch norm
+        root = logging.getLogger()
+        root.addFilter(_quiet_root)
         try:
             quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
             quantize_static(str(pre), str(int8), Windows(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            reduce_range=reduce_range())
         finally:
-            logging.disable(logging.NOTSET)
+            root.removeFilter(_quiet_root)
         int8.replace(target)
+
+
+_INT8_LOCK = threading.Lock()
+
+
+def _int8_folders() -> list[Path]:
+    """Where the int8 build may live: the model cache, else (not writable) the system's temp folder."""
+    import tempfile
+
+    from .models import ASSEMBLED_DIR
+
+    return [ASSEMBLED_DIR, Path(tempfile.gettempdir()) / "parley-model-cache"]
 
 
 @lru_cache(maxsize=4)
 def campplus_int8(threads: int = 1):
-    """An ONNX Runtime session of CAM++ with int8 convolutions, built once into the model cache
-    (``models/cache``, ~10 s) and reused; None (torch in float32 is used, with a warning) when the
-    build is not possible here (``onnx`` missing, an export that fails)."""
+    """An ONNX Runtime session of CAM++ with int8 convolutions, built once (~15 s) into the model
+    cache (``models/cache``; the temp folder if that cannot be written) and reused; None (torch in
+    float32 is used, with a warning) when the build is not possible here. One build at a time in
+    a process; processes that build at once each write their own and the last rename wins."""
     import hashlib
     import logging
+    import os
 
     import onnxruntime as ort
+    import torch
 
-    from .models import ASSEMBLED_DIR
-
-    weights = Path(resolve_model("campplus", kind="speaker").path) / CAMPPLUS_WEIGHTS
-    key = hashlib.sha256(f"{weights.stat().st_size}:{describe('campplus', kind='speaker')['version']}:"
-                         f"{ort.__version__}:{CAMPPLUS_INT8_BUILD}".encode()).hexdigest()[:16]
-    target = ASSEMBLED_DIR / f"campplus-int8-{key}.onnx"
     try:
-        if not target.exists():
-            _build_campplus_int8(target)
+        import onnx
+
+        weights = Path(resolve_model("campplus", kind="speaker").path) / CAMPPLUS_WEIGHTS
+        key = hashlib.sha256(
+            f"{weights.stat().st_size}:{describe('campplus', kind='speaker')['version']}:{torch.__version__}:"
+            f"{onnx.__version__}:{ort.__version__}:{reduce_range()}:{CAMPPLUS_INT8_BUILD}".encode()
+        ).hexdigest()[:16]
+        name = f"campplus-int8-{key}.onnx"
+        with _INT8_LOCK:
+            built = [folder / name for folder in _int8_folders() if (folder / name).exists()]
+            if built:
+                target = built[0]
+            else:
+                for folder in _int8_folders():
+                    try:
+                        folder.mkdir(parents=True, exist_ok=True)
+                    except OSError:
+                        continue
+                    if os.access(folder, os.W_OK):
+                        break
+                else:
+                    raise OSError(f"no writable folder for the build among {', '.join(map(str, _int8_folders()))}")
+                target = folder / name
+                _build_campplus_int8(target)
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - any failure here leaves the float32 model, which works
-        logging.getLogger(__name__).warning("CAM++ int8 build not possible (%s); CAM++ runs in float32 with torch, ~3x slower", exc)
+        logging.getLogger(__name__).warning("CAM++ int8 build not possible (%s: %s); CAM++ runs in float32 with torch, ~3x slower",
+                                            type(exc).__name__, exc)
         return None
 
 
@@ -371,7 +423,7 @@ class Resemblyzer:
 def encoder(name: str | None = None, two_person: bool = False) -> SpeakerEncoder:
     """The speaker encoder ``name`` (default: the ``speaker_model`` setting), or resemblyzer
     when CAM++'s package is not installed. ``auto`` is CAM++ for the voices of a two-person call
-    (``two_person``: two people known or expected) and resemblyzer otherwise. ``.name`` and
+    (``two_person``: a phone call of two people, ``diarize_full``) and resemblyzer otherwise. ``.name`` and
     ``.version`` say which one it is."""
     if not name:
         from .settings import Settings
