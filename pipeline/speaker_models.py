@@ -187,7 +187,7 @@ CAMPPLUS_INT8_BUILD = 1
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "models" / "campplus-calibration"
 
 
-def _telephone_band(samples: np.ndarray) -> np.ndarray:
+def telephone_band(samples: np.ndarray) -> np.ndarray:
     """16 kHz audio through an 8 kHz telephone band (300-3400 Hz), back at 16 kHz."""
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
@@ -208,7 +208,7 @@ def calibration_windows() -> np.ndarray:
     windows = []
     for clip in clips:
         samples = decode_audio(str(clip), sampling_rate=SAMPLE_RATE)
-        for heard in (samples, _telephone_band(samples)):
+        for heard in (samples, telephone_band(samples)):
             features = kaldi_fbank(normalise_level(heard, [(0, len(heard) // HOP)]))
             spans = [(a, a + 160) for a in range(0, len(features) - 159, 80)]
             windows.append(_campplus_windows(features, spans))
@@ -219,6 +219,7 @@ def _quiet_root(record) -> bool:
     return record.levelno > 30  # drop the quantiser's root-logger warnings about every 1-D batch norm
 
 
+@lru_cache(maxsize=1)
 def reduce_range() -> bool:
     """Quantise weights to 7 bits: on x86 CPUs without VNNI, ONNX Runtime's uint8 x int8
     convolutions can saturate at 8 bits (its documentation). Only VNNI machines were measured."""
@@ -285,6 +286,19 @@ def _int8_folders() -> list[Path]:
     return [ASSEMBLED_DIR, Path(tempfile.gettempdir()) / "parley-model-cache"]
 
 
+def _first_writable(folders: list[Path]) -> Path:
+    import os
+
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    raise OSError(f"no writable folder for the build among {', '.join(map(str, folders))}")
+
+
 @lru_cache(maxsize=4)
 def campplus_int8(threads: int = 1):
     """An ONNX Runtime session of CAM++ with int8 convolutions, built once (~15 s) into the model
@@ -293,7 +307,6 @@ def campplus_int8(threads: int = 1):
     a process; processes that build at once each write their own and the last rename wins."""
     import hashlib
     import logging
-    import os
 
     import onnxruntime as ort
     import torch
@@ -306,22 +319,11 @@ def campplus_int8(threads: int = 1):
             f"{weights.stat().st_size}:{describe('campplus', kind='speaker')['version']}:{torch.__version__}:"
             f"{onnx.__version__}:{ort.__version__}:{reduce_range()}:{CAMPPLUS_INT8_BUILD}".encode()
         ).hexdigest()[:16]
-        name = f"campplus-int8-{key}.onnx"
+        name, folders = f"campplus-int8-{key}.onnx", _int8_folders()
         with _INT8_LOCK:
-            built = [folder / name for folder in _int8_folders() if (folder / name).exists()]
-            if built:
-                target = built[0]
-            else:
-                for folder in _int8_folders():
-                    try:
-                        folder.mkdir(parents=True, exist_ok=True)
-                    except OSError:
-                        continue
-                    if os.access(folder, os.W_OK):
-                        break
-                else:
-                    raise OSError(f"no writable folder for the build among {', '.join(map(str, _int8_folders()))}")
-                target = folder / name
+            target = next((folder / name for folder in folders if (folder / name).exists()), None)
+            if target is None:
+                target = _first_writable(folders) / name
                 _build_campplus_int8(target)
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
