@@ -182,8 +182,9 @@ def _campplus_windows(features: np.ndarray, spans: list[tuple[int, int]]) -> np.
     return stack
 
 
-CAMPPLUS_INT8_BUILD = 1
-"""Bump when the calibration clips or the quantisation settings change: a new build is made."""
+CAMPPLUS_INT8_BUILD = 2
+"""Bump when the calibration clips or the quantisation settings change: a new build is made.
+2: the calibration features computed with one BLAS thread (the build depended on the thread count)."""
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "models" / "campplus-calibration"
 
 
@@ -246,7 +247,13 @@ def _build_campplus_int8(target: Path) -> None:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    windows = calibration_windows()
+    from threadpoolctl import threadpool_limits
+
+    # the features' matrix products differ in the last bit with the BLAS thread count, and so do
+    # the ranges measured from them and every int8 value: one thread, as Parley runs
+    # (models.same_numbers_everywhere), for the same build on every machine and in every process
+    with threadpool_limits(1, user_api="blas"):
+        windows = calibration_windows()
 
     class Windows(CalibrationDataReader):
         def __init__(self) -> None:

@@ -206,10 +206,19 @@ def test_campplus_int8_build_is_made_and_embeds_as_the_float_model_does(tmp_path
     import pipeline.models
     from pipeline.speaker_models import campplus_int8
 
-    with monkeypatch.context() as patched:
+    from threadpoolctl import threadpool_limits
+
+    with monkeypatch.context() as patched, threadpool_limits(2, user_api="blas"):
         patched.setattr(pipeline.models, "ASSEMBLED_DIR", tmp_path / "cache")
         assert campplus_int8.__wrapped__(1) is not None
         assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".onnx"]  # nothing half-written left
+    # the same bytes when built with one BLAS thread, as Parley runs (the calibration's features
+    # differ in the last bit with the thread count, and every int8 value with them)
+    with monkeypatch.context() as patched, threadpool_limits(1, user_api="blas"):
+        patched.setattr(pipeline.models, "ASSEMBLED_DIR", tmp_path / "one")
+        assert campplus_int8.__wrapped__(1) is not None
+    built = next((tmp_path / "cache").iterdir())
+    assert built.read_bytes() == (tmp_path / "one" / built.name).read_bytes()
     model = encoder("campplus")
     x = np.concatenate([clip for s in SPEAKERS[:3] for clip in clips(s, "mix")[:1]])
     features = model.features(x)
