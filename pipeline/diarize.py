@@ -395,10 +395,18 @@ def diarize_full(
             sound.append(sound_frames(samples, len(frame_labels), source_rate))
         return sound[0]
 
+    # The other groupings often start from labels that were refined already, or meet on the way
+    # (the same frames to model): each result is kept for this recording and reused, exactly
+    refined: dict[bytes, np.ndarray] = {}
+    fitted: dict = {}
+
     def refine(labelled: np.ndarray) -> np.ndarray:  # only two-person calls' groupings come here
         if options.resegment_rounds <= 0:  # resegment would do nothing: do not compute the sound
             return labelled
-        return resegment(sound_of(), labelled, options)
+        key = _digest(labelled)
+        if key not in refined:
+            refined[key] = resegment(sound_of(), labelled, options, fitted)
+        return refined[key].copy()
 
     if two_person:
         frame_labels = refine(frame_labels)
@@ -455,22 +463,39 @@ def standardised(sound: np.ndarray, speech: np.ndarray) -> np.ndarray:
     return (sound - sound[speech].mean(axis=0)) / (sound[speech].std(axis=0) + 1e-6)
 
 
-def fit_mixture(frames: np.ndarray, components: int, max_iter: int):
+def _digest(array: np.ndarray) -> bytes:
+    """A key for an array's shape, type and values."""
+    import hashlib
+
+    digest = hashlib.blake2b(repr((array.shape, array.dtype.str)).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.digest()
+
+
+def fit_mixture(frames: np.ndarray, components: int, max_iter: int, fitted: dict | None = None):
     """A diagonal Gaussian mixture of ``frames`` (every n-th, at most ``MAX_FIT_FRAMES``),
     seeded for the same result every time; sklearn's not-converged warning is silenced (the
-    iterations are capped on purpose)."""
+    iterations are capped on purpose). ``fitted``: models already fitted, by what they were
+    fitted on (the same frames give the same model, so it is reused)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
+    frames = frames[:: -(-len(frames) // MAX_FIT_FRAMES)]
+    key = (_digest(frames), components, max_iter) if fitted is not None else None
+    if key is not None and key in fitted:
+        return fitted[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return GaussianMixture(components, covariance_type="diag", random_state=0, max_iter=max_iter,
-                               reg_covar=1e-3).fit(frames[:: -(-len(frames) // MAX_FIT_FRAMES)])
+        model = GaussianMixture(components, covariance_type="diag", random_state=0, max_iter=max_iter,
+                                reg_covar=1e-3).fit(frames)
+    if key is not None:
+        fitted[key] = model
+    return model
 
 
-def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptions) -> np.ndarray:
+def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptions, fitted: dict | None = None) -> np.ndarray:
     """Speech frames given again to the speaker whose own sound fits them best: a Gaussian
     mixture (``resegment_components``, diagonal) of each speaker's frames of ``sound``
     (``sound_frames``, normalised over the speech), fitted on the frames that speaker has,
@@ -479,7 +504,8 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
     1.6 s window against voices learnt from many people; these models know only this
     recording's people, so they keep apart voices the encoder finds alike. Frames with no
     speech (-1) stay as they are; speech whose speaker is not known yet (-2) is given one in the
-    first round; a speaker with under 2 s of frames stops it."""
+    first round; a speaker with under 2 s of frames stops it. ``fitted``: as for ``fit_mixture``,
+    models kept between calls on the same ``sound``."""
     from scipy.ndimage import uniform_filter1d
 
     speech = np.flatnonzero(frame_labels != -1)
@@ -495,7 +521,7 @@ def resegment(sound: np.ndarray, frame_labels: np.ndarray, options: DiarizeOptio
         scores = np.empty((len(x), k))
         for j in range(k):
             scores[:, j] = fit_mixture(x[labels == j], options.resegment_components,
-                                       max_iter=options.resegment_iterations).score_samples(x)
+                                       max_iter=options.resegment_iterations, fitted=fitted).score_samples(x)
         new = np.argmax(uniform_filter1d(scores, size=smooth, axis=0, mode="nearest"), axis=1)
         if np.array_equal(new, labels):
             break

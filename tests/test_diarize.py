@@ -151,9 +151,18 @@ def test_resegmenting_gives_frames_back_to_the_voice_they_sound_like(rate: int) 
     speech = truth >= 0
     assert np.mean(noisy[speech] == truth[speech]) < 0.82
     options = DiarizeOptions()
-    fixed = resegment(sound_frames(samples, len(truth), rate), noisy, options)
+    sound = sound_frames(samples, len(truth), rate)
+    fixed = resegment(sound, noisy, options)
     assert np.mean(fixed[speech] == truth[speech]) >= 0.9
     assert (fixed[~speech] == -1).all()
+    # models kept by what they were fitted on (the other groupings often meet the same frames
+    # again): the same result, and the second time nothing is fitted anew
+    fitted: dict = {}
+    assert np.array_equal(resegment(sound, noisy, options, fitted), fixed)
+    kept = dict(fitted)
+    assert len(kept) >= 2
+    assert np.array_equal(resegment(sound, noisy, options, fitted), fixed)
+    assert fitted.keys() == kept.keys() and all(fitted[k] is kept[k] for k in kept)
     assert resegment(sound_frames(samples, len(truth), rate), noisy, DiarizeOptions(resegment_rounds=0)) is noisy
 
 
