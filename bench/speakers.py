@@ -18,6 +18,8 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``short16`` / ``short8``: two speakers of the tests' clips with two long turns each and a third
   who says 2 s twice (``speaker_mixtures.with_a_short_speaker``; 30 orderings), the case where a
   person with a few words is folded into another voice.
+- ``shortx16`` / ``shortx8``: the same kind from the shared clips the tests do not use (made after
+  every count rule was chosen, to check them).
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
 line per recording (DER, missed, false alarm, confusion, count), a summary per set, and with
@@ -82,15 +84,8 @@ def libri_set(rate: int) -> list[dict]:
 
 def librix_set(rate: int) -> list[dict]:
     """Two- and three-speaker mixtures of the shared LibriSpeech clips the tests do not use."""
-    import librosa
-    from faster_whisper import decode_audio
-
-    used = {p.name.split("-mix")[0].split("-enrol")[0] for p in (ROOT / "tests" / "data" / "librispeech").rglob("*.opus")}
-    speakers = sorted(p.name for p in LIBRI.iterdir() if p.is_dir())
-    clips = {}
-    for s in speakers:
-        clips[s] = [librosa.effects.trim(decode_audio(str(f), sampling_rate=16000), top_db=20)[0]
-                    for f in sorted((LIBRI / s).glob("*.flac")) if f.stem not in used]
+    clips = other_clips()
+    speakers = sorted(clips)
     rng = np.random.default_rng(7)
     out = []
     for combo in list(combinations(speakers, 2)) + list(combinations(speakers, 3)):
@@ -106,6 +101,44 @@ def librix_set(rate: int) -> list[dict]:
         parts.append(np.zeros(8000, np.float32))
         x = np.concatenate(parts)
         out.append({"name": f"x{rate // 1000}k-" + "-".join(combo), "set": f"librix{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
+def other_clips() -> dict[str, list[np.ndarray]]:
+    """Each shared LibriSpeech speaker's clips that the tests do not use, silences trimmed."""
+    import librosa
+    from faster_whisper import decode_audio
+
+    used = {p.name.split("-mix")[0].split("-enrol")[0] for p in (ROOT / "tests" / "data" / "librispeech").rglob("*.opus")}
+    return {s.name: [librosa.effects.trim(decode_audio(str(f), sampling_rate=16000), top_db=20)[0]
+                     for f in sorted(s.glob("*.flac")) if f.stem not in used]
+            for s in sorted(p for p in LIBRI.iterdir() if p.is_dir())}
+
+
+def shortx_set(rate: int) -> list[dict]:
+    """As ``short_set`` (two talkers, a third who says up to 2 s twice: A B C A B C), from the
+    clips the tests do not use: A and B say their two longest, the third the first 2 s of their
+    next two; pauses of 0.25-0.9 s. Made after every count rule was chosen, to check them."""
+    from itertools import permutations
+
+    clips, rng, out = other_clips(), np.random.default_rng(11), []
+    clips = {s: sorted(c, key=len, reverse=True) for s, c in clips.items()}
+    for a, b, c in permutations(sorted(clips), 3):
+        if a > b:
+            continue
+        turns = [(a, clips[a][0]), (b, clips[b][0]), (c, clips[c][2][:32000]),
+                 (a, clips[a][1]), (b, clips[b][1]), (c, clips[c][3][:32000])]
+        parts, reference, t = [], [], 0.0
+        for who, clip in turns:
+            pause = float(rng.uniform(0.25, 0.9))
+            parts += [np.zeros(int(pause * 16000), np.float32), clip]
+            t += pause
+            reference.append((t, t + len(clip) / 16000, who))
+            t += len(clip) / 16000
+        parts.append(np.zeros(8000, np.float32))
+        x = np.concatenate(parts)
+        out.append({"name": f"sx{rate // 1000}k-{a}-{b}+{c}", "set": f"shortx{rate // 1000}", "part": "held out",
                     "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
     return out
 
@@ -188,6 +221,7 @@ def main() -> None:
     loaders = {"ami": ami_set, "libri16": lambda: libri_set(16000), "libri8": lambda: libri_set(8000),
                "librix16": lambda: librix_set(16000), "librix8": lambda: librix_set(8000),
                "short16": lambda: short_set(16000), "short8": lambda: short_set(8000),
+               "shortx16": lambda: shortx_set(16000), "shortx8": lambda: shortx_set(8000),
                "rooms16": lambda: rooms_set(16000), "rooms8": lambda: rooms_set(8000)}
     only = set(filter(None, args.only.split(",")))
     rows = []

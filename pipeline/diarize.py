@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from .records import Word
-from .speaker_models import HOP, SAMPLE_RATE, encoder
+from .speaker_models import HOP, SAMPLE_RATE, encoder, room_encoder
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
@@ -113,6 +113,18 @@ class DiarizeOptions:
     min_split_s: float = 2.5
     """Speech the smaller group needs before ``split_below`` splits a speaker (groups of one or
     two short regions of one voice embed far apart by chance)."""
+    room_campplus_weight: float = 0.4
+    """No count given and none expected, under ``encoder`` auto (resemblyzer): the
+    ``new_voice_below`` and ``split_below`` rules compare voices by (1 - this) x resemblyzer's
+    similarity + this x CAM++'s (int8): each window is heard by resemblyzer and by CAM++ as the
+    voice of the speech region it lies in (``region_heard``); the eigengap counts and the frames
+    are labelled on resemblyzer's alone (0: resemblyzer only). Two 2 s turns of a third person
+    were still folded into a voice like theirs (README, "Speakers: figures")."""
+    room_campplus_piece_s: float = 4.8
+    """``room_campplus_weight``: a region's CAM++ voice is the mean of pieces at most this long
+    (CAM++ runs slower per second on long inputs: the 10-minute bench room's regions, up to 19 s,
+    took 2.6 s of CPU whole and 1.9 s in pieces; the first 4.8 s of each alone, 1.35 s, counted
+    worse: the tests' 16 kHz mixtures 17/20)."""
     resegment_rounds: int = 5
     """Two-person calls (two speakers given or expected): after the voices are grouped (the
     spectral clustering, and each other grouping: by voice, ``unit_pauses_ms``, and by sound,
@@ -372,16 +384,25 @@ def diarize_full(
     if not regions:
         return Diarization([], SpeakerCount(0, 1.0, "no speech found"), model.name, model.version, vad)
     spans = windows(regions, options)
-    vectors = model.embed(model.features(normalise_level(samples, regions)), spans, options.threads)
+    level = normalise_level(samples, regions)
+    vectors = model.embed(model.features(level), spans, options.threads)
     labels, count = cluster_count(vectors, n_speakers, options, expected)
+    estimated = not n_speakers and expected is None  # the count is for the voices to say
+    second = room_encoder(options.encoder) if estimated and options.room_campplus_weight > 0 else None
+    name, version = model.name, model.version
+    rule_voices = vectors  # what the count rules compare; the frames are labelled by ``vectors``
+    if second is not None:  # the rules hear the voices by both encoders
+        by_region = region_heard(second, second.features(level), regions, spans, options)
+        rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
+        name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
     new_voice = model.new_voice_below if options.new_voice_below is None else options.new_voice_below
-    if not n_speakers and expected is None and new_voice > 0:
-        labels, count = unexplained_voice(regions, spans, vectors, labels, count, new_voice, options)
+    if estimated and new_voice > 0:
+        labels, count = unexplained_voice(regions, spans, rule_voices, labels, count, new_voice, options)
     split_below = options.split_below
     if split_below is None:
         split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
-    if not n_speakers and expected is None and split_below > 0:
-        labels, count = split_joined(regions, spans, vectors, labels, count, split_below, options)
+    if estimated and split_below > 0:
+        labels, count = split_joined(regions, spans, rule_voices, labels, count, split_below, options)
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
@@ -442,7 +463,42 @@ def diarize_full(
                 made += sound_groupings(stretches, sound_of(), base_frames, [base] + [t for _, t in made], options, refine)
             return made
 
-    return Diarization(turns, count, model.name, model.version, vad, round(overlap_s, 2), more=more)
+    return Diarization(turns, count, name, version, vad, round(overlap_s, 2), more=more)
+
+
+def region_heard(
+    model, features: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], options: DiarizeOptions,
+) -> np.ndarray:
+    """One embedding per window of ``spans``: the voice of the speech region its centre lies in,
+    by ``model`` (its ``features``): each region embedded in equal pieces of at most
+    ``room_campplus_piece_s``, the pieces' mean weighted by length. A region, not a window:
+    a short turn is heard whole, and each second is embedded once instead of twice."""
+    longest = max(1, round(options.room_campplus_piece_s * FRAMES_PER_S))
+    pieces, owner = [], []
+    for r, (a, b) in enumerate(regions):
+        b = min(b, len(features))
+        edges = np.linspace(a, b, max(1, -(-(b - a) // longest)) + 1).round().astype(int)
+        for x, y in zip(edges[:-1], edges[1:]):
+            if y > x:
+                pieces.append((int(x), int(y)))
+                owner.append(r)
+    heard = model.embed(features, pieces, options.threads)
+    voices = np.zeros((len(regions), heard.shape[1]))
+    np.add.at(voices, owner, heard * np.array([y - x for x, y in pieces], dtype=float)[:, None])
+    voices /= np.maximum(np.linalg.norm(voices, axis=1, keepdims=True), 1e-9)
+    centres = np.array([(a + b) / 2 for a, b in spans])
+    inside = np.searchsorted(np.array([a for a, _ in regions]), centres, side="right") - 1
+    return voices[np.clip(inside, 0, len(regions) - 1)]
+
+
+def joined_voices(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    """Each window's two embeddings (rows of ``first`` and ``second``), L2-normalised and joined
+    so that the dot product of two rows is (1 - ``weight``) x the first's similarity + ``weight``
+    x the second's (and a row's length is 1)."""
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+    return np.concatenate([unit(first) * np.sqrt(1.0 - weight), unit(second) * np.sqrt(weight)], axis=1)
 
 
 def sound_frames(samples: np.ndarray, n_frames: int, source_rate: int = SAMPLE_RATE) -> np.ndarray:

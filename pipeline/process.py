@@ -33,6 +33,7 @@ from .models import describe, whisper_path
 from .analysis import AnalysisOptions, check_configuration, redact_stage, redaction_rows, score_stage, tag_rows, tag_stage, warm_up
 from .records import DecodedAudio, Transcript, Utterance
 from .speaker_models import encoder as speaker_encoder
+from .speaker_models import room_encoder
 from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
 from .staging import writer_for
@@ -555,6 +556,9 @@ class Processor:
                 # the encoders this run's settings give a two-person call and any other recording
                 "speaker": describe(speaker_encoder(self.settings.speaker_model, two_person=True).name, kind="speaker"),
                 "speaker_other": describe(speaker_encoder(self.settings.speaker_model).name, kind="speaker"),
+                # heard beside it by the count rules of a recording whose count is estimated (auto: CAM++)
+                "speaker_other_rules": (describe(room.name, kind="speaker")
+                                        if (room := room_encoder(self.settings.speaker_model)) else None),
             },
             "redecodes": transcript.decoding.get("redecoded") if transcript.decoding else None,
             "decoding": transcript.decoding or None,

@@ -434,13 +434,28 @@ def encoder(name: str | None = None, two_person: bool = False) -> SpeakerEncoder
     when CAM++'s package is not installed. ``auto`` is CAM++ for the voices of a two-person call
     (``two_person``: a phone call of two people, ``diarize_full``) and resemblyzer otherwise. ``.name`` and
     ``.version`` say which one it is."""
-    if not name:
-        from .settings import Settings
-
-        name = Settings().speaker_model or DEFAULT_ENCODER
+    name = _setting(name)
     if name == "auto":
         name = "campplus" if two_person else "resemblyzer"
     return _encoder(name)
+
+
+def room_encoder(name: str | None = None) -> SpeakerEncoder | None:
+    """The encoder heard beside resemblyzer by the count rules of a recording whose count is
+    estimated (``DiarizeOptions.room_campplus_weight``): CAM++ under ``auto`` when installed;
+    None otherwise (``resemblyzer`` or ``campplus`` chosen: that one alone)."""
+    if _setting(name) != "auto":
+        return None
+    second = _encoder("campplus")
+    return second if second.name == "campplus" else None
+
+
+def _setting(name: str | None) -> str:
+    if name:
+        return name
+    from .settings import Settings
+
+    return Settings().speaker_model or DEFAULT_ENCODER
 
 
 @lru_cache(maxsize=4)
