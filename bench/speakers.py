@@ -89,20 +89,28 @@ def librix_set(rate: int) -> list[dict]:
     rng = np.random.default_rng(7)
     out = []
     for combo in list(combinations(speakers, 2)) + list(combinations(speakers, 3)):
-        parts, reference, t = [], [], 0.0
+        turns = []
         for i in range(6):
             s = combo[i % len(combo)]
-            clip = clips[s][(i // len(combo) + len(combo)) % len(clips[s])]
-            pause = float(rng.uniform(0.25, 0.9))
-            parts += [np.zeros(int(pause * 16000), np.float32), clip]
-            t += pause
-            reference.append((t, t + len(clip) / 16000, s))
-            t += len(clip) / 16000
-        parts.append(np.zeros(8000, np.float32))
-        x = np.concatenate(parts)
+            turns.append((s, clips[s][(i // len(combo) + len(combo)) % len(clips[s])]))
+        x, reference = spaced(turns, rng)
         out.append({"name": f"x{rate // 1000}k-" + "-".join(combo), "set": f"librix{rate // 1000}", "part": "held out",
                     "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
     return out
+
+
+def spaced(turns: list[tuple[str, np.ndarray]], rng) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """(speaker, 16 kHz clip) turns joined with a pause of 0.25-0.9 s before each (from ``rng``)
+    and 0.5 s after the last; the audio and its reference (start, end, speaker)."""
+    parts, reference, t = [], [], 0.0
+    for who, clip in turns:
+        pause = float(rng.uniform(0.25, 0.9))
+        parts += [np.zeros(int(pause * 16000), np.float32), clip]
+        t += pause
+        reference.append((t, t + len(clip) / 16000, who))
+        t += len(clip) / 16000
+    parts.append(np.zeros(8000, np.float32))
+    return np.concatenate(parts), reference
 
 
 def other_clips() -> dict[str, list[np.ndarray]]:
@@ -129,15 +137,7 @@ def shortx_set(rate: int) -> list[dict]:
             continue
         turns = [(a, clips[a][0]), (b, clips[b][0]), (c, clips[c][2][:32000]),
                  (a, clips[a][1]), (b, clips[b][1]), (c, clips[c][3][:32000])]
-        parts, reference, t = [], [], 0.0
-        for who, clip in turns:
-            pause = float(rng.uniform(0.25, 0.9))
-            parts += [np.zeros(int(pause * 16000), np.float32), clip]
-            t += pause
-            reference.append((t, t + len(clip) / 16000, who))
-            t += len(clip) / 16000
-        parts.append(np.zeros(8000, np.float32))
-        x = np.concatenate(parts)
+        x, reference = spaced(turns, rng)
         out.append({"name": f"sx{rate // 1000}k-{a}-{b}+{c}", "set": f"shortx{rate // 1000}", "part": "held out",
                     "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
     return out
