@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from .records import Word
-from .speaker_models import HOP, SAMPLE_RATE, encoder, room_encoder
+from .speaker_models import HOP, SAMPLE_RATE, encoder, encoder_setting, room_encoder
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
@@ -375,7 +375,8 @@ def diarize_full(
     options = options or DiarizeOptions()
     # CAM++ under ``auto`` for a phone call of two people (as measured), not for a room whose
     # metadata says two, nor for a phone call whose metadata says three or more
-    model = encoder(options.encoder, two_person=expected == 2 and n_speakers in (None, 0, 2))
+    chosen = encoder_setting(options.encoder)  # the setting, read once for both encoders
+    model = encoder(chosen, two_person=expected == 2 and n_speakers in (None, 0, 2))
     vad = options.vad
     if vad == "auto":
         vad = ("silero-8k" if source_rate <= 8000 else "silero") if expected == 2 else "segmentation"
@@ -388,7 +389,7 @@ def diarize_full(
     vectors = model.embed(model.features(level), spans, options.threads)
     labels, count = cluster_count(vectors, n_speakers, options, expected)
     estimated = not n_speakers and expected is None  # the count is for the voices to say
-    second = room_encoder(options.encoder) if estimated and options.room_campplus_weight > 0 else None
+    second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
     name, version = model.name, model.version
     rule_voices = vectors  # what the count rules compare; the frames are labelled by ``vectors``
     if second is not None:  # the rules hear the voices by both encoders

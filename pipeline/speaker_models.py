@@ -434,7 +434,7 @@ def encoder(name: str | None = None, two_person: bool = False) -> SpeakerEncoder
     when CAM++'s package is not installed. ``auto`` is CAM++ for the voices of a two-person call
     (``two_person``: a phone call of two people, ``diarize_full``) and resemblyzer otherwise. ``.name`` and
     ``.version`` say which one it is."""
-    name = _setting(name)
+    name = encoder_setting(name)
     if name == "auto":
         name = "campplus" if two_person else "resemblyzer"
     return _encoder(name)
@@ -444,13 +444,14 @@ def room_encoder(name: str | None = None) -> SpeakerEncoder | None:
     """The encoder heard beside resemblyzer by the count rules of a recording whose count is
     estimated (``DiarizeOptions.room_campplus_weight``): CAM++ under ``auto`` when installed;
     None otherwise (``resemblyzer`` or ``campplus`` chosen: that one alone)."""
-    if _setting(name) != "auto":
+    if encoder_setting(name) != "auto":
         return None
     second = _encoder("campplus")
     return second if second.name == "campplus" else None
 
 
-def _setting(name: str | None) -> str:
+def encoder_setting(name: str | None) -> str:
+    """``name``, or the ``speaker_model`` setting when None (read once per call)."""
     if name:
         return name
     from .settings import Settings
