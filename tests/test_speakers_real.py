@@ -185,6 +185,24 @@ def test_one_voice_in_a_phone_call_is_counted_once_and_flagged() -> None:
     assert roles.flagged and "1 speaker(s) where 2 were expected" in roles.reason
 
 
+def test_a_call_whose_voices_sounded_like_another_count_is_flagged() -> None:
+    from pipeline.diarize import Diarization, SpeakerCount
+    from pipeline.roles import RoleResult
+
+    def flagged(confidence: float, n: int = 2, expected: int | None = 2) -> RoleResult:
+        reason = f"2 expected (a phone call); the eigengap says 1 (confidence {1 - confidence:.2f})"
+        found = Diarization([], SpeakerCount(n, confidence, reason), "campplus", "0", "silero")
+        roles = RoleResult("content", ["S1"], confidence=0.99, reason="S1 is staff by content")
+        flag_count(roles, found, expected)
+        return roles
+
+    unsure = flagged(0.22)  # the eigengap heard one voice more surely than two, not surely enough to overrule
+    assert unsure.flagged and unsure.reason.startswith("the voices did not clearly sound like 2 people (count confidence 0.22")
+    assert unsure.reason.endswith("S1 is staff by content")
+    assert not flagged(0.5).flagged and not flagged(0.9).flagged  # the voices agree with the two expected
+    assert not flagged(0.22, expected=None).flagged  # a count estimated: nothing was expected of it
+
+
 MERGED = [
     "Hello, you're through to Northfield Energy, Tomasz speaking.",
     "This call will be recorded for training and quality.",
