@@ -22,6 +22,7 @@ development rows only (see ``held_out`` and ``models/README.md``).
     python bench/calls.py OUT --n 40 --split test --layout stereo --rate 8000
     python bench/calls.py OUT --n 40 --split test --layout mono --rate 8000 --kind complaint,request
     python bench/calls.py OUT --n 40 --split test --same-staff
+    python bench/calls.py OUT --n 40 --split test --layout mono --rate 16000 --seed 21 --no-channel
 
 By default the staff answer a complaint as a complaint (an apology, a complaint logged) and the
 customer opens with "a problem"; ``--same-staff`` says the same staff lines and opening in both
@@ -385,8 +386,10 @@ def make_calls(
     drop_share: float = 0.2,
     prefix: str = "call",
     same_staff: bool = False,
+    channel: bool = True,
 ) -> list[CallTruth]:
-    """Write ``n`` calls into ``out`` (kinds alternate) and return their truth."""
+    """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
+    False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call)."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
@@ -411,6 +414,8 @@ def make_calls(
         meta = {"staff_id": f"S{1000 + rng.randint(0, 49)}", "team": rng.choice(["billing", "service", "collections"]),
                 "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "phone", "direction": "inbound",
                 "started_at": f"2026-10-{1 + i % 28:02d}T{9 + i % 8:02d}:{(7 * i) % 60:02d}:00"}
+        if not channel:
+            del meta["channel"]
         (out / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
         truth = CallTruth(
             name=name, split=split, kind=kind, source=customer.source, label=customer.label, detail=customer.detail, layout=layout,
@@ -455,10 +460,11 @@ def main() -> None:
     parser.add_argument("--drop-share", type=float, default=0.2, help="chance of leaving out each of disclosure, further help, closing")
     parser.add_argument("--prefix", default="call")
     parser.add_argument("--same-staff", action="store_true", help="the same staff lines and customer opening for complaints and requests")
+    parser.add_argument("--no-channel", action="store_true", help="no channel in the sidecars: only the words say it is a call")
     args = parser.parse_args()
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
-                        same_staff=args.same_staff)
+                        same_staff=args.same_staff, channel=not args.no_channel)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 
