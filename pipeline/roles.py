@@ -442,17 +442,20 @@ def call_shape(words: list[Word], max_gap_s: float = 0.8) -> str:
     """Why a recording's words read as a two-sided service call, or "" when they do not: at least
     ``CALL_SHAPE_STAFF_SENTENCES`` sentences of the staff script (``STAFF_CUES``: greeting,
     recording disclosure, security, "anything else") and someone on the other side: a sentence of
-    the customer's own (``CUSTOMER_CUES``) or a security question put to them. A staff member's
-    message on an answerphone has the script but nobody answering; meetings and read speech have
-    neither (none of ten AMI meeting clips, fifty LibriSpeech readings and pyannote's real
-    two-person call carries one cue of either side); 93% of 560 synthesised mono calls have it."""
+    the customer's own (``CUSTOMER_CUES``) or a security question put to them (a security cue in a
+    sentence that ends with a question mark: "for security, please have your account number
+    ready" on an answerphone asks nobody). A staff member's message has the script but nobody
+    answering; meetings and read speech have neither (none of ten AMI meeting clips, fifty
+    LibriSpeech readings and pyannote's real two-person call carries one cue of either side); 92%
+    of 560 synthesised mono calls have it."""
     staff = customer = 0
     asked = False
     for sentence in sentences_of(words, max_gap_s):
-        score, names = utterance_cues(" ".join(w.word for w in sentence))
+        text = " ".join(w.word for w in sentence)
+        score, names = utterance_cues(text)
         if score > 0:
             staff += 1
-            asked = asked or "security" in names
+            asked = asked or ("security" in names and text.rstrip().endswith("?"))
         elif score < 0:
             customer += 1
     if staff < CALL_SHAPE_STAFF_SENTENCES or not (customer or asked):

@@ -58,9 +58,9 @@ def attribute_speakers(
     else:
         samples = audio.samples[0]
         expected = expected_speakers(meta, audio)
-        shape = ""  # a recording taken as a call by its words says so
-        if expected is None and expected_speakers(meta, audio, utterances, options.utterance_gap_s):
-            expected, shape = 2, call_shape([w for u in utterances for w in u.words], options.utterance_gap_s)
+        shape = "" if expected else call_by_words(meta, audio, utterances, options.utterance_gap_s)
+        if shape:  # a recording taken as a call by its words says so (below)
+            expected = 2
         diarization = None
         if options.diarization and utterances:
             diarization = diarize_full(
@@ -83,7 +83,8 @@ def attribute_speakers(
             roles.reason = "; ".join(r for r in (f"taken as a two-person call: no channel in its metadata, and its words "
                                                  f"have a call's shape ({shape})", roles.reason) if r)
         if diarization is not None:
-            flag_count(roles, diarization, expected)
+            # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
+            flag_count(roles, diarization, expected, unsure=not chosen)
             note_choice(roles, chosen)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
@@ -215,18 +216,27 @@ TELEPHONE_RATE = 8000
 def expected_speakers(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance] | None = None,
                       max_gap_s: float = 0.8) -> int | None:
     """2 for a phone call, else None (the voices say how many). A phone call: metadata ``channel:
-    phone``; or, with no channel in the metadata, telephone-band audio, or a mono recording (no
-    count in the metadata either) whose words have a call's shape (``roles.call_shape``: the
-    staff script and someone answering it). Without the last, a 16 kHz two-person call with no
+    phone`` (``PHONE_CHANNELS``); or, with no channel in the metadata, telephone-band audio, or a
+    mono recording (no count in the metadata either) whose words have a call's shape
+    (``call_by_words``: the staff script and someone answering it). Without the last, a 16 kHz two-person call with no
     sidecar was diarized as a room: one voice found in 10 of 40 held-out calls, roles right on
     87.8% of the speech time against 98.7% as a call."""
-    channel = (meta.channel or "").lower()
-    if channel == "phone" or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
+    channel = (meta.channel or "").strip().lower()
+    if channel in PHONE_CHANNELS or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
         return 2
-    if not channel and not meta.n_speakers and audio.channels == 1 and utterances and call_shape(
-            [w for u in utterances for w in u.words], max_gap_s):
-        return 2
-    return None
+    return 2 if utterances and call_by_words(meta, audio, utterances, max_gap_s) else None
+
+
+PHONE_CHANNELS = ("phone", "telephone", "phone call", "phone-call", "phone_call")
+"""Metadata ``channel`` values (any case) that make a recording a phone call."""
+
+
+def call_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance], max_gap_s: float = 0.8) -> str:
+    """Why a mono recording whose metadata names no channel and no count is a call by its words
+    (``roles.call_shape``), or ""."""
+    if (meta.channel or "").strip() or meta.n_speakers or audio.channels != 1:
+        return ""
+    return call_shape([w for u in utterances for w in u.words], max_gap_s)
 
 
 def min_speakers(meta: RecordingMeta) -> int:
@@ -243,13 +253,14 @@ flagged, among them all 4 unflagged calls with under 90% of the speech time righ
 development calls: 11 more, one of them under 90%."""
 
 
-def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None) -> None:
+def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None, unsure: bool = True) -> None:
     """A two-sided call heard as one voice is never silent: flag it and say so; so is one whose
-    voices sounded more like another count than the one expected (``UNSURE_VOICES``)."""
+    voices sounded more like another count than the one expected (``UNSURE_VOICES``; ``unsure``
+    False: not that)."""
     count = diarization.count
     if expected and count.n < expected:
         note = f"diarization found {count.n} speaker(s) where {expected} were expected ({count.reason})"
-    elif expected and count.n == expected and count.confidence < UNSURE_VOICES:
+    elif unsure and expected and count.n == expected and count.confidence < UNSURE_VOICES:
         note = (f"the voices did not clearly sound like {expected} people (count confidence {count.confidence:.2f}: "
                 f"{count.reason}); the turns may mix them")
     else:

@@ -201,6 +201,11 @@ def test_a_call_whose_voices_sounded_like_another_count_is_flagged() -> None:
     assert unsure.reason.endswith("S1 is staff by content")
     assert not flagged(0.5).flagged and not flagged(0.9).flagged  # the voices agree with the two expected
     assert not flagged(0.22, expected=None).flagged  # a count estimated: nothing was expected of it
+    # a grouping the words chose (its own note flags it): not said again
+    found = Diarization([], SpeakerCount(2, 0.15, "1 by the eigengap; 2 by the words"), "campplus", "0", "silero")
+    roles = RoleResult("content", ["S1"], confidence=0.99, reason="S1 is staff by content")
+    flag_count(roles, found, 2, unsure=False)
+    assert not roles.flagged and roles.reason == "S1 is staff by content"
 
 
 MERGED = [
@@ -248,9 +253,13 @@ def test_words_with_a_calls_shape_make_a_recording_with_no_channel_a_call() -> N
     assert expected_speakers(RecordingMeta(), info(16000), message) is None
     speech = spoken(["And so my fellow Americans, ask not what your country can do for you."])
     assert expected_speakers(RecordingMeta(), info(16000), speech) is None
-    # a security question put to someone is somebody on the other side, even if their answers carry no cue
+    # a security question put to someone is somebody on the other side, even if their answers carry no cue;
+    # the same words said to nobody on an answerphone ask nothing
     asked = spoken(MERGED[:2] + ["Can I take your full name and date of birth, please?", "Helen Tran, first of June."])
     assert "a security question put to the customer" in call_shape([w for u in asked for w in u.words])
+    told = spoken(MERGED[:2] + ["For security purposes please have your account number ready when you call back."])
+    assert call_shape([w for u in told for w in u.words]) == ""
+    assert expected_speakers(RecordingMeta(channel=" Telephone"), info(16000)) == 2  # another spelling of a phone call
 
 
 # -- the encoder --------------------------------------------------------------------------------
