@@ -221,7 +221,7 @@ def expected_speakers(meta: RecordingMeta, audio: DecodedAudio, utterances: list
     (``call_by_words``: the staff script and someone answering it). Without the last, a 16 kHz two-person call with no
     sidecar was diarized as a room: one voice found in 10 of 40 held-out calls, roles right on
     87.8% of the speech time against 98.7% as a call."""
-    channel = (meta.channel or "").strip().lower()
+    channel = channel_of(meta)
     if channel in PHONE_CHANNELS or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
         return 2
     return 2 if utterances and call_by_words(meta, audio, utterances, max_gap_s) else None
@@ -231,10 +231,15 @@ PHONE_CHANNELS = ("phone", "telephone", "phone call", "phone-call", "phone_call"
 """Metadata ``channel`` values (any case) that make a recording a phone call."""
 
 
+def channel_of(meta: RecordingMeta) -> str:
+    """The metadata's ``channel``, stripped and in lower case ("" when there is none)."""
+    return (meta.channel or "").strip().lower()
+
+
 def call_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance], max_gap_s: float = 0.8) -> str:
     """Why a mono recording whose metadata names no channel and no count is a call by its words
     (``roles.call_shape``), or ""."""
-    if (meta.channel or "").strip() or meta.n_speakers or audio.channels != 1:
+    if channel_of(meta) or meta.n_speakers or audio.channels != 1:
         return ""
     return call_shape([w for u in utterances for w in u.words], max_gap_s)
 
