@@ -464,6 +464,42 @@ def call_shape(words: list[Word], max_gap_s: float = 0.8) -> str:
     return f"{staff} sentences of the staff script and {other}"
 
 
+STAFF_SCRIPT_ON_CUSTOMER = 3.0
+"""A speaker given the customer role whose own words carry at least this much of the staff
+script's cue weight (``STAFF_CUES``: more than one strong cue), and more of it than of the
+customer's, gets the roles flagged (``staff_script_on_customer``)."""
+
+
+def staff_script_on_customer(utterances: list[Utterance], staff_speakers: list) -> str:
+    """Why the roles of a mono recording are in doubt because a speaker given the customer role
+    speaks the staff script (greeting, disclosure, security, "is there anything else"), or "".
+    Where diarization cut one person in two or put two people in one voice (two same-pitch
+    voices; a face-to-face conversation heard as three), the staff member's words then sit in
+    turns labelled customer, though the words left no doubt who the staff member was. A second
+    member of staff in the room reads the same way, and is worth a look too. One strong cue
+    alone is not enough: customers say "my name is Ann, and I'm calling about..." (a greeting
+    cue) or "thanks for calling me back"."""
+    notes = []
+    for speaker in sorted({u.speaker for u in utterances} - set(staff_speakers), key=str):
+        staff_weight = customer_weight = 0.0
+        names: list[str] = []
+        for u in utterances:
+            if u.speaker != speaker:
+                continue
+            text = u.text.lower().replace("’", "'")
+            for name, (weight, pattern) in STAFF_CUES.items():
+                if re.search(pattern, text):
+                    staff_weight += weight
+                    names.append(name)
+            customer_weight += sum(weight for weight, pattern in CUSTOMER_CUES.values() if re.search(pattern, text))
+        if staff_weight >= STAFF_SCRIPT_ON_CUSTOMER and staff_weight > customer_weight:
+            notes.append(f"{speaker}, given the customer role, says the staff script ({', '.join(names)}: cue weight "
+                         f"{staff_weight:g} against {customer_weight:g} for the customer's)")
+    if not notes:
+        return ""
+    return "; ".join(notes) + ": the turns may mix the staff member's words with the customer's, or a second member of staff spoke"
+
+
 def give_spans(turns: list[SpeakerTurn], spans: list[tuple[float, float, str]]) -> list[SpeakerTurn]:
     """Turns with each (start, end, speaker) span given to that speaker: the turns it overlaps
     are cut around it (pieces under ``SLIVER_S`` dropped), and a speaker's turns that now touch

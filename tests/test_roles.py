@@ -15,7 +15,7 @@ from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
 from pipeline.records import Utterance, Word
 from pipeline.roles import RoleOptions, assign_roles, content_agreement, give_spans, speaker_rows, utterance_cues
 from pipeline.roles import RoleResult
-from pipeline.speakers import choose_turns, note_choice, recut_by_content
+from pipeline.speakers import choose_turns, flag_script, note_choice, recut_by_content
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
 
@@ -138,6 +138,29 @@ def test_no_staff_evidence_leaves_roles_unknown() -> None:
     assert [u.role for u in labelled] == ["unknown"]
     labelled, result = assign_roles([])
     assert (result.method, result.flagged, labelled) == ("none", True, [])
+
+
+def test_a_speaker_labelled_customer_who_speaks_the_staff_script_gets_the_roles_flagged() -> None:
+    # a face-to-face conversation heard as three voices: the staff member's closing lines in a third
+    heard = CALL + [("S3", "Could I help with anything else today?"),
+                    ("S2", "No, I think that's it."),
+                    ("S3", "Thanks for your call, and have a lovely day.")]
+    labelled, result = assign_roles(written(heard))
+    assert (result.staff_speakers, result.flagged) == (["S1"], False)
+    assert [u.role for u in labelled if u.speaker == "S3"] == ["customer", "customer"]
+    flag_script(result, labelled)
+    assert result.flagged
+    assert "S3, given the customer role, says the staff script (further help, further help: cue weight 4" in result.reason
+    assert "S2" not in result.reason.split("is staff by content")[-1].split(")")[-1]
+    # one greeting-like line of the customer's own is not the staff script
+    customer = CALL + [("S2", "Hi, my name is Ann, and I'm calling about my bill.")]
+    labelled, result = assign_roles(written(customer))
+    flag_script(result, labelled)
+    assert not result.flagged and "given the customer role" not in result.reason
+    # roles that are not by voice or content (stereo map, none) are left to their own checks
+    none = RoleResult("none", flagged=True, reason="no content cue tells the roles apart")
+    flag_script(none, labelled)
+    assert none.reason == "no content cue tells the roles apart"
 
 
 def test_stereo_map_swapped_by_content_is_flagged() -> None:
