@@ -1,6 +1,7 @@
 """Contact-centre noise over a folder of recordings (``bench/calls.py``'s), to measure Parley on
 audio less clean than espeak's: office babble (three LibriSpeech readers talking at once, from
-``../shared/data/audio/librispeech-speakers``, each a different reader) and line hiss, mixed at a
+``../shared/data/audio/librispeech-speakers`` where it is, else the tests' clips of the same
+readers; ``--babble DIR``) and line hiss, mixed at a
 signal-to-noise ratio measured over the speech (the RTTM's turns). Telephone-band input (8 kHz
 or less) keeps its band (300-3400 Hz) and its G.711 mu-law WAV; every channel gets its own noise.
 The sidecars, RTTMs, STMs and truth files are copied, so every bench that reads the clean folder
@@ -27,7 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.synth import TELEPHONE_BAND_HZ  # noqa: E402
 
-READERS = ROOT.parent / "shared" / "data" / "audio" / "librispeech-speakers"
+SHARED_READERS = ROOT.parent / "shared" / "data" / "audio" / "librispeech-speakers"
+READERS = SHARED_READERS if SHARED_READERS.is_dir() else ROOT / "tests" / "data" / "librispeech"
+"""Folders of one reader's clips each (.flac or .opus): the shared LibriSpeech readers where they
+are (the README's figures), else the tests' clips of the same five readers."""
 BABBLE_TALKERS = 3
 HISS_SHARE = 0.2
 """Share of the noise's power that is hiss (the rest is babble)."""
@@ -59,13 +63,17 @@ def reader_stream(clips: list[Path], n: int, rate: int, rng: np.random.Generator
     return stream / max(float(np.sqrt(np.mean(stream ** 2))), 1e-9)
 
 
-def noise_for(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+def clips_of(reader: Path) -> list[Path]:
+    return sorted(p for p in reader.iterdir() if p.suffix in (".flac", ".opus"))
+
+
+def noise_for(n: int, rate: int, rng: np.random.Generator, readers_dir: Path = READERS) -> np.ndarray:
     """Babble and hiss, ``n`` samples at unit power."""
-    readers = sorted(p for p in READERS.iterdir() if p.is_dir())
+    readers = sorted(p for p in readers_dir.iterdir() if p.is_dir() and clips_of(p))
     if len(readers) < BABBLE_TALKERS:
-        raise SystemExit(f"{READERS}: needs {BABBLE_TALKERS} reader folders of .flac clips")
+        raise SystemExit(f"{readers_dir}: needs {BABBLE_TALKERS} reader folders of .flac or .opus clips; give --babble DIR")
     chosen = rng.choice(len(readers), BABBLE_TALKERS, replace=False)
-    babble = sum(reader_stream(sorted(readers[i].glob("*.flac")), n, rate, rng) for i in chosen)
+    babble = sum(reader_stream(clips_of(readers[i]), n, rate, rng) for i in chosen)
     babble = babble / max(float(np.sqrt(np.mean(babble ** 2))), 1e-9)
     white = rng.standard_normal(n).astype(np.float32)
     hiss = lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],  # pink (1/f), Kellet's filter
@@ -74,7 +82,7 @@ def noise_for(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
     return np.sqrt(1 - HISS_SHARE) * babble + np.sqrt(HISS_SHARE) * hiss
 
 
-def add_noise(src: Path, dst: Path, snr_db: float) -> float:
+def add_noise(src: Path, dst: Path, snr_db: float, readers_dir: Path = READERS) -> float:
     """Write ``src`` with noise at ``snr_db`` to ``dst``; returns the SNR reached."""
     info = sf.info(src)
     audio, rate = sf.read(src, dtype="float32", always_2d=True)
@@ -88,7 +96,7 @@ def add_noise(src: Path, dst: Path, snr_db: float) -> float:
         x = audio[:, ch]
         speech = x[mask] if mask is not None and mask.any() else x
         power = float(np.mean(speech ** 2))
-        noise = noise_for(len(x), rate, rng)
+        noise = noise_for(len(x), rate, rng, readers_dir)
         if band is not None:
             noise = sosfiltfilt(band, noise).astype(np.float32)
         noise *= np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(noise ** 2)), 1e-12))
@@ -104,12 +112,13 @@ def main() -> None:
     parser.add_argument("src", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--snr-db", type=float, default=15.0)
+    parser.add_argument("--babble", type=Path, default=READERS, help="folder of reader folders of .flac/.opus clips")
     args = parser.parse_args()
     wavs = sorted(args.src.glob("*.wav"))
     if not wavs:
         raise SystemExit(f"{args.src}: no .wav recordings; make some with bench/calls.py")
     for wav in wavs:
-        snr = add_noise(wav, args.out / wav.name, args.snr_db)
+        snr = add_noise(wav, args.out / wav.name, args.snr_db, args.babble)
         for suffix in COPIED:
             other = args.src / (wav.stem + suffix)
             if other.exists():
