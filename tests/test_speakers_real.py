@@ -208,6 +208,28 @@ def test_a_call_whose_voices_sounded_like_another_count_is_flagged() -> None:
     assert not roles.flagged and roles.reason == "S1 is staff by content"
 
 
+
+def test_a_room_whose_words_are_two_people_but_three_voices_were_heard_unsurely_is_flagged() -> None:
+    from pipeline.diarize import Diarization, SpeakerCount
+    from pipeline.roles import RoleResult
+
+    def flagged(n: int, confidence: float, two_sided: str = "3 sentences of the staff script and 1 of the customer's own",
+                expected: int | None = None) -> RoleResult:
+        found = Diarization([], SpeakerCount(n, confidence, f"{n} by the eigengap"), "resemblyzer", "0", "segmentation")
+        roles = RoleResult("content", ["S1"], confidence=0.99, reason="S1 is staff by content")
+        flag_count(roles, found, expected, two_sided=two_sided)
+        return roles
+
+    unsure = flagged(3, 0.43)
+    assert unsure.flagged and unsure.reason.startswith(
+        "its words read as one staff member and one customer (3 sentences of the staff script and 1 of the customer's own), "
+        "but 3 voices were heard, not surely (count confidence 0.43: 3 by the eigengap)")
+    assert flagged(5, 0.0).flagged
+    assert not flagged(3, 0.8).flagged  # the voices were sure: a couple at the branch with the adviser
+    assert not flagged(2, 0.1).flagged  # two voices, as the words say
+    assert not flagged(3, 0.43, two_sided="").flagged  # a meeting: its words say nothing of two sides
+    assert not flagged(3, 0.43, expected=2).flagged  # a call: flagged by its own rules, not this one
+
 MERGED = [
     "Hello, you're through to Northfield Energy, Tomasz speaking.",
     "This call will be recorded for training and quality.",
