@@ -171,14 +171,18 @@ def content_scores(utterances: list[Utterance], key: str = "speaker") -> tuple[d
 def utterance_cues(text: str) -> tuple[float, list[str]]:
     """Staff evidence of one utterance: staff cue weights minus customer cue weights, and the
     cues' names."""
+    staff, customer = side_cues(text)
+    return staff[0] - customer[0], staff[1] + customer[1]
+
+
+def side_cues(text: str) -> tuple[tuple[float, list[str]], tuple[float, list[str]]]:
+    """The staff cues and the customer cues of one text, each as (weight, names)."""
     text = text.lower().replace("’", "'")
-    score, names = 0.0, []
-    for cues, sign in ((STAFF_CUES, 1.0), (CUSTOMER_CUES, -1.0)):
-        for name, (weight, pattern) in cues.items():
-            if re.search(pattern, text):
-                score += sign * weight
-                names.append(name)
-    return score, names
+    found = []
+    for cues in (STAFF_CUES, CUSTOMER_CUES):
+        names = [name for name, (_, pattern) in cues.items() if re.search(pattern, text)]
+        found.append((sum(cues[name][0] for name in names), names))
+    return found[0], found[1]
 
 
 def confidence_of(margin: float) -> float:
@@ -484,14 +488,11 @@ def staff_script_on_customer(utterances: list[Utterance], staff_speakers: list) 
         staff_weight = customer_weight = 0.0
         names: list[str] = []
         for u in utterances:
-            if u.speaker != speaker:
-                continue
-            text = u.text.lower().replace("’", "'")
-            for name, (weight, pattern) in STAFF_CUES.items():
-                if re.search(pattern, text):
-                    staff_weight += weight
-                    names.append(name)
-            customer_weight += sum(weight for weight, pattern in CUSTOMER_CUES.values() if re.search(pattern, text))
+            if u.speaker == speaker:
+                (staff, said), (customer, _) = side_cues(u.text)
+                staff_weight += staff
+                customer_weight += customer
+                names += said
         if staff_weight >= STAFF_SCRIPT_ON_CUSTOMER and staff_weight > customer_weight:
             notes.append(f"{speaker}, given the customer role, says the staff script ({', '.join(names)}: cue weight "
                          f"{staff_weight:g} against {customer_weight:g} for the customer's)")

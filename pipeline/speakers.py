@@ -58,11 +58,13 @@ def attribute_speakers(
     else:
         samples = audio.samples[0]
         expected = expected_speakers(meta, audio)
-        shape = "" if expected else call_by_words(meta, audio, utterances, options.utterance_gap_s)
-        if shape:  # a recording taken as a call by its words says so (below)
-            expected = 2
-        # a room (face-to-face) whose words read as one staff member and one customer
+        # with no count from the metadata or the audio: do the words read as one staff member and
+        # one customer? (read once) They make a recording with no channel a call, which says so
+        # (below), and a room heard as three or more voices doubtful (flag_count)
         two_sided = "" if expected else call_shape([w for u in utterances for w in u.words], options.utterance_gap_s)
+        shape = two_sided if two_sided and words_may_decide(meta, audio) else ""
+        if shape:
+            expected = 2
         diarization = None
         if options.diarization and utterances:
             diarization = diarize_full(
@@ -254,10 +256,15 @@ def channel_of(meta: RecordingMeta) -> str:
     return (meta.channel or "").strip().lower()
 
 
+def words_may_decide(meta: RecordingMeta, audio: DecodedAudio) -> bool:
+    """A mono recording whose metadata names no channel and no count: its words may make it a call."""
+    return not (channel_of(meta) or meta.n_speakers or audio.channels != 1)
+
+
 def call_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance], max_gap_s: float = 0.8) -> str:
     """Why a mono recording whose metadata names no channel and no count is a call by its words
     (``roles.call_shape``), or ""."""
-    if channel_of(meta) or meta.n_speakers or audio.channels != 1:
+    if not words_may_decide(meta, audio):
         return ""
     return call_shape([w for u in utterances for w in u.words], max_gap_s)
 
