@@ -8,7 +8,8 @@ a phone call unless the eigengap is sure of another, else estimated from 1 to ``
 with a confidence; then, with no count given or expected, one more for a voice like none found
 and for a speaker whose speech falls in two unlike groups) and labels every 10 ms speech frame by the windows covering it (for a
 two-person call, then again by each speaker's own sound: ``resegment``; such a call also gets
-other groupings, of whole stretches by voice and by sound, for its words to choose from); overlapped
+other groupings, of whole stretches by voice and by sound, for its words to choose from, and so
+does a room whose words read as one staff member and one customer: ``two_sided``); overlapped
 stretches get a turn for the second voice (when the voices clustered as one, a second speaker's). ``assign_speakers`` then gives each word the speaker
 it overlaps most.
 """
@@ -343,10 +344,11 @@ class Diarization:
     spectral clustering's. ``offered()`` adds those that ``more`` makes."""
     more: Callable[[], list[tuple[str, list[SpeakerTurn]]]] | None = field(default=None, repr=False, compare=False)
     """Makes the groupings of whole stretches by voice (``unit_pauses_ms``) and by sound
-    (``sound_components``), and for a two-person call heard as one voice first two voices forced
-    apart (from which those are made), when first asked: they cost more than the diarization itself, and
-    only a call whose words do not already agree with ``turns`` needs them
-    (``speakers.choose_turns``)."""
+    (``sound_components``), and for a two-person call heard as one voice (or a room whose words
+    read as two people heard as three or more, unsurely) first two voices forced apart (from
+    which those are made; a room heard as two: its turns resegmented), when first asked: they
+    cost more than the diarization itself, and only a call whose words do not already agree with
+    ``turns`` needs them (``speakers.choose_turns``)."""
 
     def offered(self) -> list[tuple[str, list[SpeakerTurn]]]:
         """``alternatives`` and, made once, those of ``more``."""
@@ -366,11 +368,14 @@ def diarize(
 
 def diarize_full(
     samples: np.ndarray, *, n_speakers: int | None = None, options: DiarizeOptions | None = None,
-    expected: int | None = None, source_rate: int = 16000,
+    expected: int | None = None, source_rate: int = 16000, two_sided: bool = False,
 ) -> Diarization:
     """Speaker turns with the count's confidence. ``n_speakers``: known count (metadata);
     ``expected``: the likely count (2 for a phone call), kept unless the voices say otherwise.
     ``source_rate``: the recording's own sample rate (8000: telephone-band speech detection).
+    ``two_sided``: the words read as one staff member and one customer (``roles.call_shape``):
+    a recording with no count given or expected (a face-to-face conversation) heard as two or
+    more voices is then offered two-voice groupings for the words to accept, as a call is.
     Turns of two speakers overlap where the segmentation model hears both at once."""
     options = options or DiarizeOptions()
     # CAM++ under ``auto`` for a phone call of two people (as measured), not for a room whose
@@ -409,6 +414,11 @@ def diarize_full(
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
     # other groupings made from them, are offered for the words to accept (speakers.choose_turns)
     heard_one = count.n == 1 and expected == 2 and not n_speakers and len(vectors) >= 3
+    # a room whose words read as one staff member and one customer: its voices grouped into two
+    # (forced apart where more were heard), resegmented, and the stretch groupings made from them
+    # (three or more only when not heard surely: a couple and an adviser at a branch keep three)
+    as_two = (two_sided and estimated and len(vectors) >= 3
+              and (count.n == 2 or (count.n > 2 and count.confidence < options.strong_count)))
 
     sound: list[np.ndarray] = []
 
@@ -446,7 +456,8 @@ def diarize_full(
         count = SpeakerCount(2, count.confidence, f"{count.reason}; a second voice over it for {overlap_s:.1f} s")
     turns = sorted(turns + extra, key=lambda t: (t.start, t.end))
     more = None
-    if (two_person or heard_one) and not extra:
+    # (a room's overlapped stretches, turns of a second voice, are not in its groupings into two)
+    if ((two_person or heard_one) and not extra) or as_two:
         @lru_cache(maxsize=None)  # both kinds of grouping ask for each pause length
         def stretches(pause_ms: int) -> list[tuple[int, int]]:
             if pause_ms == options.min_silence_ms:
@@ -455,10 +466,15 @@ def diarize_full(
 
         def more() -> list[tuple[str, list[SpeakerTurn]]]:
             base, base_frames, made = turns, frame_labels, []
-            if heard_one:
+            if heard_one or (as_two and count.n > 2):
                 base_frames = refine(label_frames(regions, spans, vectors, cluster_count(vectors, 2, options)[0]))
                 base = turns_from_frames(base_frames, options)
-                made = [("two voices forced apart where the voices sounded like one", base)]
+                made = [("two voices forced apart where the voices sounded like one" if heard_one else
+                         f"two voices forced apart where {count.n} were heard", base)]
+            elif as_two:  # two voices in a room: their turns resegmented by each one's own sound
+                base_frames = refine(frame_labels)
+                base = turns_from_frames(base_frames, options)
+                made = [("the two voices resegmented by their own sound", base)] if base != turns else []
             made += unit_groupings(stretches, regions, spans, vectors, base, options, refine)
             if options.sound_components > 0 and options.resegment_rounds > 0:
                 made += sound_groupings(stretches, sound_of(), base_frames, [base] + [t for _, t in made], options, refine)

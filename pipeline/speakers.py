@@ -69,6 +69,7 @@ def attribute_speakers(
         if options.diarization and utterances:
             diarization = diarize_full(
                 samples, n_speakers=meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
+                two_sided=bool(two_sided),
                 options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
                                        encoder=options.speaker_model),
             )
@@ -131,8 +132,10 @@ def choose_turns(
     spectral = cut(diarization.turns)
     if not diarization.alternatives and diarization.more is None:
         return diarization, spectral, ""
-    one_voice = diarization.count.n == 1  # a two-person call heard as one voice (diarize_full offers it groupings)
-    if one_voice:  # a grouping must agree this well, and by the margin over the one before
+    # a two-person call heard as one voice, or a room whose words read as two people heard as
+    # three or more (diarize_full offers them groupings into two): the count changes if one is taken
+    recount = diarization.count.n != 2
+    if recount:  # a grouping must agree this well, and by the margin over the one before
         first = ONE_VOICE_AGREEMENT - AGREEMENT_MARGIN
         if len(cued_sentences(words, max_gap_s)) < MIN_CUED_SENTENCES:  # too few cues to judge a grouping: none is made
             return diarization, spectral, ""
@@ -148,13 +151,14 @@ def choose_turns(
         candidate = cut(turns)
         agreement, cued = content_agreement(candidate, max_gap_s)
         if (agreement >= best + AGREEMENT_MARGIN and cued >= MIN_CUED_SENTENCES and word_shares(candidate) >= MIN_WORD_SHARE
-                and (not one_voice or both_sides(candidate))):
+                and (not recount or both_sides(candidate, strict=diarization.count.n == 1))):
             chosen, best, how = turns, agreement, what
     utterances = cut(chosen)  # assign_speakers sets the words' speakers: cut again at the chosen turns
     if not how:
         return diarization, utterances, ""
-    if one_voice:
-        note = (f"speaker turns from {how}: the voices sounded like one ({diarization.count.reason}), and the script "
+    if recount:
+        heard = "one" if diarization.count.n == 1 else f"{diarization.count.n} people"
+        note = (f"speaker turns from {how}: the voices sounded like {heard} ({diarization.count.reason}), and the script "
                 f"cues agree with these two {best:.2f} (at least {ONE_VOICE_AGREEMENT:.2f} needed)")
         count = SpeakerCount(2, round(1.0 - diarization.count.confidence, 3), f"{diarization.count.reason}; "
                              f"2 by the words, which agree {best:.2f} with a grouping into two voices")
@@ -164,14 +168,16 @@ def choose_turns(
     return replace(diarization, turns=chosen), utterances, note
 
 
-def both_sides(utterances: list[Utterance]) -> bool:
+def both_sides(utterances: list[Utterance], strict: bool = True) -> bool:
     """Each of the two speakers leans its own way: one has more staff evidence than customer
     evidence (``roles.content_scores``), the other more customer evidence. One voice split in two
     (a staff member alone: a message, a monologue) keeps every cue on one side and can agree with
     the cues by default, so a call heard as one voice is split only where the customer's own
     words ("my date of birth is", "no, that's all") fall on the other voice."""
     scores = sorted(content_scores(utterances)[0].values())
-    return len(scores) == 2 and scores[0] < 0 < scores[1]
+    if len(scores) != 2 or scores[1] <= 0:
+        return False
+    return scores[0] < 0 if strict else scores[0] <= 0
 
 
 def flag_script(roles: RoleResult, utterances: list[Utterance]) -> None:

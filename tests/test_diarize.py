@@ -131,6 +131,24 @@ def test_two_clear_voices_group_the_same_by_stretches_so_only_sound_groupings_ar
     assert diarize_full(mixture(PAIRS[0]).samples).alternatives == []
 
 
+def test_a_room_whose_words_read_as_two_people_is_offered_groupings_into_two() -> None:
+    # a real three-voice reading heard as three (not surely: confidence about 0.6); were its words
+    # one staff member and one customer (a face-to-face conversation heard as more voices than
+    # two), it is offered two voices forced apart and the stretch groupings made from them
+    mix = mixture(TRIPLES[0])
+    heard = diarize_full(mix.samples, options=DiarizeOptions(min_speakers=2))
+    assert heard.count.n == 3 and heard.count.confidence < DiarizeOptions.strong_count
+    assert heard.more is None and heard.offered() == []  # words that say nothing of two sides: nothing
+    two_sided = diarize_full(mix.samples, options=DiarizeOptions(min_speakers=2), two_sided=True)
+    assert two_sided.turns == heard.turns and two_sided.count == heard.count  # offered, not taken here
+    offered = two_sided.offered()
+    assert offered[0][0] == "two voices forced apart where 3 were heard" and len(offered) >= 2
+    assert all(len({t.speaker for t in turns}) == 2 for _, turns in offered)
+    # three voices heard surely (a couple and an adviser at a branch) are left as they are
+    sure = DiarizeOptions(min_speakers=2, strong_count=heard.count.confidence - 0.01)
+    assert diarize_full(mix.samples, options=sure, two_sided=True).more is None
+
+
 def test_stretches_grouped_by_voice_give_the_other_turns() -> None:
     # four stretches, voices A B A B; the window clustering (given as turns) heard A A B B
     e = np.eye(2, dtype=np.float32)

@@ -430,6 +430,43 @@ def test_a_call_heard_as_one_voice_takes_two_voices_only_when_the_words_agree_wi
     assert choose_turns(diarization, few, 0.8, None)[2] == "" and not asked
 
 
+def test_a_room_heard_as_three_voices_takes_two_when_the_words_agree_with_them() -> None:
+    # a face-to-face conversation (count estimated) whose words read as one staff member and one
+    # customer, heard as three voices: the staff member's turns split between S1 and S3
+    truth = spoken([("S1" if who == "staff" else "S2", text) for who, text in SCRIPTED])
+    right = [SpeakerTurn(u.start, u.end, u.speaker) for u in truth]
+    three = [SpeakerTurn(t.start, t.end, ("S1", "S2", "S3", "S2", "S3", "S2")[i]) for i, t in enumerate(right)]
+    words = [Utterance(0, "", "unknown", truth[0].start, truth[-1].end, "", words=[w for u in truth for w in u.words])]
+    heard = SpeakerCount(3, 0.43, "3 by the eigengap")
+    room = Diarization(three, heard, "resemblyzer+campplus", "1", "segmentation",
+                       alternatives=[("two voices forced apart where 3 were heard", right)])
+    chosen, utterances, note = choose_turns(room, words, 0.8, None)
+    assert chosen.turns == right and [u.speaker for u in utterances] == [u.speaker for u in truth]
+    assert "sounded like 3 people (3 by the eigengap)" in note and "1.00 (at least 0.70 needed)" in note
+    assert chosen.count.n == 2 and chosen.count.confidence == 0.57 and "2 by the words" in chosen.count.reason
+    # no grouping the words agree with well enough: the three voices stay (flag_count flags them)
+    mixed = [SpeakerTurn(t.start, t.end, ("S1", "S1", "S2", "S2", "S2", "S1")[i]) for i, t in enumerate(right)]
+    room = Diarization(three, heard, "resemblyzer+campplus", "1", "segmentation", alternatives=[("forced apart", mixed)])
+    chosen, utterances, note = choose_turns(room, words, 0.8, None)
+    assert chosen.turns == three and chosen.count == heard and note == ""
+    # a customer who says no cue phrase at all: the other voice of a room heard as three leans to
+    # neither side, and the grouping is taken; one voice heard in a call is split only where the
+    # customer's own words lean the other way (a monologue split in two would agree by default)
+    quiet = spoken([("S1" if who == "staff" else "S2", text) for who, text in [
+        ("staff", SCRIPTED[0][1]), ("customer", "The bill was wrong again and I want it fixed."),
+        ("staff", SCRIPTED[2][1]), ("customer", "Jo Bloggs."), ("staff", SCRIPTED[4][1]),
+        ("customer", "Right, okay, thanks.")]])
+    two = [SpeakerTurn(u.start, u.end, u.speaker) for u in quiet]
+    said = [Utterance(0, "", "unknown", quiet[0].start, quiet[-1].end, "", words=[w for u in quiet for w in u.words])]
+    split = [SpeakerTurn(t.start, t.end, ("S1", "S2", "S3", "S2", "S3", "S2")[i]) for i, t in enumerate(two)]
+    room = Diarization(split, heard, "resemblyzer+campplus", "1", "segmentation", alternatives=[("forced apart", two)])
+    assert choose_turns(room, said, 0.8, None)[0].turns == two
+    one = SpeakerCount(1, 0.81, "one voice by the eigengap (confidence 0.81), not the 2 expected")
+    call = Diarization([SpeakerTurn(quiet[0].start, quiet[-1].end, "S1")], one, "campplus", "1", "silero-8k",
+                       alternatives=[("voices forced apart", two)])
+    assert choose_turns(call, said, 0.8, None)[2] == ""
+
+
 def test_a_grouping_that_leaves_one_side_nearly_no_words_is_not_taken() -> None:
     # the customer's only cue is the closing "no, that's all": a grouping that gives the customer
     # just those three words keeps every cue apart (agreement 1.0) but would make the customer's
