@@ -23,10 +23,13 @@ development rows only (see ``held_out`` and ``models/README.md``).
     python bench/calls.py OUT --n 40 --split test --layout mono --rate 8000 --kind complaint,request
     python bench/calls.py OUT --n 40 --split test --same-staff
     python bench/calls.py OUT --n 40 --split test --layout mono --rate 16000 --seed 21 --no-channel
+    python bench/calls.py OUT --n 40 --split test --layout mono --rate 16000 --seed 30 --companion
 
 By default the staff answer a complaint as a complaint (an apology, a complaint logged) and the
 customer opens with "a problem"; ``--same-staff`` says the same staff lines and opening in both
-kinds, so that only the customer's own words tell them apart.
+kinds, so that only the customer's own words tell them apart. ``--companion`` makes three-person
+face-to-face conversations: a second customer beside the first (a couple at a branch), whose
+turns the RTTM names ``customer`` too, so that roles are scored as for two.
 """
 
 from __future__ import annotations
@@ -310,6 +313,9 @@ class CallTruth:
     same_sex: bool
     said: dict[str, bool] = field(default_factory=dict)
     """Which scored staff lines were said: disclosure, identity, empathy, further_help, closing."""
+    companion_voice: str = ""
+    """A second customer at the staff member's desk (``--companion``: a couple at a branch), whose
+    turns the RTTM names ``customer`` too (roles are scored); empty for two people."""
     escalation_requested: bool = False
     resolved_on_call: bool = True
     small_talk: bool = False
@@ -373,6 +379,28 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     return turns, said, extra
 
 
+COMPANION_LINES = [
+    "It's a joint account, it's in both our names.",
+    "Yes, we've both been trying to sort this out for weeks.",
+    "That's right, I was with them when it happened.",
+]
+
+
+def with_companion(rng: random.Random, turns: list[Turn]) -> list[Turn]:
+    """The same conversation with a second customer beside the first (role ``companion``): a line
+    of their own after the customer's identity answer, and the customer's later turns (the
+    second half of their account, small talk, goodbye) in the companion's voice."""
+    out, answered = [], False
+    customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+    later = set(customer[3:][::2]) | {customer[-1]}  # every other customer turn after the first three, and the goodbye
+    for i, t in enumerate(turns):
+        out.append(Turn("companion", t.text, t.gap_s) if i in later else t)
+        if t.role == "customer" and not answered and i == customer[1]:
+            out.append(Turn("companion", rng.choice(COMPANION_LINES)))
+            answered = True
+    return out
+
+
 def make_calls(
     out: Path,
     n: int,
@@ -387,9 +415,12 @@ def make_calls(
     prefix: str = "call",
     same_staff: bool = False,
     channel: bool = True,
+    companion: bool = False,
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
-    False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call)."""
+    False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
+    ``companion``: three people, a second customer beside the first (``with_companion``), each
+    a face-to-face conversation (the sidecars say so)."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
@@ -408,18 +439,24 @@ def make_calls(
         name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
         path = out / f"{name}{suffix}"
         vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2])}
+        third = ""
+        if companion:
+            other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
+            vmap["companion"], third = Voice(other[0], other[3], other[2]), other[0]
+            turns = with_companion(rng, turns)
         script = synthesize(turns, path, stereo=layout == "stereo", sample_rate=rate, voices=vmap, telephone=rate == 8000, seed=rng.randint(0, 10**6))
         (out / f"{name}.stm").write_text(script.to_stm(name))
-        (out / f"{name}.rttm").write_text(script.to_rttm(name))
+        (out / f"{name}.rttm").write_text(script.to_rttm(name).replace(" companion ", " customer "))
         meta = {"staff_id": f"S{1000 + rng.randint(0, 49)}", "team": rng.choice(["billing", "service", "collections"]),
-                "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "phone", "direction": "inbound",
+                "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "face-to-face" if companion else "phone",
+                "direction": "inbound",
                 "started_at": f"2026-10-{1 + i % 28:02d}T{9 + i % 8:02d}:{(7 * i) % 60:02d}:00"}
         if not channel:
             del meta["channel"]
         (out / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
         truth = CallTruth(
             name=name, split=split, kind=kind, source=customer.source, label=customer.label, detail=customer.detail, layout=layout,
-            sample_rate=rate, company=extra["company"], staff_voice=staff_voice[0], customer_voice=customer_voice[0],
+            sample_rate=rate, company=extra["company"], staff_voice=staff_voice[0], customer_voice=customer_voice[0], companion_voice=third,
             same_sex=staff_voice[1] == customer_voice[1], said=said, escalation_requested=extra["escalation_requested"],
             resolved_on_call=extra["resolved_on_call"], small_talk=extra["small_talk"], duration_s=round(script.duration_s, 2),
         )
@@ -461,10 +498,12 @@ def main() -> None:
     parser.add_argument("--prefix", default="call")
     parser.add_argument("--same-staff", action="store_true", help="the same staff lines and customer opening for complaints and requests")
     parser.add_argument("--no-channel", action="store_true", help="no channel in the sidecars: only the words say it is a call")
+    parser.add_argument("--companion", action="store_true",
+                        help="three people: a second customer beside the first (a couple at a branch), channel face-to-face")
     args = parser.parse_args()
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
-                        same_staff=args.same_staff, channel=not args.no_channel)
+                        same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 
