@@ -114,6 +114,12 @@ by content gave the two calls heard as one voice 62% and 65% (every word to the 
 their customers said no cue), two voices taken this way 78% and 93%."""
 
 
+ROOM_WORDS_COUNT = 0.5
+"""The count's confidence, at most, when the words group a room's three or more voices into two:
+the words tell one staff member from the customer's side, not how many people are on it (three-
+person conversations, a couple at the adviser's desk, were grouped into two as readily)."""
+
+
 def choose_turns(
     diarization: Diarization, utterances: list[Utterance], max_gap_s: float, segment_stats: dict | None,
 ) -> tuple[Diarization, list[Utterance], str]:
@@ -168,8 +174,13 @@ def choose_turns(
         heard = "one" if diarization.count.n == 1 else f"{diarization.count.n} people"
         note = (f"speaker turns from {how}: the voices sounded like {heard} ({diarization.count.reason}), and the script "
                 f"cues agree with these two {best:.2f} (at least {ONE_VOICE_AGREEMENT:.2f} needed)")
-        count = SpeakerCount(2, round(1.0 - diarization.count.confidence, 3), f"{diarization.count.reason}; "
-                             f"2 by the words, which agree {best:.2f} with a grouping into two voices")
+        doubt = 1.0 - diarization.count.confidence  # the eigengap's doubt about the count it heard
+        if diarization.count.n > 2:  # the words tell two sides, not how many people: a couple is one side
+            count = SpeakerCount(2, round(min(doubt, ROOM_WORDS_COUNT), 3), f"{diarization.count.reason}; 2 by the words, "
+                                 f"which agree {best:.2f} with a grouping into two voices (two sides: there may be more people)")
+        else:
+            count = SpeakerCount(2, round(doubt, 3), f"{diarization.count.reason}; "
+                                 f"2 by the words, which agree {best:.2f} with a grouping into two voices")
         return replace(diarization, turns=chosen, count=count), utterances, note
     note = (f"speaker turns from {how}: the script cues agree with them {best:.2f} against {first:.2f} for the "
             f"voices clustered window by window")
