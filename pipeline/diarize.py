@@ -264,6 +264,12 @@ class SpeakerCount:
     confidence: float
     reason: str
 
+    def more_than_two_unsurely(self, strong: float) -> bool:
+        """Three or more voices heard, without the confidence ``strong`` (``DiarizeOptions.strong_count``)
+        that would make them sure: in a conversation whose words read as two people, the turns may
+        split or mix them (``speakers.flag_count``; ``diarize_full(two_sided=True)``)."""
+        return self.n > 2 and self.confidence < strong
+
 
 def cluster(vectors: np.ndarray, n_speakers: int | None, options: DiarizeOptions) -> np.ndarray:
     """Cluster labels 0..k-1 per embedding (see ``cluster_count``)."""
@@ -418,7 +424,7 @@ def diarize_full(
     # (forced apart where more were heard), resegmented, and the stretch groupings made from them
     # (three or more only when not heard surely: a couple and an adviser at a branch keep three)
     as_two = (two_sided and estimated and len(vectors) >= 3
-              and (count.n == 2 or (count.n > 2 and count.confidence < options.strong_count)))
+              and (count.n == 2 or count.more_than_two_unsurely(options.strong_count)))
 
     sound: list[np.ndarray] = []
 

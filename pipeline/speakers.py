@@ -175,12 +175,10 @@ def choose_turns(
         note = (f"speaker turns from {how}: the voices sounded like {heard} ({diarization.count.reason}), and the script "
                 f"cues agree with these two {best:.2f} (at least {ONE_VOICE_AGREEMENT:.2f} needed)")
         doubt = 1.0 - diarization.count.confidence  # the eigengap's doubt about the count it heard
-        if diarization.count.n > 2:  # the words tell two sides, not how many people: a couple is one side
-            count = SpeakerCount(2, round(min(doubt, ROOM_WORDS_COUNT), 3), f"{diarization.count.reason}; 2 by the words, "
-                                 f"which agree {best:.2f} with a grouping into two voices (two sides: there may be more people)")
-        else:
-            count = SpeakerCount(2, round(doubt, 3), f"{diarization.count.reason}; "
-                                 f"2 by the words, which agree {best:.2f} with a grouping into two voices")
+        room = diarization.count.n > 2  # the words tell two sides, not how many people: a couple is one side
+        count = SpeakerCount(2, round(min(doubt, ROOM_WORDS_COUNT) if room else doubt, 3),
+                             f"{diarization.count.reason}; 2 by the words, which agree {best:.2f} with a grouping into "
+                             f"two voices{' (two sides: there may be more people)' if room else ''}")
         return replace(diarization, turns=chosen, count=count), utterances, note
     note = (f"speaker turns from {how}: the script cues agree with them {best:.2f} against {first:.2f} for the "
             f"voices clustered window by window")
@@ -327,7 +325,7 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
     elif unsure and expected and count.n == expected and count.confidence < UNSURE_VOICES:
         note = (f"the voices did not clearly sound like {expected} people (count confidence {count.confidence:.2f}: "
                 f"{count.reason}); the turns may mix them")
-    elif two_sided and not expected and count.n > 2 and count.confidence < DiarizeOptions.strong_count:
+    elif two_sided and not expected and count.more_than_two_unsurely(DiarizeOptions.strong_count):
         note = (f"its words read as one staff member and one customer ({two_sided}), but {count.n} voices were "
                 f"heard, not surely (count confidence {count.confidence:.2f}: {count.reason}); the turns may split "
                 f"or mix the two people")
