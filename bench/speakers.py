@@ -20,6 +20,9 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   person with a few words is folded into another voice.
 - ``shortx16`` / ``shortx8``: the same kind from the shared clips the tests do not use (made after
   every count rule was chosen, to check them).
+- ``shorth16`` / ``shorth8``, ``shorte16`` / ``shorte8`` and ``roomsh16`` / ``roomsh8``: the
+  same kinds with other words, pauses and calls, made to check a count rule once (README
+  "Round 13").
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
 line per recording (DER, missed, false alarm, confusion, count), a summary per set (with the
@@ -144,6 +147,51 @@ def shortx_set(rate: int) -> list[dict]:
     return out
 
 
+def shorth_set(rate: int) -> list[dict]:
+    """As ``short_set``, other words and pauses: A and B say the tests' third and second clips,
+    the third person seconds 3-5 and 8-10 of their longest clip that the tests do not use;
+    pauses of 0.25-0.9 s from another seed. Made to check a count rule once (speech the
+    segmentation model heard apart, README "Round 13": not taken)."""
+    from itertools import permutations
+
+    from speaker_mixtures import SPEAKERS, clips as test_clips
+
+    others, rng, out = other_clips(), np.random.default_rng(29), []
+    longest = {s: max(c, key=len) for s, c in others.items()}
+    for a, b, c in permutations(SPEAKERS, 3):
+        if a > b:
+            continue
+        turns = [(a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, longest[c][48000:80000]),
+                 (a, test_clips(a, "mix")[1]), (b, test_clips(b, "mix")[1]), (c, longest[c][128000:160000])]
+        x, reference = spaced(turns, rng)
+        out.append({"name": f"sh{rate // 1000}k-{a}-{b}+{c}", "set": f"shorth{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
+def shorte_set(rate: int) -> list[dict]:
+    """As ``short_set`` (the third person's words from the tests' enrolment clips), other words
+    and pauses: A and B say the tests' third and first clips, the third person the last 2 s of
+    their two enrolment clips (for one clip of 2.0 s, the same 2 s as ``short``); pauses of
+    0.25-0.9 s from another seed. Made after ``shorth`` had shown no third person folded in
+    before or after that rule, to check it once more."""
+    from itertools import permutations
+
+    from speaker_mixtures import SPEAKERS, clips as test_clips
+
+    rng, out = np.random.default_rng(31), []
+    for a, b, c in permutations(SPEAKERS, 3):
+        if a > b:
+            continue
+        enrol = test_clips(c, "enrol")
+        turns = [(a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, enrol[0][-32000:]),
+                 (a, test_clips(a, "mix")[0]), (b, test_clips(b, "mix")[0]), (c, enrol[1][-32000:])]
+        x, reference = spaced(turns, rng)
+        out.append({"name": f"se{rate // 1000}k-{a}-{b}+{c}", "set": f"shorte{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -160,20 +208,23 @@ def short_set(rate: int) -> list[dict]:
     return out
 
 
-def rooms_set(rate: int, n: int = 30) -> list[dict]:
+def rooms_set(rate: int, n: int = 30, held: bool = False) -> list[dict]:
     """Two-person calls of ``bench/calls.py`` (held-out voices and rows, mono, ``--seed 5`` at
     16 kHz and 6 at 8 kHz) diarized with no metadata, as a room recording of unknown count: the
-    case where a rule that adds speakers could split one voice. Made once into bench/out/."""
+    case where a rule that adds speakers could split one voice. Made once into bench/out/.
+    ``held``: ``roomsh``, seeds 34 and 35, made to check a count rule once (README "Round 13")."""
     from calls import make_calls
     from faster_whisper import decode_audio
 
-    folder = ROOT / "bench" / "out" / f"rooms{rate // 1000}"
+    name = f"rooms{'h' if held else ''}{rate // 1000}"
+    folder = ROOT / "bench" / "out" / name
     if len(list(folder.glob("*.rttm"))) < n:
-        make_calls(folder, n, split="test", layout="mono", rate=rate, seed=5 if rate == 16000 else 6)
+        seed = (34 if rate == 16000 else 35) if held else (5 if rate == 16000 else 6)
+        make_calls(folder, n, split="test", layout="mono", rate=rate, seed=seed)
     out = []
     for rttm in sorted(folder.glob("*.rttm"))[:n]:
         wav = rttm.with_suffix(".wav")
-        out.append({"name": wav.stem, "set": f"rooms{rate // 1000}", "part": "measured after",
+        out.append({"name": wav.stem, "set": name, "part": "held out" if held else "measured after",
                     "samples": decode_audio(str(wav), sampling_rate=16000), "reference": rttm_turns(rttm), "rate": rate})
     return out
 
@@ -245,7 +296,10 @@ def main() -> None:
                "librix16": lambda: librix_set(16000), "librix8": lambda: librix_set(8000),
                "short16": lambda: short_set(16000), "short8": lambda: short_set(8000),
                "shortx16": lambda: shortx_set(16000), "shortx8": lambda: shortx_set(8000),
-               "rooms16": lambda: rooms_set(16000), "rooms8": lambda: rooms_set(8000)}
+               "rooms16": lambda: rooms_set(16000), "rooms8": lambda: rooms_set(8000),
+               "shorth16": lambda: shorth_set(16000), "shorth8": lambda: shorth_set(8000),
+               "shorte16": lambda: shorte_set(16000), "shorte8": lambda: shorte_set(8000),
+               "roomsh16": lambda: rooms_set(16000, held=True), "roomsh8": lambda: rooms_set(8000, held=True)}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
