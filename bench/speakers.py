@@ -21,8 +21,11 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortx16`` / ``shortx8``: the same kind from the shared clips the tests do not use (made after
   every count rule was chosen, to check them).
 - ``shorth16`` / ``shorth8``, ``shorte16`` / ``shorte8`` and ``roomsh16`` / ``roomsh8``: the
-  same kinds with other words, pauses and calls, made to check a count rule once (README
-  "Round 13").
+  same kinds with other words, pauses and calls, made to check round 13's first count rule
+  (README "Round 13"), then in view when its second was chosen.
+- ``shortn16`` / ``shortn8`` (a third person's 2 s in another order, A C B A C B) and
+  ``roomsn16`` / ``roomsn8`` (two-person calls, seeds 36 and 37): made after round 13's second
+  rule was chosen, to check it.
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
 line per recording (DER, missed, false alarm, confusion, count), a summary per set (with the
@@ -150,8 +153,9 @@ def shortx_set(rate: int) -> list[dict]:
 def shorth_set(rate: int) -> list[dict]:
     """As ``short_set``, other words and pauses: A and B say the tests' third and second clips,
     the third person seconds 3-5 and 8-10 of their longest clip that the tests do not use;
-    pauses of 0.25-0.9 s from another seed. Made to check a count rule once (speech the
-    segmentation model heard apart, README "Round 13": not taken)."""
+    pauses of 0.25-0.9 s from another seed. Made to check round 13's first rule (speech the
+    segmentation model heard apart, judged by its voice), then in view when its second (judged
+    by its sound) was chosen; neither was taken (README "Round 13")."""
     from itertools import permutations
 
     from speaker_mixtures import SPEAKERS, clips as test_clips
@@ -174,7 +178,7 @@ def shorte_set(rate: int) -> list[dict]:
     and pauses: A and B say the tests' third and first clips, the third person the last 2 s of
     their two enrolment clips (for one clip of 2.0 s, the same 2 s as ``short``); pauses of
     0.25-0.9 s from another seed. Made after ``shorth`` had shown no third person folded in
-    before or after that rule, to check it once more."""
+    before or after that rule, to check it once more; then in view when the second was chosen."""
     from itertools import permutations
 
     from speaker_mixtures import SPEAKERS, clips as test_clips
@@ -188,6 +192,28 @@ def shorte_set(rate: int) -> list[dict]:
                  (a, test_clips(a, "mix")[0]), (b, test_clips(b, "mix")[0]), (c, enrol[1][-32000:])]
         x, reference = spaced(turns, rng)
         out.append({"name": f"se{rate // 1000}k-{a}-{b}+{c}", "set": f"shorte{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
+def shortn_set(rate: int) -> list[dict]:
+    """Two talkers and a third who says 2 s twice, in another order (A C B A C B): A and B say
+    the tests' second and third clips, the third person seconds 1-3 of their enrolment clips
+    (the first 2 s of a clip shorter than 3 s); pauses of 0.25-0.9 s from another seed. Made
+    after round 13's second rule was chosen, to check it once (README "Round 13")."""
+    from itertools import permutations
+
+    from speaker_mixtures import SPEAKERS, clips as test_clips
+
+    rng, out = np.random.default_rng(37), []
+    for a, b, c in permutations(SPEAKERS, 3):
+        if a > b:
+            continue
+        said = [e[16000:48000] if len(e) >= 48000 else e[:32000] for e in test_clips(c, "enrol")[:2]]
+        turns = [(a, test_clips(a, "mix")[1]), (c, said[0]), (b, test_clips(b, "mix")[1]),
+                 (a, test_clips(a, "mix")[2]), (c, said[1]), (b, test_clips(b, "mix")[2])]
+        x, reference = spaced(turns, rng)
+        out.append({"name": f"sn{rate // 1000}k-{a}-{b}+{c}", "set": f"shortn{rate // 1000}", "part": "held out",
                     "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
     return out
 
@@ -208,23 +234,25 @@ def short_set(rate: int) -> list[dict]:
     return out
 
 
-def rooms_set(rate: int, n: int = 30, held: bool = False) -> list[dict]:
+def rooms_set(rate: int, n: int = 30, held: bool = False, late: bool = False) -> list[dict]:
     """Two-person calls of ``bench/calls.py`` (held-out voices and rows, mono, ``--seed 5`` at
     16 kHz and 6 at 8 kHz) diarized with no metadata, as a room recording of unknown count: the
     case where a rule that adds speakers could split one voice. Made once into bench/out/.
-    ``held``: ``roomsh``, seeds 34 and 35, made to check a count rule once (README "Round 13")."""
+    ``held``: ``roomsh``, seeds 34 and 35, made to check round 13's first rule, then in view when
+    its second was chosen (README "Round 13").
+    ``late``: ``roomsn``, seeds 36 and 37, made after round 13's second rule was chosen."""
     from calls import make_calls
     from faster_whisper import decode_audio
 
-    name = f"rooms{'h' if held else ''}{rate // 1000}"
+    name = f"rooms{'h' if held else 'n' if late else ''}{rate // 1000}"
     folder = ROOT / "bench" / "out" / name
     if len(list(folder.glob("*.rttm"))) < n:
-        seed = (34 if rate == 16000 else 35) if held else (5 if rate == 16000 else 6)
+        seed = (34 if rate == 16000 else 35) if held else (36 if rate == 16000 else 37) if late else (5 if rate == 16000 else 6)
         make_calls(folder, n, split="test", layout="mono", rate=rate, seed=seed)
     out = []
     for rttm in sorted(folder.glob("*.rttm"))[:n]:
         wav = rttm.with_suffix(".wav")
-        out.append({"name": wav.stem, "set": name, "part": "held out" if held else "measured after",
+        out.append({"name": wav.stem, "set": name, "part": "held out" if held or late else "measured after",
                     "samples": decode_audio(str(wav), sampling_rate=16000), "reference": rttm_turns(rttm), "rate": rate})
     return out
 
@@ -299,7 +327,9 @@ def main() -> None:
                "rooms16": lambda: rooms_set(16000), "rooms8": lambda: rooms_set(8000),
                "shorth16": lambda: shorth_set(16000), "shorth8": lambda: shorth_set(8000),
                "shorte16": lambda: shorte_set(16000), "shorte8": lambda: shorte_set(8000),
-               "roomsh16": lambda: rooms_set(16000, held=True), "roomsh8": lambda: rooms_set(8000, held=True)}
+               "roomsh16": lambda: rooms_set(16000, held=True), "roomsh8": lambda: rooms_set(8000, held=True),
+               "shortn16": lambda: shortn_set(16000), "shortn8": lambda: shortn_set(8000),
+               "roomsn16": lambda: rooms_set(16000, late=True), "roomsn8": lambda: rooms_set(8000, late=True)}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
