@@ -131,23 +131,30 @@ def other_clips() -> dict[str, list[np.ndarray]]:
             for s in sorted(p for p in LIBRI.iterdir() if p.is_dir())}
 
 
+def third_person_set(rate: int, prefix: str, speakers, seed: int, turns_of) -> list[dict]:
+    """Mixtures of every ordered three of ``speakers`` (A < B, any third C): ``turns_of(a, b, c)``
+    gives the (speaker, clip) turns, joined by ``spaced`` with pauses from ``seed``; named
+    ``PREFIX8k-A-B+C`` in set ``short{x,h,...}8`` (or 16), through the telephone band at 8 kHz."""
+    from itertools import permutations
+
+    rng, out = np.random.default_rng(seed), []
+    for a, b, c in permutations(speakers, 3):
+        if a > b:
+            continue
+        x, reference = spaced(turns_of(a, b, c), rng)
+        out.append({"name": f"s{prefix}{rate // 1000}k-{a}-{b}+{c}", "set": f"short{prefix}{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
 def shortx_set(rate: int) -> list[dict]:
     """As ``short_set`` (two talkers, a third who says up to 2 s twice: A B C A B C), from the
     clips the tests do not use: A and B say their two longest, the third the first 2 s of their
     next two; pauses of 0.25-0.9 s. Made after every count rule was chosen, to check them."""
-    from itertools import permutations
-
-    clips, rng, out = other_clips(), np.random.default_rng(11), []
-    clips = {s: sorted(c, key=len, reverse=True) for s, c in clips.items()}
-    for a, b, c in permutations(sorted(clips), 3):
-        if a > b:
-            continue
-        turns = [(a, clips[a][0]), (b, clips[b][0]), (c, clips[c][2][:32000]),
-                 (a, clips[a][1]), (b, clips[b][1]), (c, clips[c][3][:32000])]
-        x, reference = spaced(turns, rng)
-        out.append({"name": f"sx{rate // 1000}k-{a}-{b}+{c}", "set": f"shortx{rate // 1000}", "part": "held out",
-                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
-    return out
+    clips = {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+    return third_person_set(rate, "x", sorted(clips), 11, lambda a, b, c: [
+        (a, clips[a][0]), (b, clips[b][0]), (c, clips[c][2][:32000]),
+        (a, clips[a][1]), (b, clips[b][1]), (c, clips[c][3][:32000])])
 
 
 def shorth_set(rate: int) -> list[dict]:
@@ -156,21 +163,12 @@ def shorth_set(rate: int) -> list[dict]:
     pauses of 0.25-0.9 s from another seed. Made to check round 13's first rule (speech the
     segmentation model heard apart, judged by its voice), then in view when its second (judged
     by its sound) was chosen; neither was taken (README "Round 13")."""
-    from itertools import permutations
-
     from speaker_mixtures import SPEAKERS, clips as test_clips
 
-    others, rng, out = other_clips(), np.random.default_rng(29), []
-    longest = {s: max(c, key=len) for s, c in others.items()}
-    for a, b, c in permutations(SPEAKERS, 3):
-        if a > b:
-            continue
-        turns = [(a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, longest[c][48000:80000]),
-                 (a, test_clips(a, "mix")[1]), (b, test_clips(b, "mix")[1]), (c, longest[c][128000:160000])]
-        x, reference = spaced(turns, rng)
-        out.append({"name": f"sh{rate // 1000}k-{a}-{b}+{c}", "set": f"shorth{rate // 1000}", "part": "held out",
-                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
-    return out
+    longest = {s: max(c, key=len) for s, c in other_clips().items()}
+    return third_person_set(rate, "h", SPEAKERS, 29, lambda a, b, c: [
+        (a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, longest[c][48000:80000]),
+        (a, test_clips(a, "mix")[1]), (b, test_clips(b, "mix")[1]), (c, longest[c][128000:160000])])
 
 
 def shorte_set(rate: int) -> list[dict]:
@@ -179,21 +177,11 @@ def shorte_set(rate: int) -> list[dict]:
     their two enrolment clips (for one clip of 2.0 s, the same 2 s as ``short``); pauses of
     0.25-0.9 s from another seed. Made after ``shorth`` had shown no third person folded in
     before or after that rule, to check it once more; then in view when the second was chosen."""
-    from itertools import permutations
-
     from speaker_mixtures import SPEAKERS, clips as test_clips
 
-    rng, out = np.random.default_rng(31), []
-    for a, b, c in permutations(SPEAKERS, 3):
-        if a > b:
-            continue
-        enrol = test_clips(c, "enrol")
-        turns = [(a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, enrol[0][-32000:]),
-                 (a, test_clips(a, "mix")[0]), (b, test_clips(b, "mix")[0]), (c, enrol[1][-32000:])]
-        x, reference = spaced(turns, rng)
-        out.append({"name": f"se{rate // 1000}k-{a}-{b}+{c}", "set": f"shorte{rate // 1000}", "part": "held out",
-                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
-    return out
+    return third_person_set(rate, "e", SPEAKERS, 31, lambda a, b, c: [
+        (a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, test_clips(c, "enrol")[0][-32000:]),
+        (a, test_clips(a, "mix")[0]), (b, test_clips(b, "mix")[0]), (c, test_clips(c, "enrol")[1][-32000:])])
 
 
 def shortn_set(rate: int) -> list[dict]:
@@ -201,21 +189,15 @@ def shortn_set(rate: int) -> list[dict]:
     the tests' second and third clips, the third person seconds 1-3 of their enrolment clips
     (the first 2 s of a clip shorter than 3 s); pauses of 0.25-0.9 s from another seed. Made
     after round 13's second rule was chosen, to check it once (README "Round 13")."""
-    from itertools import permutations
-
     from speaker_mixtures import SPEAKERS, clips as test_clips
 
-    rng, out = np.random.default_rng(37), []
-    for a, b, c in permutations(SPEAKERS, 3):
-        if a > b:
-            continue
-        said = [e[16000:48000] if len(e) >= 48000 else e[:32000] for e in test_clips(c, "enrol")[:2]]
-        turns = [(a, test_clips(a, "mix")[1]), (c, said[0]), (b, test_clips(b, "mix")[1]),
-                 (a, test_clips(a, "mix")[2]), (c, said[1]), (b, test_clips(b, "mix")[2])]
-        x, reference = spaced(turns, rng)
-        out.append({"name": f"sn{rate // 1000}k-{a}-{b}+{c}", "set": f"shortn{rate // 1000}", "part": "held out",
-                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
-    return out
+    def said(c: str, i: int) -> np.ndarray:
+        e = test_clips(c, "enrol")[i]
+        return e[16000:48000] if len(e) >= 48000 else e[:32000]
+
+    return third_person_set(rate, "n", SPEAKERS, 37, lambda a, b, c: [
+        (a, test_clips(a, "mix")[1]), (c, said(c, 0)), (b, test_clips(b, "mix")[1]),
+        (a, test_clips(a, "mix")[2]), (c, said(c, 1)), (b, test_clips(b, "mix")[2])])
 
 
 def short_set(rate: int) -> list[dict]:
@@ -234,25 +216,28 @@ def short_set(rate: int) -> list[dict]:
     return out
 
 
-def rooms_set(rate: int, n: int = 30, held: bool = False, late: bool = False) -> list[dict]:
-    """Two-person calls of ``bench/calls.py`` (held-out voices and rows, mono, ``--seed 5`` at
-    16 kHz and 6 at 8 kHz) diarized with no metadata, as a room recording of unknown count: the
-    case where a rule that adds speakers could split one voice. Made once into bench/out/.
-    ``held``: ``roomsh``, seeds 34 and 35, made to check round 13's first rule, then in view when
-    its second was chosen (README "Round 13").
-    ``late``: ``roomsn``, seeds 36 and 37, made after round 13's second rule was chosen."""
+ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out")}
+"""``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
+check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
+its second was chosen (README "Round 13")."""
+
+
+def rooms_set(rate: int, n: int = 30, kind: str = "") -> list[dict]:
+    """Two-person calls of ``bench/calls.py`` (held-out voices and rows, mono, the seeds of
+    ``ROOM_SETS[kind]``) diarized with no metadata, as a room recording of unknown count: the
+    case where a rule that adds speakers could split one voice. Made once into bench/out/."""
     from calls import make_calls
     from faster_whisper import decode_audio
 
-    name = f"rooms{'h' if held else 'n' if late else ''}{rate // 1000}"
+    (seed16, seed8), part = ROOM_SETS[kind]
+    name = f"rooms{kind}{rate // 1000}"
     folder = ROOT / "bench" / "out" / name
     if len(list(folder.glob("*.rttm"))) < n:
-        seed = (34 if rate == 16000 else 35) if held else (36 if rate == 16000 else 37) if late else (5 if rate == 16000 else 6)
-        make_calls(folder, n, split="test", layout="mono", rate=rate, seed=seed)
+        make_calls(folder, n, split="test", layout="mono", rate=rate, seed=seed16 if rate == 16000 else seed8)
     out = []
     for rttm in sorted(folder.glob("*.rttm"))[:n]:
         wav = rttm.with_suffix(".wav")
-        out.append({"name": wav.stem, "set": name, "part": "held out" if held or late else "measured after",
+        out.append({"name": wav.stem, "set": name, "part": part,
                     "samples": decode_audio(str(wav), sampling_rate=16000), "reference": rttm_turns(rttm), "rate": rate})
     return out
 
@@ -327,9 +312,9 @@ def main() -> None:
                "rooms16": lambda: rooms_set(16000), "rooms8": lambda: rooms_set(8000),
                "shorth16": lambda: shorth_set(16000), "shorth8": lambda: shorth_set(8000),
                "shorte16": lambda: shorte_set(16000), "shorte8": lambda: shorte_set(8000),
-               "roomsh16": lambda: rooms_set(16000, held=True), "roomsh8": lambda: rooms_set(8000, held=True),
+               "roomsh16": lambda: rooms_set(16000, kind="h"), "roomsh8": lambda: rooms_set(8000, kind="h"),
                "shortn16": lambda: shortn_set(16000), "shortn8": lambda: shortn_set(8000),
-               "roomsn16": lambda: rooms_set(16000, late=True), "roomsn8": lambda: rooms_set(8000, late=True)}
+               "roomsn16": lambda: rooms_set(16000, kind="n"), "roomsn8": lambda: rooms_set(8000, kind="n")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
