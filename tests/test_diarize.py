@@ -283,6 +283,17 @@ def test_speakers_are_named_in_order_of_first_appearance() -> None:
     assert all(a.end <= b.start for a, b in zip(turns, turns[1:]))
 
 
+def test_a_long_recording_clusters_some_windows_and_gives_the_rest_by_likeness() -> None:
+    # max_cluster_windows stands in for a recording of over 20 min of speech: half of this
+    # triple's windows are clustered, the other half take the speaker whose voice they are like
+    mix = mixture(TRIPLES[0])
+    assert "windows clustered" not in diarize_full(mix.samples).count.reason  # under the limit: clustered whole
+    capped = diarize_full(mix.samples, options=DiarizeOptions(max_cluster_windows=25))
+    assert "25 of " in capped.count.reason and "windows clustered" in capped.count.reason
+    assert len({t.speaker for t in capped.turns}) == 3
+    assert der(mix, capped.turns) <= 0.10
+
+
 def test_a_given_speaker_count_is_used() -> None:
     turns = diarize(mixture(TRIPLES[0]).samples, n_speakers=2)
     assert {t.speaker for t in turns} == {"S1", "S2"}
