@@ -122,6 +122,7 @@ def main() -> None:
     same_numbers_everywhere()
     args.out.mkdir(parents=True, exist_ok=True)
     voices, rng, settings, rows = voices_of("test"), np.random.default_rng(args.seed), Settings(), []
+    options = TranscribeOptions.from_settings(settings)
     for i in range(args.n):
         staff, customer = (voices[j] for j in rng.choice(len(voices), 2, replace=False))
         overlap = float(rng.uniform(1.5, 3.0))  # drawn either way, so both runs have the same voices
@@ -135,7 +136,7 @@ def main() -> None:
         if cache.exists():
             transcript = pickle.loads(cache.read_bytes())
         else:
-            transcript = transcribe(audio, TranscribeOptions.from_settings(settings))
+            transcript = transcribe(audio, options)
             cache.write_bytes(pickle.dumps(transcript))
         result = attribute_speakers(audio, transcript, meta, SpeakerOptions.from_settings(settings), None)
         line, before = script.turns[3], script.turns[2]
@@ -154,7 +155,7 @@ def main() -> None:
             customer_alone = [(t.start, t.end) for t in script.turns if t.role == "customer" and t is not line] + [(before.end, line.end)]
             staff_alone = [(t.start, t.end) for t in script.turns if t.role == "staff" and t is not before] + [(before.start, line.start)]
             alone = nmf_separated(audio.samples[0], customer_alone, staff_alone, span)
-            segments, _ = whisper_model(TranscribeOptions.from_settings(settings)).transcribe(alone, language="en", beam_size=5)
+            segments, _ = whisper_model(options).transcribe(alone, language="en", beam_size=5)
             said = set(re.findall(r"[a-z']+", " ".join(s.text for s in segments).lower()))
             row["separated"] = sum(w in said for w in set(key))
         rows.append(row)

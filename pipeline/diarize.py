@@ -60,8 +60,9 @@ class DiarizeOptions:
     """At most this many windows (20 min of speech at ``hop_s`` 0.8) go into the spectral
     clustering, evenly spaced over the recording; the others take the speaker whose windows'
     mean voice they are most like. Its similarity graph grows with the square of the windows
-    and its eigenvectors with the cube: a 60-minute call spent 8 s of CPU there, against under
-    0.5 s for a 10-minute one. Recordings with fewer windows are clustered whole, as before."""
+    and its eigenvectors with the cube: a 60-minute call spent 8-12 s of CPU there (16 and 8
+    kHz), a 10-minute one about 0.5 s. Recordings with fewer windows are clustered whole, as
+    before."""
     min_turn_s: float = 0.3
     """Turns shorter than this merge into the neighbouring turn."""
     threads: int = 1
@@ -300,7 +301,7 @@ def cluster_count(
     limit = options.max_cluster_windows
     if limit and n > limit:
         chosen = np.unique(np.linspace(0, n - 1, limit).round().astype(int))
-        some, count = cluster_count(vectors[chosen], n_speakers, options, expected)
+        some, count = _cluster_all(vectors[chosen], n_speakers, options, expected)
         labels = np.argmax(vectors @ unit_centroids(vectors[chosen], some).T, axis=1)
         labels[chosen] = some  # the clustered windows keep their own: no speaker is left empty
         return labels, replace(count, reason=f"{count.reason}; {len(chosen)} of {n} windows clustered, the rest by likeness")

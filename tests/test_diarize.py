@@ -284,8 +284,8 @@ def test_speakers_are_named_in_order_of_first_appearance() -> None:
 
 
 def test_a_long_recording_clusters_some_windows_and_gives_the_rest_by_likeness() -> None:
-    # max_cluster_windows stands in for a recording of over 20 min of speech: half of this
-    # triple's windows are clustered, the other half take the speaker whose voice they are like
+    # max_cluster_windows stands in for a recording of over 20 min of speech: 25 of this
+    # triple's 35 windows are clustered, the other 10 take the speaker whose voice they are like
     mix = mixture(TRIPLES[0])
     assert "windows clustered" not in diarize_full(mix.samples).count.reason  # under the limit: clustered whole
     capped = diarize_full(mix.samples, options=DiarizeOptions(max_cluster_windows=25))
