@@ -26,7 +26,8 @@ class ParleyError(Exception):
     def one_line(self) -> str:
         where = f"{self.path}: " if self.path else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        return f"{where}{self.problem}.{fix}".replace("..", ".")
+        end = "" if self.problem.endswith((".", "!", "?")) else "."  # a path's ".." stays as it is
+        return f"{where}{self.problem}{end}{fix}"
 
 
 class TerminalError(ParleyError):

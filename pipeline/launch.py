@@ -44,8 +44,13 @@ def reexec_with_hugepages() -> None:
 def main() -> None:
     reexec_with_hugepages()
     from .cli import app
+    from .errors import ParleyError
 
-    app()
+    try:
+        app()
+    except ParleyError as exc:  # a command that let one through: its one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -46,3 +46,20 @@ def test_switched_off_or_already_set_means_no_reexec():
 def test_existing_tunables_are_kept():
     assert with_hugepages({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=2:{HUGEPAGES}"
     assert with_hugepages({})["GLIBC_TUNABLES"] == HUGEPAGES
+
+
+def test_a_parley_error_that_reaches_the_entry_point_is_one_line(monkeypatch, capsys) -> None:
+    """A command that lets a ParleyError through still ends with its one line and status 2."""
+    import pipeline.cli
+    from pipeline import launch
+    from pipeline.errors import ConfigError
+
+    def command() -> None:
+        raise ConfigError("no such database", fix="give --db", path="../data/parley.duckdb")
+
+    monkeypatch.setenv("PARLEY_HUGEPAGES", "0")
+    monkeypatch.setattr(pipeline.cli, "app", command)
+    with pytest.raises(SystemExit) as stopped:
+        launch.main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "error: ../data/parley.duckdb: no such database. Fix: give --db\n"
