@@ -749,12 +749,13 @@ def regions_of(samples: np.ndarray, active: np.ndarray | None, options: DiarizeO
 
 def segmentation_frames(samples: np.ndarray, options: DiarizeOptions) -> tuple[np.ndarray, np.ndarray]:
     """Speech and overlapped-speech probabilities per 10 ms frame from pyannote segmentation-3.0,
-    run on 10 s chunks every ``segmentation_step_s`` (frames seen twice are averaged)."""
+    run on 10 s chunks every ``segmentation_step_s`` (frames seen twice are averaged), by ONNX
+    Runtime when its build can be made (``segmentation_onnx``), else by torch."""
     import torch
 
-    from .speaker_models import segmentation
+    from .speaker_models import segmentation, segmentation_onnx
 
-    seg = segmentation()
+    seg, session = segmentation(), segmentation_onnx(options.threads)
     chunk, step = int(seg.chunk_s * SAMPLE_RATE), int(options.segmentation_step_s * SAMPLE_RATE)
     starts = list(range(0, max(1, len(samples) - chunk + step), step))
     n_frames = int(np.ceil(len(samples) / SAMPLE_RATE / seg.frame_step_s)) + 1
@@ -762,8 +763,12 @@ def segmentation_frames(samples: np.ndarray, options: DiarizeOptions) -> tuple[n
     torch.set_num_threads(options.threads)
     for i in range(0, len(starts), 8):
         batch = np.stack([np.pad(samples[s : s + chunk], (0, max(0, s + chunk - len(samples)))) for s in starts[i : i + 8]])
-        with torch.inference_mode():
-            probs = seg.model(torch.from_numpy(batch[:, None, :].astype(np.float32))).exp().numpy()
+        batch = batch[:, None, :].astype(np.float32)
+        if session is not None:
+            probs = np.exp(session.run(None, {"x": batch})[0])
+        else:
+            with torch.inference_mode():
+                probs = seg.model(torch.from_numpy(batch)).exp().numpy()
         for s, p in zip(starts[i : i + 8], probs):
             first = int(round(s / SAMPLE_RATE / seg.frame_step_s))
             m = min(len(p), n_frames - first)

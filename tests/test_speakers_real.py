@@ -351,16 +351,57 @@ def test_campplus_int8_build_is_made_and_embeds_as_the_float_model_does(tmp_path
     assert same > other + 0.2
 
 
-def test_campplus_runs_in_float32_when_the_int8_build_cannot_be_made(tmp_path, monkeypatch, caplog) -> None:
+@pytest.mark.parametrize("build, name, fallback", [("campplus_int8", "campplus-int8", "CAM++ runs in float32"),
+                                                    ("segmentation_onnx", "segmentation", "torch runs it"),
+                                                    ("resemblyzer_onnx", "resemblyzer", "torch runs it")])
+def test_a_model_runs_in_torch_when_its_onnx_build_cannot_be_made(tmp_path, monkeypatch, caplog, build, name, fallback) -> None:
     import pipeline.speaker_models
-    from pipeline.speaker_models import campplus_int8
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the model cache should be")
-    monkeypatch.setattr(pipeline.speaker_models, "_int8_folders", lambda: [blocker / "cache"])
+    monkeypatch.setattr(pipeline.speaker_models, "_build_folders", lambda: [blocker / "cache"])
     with caplog.at_level("WARNING"):
-        assert campplus_int8.__wrapped__(1) is None
-    assert "no writable folder" in caplog.text and "CAM++ runs in float32" in caplog.text
+        assert getattr(pipeline.speaker_models, build).__wrapped__(1) is None
+    assert f"{name} build not possible (OSError: no writable folder" in caplog.text and fallback in caplog.text
+
+
+def test_segmentation_and_resemblyzer_onnx_builds_give_torchs_numbers(tmp_path, monkeypatch) -> None:
+    """Both builds are made from scratch here; on a real far-field clip the segmentation model's
+    speech and overlap probabilities and resemblyzer's embeddings (windows of several lengths,
+    padded as diarization pads them) are torch's, and diarization finds the same turns."""
+    import torch
+
+    import pipeline.models
+    import pipeline.speaker_models as models
+    from faster_whisper import decode_audio
+
+    monkeypatch.setattr(pipeline.models, "ASSEMBLED_DIR", tmp_path / "cache")
+    segmentation, resemblyzer = models.segmentation_onnx.__wrapped__(1), models.resemblyzer_onnx.__wrapped__(1)
+    assert segmentation is not None and resemblyzer is not None
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir()) == ["resemblyzer", "segmentation"]
+    samples = decode_audio(str(AMI), sampling_rate=16000)
+    seg = models.segmentation()
+    chunks = np.stack([samples[s : s + 160000] for s in (0, 80000, 160000)])[:, None, :].astype(np.float32)
+    with torch.inference_mode():
+        exact = seg.model(torch.from_numpy(chunks)).exp().numpy()
+    fast = np.exp(segmentation.run(None, {"x": chunks})[0])
+    assert exact.shape == fast.shape and np.abs(fast - exact).max() < 1e-3
+    features = models.mel_frames(samples)
+    spans = [(a, a + n) for n in (40, 100, 160) for a in range(0, len(features) - n, 300)]
+    stack = np.zeros((len(spans), 160, models.N_MELS), dtype=np.float32)
+    for i, (a, b) in enumerate(spans):
+        stack[i, : b - a] = features[a:b]
+    with torch.no_grad():
+        exact = models.load_resemblyzer()(torch.from_numpy(stack)).numpy()
+    assert ((resemblyzer.run(None, {"x": stack})[0] * exact).sum(axis=1) > 0.9999).all()
+    # the pipeline's own path: the same turns with the builds as with torch
+    with_onnx = diarize_full(samples, options=DiarizeOptions(encoder="resemblyzer"))
+    monkeypatch.setattr(models, "segmentation_onnx", lambda threads=1: None)
+    monkeypatch.setattr(models, "resemblyzer_onnx", lambda threads=1: None)
+    with_torch = diarize_full(samples, options=DiarizeOptions(encoder="resemblyzer"))
+    assert [(round(t.start, 2), round(t.end, 2), t.speaker) for t in with_onnx.turns] == \
+        [(round(t.start, 2), round(t.end, 2), t.speaker) for t in with_torch.turns]
+    assert with_onnx.count.n == with_torch.count.n and len(with_onnx.turns) >= 2
 
 
 def test_auto_takes_campplus_for_a_two_person_call_and_resemblyzer_elsewhere() -> None:
