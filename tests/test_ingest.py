@@ -128,12 +128,3 @@ def test_archive_path_is_by_date_and_never_overwrites_other_content(tmp_path):
     drop2.sha256 = ingest.sha256_file(drop2.path)[0]
     assert ingest.archive_path(tmp_path / "archive", drop2, when).name == f"call.{drop2.sha256[:12]}.wav"
 
-
-def test_an_errors_line_keeps_a_relative_path_as_given() -> None:
-    """The one line names the file the user gave: "../inbox" stays "../inbox" (it once became
-    "./inbox"), and a problem's own full stop is not doubled."""
-    from pipeline.errors import ConfigError
-
-    assert str(ConfigError("no such folder", fix="create it", path="../inbox/a..b.wav")) == \
-        "../inbox/a..b.wav: no such folder. Fix: create it"
-    assert str(ConfigError("the file is empty.", path="x.wav")) == "x.wav: the file is empty."
