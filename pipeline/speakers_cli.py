@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import typer
 
 from .diarize import DiarizeOptions, diarize_full
-from .errors import ConfigError, ParleyError
+from .errors import ConfigError
 from .voiceprints import enroll, save_voiceprint
 
 
@@ -250,17 +249,6 @@ def _voiceprints(db: Path):
         return load_voiceprints(con)
 
 
-@contextmanager
-def _one_line_errors():
-    """A ``ParleyError`` inside (no RTTM beside a recording, an RTTM without staff and customer)
-    ends the command with its one line and exit status 2, not a traceback."""
-    try:
-        yield
-    except ParleyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 def register(eval_app: typer.Typer) -> None:
     """Add the ``diarization`` and ``roles`` commands to ``parley eval``."""
 
@@ -280,11 +268,8 @@ def register(eval_app: typer.Typer) -> None:
             raise typer.BadParameter("give a FOLDER of recordings with RTTMs, or --audio")
         options = DiarizeOptions(encoder=model)
         rows = []
-        with _one_line_errors():
-            pairs = recordings_with_rttm(target, rttm)
-        for path, reference in pairs:
-            with _one_line_errors():
-                row = evaluate_diarization(path, reference, collar, n_speakers, options)
+        for path, reference in recordings_with_rttm(target, rttm):
+            row = evaluate_diarization(path, reference, collar, n_speakers, options)
             rows.append(row)
             typer.echo(
                 f"{path.name}: DER {row['der']:.1%} JER {row['jer']:.1%} (missed {row['missed_s']} s, false alarm "
@@ -311,11 +296,8 @@ def register(eval_app: typer.Typer) -> None:
         Speech time is scored on the diarized turns with their speaker's role; ``utterance_share``
         scores the stored utterances instead (their times come from the transcript's words)."""
         rows = []
-        with _one_line_errors():
-            pairs = recordings_with_rttm(audio, rttm)
-        for path, reference in pairs:
-            with _one_line_errors():
-                row = evaluate_roles(path, reference, db)
+        for path, reference in recordings_with_rttm(audio, rttm):
+            row = evaluate_roles(path, reference, db)
             rows.append(row)
             typer.echo(f"{path.name}: roles right on {row['share']:.1%} of {row['speech_s']} s "
                        f"({row['method']}{', flagged' if row['flagged'] else ''})")

@@ -154,18 +154,25 @@ def test_eval_roles_needs_staff_and_customer_names(tmp_path: Path) -> None:
         evaluate_roles(wav, DATA / "pyannote_sample.rttm")
 
 
-def test_eval_commands_end_bad_input_with_one_line(tmp_path: Path) -> None:
-    """No RTTM beside the recordings, or an RTTM without staff and customer: one line naming the
-    file and the fix, exit status 2, no traceback."""
+def test_eval_commands_end_bad_input_with_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """No RTTM beside the recordings, or an RTTM without staff and customer: through the `parley`
+    entry point, one line naming the file and the fix, exit status 2, no traceback."""
+    from pipeline import launch
+
     (tmp_path / "call.wav").write_bytes((DATA / "pyannote_sample.wav").read_bytes())
-    runner = CliRunner()
-    result = runner.invoke(cli(), ["diarization", str(tmp_path)])
-    assert result.exit_code == 2
-    lines = result.output.strip().splitlines()
+    monkeypatch.setenv("PARLEY_HUGEPAGES", "0")
+
+    def parley(*args: str) -> list[str]:
+        monkeypatch.setattr("sys.argv", ["parley", "eval", *args])
+        with pytest.raises(SystemExit) as stopped:
+            launch.main()
+        assert stopped.value.code == 2
+        return capsys.readouterr().err.strip().splitlines()
+
+    lines = parley("diarization", str(tmp_path))
     assert len(lines) == 1 and str(tmp_path) in lines[0] and "no recording with a reference RTTM" in lines[0] and "--rttm" in lines[0]
-    result = runner.invoke(cli(), ["roles", "--audio", str(tmp_path / "call.wav"), "--rttm", str(DATA / "pyannote_sample.rttm")])
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 2 and len(lines) == 1 and "staff and customer" in lines[0] and "pyannote_sample.rttm" in lines[0]
+    lines = parley("roles", "--audio", str(tmp_path / "call.wav"), "--rttm", str(DATA / "pyannote_sample.rttm"))
+    assert len(lines) == 1 and "staff and customer" in lines[0] and "pyannote_sample.rttm" in lines[0]
 
 
 def test_role_accuracy_counts_speech_time() -> None:
