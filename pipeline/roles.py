@@ -442,7 +442,7 @@ CALL_SHAPE_STAFF_SENTENCES = 2
 script's cues (``call_shape``), and someone is on the other side."""
 
 
-def call_shape(words: list[Word], max_gap_s: float = 0.8) -> str:
+def call_shape(words: list[Word], max_gap_s: float = 0.8, answered: bool = False) -> str:
     """Why a recording's words read as a two-sided service call, or "" when they do not: at least
     ``CALL_SHAPE_STAFF_SENTENCES`` sentences of the staff script (``STAFF_CUES``: greeting,
     recording disclosure, security, "anything else") and someone on the other side: a sentence of
@@ -451,7 +451,9 @@ def call_shape(words: list[Word], max_gap_s: float = 0.8) -> str:
     ready" on an answerphone asks nobody). A staff member's message has the script but nobody
     answering; meetings and read speech have neither (none of ten AMI meeting clips, fifty
     LibriSpeech readings and pyannote's real two-person call carries one cue of either side); 92%
-    of 560 synthesised mono calls have it."""
+    of 560 synthesised mono calls have it. ``answered``: someone is known to be on the other side
+    (a face-to-face recording has two people at least), so the staff script alone is enough: a
+    customer who says no cue phrase still answers a staff member across a desk."""
     staff = customer = 0
     asked = False
     for sentence in sentences_of(words, max_gap_s):
@@ -462,8 +464,10 @@ def call_shape(words: list[Word], max_gap_s: float = 0.8) -> str:
             asked = asked or ("security" in names and text.rstrip().endswith("?"))
         elif score < 0:
             customer += 1
-    if staff < CALL_SHAPE_STAFF_SENTENCES or not (customer or asked):
+    if staff < CALL_SHAPE_STAFF_SENTENCES or not (customer or asked or answered):
         return ""
+    if not (customer or asked):
+        return f"{staff} sentences of the staff script, said face to face"
     other = f"{customer} of the customer's own" if customer else "a security question put to the customer"
     return f"{staff} sentences of the staff script and {other}"
 

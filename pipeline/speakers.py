@@ -59,11 +59,14 @@ def attribute_speakers(
         samples = audio.samples[0]
         expected = expected_speakers(meta, audio)
         # with no count from the metadata or the audio: do the words read as one staff member and
-        # one customer? (read once) They make a recording with no channel a call, which says so
-        # (below), and a room heard as three or more voices doubtful (flag_count)
-        two_sided = "" if expected else call_shape([w for u in utterances for w in u.words], options.utterance_gap_s)
+        # one customer? (read once) They make a recording with no channel a call, and a face-to-face
+        # conversation two people as a call is (both say so, below)
+        pair = face_to_face_pair(meta, audio)
+        two_sided = "" if expected else call_shape([w for u in utterances for w in u.words], options.utterance_gap_s,
+                                                   answered=pair)
         shape = two_sided if two_sided and words_may_decide(meta, audio) else ""
-        if shape:
+        in_person = two_sided if two_sided and pair else ""
+        if shape or in_person:
             expected = 2
         diarization = None
         if options.diarization and utterances:
@@ -87,6 +90,10 @@ def attribute_speakers(
         if shape:
             roles.reason = "; ".join(r for r in (f"taken as a two-person call: no channel in its metadata, and its words "
                                                  f"have a call's shape ({shape})", roles.reason) if r)
+        if in_person:
+            roles.reason = "; ".join(r for r in (f"taken as two people, as a call is (more only where the voices say so "
+                                                 f"surely): a face-to-face conversation whose words read as one staff "
+                                                 f"member and one customer ({in_person})", roles.reason) if r)
         if diarization is not None:
             # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
             flag_count(roles, diarization, expected, unsure=not chosen, two_sided=two_sided)
@@ -291,6 +298,17 @@ def call_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utt
     if not words_may_decide(meta, audio):
         return ""
     return call_shape([w for u in utterances for w in u.words], max_gap_s)
+
+
+def face_to_face_pair(meta: RecordingMeta, audio: DecodedAudio) -> bool:
+    """A mono face-to-face recording with no count in its metadata: its words may make it two
+    people, diarized as a call is (``attribute_speakers``). Where they read as one staff member and
+    one customer (``roles.call_shape(answered=True)``: the staff script is enough, someone is across
+    the desk), two unless the voices say otherwise with confidence ``DiarizeOptions.strong_count``,
+    with CAM++, each voice's own sound and the groupings for the words to choose; before (round 12),
+    the room path estimated the count with resemblyzer and offered the call's groupings afterwards.
+    Roles on two-person conversations read as face-to-face, before -> after: README, round 16."""
+    return min_speakers(meta) == 2 and not meta.n_speakers and audio.channels == 1
 
 
 def min_speakers(meta: RecordingMeta) -> int:

@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError
 from pipeline.records import AudioInfo, DecodedAudio, RecordingMeta, Utterance, Word
 from pipeline.roles import assign_roles, call_shape
 from pipeline.speaker_models import encoder, kaldi_fbank
-from pipeline.speakers import expected_speakers, flag_count
+from pipeline.speakers import expected_speakers, face_to_face_pair, flag_count
 from pipeline.speakers_cli import evaluate_diarization, evaluate_roles, register, role_accuracy, role_spans
 from pipeline.synth import Turn, Voice, synthesize
 
@@ -117,6 +117,27 @@ def test_a_mono_recording_whose_words_are_a_call_is_diarized_as_a_call(call_with
     assert "taken as a two-person call" in result["reason"] and "call's shape" in result["reason"]
     assert result["n_speakers"] == 2 and result["method"] == "content"
     assert result["share"] >= 0.85  # robust to espeak-ng and Whisper versions; 98.7% on 40 held-out 16 kHz calls
+
+
+@pytest.fixture(scope="module")
+def face_to_face(tmp_path_factory) -> Path:
+    """The same conversation at 16 kHz, with a sidecar that says face-to-face (a branch's desk)."""
+    path = tmp_path_factory.mktemp("desk") / "desk.wav"
+    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+m1", 160, 45)}
+    script = synthesize(CALL, path, stereo=False, voices=voices, sample_rate=16000, seed=3)
+    path.with_suffix(".rttm").write_text(script.to_rttm(path.stem))
+    path.with_suffix(".json").write_text(json.dumps({"channel": "face-to-face"}))
+    return path
+
+
+def test_a_face_to_face_conversation_whose_words_are_two_sided_is_two_people(face_to_face: Path) -> None:
+    result = evaluate_roles(face_to_face, face_to_face.with_suffix(".rttm"))
+    assert "taken as two people, as a call is" in result["reason"] and "face-to-face conversation" in result["reason"]
+    assert result["n_speakers"] == 2 and result["method"] == "content"
+    # robust to espeak-ng and Whisper versions; held-out seed 43 (8 kHz) and 44 (16 kHz): README round 16
+    assert result["share"] >= 0.85
+    # diarized as a call is: Silero's speech detection, CAM++ for the two voices
+    assert result["model"]["name"] == "campplus"
 
 
 def test_a_mono_phone_call_is_two_people_with_the_staff_member_found(phone_call: Path) -> None:
@@ -302,6 +323,13 @@ def test_words_with_a_calls_shape_make_a_recording_with_no_channel_a_call() -> N
     assert "a security question put to the customer" in call_shape([w for u in asked for w in u.words])
     told = spoken(MERGED[:2] + ["For security purposes please have your account number ready when you call back."])
     assert call_shape([w for u in told for w in u.words]) == ""
+    # face to face, someone is known to be across the desk: the staff script alone reads as two sides
+    assert call_shape([w for u in told for w in u.words], answered=True) == "3 sentences of the staff script, said face to face"
+    assert call_shape([w for u in speech for w in u.words], answered=True) == ""  # no script: a meeting, a talk
+    assert face_to_face_pair(RecordingMeta(channel="face-to-face"), info(16000))
+    assert not face_to_face_pair(RecordingMeta(channel="face-to-face", n_speakers=3), info(16000))  # a count given
+    assert not face_to_face_pair(RecordingMeta(channel="face-to-face"), info(16000, 2))  # stereo: the channels say
+    assert not face_to_face_pair(RecordingMeta(), info(16000))  # no channel: the words may make it a call instead
     assert expected_speakers(RecordingMeta(channel=" Telephone"), info(16000)) == 2  # another spelling of a phone call
 
 
