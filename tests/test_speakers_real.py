@@ -102,14 +102,20 @@ def phone_call(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def call_without_metadata(tmp_path_factory) -> Path:
-    """The same call at 16 kHz, with no sidecar: nothing but its words says it is a call."""
-    path = tmp_path_factory.mktemp("bare") / "mono-call.wav"
+def at_16k(path: Path, sidecar: dict | None = None) -> Path:
+    """The same call at 16 kHz on one channel at ``path``, its RTTM beside it, and ``sidecar``."""
     voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+m1", 160, 45)}
     script = synthesize(CALL, path, stereo=False, voices=voices, sample_rate=16000, seed=3)
     path.with_suffix(".rttm").write_text(script.to_rttm(path.stem))
+    if sidecar is not None:
+        path.with_suffix(".json").write_text(json.dumps(sidecar))
     return path
+
+
+@pytest.fixture(scope="module")
+def call_without_metadata(tmp_path_factory) -> Path:
+    """The same call at 16 kHz, with no sidecar: nothing but its words says it is a call."""
+    return at_16k(tmp_path_factory.mktemp("bare") / "mono-call.wav")
 
 
 def test_a_mono_recording_whose_words_are_a_call_is_diarized_as_a_call(call_without_metadata: Path) -> None:
@@ -122,12 +128,7 @@ def test_a_mono_recording_whose_words_are_a_call_is_diarized_as_a_call(call_with
 @pytest.fixture(scope="module")
 def face_to_face(tmp_path_factory) -> Path:
     """The same conversation at 16 kHz, with a sidecar that says face-to-face (a branch's desk)."""
-    path = tmp_path_factory.mktemp("desk") / "desk.wav"
-    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+m1", 160, 45)}
-    script = synthesize(CALL, path, stereo=False, voices=voices, sample_rate=16000, seed=3)
-    path.with_suffix(".rttm").write_text(script.to_rttm(path.stem))
-    path.with_suffix(".json").write_text(json.dumps({"channel": "face-to-face"}))
-    return path
+    return at_16k(tmp_path_factory.mktemp("desk") / "desk.wav", {"channel": "face-to-face"})
 
 
 def test_a_face_to_face_conversation_whose_words_are_two_sided_is_two_people(face_to_face: Path) -> None:
