@@ -357,7 +357,7 @@ def _cluster_all(
     confidence = max(certainty, 0.5) if agrees else 1.0 - certainty
     return split(expected), SpeakerCount(
         expected, round(confidence, 3),
-        f"{expected} expected (a phone call); the eigengap says {k_auto} (confidence {certainty:.2f})")
+        f"{expected} expected (two people, as in a call); the eigengap says {k_auto} (confidence {certainty:.2f})")
 
 
 @dataclass
@@ -403,15 +403,18 @@ def diarize_full(
     expected: int | None = None, source_rate: int = 16000, two_sided: bool = False,
 ) -> Diarization:
     """Speaker turns with the count's confidence. ``n_speakers``: known count (metadata);
-    ``expected``: the likely count (2 for a phone call), kept unless the voices say otherwise.
+    ``expected``: the likely count (2 for a phone call, and for a face-to-face conversation whose
+    words read as two sides: ``speakers.face_to_face_pair``), kept unless the voices say otherwise.
     ``source_rate``: the recording's own sample rate (8000: telephone-band speech detection).
     ``two_sided``: the words read as one staff member and one customer (``roles.call_shape``):
-    a recording with no count given or expected (a face-to-face conversation) heard as two or
-    more voices is then offered two-voice groupings for the words to accept, as a call is.
+    a recording with no count given or expected (a channel other than phone or face-to-face)
+    heard as two or more voices is then offered two-voice groupings for the words to accept, as a
+    call is.
     Turns of two speakers overlap where the segmentation model hears both at once."""
     options = options or DiarizeOptions()
-    # CAM++ under ``auto`` for a phone call of two people (as measured), not for a room whose
-    # metadata says two, nor for a phone call whose metadata says three or more
+    # CAM++ under ``auto`` for two people expected (a phone call; a face-to-face conversation whose
+    # words read as two sides), not for a room whose metadata says two, nor for a phone call whose
+    # metadata says three or more
     chosen = encoder_setting(options.encoder)  # the setting, read once for both encoders
     model = encoder(chosen, two_person=expected == 2 and n_speakers in (None, 0, 2))
     vad = options.vad
@@ -448,7 +451,7 @@ def diarize_full(
     heard_one = count.n == 1 and expected == 2 and not n_speakers and len(vectors) >= 3
     # a room whose words read as one staff member and one customer: its voices grouped into two
     # (forced apart where more were heard), resegmented, and the stretch groupings made from them
-    # (three or more only when not heard surely: a couple and an adviser at a branch keep three)
+    # (three or more only when not heard surely: three sure voices keep three)
     as_two = (two_sided and estimated and len(vectors) >= 3
               and (count.n == 2 or count.more_than_two_unsurely(options.strong_count)))
 

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     # Analysis
     diarization: bool = Field(True, description="Tell speakers apart in mono and face-to-face recordings (stereo: one speaker per channel).")
     max_speakers: int = Field(6, ge=1, le=10, description="Most speakers diarization will find when metadata does not give n_speakers.")
-    speaker_model: str = Field("auto", description="Speaker encoder: auto (CAM++ for the voices of a phone call of two people, resemblyzer for rooms, estimated counts and voiceprints), campplus (CAM++, int8) or resemblyzer, for everything. Voiceprints are compared with the encoder they were enrolled with.")
+    speaker_model: str = Field("auto", description="Speaker encoder: auto (CAM++ for the voices of a phone call of two people and of a face-to-face conversation whose words read as two sides, resemblyzer for rooms, estimated counts and voiceprints), campplus (CAM++, int8) or resemblyzer, for everything. Voiceprints are compared with the encoder they were enrolled with.")
     redaction: bool = Field(True, description="Find PII/PCI (cards, CVV, expiry, bank details, NI/SSN, email, phone, postcode, names) and store only redacted text.")
     keep_raw_text: bool = Field(False, description="Also keep the unredacted text in the database (off: only [CARD], [NAME], ... placeholders are stored).")
     keep_original_audio: bool = Field(False, description="Keep the unredacted original beside the redacted archive copy (off: only the redacted copy is kept).")

@@ -137,7 +137,8 @@ def choose_turns(
     two-person call heard as one) give way to two voices the words agree with at least
     ``ONE_VOICE_AGREEMENT`` and that lean one to each side (``both_sides``), and the count becomes
     two, with the words as its reason; so do the turns of three or more voices in a room whose
-    words read as two people (``diarize_full(two_sided=True)`` offers it groupings), where the
+    words read as two people (a channel other than phone or face-to-face, whose count is
+    estimated: ``diarize_full(two_sided=True)`` offers it groupings), where the
     other voice need only not lean staff (``both_sides(strict=False)``: a customer may say no cue
     phrase at all, and more than one voice was heard, so this is no monologue split in two). A
     room heard as two voices is offered groupings as a call is. On 16 kHz and 8 kHz two-person
@@ -301,8 +302,9 @@ def call_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utt
 
 
 def face_to_face_pair(meta: RecordingMeta, audio: DecodedAudio) -> bool:
-    """A mono face-to-face recording with no count in its metadata: its words may make it two
-    people, diarized as a call is (``attribute_speakers``). Where they read as one staff member and
+    """A mono face-to-face recording (``channel`` face-to-face, in-person or branch:
+    ``min_speakers``) with no count in its metadata: its words may make it two people, diarized as
+    a call is (``attribute_speakers``; at least two all the same). Where they read as one staff member and
     one customer (``roles.call_shape(answered=True)``: the staff script is enough, someone is across
     the desk), two unless the voices say otherwise with confidence ``DiarizeOptions.strong_count``,
     with CAM++, each voice's own sound and the groupings for the words to choose; before (round 12),
@@ -329,7 +331,8 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
                two_sided: str = "") -> None:
     """A two-sided call heard as one voice is never silent: flag it and say so; so is one whose
     voices sounded more like another count than the one expected (``UNSURE_VOICES``; ``unsure``
-    False: not that); and a recording with no count expected whose words read as one staff
+    False: not that); and a recording with no count expected (since round 16, a channel other
+    than phone or face-to-face) whose words read as one staff
     member and one customer (``two_sided``: ``roles.call_shape``'s reason) where three or more
     voices were heard without strong evidence (count confidence under
     ``DiarizeOptions.strong_count``, the evidence a phone call needs to be other than two).

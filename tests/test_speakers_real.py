@@ -141,6 +141,24 @@ def test_a_face_to_face_conversation_whose_words_are_two_sided_is_two_people(fac
     assert result["model"]["name"] == "campplus"
 
 
+def test_face_to_face_words_with_only_the_staff_script_make_two_people() -> None:
+    """The customer says no cue phrase: face to face, the staff script alone makes two people (as a
+    call, and the reason says so); the same words with no channel are not a call (nobody answers)."""
+    from pipeline.records import Transcript
+    from pipeline.speakers import SpeakerOptions, attribute_speakers
+
+    audio = DecodedAudio(AudioInfo("wav", "pcm", 16000, 1, 10.0, "mono"), np.zeros((1, 16000), np.float32))
+    words = Transcript(spoken(MERGED[:2] + ["For security purposes please have your account number ready."]))
+    off = SpeakerOptions(diarization=False)  # the decision, not the voices
+    desk = attribute_speakers(audio, words, RecordingMeta(channel="Face-to-Face"), off).roles
+    assert desk.reason.startswith("taken as two people, as a call is") and "said face to face" in desk.reason
+    assert desk.method == "content split" and desk.flagged  # one voice where two were expected: split by the words
+    bare = attribute_speakers(audio, words, RecordingMeta(), off).roles
+    assert "taken as" not in bare.reason and bare.method != "content split"
+    counted = attribute_speakers(audio, words, RecordingMeta(channel="face-to-face", n_speakers=2), off).roles
+    assert "taken as" not in counted.reason and counted.method != "content split"
+
+
 def test_a_mono_phone_call_is_two_people_with_the_staff_member_found(phone_call: Path) -> None:
     result = evaluate_roles(phone_call, phone_call.with_suffix(".rttm"))
     assert result["n_speakers"] == 2
@@ -233,7 +251,7 @@ def test_a_call_whose_voices_sounded_like_another_count_is_flagged() -> None:
     from pipeline.roles import RoleResult
 
     def flagged(confidence: float, n: int = 2, expected: int | None = 2) -> RoleResult:
-        reason = f"2 expected (a phone call); the eigengap says 1 (confidence {1 - confidence:.2f})"
+        reason = f"2 expected (two people, as in a call); the eigengap says 1 (confidence {1 - confidence:.2f})"
         found = Diarization([], SpeakerCount(n, confidence, reason), "campplus", "0", "silero")
         roles = RoleResult("content", ["S1"], confidence=0.99, reason="S1 is staff by content")
         flag_count(roles, found, expected)
