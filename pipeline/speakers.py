@@ -64,9 +64,13 @@ def attribute_speakers(
         pair = face_to_face_pair(meta, audio)
         two_sided = "" if expected else call_shape([w for u in utterances for w in u.words], options.utterance_gap_s,
                                                    answered=pair)
-        shape = two_sided if two_sided and words_may_decide(meta, audio) else ""
-        in_person = two_sided if two_sided and pair else ""
-        if shape or in_person:
+        taken_as = ""  # why the words make it two people (no channel and face to face never meet)
+        if two_sided and words_may_decide(meta, audio):
+            taken_as = f"taken as a two-person call: no channel in its metadata, and its words have a call's shape ({two_sided})"
+        elif two_sided and pair:
+            taken_as = (f"taken as two people, as a call is (more only where the voices say so surely): a face-to-face "
+                        f"conversation whose words read as one staff member and one customer ({two_sided})")
+        if taken_as:
             expected = 2
         diarization = None
         if options.diarization and utterances:
@@ -87,13 +91,8 @@ def attribute_speakers(
             utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s,
                                                        transcript.segment_stats)
             turns = diarization.turns
-        if shape:
-            roles.reason = "; ".join(r for r in (f"taken as a two-person call: no channel in its metadata, and its words "
-                                                 f"have a call's shape ({shape})", roles.reason) if r)
-        if in_person:
-            roles.reason = "; ".join(r for r in (f"taken as two people, as a call is (more only where the voices say so "
-                                                 f"surely): a face-to-face conversation whose words read as one staff "
-                                                 f"member and one customer ({in_person})", roles.reason) if r)
+        if taken_as:
+            roles.reason = "; ".join(r for r in (taken_as, roles.reason) if r)
         if diarization is not None:
             # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
             flag_count(roles, diarization, expected, unsure=not chosen, two_sided=two_sided)
