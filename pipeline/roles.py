@@ -438,7 +438,7 @@ def cued_sentences(words: list[Word], max_gap_s: float = 0.8) -> list[tuple[list
 
 CALL_SHAPE_STAFF_SENTENCES = 2
 """A recording whose metadata names no channel is taken as a two-person call
-(``speakers.expected_speakers``) when at least this many of its sentences carry the staff
+(``speakers.two_people_by_words``) when at least this many of its sentences carry the staff
 script's cues (``call_shape``), and someone is on the other side."""
 
 

@@ -59,17 +59,8 @@ def attribute_speakers(
         samples = audio.samples[0]
         expected = expected_speakers(meta, audio)
         # with no count from the metadata or the audio: do the words read as one staff member and
-        # one customer? (read once) They make a recording with no channel a call, and a face-to-face
-        # conversation two people as a call is (both say so, below)
-        pair = face_to_face_pair(meta, audio)
-        two_sided = "" if expected else call_shape([w for u in utterances for w in u.words], options.utterance_gap_s,
-                                                   answered=pair)
-        taken_as = ""  # why the words make it two people (no channel and face to face never meet)
-        if two_sided and words_may_decide(meta, audio):
-            taken_as = f"taken as a two-person call: no channel in its metadata, and its words have a call's shape ({two_sided})"
-        elif two_sided and pair:
-            taken_as = (f"taken as two people, as a call is (more only where the voices say so surely): a face-to-face "
-                        f"conversation whose words read as one staff member and one customer ({two_sided})")
+        # one customer? (read once: the reason goes to the count's flag, taken_as to the roles')
+        two_sided, taken_as = ("", "") if expected else two_people_by_words(meta, audio, utterances, options.utterance_gap_s)
         if taken_as:
             expected = 2
         diarization = None
@@ -264,18 +255,14 @@ TELEPHONE_RATE = 8000
 """A recording at this sample rate or lower was made on a telephone line."""
 
 
-def expected_speakers(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance] | None = None,
-                      max_gap_s: float = 0.8) -> int | None:
-    """2 for a phone call, else None (the voices say how many). A phone call: metadata ``channel:
-    phone`` (``PHONE_CHANNELS``); or, with no channel in the metadata, telephone-band audio, or a
-    mono recording (no count in the metadata either) whose words have a call's shape
-    (``call_by_words``: the staff script and someone answering it). Without the last, a 16 kHz two-person call with no
-    sidecar was diarized as a room: one voice found in 10 of 40 held-out calls, roles right on
-    87.8% of the speech time against 98.7% as a call."""
+def expected_speakers(meta: RecordingMeta, audio: DecodedAudio) -> int | None:
+    """2 for a phone call by its metadata (``channel: phone``, ``PHONE_CHANNELS``) or, with no
+    channel in the metadata, by its telephone-band audio; else None (the words may still make it
+    two people: ``two_people_by_words``; else the voices say how many)."""
     channel = channel_of(meta)
     if channel in PHONE_CHANNELS or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
         return 2
-    return 2 if utterances and call_by_words(meta, audio, utterances, max_gap_s) else None
+    return None
 
 
 PHONE_CHANNELS = ("phone", "telephone", "phone call", "phone-call", "phone_call")
@@ -292,18 +279,36 @@ def words_may_decide(meta: RecordingMeta, audio: DecodedAudio) -> bool:
     return not (channel_of(meta) or meta.n_speakers or audio.channels != 1)
 
 
-def call_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance], max_gap_s: float = 0.8) -> str:
-    """Why a mono recording whose metadata names no channel and no count is a call by its words
-    (``roles.call_shape``), or ""."""
-    if not words_may_decide(meta, audio):
-        return ""
-    return call_shape([w for u in utterances for w in u.words], max_gap_s)
+def two_people_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: list[Utterance],
+                        max_gap_s: float = 0.8) -> tuple[str, str]:
+    """Whether a mono recording's words read as one staff member and one customer
+    (``roles.call_shape``'s reason, "" if not), and, where that makes it two people, why ("" if
+    it does not). Two kinds of recording are made two people by their words:
+
+    - one whose metadata names no channel and no count (``words_may_decide``): the staff script and
+      someone answering it make it a call. Without this, a 16 kHz two-person call with no sidecar
+      was diarized as a room: one voice found in 10 of 40 held-out calls, roles right on 87.8% of
+      the speech time against 98.7% as a call;
+    - a face-to-face conversation with no count (``face_to_face_pair``), where the staff script
+      alone is enough (``call_shape(answered=True)``: someone is across the desk).
+
+    Any other recording (a count in the metadata, stereo, another channel) is not made two people
+    by its words, but the reason still goes to ``flag_count``: three or more voices heard in words
+    that read as two sides are flagged."""
+    pair = face_to_face_pair(meta, audio)
+    two_sided = call_shape([w for u in utterances for w in u.words], max_gap_s, answered=pair)
+    if two_sided and words_may_decide(meta, audio):
+        return two_sided, f"taken as a two-person call: no channel in its metadata, and its words have a call's shape ({two_sided})"
+    if two_sided and pair:
+        return two_sided, (f"taken as two people, as a call is (more only where the voices say so surely): a face-to-face "
+                           f"conversation whose words read as one staff member and one customer ({two_sided})")
+    return two_sided, ""
 
 
 def face_to_face_pair(meta: RecordingMeta, audio: DecodedAudio) -> bool:
     """A mono face-to-face recording (``channel`` face-to-face, in-person or branch:
     ``min_speakers``) with no count in its metadata: its words may make it two people, diarized as
-    a call is (``attribute_speakers``; at least two all the same). Where they read as one staff member and
+    a call is (``two_people_by_words``; at least two all the same). Where they read as one staff member and
     one customer (``roles.call_shape(answered=True)``: the staff script is enough, someone is across
     the desk), two unless the voices say otherwise with confidence ``DiarizeOptions.strong_count``,
     with CAM++, each voice's own sound and the groupings for the words to choose; before (round 12),

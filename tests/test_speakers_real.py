@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError
 from pipeline.records import AudioInfo, DecodedAudio, RecordingMeta, Utterance, Word
 from pipeline.roles import assign_roles, call_shape
 from pipeline.speaker_models import encoder, kaldi_fbank
-from pipeline.speakers import expected_speakers, face_to_face_pair, flag_count
+from pipeline.speakers import expected_speakers, face_to_face_pair, flag_count, two_people_by_words
 from pipeline.speakers_cli import evaluate_diarization, evaluate_roles, register, role_accuracy, role_spans
 from pipeline.synth import Turn, Voice, synthesize
 
@@ -326,16 +326,20 @@ def test_words_with_a_calls_shape_make_a_recording_with_no_channel_a_call() -> N
                                                  np.zeros((channels, 16000), np.float32))
     call = spoken(MERGED)
     assert call_shape([w for u in call for w in u.words]).startswith("4 sentences of the staff script and 2 of the customer's")
-    assert expected_speakers(RecordingMeta(), info(16000), call) == 2
+    by_words = lambda meta, utterances, audio=info(16000): two_people_by_words(meta, audio, utterances)[1]  # noqa: E731
+    assert by_words(RecordingMeta(), call).startswith("taken as a two-person call: no channel in its metadata")
     assert expected_speakers(RecordingMeta(), info(16000)) is None  # no words: the voices say
-    assert expected_speakers(RecordingMeta(channel="face-to-face"), info(16000), call) is None  # the metadata says otherwise
-    assert expected_speakers(RecordingMeta(n_speakers=3), info(16000), call) is None
-    assert expected_speakers(RecordingMeta(), info(16000, 2), call) is None  # stereo: the channels say
+    assert by_words(RecordingMeta(channel="face-to-face"), call).startswith("taken as two people, as a call is")
+    assert by_words(RecordingMeta(channel="meeting"), call) == ""  # another channel: the voices say how many ...
+    assert two_people_by_words(RecordingMeta(channel="meeting"), info(16000), call)[0]  # ... (flag_count reads this)
+    assert by_words(RecordingMeta(n_speakers=3), call) == ""
+    assert by_words(RecordingMeta(), call, info(16000, 2)) == ""  # stereo: the channels say
     # the script with nobody answering it (a message on an answerphone), or a speech, is not a call
     message = spoken(MERGED[:2] + ["Please call us back on the usual number."])
-    assert expected_speakers(RecordingMeta(), info(16000), message) is None
+    assert by_words(RecordingMeta(), message) == ""
     speech = spoken(["And so my fellow Americans, ask not what your country can do for you."])
-    assert expected_speakers(RecordingMeta(), info(16000), speech) is None
+    assert by_words(RecordingMeta(), speech) == ""
+    assert by_words(RecordingMeta(channel="face-to-face"), speech) == ""  # face to face too: no script, no sides
     # a security question put to someone is somebody on the other side, even if their answers carry no cue;
     # the same words said to nobody on an answerphone ask nothing
     asked = spoken(MERGED[:2] + ["Can I take your full name and date of birth, please?", "Helen Tran, first of June."])
