@@ -1,6 +1,6 @@
 """Benchmark: diarization time against transcription time of the same 10-minute recording.
 
-    python bench/diarization.py [--minutes 10] [--clips DIR] [--phone] [--speakers N]
+    python bench/diarization.py [--minutes 10] [--clips DIR] [--phone | --face-to-face] [--speakers N]
 
 Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
 short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
@@ -11,7 +11,10 @@ reuses transcription's VAD probabilities), each ``--repeat`` times keeping the f
 machine may be shared). Target: diarization <= 25% of transcription. Also reports CPU seconds
 and the DER against the known turns, and for a two-person call (``--phone --speakers 2``) the
 time of the other groupings its words may choose from (``Diarization.offered()``: made only
-for a call whose words do not already agree with the turns). The last line is one JSON object.
+for a call whose words do not already agree with the turns). ``--face-to-face --speakers 2``: as
+``parley process`` diarizes a face-to-face conversation whose words read as one staff member and
+one customer (``speakers.two_people_by_words``: two expected, at least two, two-sided). The last
+line is one JSON object.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ def main() -> None:
     parser.add_argument("--phone", action="store_true",
                         help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
                              "(segmentation model, count estimated).")
+    parser.add_argument("--face-to-face", action="store_true",
+                        help="Diarize as a face-to-face conversation whose words read as two sides (two expected, "
+                             "at least two), as the pipeline does since round 16.")
     parser.add_argument("--speakers", type=int, default=None,
                         help="Only the first N speakers of --clips (2 with --phone: a two-person call, whose "
                              "frames diarization also resegments).")
@@ -84,7 +90,7 @@ def main() -> None:
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from pipeline.diarize import DiarizeOptions, diarize, diarize_full
+    from pipeline.diarize import DiarizeOptions, diarize_full
     from pipeline.models import shared_vad
     from pipeline.records import AudioInfo, DecodedAudio
     from pipeline.settings import Settings
@@ -93,10 +99,11 @@ def main() -> None:
 
     samples, reference = conversation(args.clips, args.minutes, args.speakers)
     duration = len(samples) / RATE
-    doptions = DiarizeOptions(encoder=args.model)
-    expected = 2 if args.phone else None
+    doptions = DiarizeOptions(encoder=args.model, min_speakers=2 if args.face_to_face else 1)
+    expected = 2 if args.phone or args.face_to_face else None
+    two_sided = args.face_to_face
     # warm up (models loaded, as in a long-running worker); the encoder that ran (auto: CAM++ for a two-person call)
-    encoder_name = diarize_full(samples[: 10 * RATE], options=doptions, expected=expected).encoder
+    encoder_name = diarize_full(samples[: 10 * RATE], options=doptions, expected=expected, two_sided=two_sided).encoder
 
     options = TranscribeOptions.from_settings(Settings())  # Parley's transcription, as configured
     audio = DecodedAudio(info=AudioInfo("wav", "pcm", RATE, 1, duration, "mono"), samples=samples[None, :].astype("float32"))
@@ -111,13 +118,13 @@ def main() -> None:
         """As the pipeline runs: transcription first; diarization then reuses its VAD probabilities."""
         n_words = transcribe()
         wall, cpu = time.perf_counter(), time.process_time()
-        turns = diarize(samples, options=doptions, expected=expected)
+        turns = diarize_full(samples, options=doptions, expected=expected, two_sided=two_sided).turns
         return n_words, turns, time.perf_counter() - wall, time.process_time() - cpu
 
     def other_groupings() -> tuple[int, float, float]:
         """The groupings a two-person call's words may choose from (by voice and by sound), made
         only when its words do not agree with the turns already; timed on their own."""
-        found = diarize_full(samples, options=doptions, expected=expected)
+        found = diarize_full(samples, options=doptions, expected=expected, two_sided=two_sided)
         wall, cpu = time.perf_counter(), time.process_time()
         n = len(found.offered())
         return n, time.perf_counter() - wall, time.process_time() - cpu
@@ -148,7 +155,7 @@ def main() -> None:
         "ratio": round(ratio, 3), "target": 0.25, "other_groupings": n_other, "other_groupings_s": round(other_s, 2),
         "other_groupings_cpu_s": round(other_cpu, 2), "ratio_with_other_groupings": round((diarize_s + other_s) / transcribe_s, 3), "pass": ratio <= 0.25, "der": round(float(der), 4),
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
-        "clips": str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone,
+        "clips": str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone, "face_to_face": args.face_to_face,
     }))
 
 
