@@ -76,12 +76,13 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, default=SHARED if SHARED.is_dir() else BUNDLED)
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each side; the fastest counts.")
     parser.add_argument("--model", default=None, help="Speaker encoder: auto (default, the speaker_model setting: CAM++ for a two-person call, resemblyzer otherwise), campplus or resemblyzer.")
-    parser.add_argument("--phone", action="store_true",
-                        help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
-                             "(segmentation model, count estimated).")
-    parser.add_argument("--face-to-face", action="store_true",
-                        help="Diarize as a face-to-face conversation whose words read as two sides (two expected, "
-                             "at least two), as the pipeline does since round 16.")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--phone", action="store_true",
+                      help="Diarize as a two-person phone call (Silero, count 2) instead of a room recording "
+                           "(segmentation model, count estimated).")
+    kind.add_argument("--face-to-face", action="store_true",
+                      help="Diarize as a face-to-face conversation whose words read as two sides (two expected, "
+                           "at least two), as the pipeline does since round 16.")
     parser.add_argument("--speakers", type=int, default=None,
                         help="Only the first N speakers of --clips (2 with --phone: a two-person call, whose "
                              "frames diarization also resegments).")
@@ -122,8 +123,9 @@ def main() -> None:
         return n_words, turns, time.perf_counter() - wall, time.process_time() - cpu
 
     def other_groupings() -> tuple[int, float, float]:
-        """The groupings a two-person call's words may choose from (by voice and by sound), made
-        only when its words do not agree with the turns already; timed on their own."""
+        """The groupings a two-person call's (or a two-sided face-to-face conversation's) words may
+        choose from (by voice and by sound), made only when its words do not agree with the turns
+        already; timed on their own."""
         found = diarize_full(samples, options=doptions, expected=expected, two_sided=two_sided)
         wall, cpu = time.perf_counter(), time.process_time()
         n = len(found.offered())

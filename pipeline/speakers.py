@@ -90,7 +90,7 @@ def attribute_speakers(
             note_choice(roles, chosen)
         flag_script(roles, utterances)
         if diarization is not None:
-            flag_split_sentences(roles, utterances)
+            flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
 
@@ -213,39 +213,50 @@ def flag_script(roles: RoleResult, utterances: list[Utterance]) -> None:
         roles.reason = "; ".join(r for r in (roles.reason, note) if r)
 
 
-SPLIT_SENTENCES_PER_MINUTE = 10.0
+SENTENCE_CUTS_PER_MINUTE = 10.0
 """A diarized recording whose speaker changes inside a sentence this often a minute or more ...
-(``flag_split_sentences``)"""
-MIN_SPLIT_SENTENCES = 5
+(``flag_sentence_cuts``)"""
+MIN_SENTENCE_CUTS = 5
 """... and at least this many times in all, is flagged."""
+SENTENCE_ENDS = (".", "?", "!", "\u2026", "\uff1f", "\uff01")
+"""What ends a sentence at the end of a word (after any closing quote or bracket)."""
 
 
-def split_sentences(utterances: list[Utterance]) -> tuple[int, float]:
-    """How many times the speaker changes between two words where the first does not end a
-    sentence (no full stop, question or exclamation mark after it), and how many times a minute
-    of the words' span."""
-    words = sorted((w.start, w.end, w.word.strip(), u.speaker) for u in utterances for w in u.words)
-    changes = sum(1 for a, b in zip(words, words[1:]) if a[3] != b[3] and not a[2].endswith((".", "?", "!")))
+def ends_sentence(text: str) -> bool:
+    """Whether a word ends a sentence: a full stop, question or exclamation mark (or an
+    ellipsis), before any closing quote or bracket ('today?"')."""
+    return text.strip().rstrip("\"')]}\u201d\u2019\u00bb").endswith(SENTENCE_ENDS)
+
+
+def sentence_cuts(utterances: list[Utterance], max_gap_s: float = 0.8) -> tuple[int, float]:
+    """How many times the speaker changes between two words inside a sentence (the first does
+    not end one, and the pause between them is shorter than ``max_gap_s``, the pause that ends
+    an utterance), and how many times a minute of the words' span."""
+    words = sorted((w.start, w.end, w.word, u.speaker) for u in utterances for w in u.words if w.word.strip())
+    cuts = sum(1 for a, b in zip(words, words[1:])
+               if a[3] != b[3] and not ends_sentence(a[2]) and b[0] - a[1] < max_gap_s)
     minutes = (words[-1][1] - words[0][0]) / 60.0 if words else 0.0
-    return changes, (changes / minutes if minutes > 0 else 0.0)
+    return cuts, (cuts / minutes if minutes > 0 else 0.0)
 
 
-def flag_split_sentences(roles: RoleResult, utterances: list[Utterance]) -> None:
+def flag_sentence_cuts(roles: RoleResult, utterances: list[Utterance], max_gap_s: float = 0.8) -> None:
     """Turns that cut across sentences again and again are flagged: people mostly hand over at
     the end of a sentence, so a speaker change inside one, many times a minute ("Lovely to speak
     | to you | today."), means the voices were told apart badly there and the roles of those words
     may be wrong even where the roles of the two voices are right. Chosen on round 16's two
     face-to-face sets (seeds 41 and 43, 8 kHz, cached transcripts): their three calls under 90%
-    right and unflagged (77-85%: 11-21 changes, 13-22 a minute) are flagged now, and no call over
-    90% right is (8 a minute at most there). Held out, 160 recordings (face-to-face seeds 45, 46 at
-    16 kHz, 47, three-person 48, phone 40): nothing newly flagged, either way. README, round 17."""
+    right and unflagged (77-85%: 11-20 cuts, 13-21 a minute) are flagged now, and no call 90% or
+    more right is (8 a minute at most there). Held out, 160 recordings (face-to-face seeds 45, 46 at
+    16 kHz, 47, three-person 48, phone 40): nothing newly flagged, either way. Chosen on espeak
+    voices, which say no "yeah" or "mm-hm" over the other person: each such word inside someone's
+    sentence is a cut too, so real calls with many may be flagged more. README, round 17."""
     if roles.method not in ("content", "voiceprint"):  # a split by content is flagged, and says why, already
         return
-    changes, per_minute = split_sentences(utterances)
-    if changes < MIN_SPLIT_SENTENCES or per_minute < SPLIT_SENTENCES_PER_MINUTE:
+    cuts, per_minute = sentence_cuts(utterances, max_gap_s)
+    if cuts < MIN_SENTENCE_CUTS or per_minute < SENTENCE_CUTS_PER_MINUTE:
         return
     roles.flagged = True
-    note = (f"the speaker changes inside a sentence {changes} times ({per_minute:.1f} a minute): the turns may cut "
+    note = (f"the speaker changes inside a sentence {cuts} times ({per_minute:.1f} a minute): the turns may cut "
             f"across the two people's words")
     roles.reason = "; ".join(r for r in (roles.reason, note) if r)
 
@@ -331,9 +342,9 @@ def two_people_by_words(meta: RecordingMeta, audio: DecodedAudio, utterances: li
     - a face-to-face conversation with no count (``face_to_face_pair``), where the staff script
       alone is enough (``call_shape(answered=True)``: someone is across the desk).
 
-    Any other recording (a count in the metadata, stereo, another channel) is not made two people
-    by its words, but the reason still goes to ``flag_count``: three or more voices heard in words
-    that read as two sides are flagged."""
+    A mono recording with a count in its metadata, or of a channel other than phone or
+    face-to-face, is not made two people by its words, but the reason still goes to
+    ``flag_count``: three or more voices heard in words that read as two sides are flagged."""
     pair = face_to_face_pair(meta, audio)
     two_sided = call_shape([w for u in utterances for w in u.words], max_gap_s, answered=pair)
     if two_sided and words_may_decide(meta, audio):

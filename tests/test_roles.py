@@ -15,7 +15,7 @@ from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
 from pipeline.records import Utterance, Word
 from pipeline.roles import RoleOptions, assign_roles, content_agreement, give_spans, speaker_rows, utterance_cues
 from pipeline.roles import RoleResult
-from pipeline.speakers import choose_turns, flag_script, note_choice, recut_by_content
+from pipeline.speakers import choose_turns, flag_script, flag_sentence_cuts, note_choice, recut_by_content, sentence_cuts
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
 
@@ -163,6 +163,50 @@ def test_a_speaker_labelled_customer_who_speaks_the_staff_script_gets_the_roles_
     assert none.reason == "no content cue tells the roles apart"
 
 
+def test_turns_that_cut_across_sentences_again_and_again_are_flagged() -> None:
+    """Round 17: the calls left unflagged under 90% right had their speaker change inside a
+    sentence 11-20 times, 13-21 a minute ("Lovely to speak | to you | today."); the calls 90% or
+    more right at most 8 a minute."""
+    lines = [("S1", "Good morning, welcome to Northfield, lovely to speak to you today."),
+             ("S2", "Hi, I have a quick question about moving money between my accounts."),
+             ("S1", "Of course, let me check that for you, it will show within two working days."),
+             ("S2", "Great, thank you.")] * 2
+
+    def cut_up(lines: list[tuple[str, str]]) -> list[tuple[str, str]]:  # S2 given pieces of S1's sentences
+        return [(s, piece) for speaker, text in lines
+                for s, piece in ([(speaker, text)] if speaker == "S2" else
+                                 [(speaker, " ".join(text.split()[:3])), ("S2", " ".join(text.split()[3:5])),
+                                  (speaker, " ".join(text.split()[5:]))])]
+
+    handed_over, cut = spoken(lines), spoken(cut_up(lines))
+    assert sentence_cuts(handed_over)[0] == 0
+    cuts, per_minute = sentence_cuts(cut)
+    assert cuts == 8 and per_minute > 10
+
+    def flagged(utterances: list[Utterance], method: str = "content") -> RoleResult:
+        roles = RoleResult(method, ["S1"], confidence=0.99, reason="S1 is staff by content")
+        flag_sentence_cuts(roles, utterances)
+        return roles
+
+    assert not flagged(handed_over).flagged
+    roles = flagged(cut)
+    assert roles.flagged and roles.reason.startswith("S1 is staff by content; the speaker changes inside a sentence 8 times")
+    assert flagged(cut, "voiceprint").flagged
+    assert sentence_cuts(cut[:6])[0] == 3 and not flagged(cut[:6]).flagged  # too few to say
+    # as many cuts, spread over more than a minute (a word every 0.75 s): under 10 a minute
+    slow = spoken(cut_up(lines), spacing=0.75)
+    assert sentence_cuts(slow)[0] == 8 and sentence_cuts(slow)[1] < 10 and not flagged(slow).flagged
+    # a pause of 0.8 s ends a sentence, punctuated or not; so does a closing quote after the mark
+    paused = spoken(cut_up(lines), pause=0.9)
+    assert sentence_cuts(paused)[0] == 0
+    quoted = spoken([("S1", 'She said "call me today?"'), ("S2", "yes please")])
+    assert sentence_cuts(quoted)[0] == 0 and sentence_cuts(spoken([("S1", "call me"), ("S2", "yes")]))[0] == 1
+    # a split by content is flagged, and says why, already: not said again
+    split = RoleResult("content split", ["S1"], confidence=0.5, flagged=True, reason="split by content")
+    flag_sentence_cuts(split, cut)
+    assert split.reason == "split by content"
+
+
 def test_stereo_map_swapped_by_content_is_flagged() -> None:
     utts = written(CALL, channels={"S1": 1, "S2": 0})  # staff speaks on channel 1
     labelled, result = assign_roles(utts, stereo_map={0: "staff", 1: "customer"})
@@ -247,16 +291,17 @@ def test_when_every_speaker_matches_only_the_closest_is_staff_and_it_is_flagged(
     assert staff_is(speakers, speakers[0], labelled)
 
 
-def spoken(turns: list[tuple[str, str]]) -> list[Utterance]:
-    """Utterances with words, 0.3 s a word and 0.2 s between turns (as diarization cut them)."""
+def spoken(turns: list[tuple[str, str]], spacing: float = 0.3, pause: float = 0.2) -> list[Utterance]:
+    """Utterances with words, ``spacing`` s a word (0.25 s long) and ``pause`` s more between turns
+    (as diarization cut them)."""
     out, t = [], 0.0
     for i, (who, text) in enumerate(turns):
         words = []
         for w in text.split():
             words.append(Word(t, t + 0.25, w, 0.9, speaker=who))
-            t += 0.3
+            t += spacing
         out.append(Utterance(i, who, "unknown", words[0].start, words[-1].end, text, words=words))
-        t += 0.2
+        t += pause
     return out
 
 
