@@ -15,7 +15,11 @@ asks that the second speaker's words at least not be lost. With ``--separate``, 
 separating the voices could give at best without a separation model: the line's span is split
 by non-negative matrix factorisation (``nmf_separated``) with each voice's spectra learnt from
 its own speech at the true times (an oracle no recording offers), and the customer's part is
-transcribed alone. The last line is one JSON object.
+transcribed alone. Also, per conversation, how the two voices at once were recorded
+(``crosstalk_heard``): the seconds heard as two voices within the true overlap and elsewhere, the
+seconds of the overlap in the customer's speaker turns, and the customer's overtalk and
+interruptions in the dynamics (and from the words alone, as before round 18). The last line is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -101,6 +105,31 @@ def nmf_separated(samples: np.ndarray, own: list[tuple[float, float]], other: li
                  noverlap=NFFT - HOP)[1].astype(np.float32)
 
 
+def crosstalk_heard(result, line, before) -> dict:
+    """How the two voices at once were recorded: the seconds heard as two voices within the true
+    overlap (the line's start to the explanation's end) and elsewhere, the seconds of that overlap
+    in the customer's speaker turns, and the customer's overtalk and interruptions (dynamics)."""
+    from pipeline.dynamics import union_seconds
+
+    def within(spans, a, b):
+        return union_seconds([(max(s, a), min(e, b)) for s, e in spans if min(e, b) > max(s, a)])
+
+    customer = {u.speaker for u in result.utterances if u.role == "customer"}
+    theirs = [(t["start_s"], t["end_s"]) for t in result.rows["speaker_turns"] if t["speaker"] in customer]
+    heard = result.crosstalk
+    from pipeline.dynamics import conversation_dynamics
+
+    dynamics = {r["scope"]: r for r in result.rows["dynamics"]}.get("customer", {})
+    duration = max([u.end for u in result.utterances] + [b for _, b in heard], default=0.0)
+    words_only = {r["scope"]: r for r in conversation_dynamics(result.utterances, duration)}.get("customer", {})
+    over = (line.start, max(line.start, before.end))
+    return {"heard_at_overlap_s": round(within(heard, *over), 2),
+            "heard_elsewhere_s": round(union_seconds(heard) - within(heard, *over), 2),
+            "customer_turns_at_overlap_s": round(within(theirs, *over), 2),
+            "customer_overtalk": dynamics.get("overtalk_count", 0), "customer_interruptions": dynamics.get("interruptions", 0),
+            "customer_overtalk_by_words": words_only.get("overtalk_count", 0)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -150,6 +179,7 @@ def main() -> None:
                "transcribed": len({w for w, _ in heard}), "as_customer": sum(role == "customer" for _, role in heard),
                "as_staff": sum(role == "staff" for _, role in heard),
                "overlap_s": result.rows["role_assignment"][0].get("overlap_s")}
+        row.update(crosstalk_heard(result, line, before))
         if args.separate:
             span = (line.start - 0.3, line.end + 0.3)
             customer_alone = [(t.start, t.end) for t in script.turns if t.role == "customer" and t is not line] + [(before.end, line.end)]
@@ -161,12 +191,20 @@ def main() -> None:
         rows.append(row)
         print(f"  {wav.name}: over the staff member {row['over_s']:.1f} s, key words {row['key_words']}, transcribed "
               f"{row['transcribed']} ({row['as_customer']} said to be the customer's, {row['as_staff']} the staff's); "
-              f"heard as two voices at once {row['overlap_s']} s", flush=True)
-    total = {k: sum(r[k] for r in rows) for k in ("key_words", "transcribed", "as_customer", "as_staff")
+              f"heard as two voices at once {row['overlap_s']} s ({row['heard_at_overlap_s']} s of the true overlap, "
+              f"{row['heard_elsewhere_s']} s elsewhere), in the customer's turns {row['customer_turns_at_overlap_s']} s; "
+              f"customer overtalk {row['customer_overtalk']} (interruptions {row['customer_interruptions']}; "
+              f"by the words alone {row['customer_overtalk_by_words']})", flush=True)
+    total = {k: sum(r[k] for r in rows) for k in ("key_words", "transcribed", "as_customer", "as_staff", "heard_at_overlap_s",
+                                                    "heard_elsewhere_s", "customer_turns_at_overlap_s", "customer_overtalk",
+                                                    "customer_interruptions", "customer_overtalk_by_words")
              + (("separated",) if args.separate else ())}
     print(f"{'pause' if args.pause else 'over'}: key words {total['key_words']}, transcribed {total['transcribed']}, "
           f"said to be the customer's {total['as_customer']}, the staff's {total['as_staff']}; two voices heard at once in "
-          f"{sum(bool(r['overlap_s']) for r in rows)} of {len(rows)}"
+          f"{sum(bool(r['overlap_s']) for r in rows)} of {len(rows)} ({total['heard_at_overlap_s']:.1f} s of "
+          f"{sum(r['over_s'] for r in rows):.1f} s of true overlap, {total['heard_elsewhere_s']:.1f} s elsewhere; in the customer's "
+          f"turns {total['customer_turns_at_overlap_s']:.1f} s); customer overtalk {total['customer_overtalk']} "
+          f"(interruptions {total['customer_interruptions']}; by the words alone {total['customer_overtalk_by_words']})"
           + (f"; separated with each voice's own spectra (oracle) and transcribed alone: {total['separated']}" if args.separate else ""))
     print(json.dumps({"pause": args.pause, **total, "n": len(rows), "rows": rows}))
 

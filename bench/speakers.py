@@ -325,7 +325,7 @@ def main() -> None:
             cpu = time.process_time()
             result = diarize_full(item["samples"], options=options, source_rate=item["rate"])
             cpu = time.process_time() - cpu
-            s = score(item["samples"], item["reference"], result.turns)
+            s = score(item["samples"], item["reference"], result.heard_turns())
             row = {"name": item["name"], "set": item["set"], "part": item["part"], **s,
                    "der": (s["missed_s"] + s["false_alarm_s"] + s["confusion_s"]) / max(s["scored_s"], 1e-9),
                    "n_ref": len({r[2] for r in item["reference"]}), "n_hyp": len({t.speaker for t in result.turns}),

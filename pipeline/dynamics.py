@@ -6,6 +6,11 @@ speaker. *Overtalk* is a turn starting while another speaker's turn is still goi
 *interruption* when the speaker talked over stops before the one who started over them. A
 role's *silence* is the gaps before that role's turns (how long the others waited for it);
 the interaction's silence is all the time nobody speaks, from 0 to the recording's end.
+
+In a mono recording each word has one speaker, so the utterances never overlap; the stretches
+where a second voice was heard at once (``diarize.voices_at_once``: the transcript holds at most
+one of the two there) are passed as ``heard``, turns of that voice with no words, so that a
+customer who talks over the staff member counts as overtalk (and talk time) there too.
 """
 
 from __future__ import annotations
@@ -72,9 +77,10 @@ def overtalk(turns: list[Turn]) -> list[tuple[Turn, float, bool]]:
     return out
 
 
-def conversation_dynamics(utterances: list[Utterance], duration_s: float) -> list[dict]:
-    """Rows for the ``dynamics`` table: scope ``all`` first, then one per role present."""
-    turns = turns_of(utterances)
+def conversation_dynamics(utterances: list[Utterance], duration_s: float, heard: list[Utterance] = ()) -> list[dict]:
+    """Rows for the ``dynamics`` table: scope ``all`` first, then one per role present.
+    ``heard``: wordless utterances of a voice heard over another where the transcript has none."""
+    turns = turns_of([*utterances, *heard])
     gaps = silences(turns, duration_s)
     overs = overtalk(turns)
     roles = sorted({t.role for t in turns})

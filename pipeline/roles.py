@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans
+from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans, voices_at_once
 from .speaker_models import encoder
 from .dynamics import conversation_dynamics
 from .models import describe
@@ -618,9 +618,14 @@ def speaker_rows(
 ) -> dict[str, list[dict]]:
     """Rows for ``speaker_turns``, ``role_assignment`` and ``dynamics`` (the store adds
     recording_id and run_id). ``utterances`` must already carry their roles. The speaker model
-    on the row is the one diarization ran (else the one voiceprints would be compared with)."""
+    on the row is the one diarization ran (else the one voiceprints would be compared with).
+    Where two voices were heard at once, the one the turns leave out gets turns of its own there
+    (``voices_at_once``), in ``speaker_turns`` and in the dynamics' overtalk."""
+    heard: list[Utterance] = []
     if diarization is not None:
-        turns = diarization.turns
+        turns = diarization.heard_turns()
+        heard = [Utterance(-1, t.speaker, role_near(utterances, t), t.start, t.end, "")
+                 for t in voices_at_once(diarization.turns, diarization.crosstalk)]
         model = {"name": diarization.encoder, "version": diarization.encoder_version}
         count = {"speaker_count_confidence": diarization.count.confidence, "speaker_count_reason": diarization.count.reason,
                  "vad": diarization.vad, "overlap_s": diarization.overlap_s}
@@ -632,5 +637,13 @@ def speaker_rows(
             for i, t in enumerate(turns or [])
         ],
         "role_assignment": [roles.row() | {"model": model["name"], "model_version": model["version"]} | count],
-        "dynamics": conversation_dynamics(utterances, duration_s),
+        "dynamics": conversation_dynamics(utterances, duration_s, heard),
     }
+
+
+def role_near(utterances: list[Utterance], turn: SpeakerTurn) -> str:
+    """The role of ``turn``'s speaker's utterance nearest it ("unknown" if they have none)."""
+    mine = [u for u in utterances if u.speaker == turn.speaker]
+    if not mine:
+        return "unknown"
+    return min(mine, key=lambda u: max(u.start - turn.end, turn.start - u.end, 0.0)).role

@@ -8,7 +8,7 @@ utterances re-cut at speaker changes, then roles from a staff voiceprint or cont
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .diarize import DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
@@ -40,6 +40,8 @@ class SpeakerResult:
     turns: list[SpeakerTurn] | None
     rows: dict[str, list[dict[str, Any]]]
     """speaker_turns, role_assignment and dynamics rows."""
+    crosstalk: list[tuple[float, float]] = field(default_factory=list)
+    """(start, end) seconds heard as two voices at once (``Diarization.crosstalk``)."""
 
 
 def attribute_speakers(
@@ -91,7 +93,8 @@ def attribute_speakers(
         flag_script(roles, utterances)
         if diarization is not None:
             flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
-        return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization))
+        return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
+                             diarization.crosstalk if diarization is not None else [])
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
 
 

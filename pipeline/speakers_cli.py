@@ -108,7 +108,8 @@ def evaluate_diarization(
     """Diarize ``audio_path`` as the pipeline would (its sidecar's ``channel`` and
     ``n_speakers``, a phone call's two speakers) and score it against ``rttm_path``: DER and
     its parts and JER (pyannote.metrics, ``collar`` seconds forgiven around each reference
-    boundary, overlapped speech scored), and the speaker count. From the audio alone: a 16 kHz
+    boundary, overlapped speech scored) of the turns ``speaker_turns`` would store
+    (``Diarization.heard_turns``), and the speaker count. From the audio alone: a 16 kHz
     recording with no ``channel`` is diarized as a room here, even where its words (which
     ``parley process`` and ``eval roles`` read) would make it a call."""
     from pyannote.core import Segment, Timeline
@@ -125,7 +126,7 @@ def evaluate_diarization(
     result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected_speakers(meta, audio),
                           options=options, source_rate=audio.info.sample_rate)
     elapsed = time.perf_counter() - started
-    ref, hyp = _annotation(reference), _annotation([(t.start, t.end, t.speaker) for t in result.turns])
+    ref, hyp = _annotation(reference), _annotation([(t.start, t.end, t.speaker) for t in result.heard_turns()])
     uem = Timeline([Segment(0, max(len(samples) / 16000, max(end for _, end, _ in reference)))])
     parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
     jer = JaccardErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem)

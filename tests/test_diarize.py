@@ -328,3 +328,17 @@ def test_rttm_reader_names_the_bad_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="bad.rttm: line 1"):
         read_rttm(bad)
     assert read_rttm(DATA / "pyannote_sample.rttm")[0] == (6.69, 6.69 + 0.43, "speaker90")
+
+
+def test_voices_heard_at_once_give_the_voice_the_turns_leave_out_a_turn() -> None:
+    from pipeline.diarize import voices_at_once
+
+    turns = [SpeakerTurn(0.0, 10.0, "S1"), SpeakerTurn(11.0, 14.0, "S2"), SpeakerTurn(14.0, 20.0, "S1")]
+    # inside one speaker's turn: the nearest other speaker's voice
+    assert voices_at_once(turns, [(8.0, 9.5)]) == [SpeakerTurn(8.0, 9.5, "S2")]
+    # where the turns change speaker inside it (the customer cut in, and the turns followed them):
+    # each of the two gets the part of it the other's turn has
+    assert voices_at_once(turns, [(12.5, 15.0)]) == [SpeakerTurn(12.5, 14.0, "S1"), SpeakerTurn(14.0, 15.0, "S2")]
+    assert voices_at_once(turns, [(12.5, 15.0)], fill=False) == []
+    assert voices_at_once(turns, [(10.2, 10.8)]) == []  # nobody's turn: no one to give it to
+    assert voices_at_once([SpeakerTurn(0.0, 5.0, "S1")], [(1.0, 2.0)]) == []  # one voice known: no second to name

@@ -78,3 +78,21 @@ def test_empty_interaction_is_all_silence() -> None:
 )
 def test_union_seconds(spans: list[tuple[float, float]], total: float) -> None:
     assert union_seconds(spans) == pytest.approx(total)
+
+
+def test_a_voice_heard_over_another_counts_as_overtalk_without_words() -> None:
+    # A mono call: the transcript gave every word at 6-9 s to the staff member, but a second voice
+    # was heard at once from 7 s (diarize.voices_at_once): the customer cut in, and the staff
+    # member stopped at 9 s while the customer went on to 10.5 s.
+    words_only = [
+        utt(0, "S1", "staff", 1.0, 9.0, "so what happens next is that we send the paperwork out first"),
+        utt(1, "S2", "customer", 9.0, 10.5, "never agreed"),
+    ]
+    heard = [utt(-1, "S2", "customer", 7.0, 9.0, "")]
+    before = by_scope(conversation_dynamics(words_only, 12.0))["customer"]
+    after = by_scope(conversation_dynamics(words_only, 12.0, heard))
+    assert (before["overtalk_count"], before["interruptions"]) == (0, 0)  # the words alone never overlap
+    customer = after["customer"]
+    assert (customer["overtalk_count"], customer["overtalk_s"], customer["interruptions"]) == (1, 2.0, 1)
+    assert (customer["talk_s"], customer["words"], customer["turns"]) == (3.5, 2, 1)  # its time counts, its words do not change
+    assert (after["all"]["words"], after["all"]["talk_s"]) == (14, 9.5)
