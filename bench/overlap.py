@@ -120,6 +120,7 @@ def crosstalk_heard(result, line, before) -> dict:
     from pipeline.dynamics import conversation_dynamics
 
     dynamics = {r["scope"]: r for r in result.rows["dynamics"]}.get("customer", {})
+    staff = {r["scope"]: r for r in result.rows["dynamics"]}.get("staff", {})
     duration = max([u.end for u in result.utterances] + [b for _, b in heard], default=0.0)
     words_only = {r["scope"]: r for r in conversation_dynamics(result.utterances, duration)}.get("customer", {})
     over = (line.start, max(line.start, before.end))
@@ -127,7 +128,8 @@ def crosstalk_heard(result, line, before) -> dict:
             "heard_elsewhere_s": round(union_seconds(heard) - within(heard, *over), 2),
             "customer_turns_at_overlap_s": round(within(theirs, *over), 2),
             "customer_overtalk": dynamics.get("overtalk_count", 0), "customer_interruptions": dynamics.get("interruptions", 0),
-            "customer_overtalk_by_words": words_only.get("overtalk_count", 0)}
+            "customer_overtalk_by_words": words_only.get("overtalk_count", 0),
+            "staff_overtalk": staff.get("overtalk_count", 0)}
 
 
 def main() -> None:
@@ -194,17 +196,18 @@ def main() -> None:
               f"heard as two voices at once {row['overlap_s']} s ({row['heard_at_overlap_s']} s of the true overlap, "
               f"{row['heard_elsewhere_s']} s elsewhere), in the customer's turns {row['customer_turns_at_overlap_s']} s; "
               f"customer overtalk {row['customer_overtalk']} (interruptions {row['customer_interruptions']}; "
-              f"by the words alone {row['customer_overtalk_by_words']})", flush=True)
+              f"by the words alone {row['customer_overtalk_by_words']}), staff overtalk {row['staff_overtalk']}", flush=True)
     total = {k: sum(r[k] for r in rows) for k in ("key_words", "transcribed", "as_customer", "as_staff", "heard_at_overlap_s",
                                                     "heard_elsewhere_s", "customer_turns_at_overlap_s", "customer_overtalk",
-                                                    "customer_interruptions", "customer_overtalk_by_words")
+                                                    "customer_interruptions", "customer_overtalk_by_words", "staff_overtalk")
              + (("separated",) if args.separate else ())}
     print(f"{'pause' if args.pause else 'over'}: key words {total['key_words']}, transcribed {total['transcribed']}, "
           f"said to be the customer's {total['as_customer']}, the staff's {total['as_staff']}; two voices heard at once in "
           f"{sum(bool(r['overlap_s']) for r in rows)} of {len(rows)} ({total['heard_at_overlap_s']:.1f} s of "
           f"{sum(r['over_s'] for r in rows):.1f} s of true overlap, {total['heard_elsewhere_s']:.1f} s elsewhere; in the customer's "
           f"turns {total['customer_turns_at_overlap_s']:.1f} s); customer overtalk {total['customer_overtalk']} "
-          f"(interruptions {total['customer_interruptions']}; by the words alone {total['customer_overtalk_by_words']})"
+          f"(interruptions {total['customer_interruptions']}; by the words alone {total['customer_overtalk_by_words']}), "
+          f"staff overtalk {total['staff_overtalk']}"
           + (f"; separated with each voice's own spectra (oracle) and transcribed alone: {total['separated']}" if args.separate else ""))
     print(json.dumps({"pause": args.pause, **total, "n": len(rows), "rows": rows}))
 

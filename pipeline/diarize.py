@@ -837,31 +837,47 @@ def second_speakers(turns: list[SpeakerTurn], overlap: np.ndarray, options: Diar
     return voices_at_once(turns, overlap_stretches(overlap, options), fill=False)
 
 
+def speakers_at_once(turns: list[SpeakerTurn], start: float, end: float, fill: bool = True) -> list[str]:
+    """The two speakers heard in a stretch of two voices at once (``start``-``end``): where one
+    speaker's turns cover it, they and the speaker of the nearest turn (before or after) who is
+    not them; where the turns change speaker inside it (someone cut in, and the turns follow
+    them), the two who talk most there (with ``fill``; else none). Fewer than two where no
+    second speaker can be named."""
+    here = [t for t in turns if t.start < end and t.end > start]
+    names = {t.speaker for t in here}
+    others = [t for t in turns if t.speaker not in names]
+    if len(names) == 1 and others:
+        near = min(others, key=lambda t: (max(t.start - end, start - t.end, 0.0), t.speaker))
+        return [*names, near.speaker]
+    if len(names) > 1 and fill:
+        def heard(name: str) -> float:
+            return sum(min(t.end, end) - max(t.start, start) for t in here if t.speaker == name)
+
+        return sorted(names, key=lambda name: (-heard(name), name))[:2]
+    return []
+
+
 def voices_at_once(turns: list[SpeakerTurn], stretches: list[tuple[float, float]], fill: bool = True) -> list[SpeakerTurn]:
-    """Turns for the voice that ``turns`` leave out of each stretch heard as two voices at once.
-    Where one speaker's turns cover it, the speaker of the nearest turn (before or after) who is
-    not the one talking there; with ``fill``, where the turns change speaker inside it (someone
-    cut in, and the turns follow them), the two who talk most there each get the rest of it."""
+    """Turns for the voice that ``turns`` leave out of each stretch heard as two voices at once:
+    inside one speaker's turns, the other speaker (``speakers_at_once``) the whole stretch; where
+    the turns change speaker inside it (with ``fill``), each of the two the parts of it their own
+    turns do not cover."""
     out = []
     for start, end in stretches:
         here = [t for t in turns if t.start < end and t.end > start]
-        names = {t.speaker for t in here}
-        others = [t for t in turns if t.speaker not in names]
-        if len(names) == 1 and others:
-            near = min(others, key=lambda t: max(t.start - end, start - t.end, 0.0))
-            out.append(SpeakerTurn(start, end, near.speaker))
-        elif len(names) > 1 and fill:
-            def heard(name: str) -> float:
-                return sum(min(t.end, end) - max(t.start, start) for t in here if t.speaker == name)
-
-            for name in sorted(names, key=heard, reverse=True)[:2]:
-                at = start
-                for t in sorted((t for t in here if t.speaker == name), key=lambda t: t.start):
-                    if t.start - at >= 0.05:
-                        out.append(SpeakerTurn(at, t.start, name))
-                    at = max(at, t.end)
-                if end - at >= 0.05:
-                    out.append(SpeakerTurn(at, end, name))
+        for name in speakers_at_once(turns, start, end, fill):
+            if all(t.speaker != name for t in here):  # the voice the turns leave out: the whole stretch
+                out.append(SpeakerTurn(start, end, name))
+                continue
+            if len({t.speaker for t in here}) == 1:  # the one talking there: their turns stand
+                continue
+            at = start
+            for t in sorted((t for t in here if t.speaker == name), key=lambda t: t.start):
+                if t.start - at >= 0.05:
+                    out.append(SpeakerTurn(at, t.start, name))
+                at = max(at, t.end)
+            if end - at >= 0.05:
+                out.append(SpeakerTurn(at, end, name))
     return sorted(out, key=lambda t: (t.start, t.end))
 
 
@@ -870,7 +886,9 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
     detector does not hear them (Silero): the segmentation model runs on 10 s around each change
     of speaker with less than ``crosstalk_gap_s`` between the two turns, and nowhere else. On
     mono conversations where the customer cuts in 1.5-3 s before the staff member stops
-    (``bench/overlap.py``), it heard 1.5-2.9 s of each at 16 kHz, 0.8-2.8 s at 8 kHz."""
+    (``bench/overlap.py``), it heard 1.5-2.9 s of each at 16 kHz, 0.8-2.8 s at 8 kHz. The turns
+    are the voices' own: a call heard as one voice has no change to listen around, even where
+    the words later choose two (``speakers.choose_turns``)."""
     if options.crosstalk_gap_s <= 0 or len(turns) < 2:
         return []
     ordered = sorted(turns, key=lambda t: (t.start, t.end))
@@ -884,9 +902,9 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
             else:
                 spans.append([a, b])
     found: list[tuple[float, float]] = []
-    for a, b in spans:
+    for a, b in spans:  # windows that meet are run as one, in 10 s chunks every 5 s as for a room
         piece = samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)]
-        _, overlap = segmentation_frames(piece, replace(options, segmentation_step_s=10.0))
+        _, overlap = segmentation_frames(piece, options)
         found += [(round(a + s, 2), round(a + e, 2)) for s, e in overlap_stretches(overlap >= options.overlap_threshold, options)]
     return found
 

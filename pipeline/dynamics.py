@@ -7,10 +7,12 @@ speaker. *Overtalk* is a turn starting while another speaker's turn is still goi
 role's *silence* is the gaps before that role's turns (how long the others waited for it);
 the interaction's silence is all the time nobody speaks, from 0 to the recording's end.
 
-In a mono recording each word has one speaker, so the utterances never overlap; the stretches
-where a second voice was heard at once (``diarize.voices_at_once``: the transcript holds at most
-one of the two there) are passed as ``heard``, turns of that voice with no words, so that a
-customer who talks over the staff member counts as overtalk (and talk time) there too.
+In a mono recording each word has one speaker, so the utterances never overlap. Where two voices
+were heard at once (``diarize.speakers_at_once``: the transcript holds at most one of the two
+there), both voices are passed as ``heard``: each one's turn that comes within ``HEARD_JOIN_S``
+of the stretch is stretched over it (the customer who cut in started there; the staff member
+talked on to its end), else the voice gets a turn there with no words. So a customer who talks
+over the staff member counts as overtalk (and talk time), even where their words were lost.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .records import Utterance
+
+HEARD_JOIN_S = 1.0
+"""A voice heard over another joins its own turn when that turn comes within this of the stretch
+(the words of a customer who cut in begin, at best, when the staff member stops)."""
 
 
 @dataclass
@@ -41,6 +47,22 @@ def turns_of(utterances: list[Utterance]) -> list[Turn]:
         else:
             turns.append(Turn(u.speaker, u.role, u.start, u.end, n_words))
     return turns
+
+
+def with_heard(turns: list[Turn], heard: list[tuple[float, float, str, str]]) -> list[Turn]:
+    """``turns`` with each heard voice's stretch joined to that speaker's nearest turn, when it
+    comes within ``HEARD_JOIN_S``, else added as a turn with no words; in order of start."""
+    for start, end, speaker, role in heard:
+        def gap(t: Turn) -> float:
+            return max(t.start - end, start - t.end, 0.0)
+
+        mine = [t for t in turns if t.speaker == speaker]
+        near = min(mine, key=gap) if mine else None
+        if near is not None and gap(near) <= HEARD_JOIN_S:
+            near.start, near.end = min(near.start, start), max(near.end, end)
+        else:
+            turns.append(Turn(speaker, role, start, end, 0))
+    return sorted(turns, key=lambda t: (t.start, t.end))
 
 
 def union_seconds(spans: list[tuple[float, float]]) -> float:
@@ -77,10 +99,11 @@ def overtalk(turns: list[Turn]) -> list[tuple[Turn, float, bool]]:
     return out
 
 
-def conversation_dynamics(utterances: list[Utterance], duration_s: float, heard: list[Utterance] = ()) -> list[dict]:
+def conversation_dynamics(utterances: list[Utterance], duration_s: float,
+                          heard: list[tuple[float, float, str, str]] = ()) -> list[dict]:
     """Rows for the ``dynamics`` table: scope ``all`` first, then one per role present.
-    ``heard``: wordless utterances of a voice heard over another where the transcript has none."""
-    turns = turns_of([*utterances, *heard])
+    ``heard``: (start, end, speaker, role) of each voice heard in a stretch of two at once."""
+    turns = with_heard(turns_of(utterances), heard)
     gaps = silences(turns, duration_s)
     overs = overtalk(turns)
     roles = sorted({t.role for t in turns})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans, voices_at_once
+from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans, speakers_at_once
 from .speaker_models import encoder
 from .dynamics import conversation_dynamics
 from .models import describe
@@ -620,12 +620,13 @@ def speaker_rows(
     recording_id and run_id). ``utterances`` must already carry their roles. The speaker model
     on the row is the one diarization ran (else the one voiceprints would be compared with).
     Where two voices were heard at once, the one the turns leave out gets turns of its own there
-    (``voices_at_once``), in ``speaker_turns`` and in the dynamics' overtalk."""
-    heard: list[Utterance] = []
+    in ``speaker_turns`` (``Diarization.heard_turns``), and both voices count in the dynamics'
+    talk time and overtalk (``dynamics.with_heard``)."""
+    heard: list[tuple[float, float, str, str]] = []
     if diarization is not None:
         turns = diarization.heard_turns()
-        heard = [Utterance(-1, t.speaker, role_near(utterances, t), t.start, t.end, "")
-                 for t in voices_at_once(diarization.turns, diarization.crosstalk)]
+        heard = [(a, b, name, role_near(utterances, name, a, b)) for a, b in diarization.crosstalk
+                 for name in speakers_at_once(diarization.turns, a, b)]
         model = {"name": diarization.encoder, "version": diarization.encoder_version}
         count = {"speaker_count_confidence": diarization.count.confidence, "speaker_count_reason": diarization.count.reason,
                  "vad": diarization.vad, "overlap_s": diarization.overlap_s}
@@ -641,9 +642,9 @@ def speaker_rows(
     }
 
 
-def role_near(utterances: list[Utterance], turn: SpeakerTurn) -> str:
-    """The role of ``turn``'s speaker's utterance nearest it ("unknown" if they have none)."""
-    mine = [u for u in utterances if u.speaker == turn.speaker]
+def role_near(utterances: list[Utterance], speaker: str, start: float, end: float) -> str:
+    """The role of ``speaker``'s utterance nearest ``start``-``end`` ("unknown" if they have none)."""
+    mine = [u for u in utterances if u.speaker == speaker]
     if not mine:
         return "unknown"
-    return min(mine, key=lambda u: max(u.start - turn.end, turn.start - u.end, 0.0)).role
+    return min(mine, key=lambda u: max(u.start - end, start - u.end, 0.0)).role

@@ -26,11 +26,13 @@ class SpeakerOptions:
     channel_map: tuple[str, ...] = ("staff", "customer")
     utterance_gap_s: float = 0.8
     speaker_model: str | None = None
+    crosstalk: bool = True
+    """Listen for two voices at once where Silero finds the speech (``DiarizeOptions.crosstalk_gap_s``)."""
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
         return cls(settings.diarization, settings.max_speakers, tuple(settings.channel_map), settings.utterance_gap_s,
-                   settings.speaker_model)
+                   settings.speaker_model, settings.crosstalk)
 
 
 @dataclass
@@ -71,7 +73,7 @@ def attribute_speakers(
                 samples, n_speakers=meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
                 two_sided=bool(two_sided),
                 options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
-                                       encoder=options.speaker_model),
+                                       encoder=options.speaker_model, **({} if options.crosstalk else {"crosstalk_gap_s": 0.0})),
             )
             diarization, utterances, chosen = choose_turns(diarization, utterances, options.utterance_gap_s,
                                                            transcript.segment_stats)

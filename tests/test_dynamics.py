@@ -81,18 +81,24 @@ def test_union_seconds(spans: list[tuple[float, float]], total: float) -> None:
 
 
 def test_a_voice_heard_over_another_counts_as_overtalk_without_words() -> None:
-    # A mono call: the transcript gave every word at 6-9 s to the staff member, but a second voice
-    # was heard at once from 7 s (diarize.voices_at_once): the customer cut in, and the staff
-    # member stopped at 9 s while the customer went on to 10.5 s.
+    # A mono call: the transcript gave every word up to 9 s to the staff member, but two voices
+    # were heard at once from 7 to 9 s (diarize.speakers_at_once: the staff member, whose turn it
+    # is, and the customer, whose words start at 9 s): the customer cut in, and the staff member
+    # stopped first. A stretch heard inside the staff member's explanation, far from any turn of
+    # the customer's (a "right" the transcript lost, or a false alarm), is a turn of its own.
     words_only = [
         utt(0, "S1", "staff", 1.0, 9.0, "so what happens next is that we send the paperwork out first"),
         utt(1, "S2", "customer", 9.0, 10.5, "never agreed"),
     ]
-    heard = [utt(-1, "S2", "customer", 7.0, 9.0, "")]
-    before = by_scope(conversation_dynamics(words_only, 12.0))["customer"]
+    heard = [(7.0, 9.0, "S1", "staff"), (7.0, 9.0, "S2", "customer")]
+    before = by_scope(conversation_dynamics(words_only, 12.0))
+    assert (before["customer"]["overtalk_count"], before["customer"]["interruptions"]) == (0, 0)  # words never overlap
     after = by_scope(conversation_dynamics(words_only, 12.0, heard))
-    assert (before["overtalk_count"], before["interruptions"]) == (0, 0)  # the words alone never overlap
-    customer = after["customer"]
+    customer, staff = after["customer"], after["staff"]
     assert (customer["overtalk_count"], customer["overtalk_s"], customer["interruptions"]) == (1, 2.0, 1)
     assert (customer["talk_s"], customer["words"], customer["turns"]) == (3.5, 2, 1)  # its time counts, its words do not change
-    assert (after["all"]["words"], after["all"]["talk_s"]) == (14, 9.5)
+    assert (staff["overtalk_count"], staff["turns"], staff["talk_s"]) == (0, 1, 8.0)
+    assert (after["all"]["words"], after["all"]["talk_s"], after["all"]["turns"]) == (14, 9.5, 2)
+    inside = by_scope(conversation_dynamics(words_only, 12.0, [(4.0, 4.5, "S1", "staff"), (4.0, 4.5, "S2", "customer")]))
+    assert (inside["customer"]["overtalk_count"], inside["customer"]["interruptions"], inside["customer"]["turns"]) == (1, 0, 2)
+    assert (inside["staff"]["turns"], inside["staff"]["overtalk_count"]) == (1, 0)  # the explanation stays one turn
