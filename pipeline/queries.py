@@ -1,8 +1,8 @@
 """Named queries shared by the CLI (`parley sql --query NAME`), reports and tests.
 
 ``NAMED_QUERIES`` maps a name to ``Query(description, sql)`` (a plain 2-tuple). The SQL reads
-the store's tables (``recordings``, ``utterances``, ``tags``, ``findings``, ``scorecards``,
-``scorecard_lines``, ``errors``, ``drops``).
+the store's tables (``recordings``, ``utterances``, ``speaker_turns``, ``tags``, ``findings``,
+``scorecards``, ``scorecard_lines``, ``errors``, ``drops``).
 """
 
 from __future__ import annotations
@@ -159,6 +159,30 @@ NAMED_QUERIES: dict[str, Query] = {
         GROUP BY ALL
         HAVING unknown_role_utterances > 0
         ORDER BY unknown_role_utterances DESC, r.id
+        """,
+    ),
+    "voices_at_once": Query(
+        "Where two people talked at once in a mono recording (two speakers' turns overlap for 0.3 s or more), so the "
+        "transcript may be missing one of them: who, the roles their words were given, and what the transcript has there.",
+        """
+        WITH t AS (SELECT recording_id, speaker, start_s, end_s FROM speaker_turns),
+             both_ AS (
+                SELECT a.recording_id, a.speaker AS speaker_a, b.speaker AS speaker_b,
+                       greatest(a.start_s, b.start_s) AS start_s, least(a.end_s, b.end_s) AS end_s
+                FROM t a JOIN t b ON a.recording_id = b.recording_id AND a.speaker < b.speaker
+                     AND a.start_s < b.end_s AND b.start_s < a.end_s
+                WHERE least(a.end_s, b.end_s) - greatest(a.start_s, b.start_s) >= 0.3),
+             roles AS (SELECT recording_id, speaker, mode(role) AS role FROM utterances GROUP BY ALL)
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.channel, round(w.start_s, 2) AS start_s,
+               round(w.end_s, 2) AS end_s, round(w.end_s - w.start_s, 2) AS seconds,
+               w.speaker_a || ' (' || coalesce(ra.role, 'no words') || ') and ' || w.speaker_b || ' ('
+                   || coalesce(rb.role, 'no words') || ')' AS speakers,
+               (SELECT string_agg(u.role || ': ' || u.text, ' / ' ORDER BY u.idx) FROM utterances u
+                WHERE u.recording_id = w.recording_id AND u.start_s < w.end_s AND u.end_s > w.start_s) AS transcript_there
+        FROM both_ w JOIN recordings r ON r.id = w.recording_id
+        LEFT JOIN roles ra ON ra.recording_id = w.recording_id AND ra.speaker = w.speaker_a
+        LEFT JOIN roles rb ON rb.recording_id = w.recording_id AND rb.speaker = w.speaker_b
+        ORDER BY r.id, w.start_s
         """,
     ),
     "failed_rules_by_staff": Query(

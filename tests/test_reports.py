@@ -163,3 +163,21 @@ def test_named_queries_run_and_find_the_right_interactions(store):
     assert results["prohibited_promises"].empty
     with pytest.raises(ConfigError, match="calls_without_disclosure"):
         run_query(store, "no_such_query")
+
+
+def test_voices_at_once_lists_where_two_speakers_turns_overlap(store):
+    # A mono call: the customer (S2) cut in over the staff member (S1) from 8.5 s to 10 s, and the
+    # transcript has only the staff member's words there; the turns at 13-15 s touch but do not overlap.
+    insert(store, "recordings", [{"id": "cut-in", "staff_id": "ann", "channel": "phone"}])
+    insert(store, "speaker_turns", [
+        {"recording_id": "cut-in", "idx": i, "speaker": who, "start_s": a, "end_s": b}
+        for i, (who, a, b) in enumerate([("S1", 0.0, 10.0), ("S2", 8.5, 12.0), ("S1", 13.0, 14.0), ("S2", 14.0, 15.0)])])
+    insert(store, "utterances", [
+        {"recording_id": "cut-in", "idx": 0, "speaker": "S1", "role": "staff", "start_s": 0.5, "end_s": 9.8,
+         "text": "so the paperwork goes out first"},
+        {"recording_id": "cut-in", "idx": 1, "speaker": "S2", "role": "customer", "start_s": 10.1, "end_s": 11.9, "text": "upgrade"}])
+    found = run_query(store, "voices_at_once")
+    found = found[found.recording_id == "cut-in"]
+    assert found[["start_s", "end_s", "seconds"]].values.tolist() == [[8.5, 10.0, 1.5]]
+    assert found.speakers.tolist() == ["S1 (staff) and S2 (customer)"]
+    assert found.transcript_there.tolist() == ["staff: so the paperwork goes out first"]
