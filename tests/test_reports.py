@@ -181,3 +181,19 @@ def test_voices_at_once_lists_where_two_speakers_turns_overlap(store):
     assert found[["start_s", "end_s", "seconds"]].values.tolist() == [[8.5, 10.0, 1.5]]
     assert found.speakers.tolist() == ["S1 (staff) and S2 (customer)"]
     assert found.transcript_there.tolist() == ["staff: so the paperwork goes out first"]
+
+
+def test_the_interaction_page_marks_where_two_voices_were_heard_at_once(store):
+    from pipeline.web.data import interaction
+
+    insert(store, "recordings", [{"id": "cut-in-page", "staff_id": "ann", "channel": "phone"}])
+    insert(store, "speaker_turns", [
+        {"recording_id": "cut-in-page", "idx": i, "speaker": who, "start_s": a, "end_s": b}
+        for i, (who, a, b) in enumerate([("S1", 0.0, 10.0), ("S2", 8.5, 12.0), ("S1", 13.0, 14.0)])])
+    insert(store, "utterances", [
+        {"recording_id": "cut-in-page", "idx": 0, "speaker": "S1", "role": "staff", "start_s": 0.5, "end_s": 7.9, "text": "so the paperwork"},
+        {"recording_id": "cut-in-page", "idx": 1, "speaker": "S2", "role": "customer", "start_s": 10.1, "end_s": 11.9, "text": "upgrade"},
+        {"recording_id": "cut-in-page", "idx": 2, "speaker": "S1", "role": "staff", "start_s": 13.0, "end_s": 14.0, "text": "I see"}])
+    marks = interaction(store, None, "cut-in-page")["marks"]
+    # no utterance lies in 8.5-10 s (the words there were lost): the nearest one carries the mark
+    assert marks == {1: [{"kind": "voices", "cls": "voices", "text": "two voices at once 8.5-10.0 s: words may be missing"}]}

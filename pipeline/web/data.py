@@ -256,8 +256,25 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     for f in findings:
         if f["utterance_index"] is not None:
             marks.setdefault(f["utterance_index"], []).append({"kind": "finding", "text": f"{f['rule']}: {'pass' if f['passed'] else 'FAIL'}", "cls": "pass" if f["passed"] else "fail"})
+    for start, end in voices_at_once(con, recording_id):  # the transcript may hold only one of the two there
+        near = [u for u in utterances if u["start_s"] < end and u["end_s"] > start] or sorted(
+            utterances, key=lambda u: max(u["start_s"] - end, start - u["end_s"], 0.0))[:1]
+        for u in near:
+            marks.setdefault(u["idx"], []).append({"kind": "voices", "cls": "voices",
+                                                    "text": f"two voices at once {start:.1f}-{end:.1f} s: words may be missing"})
     return {"rec": rec[0], "utterances": utterances, "tags": [t for t in tags if t["utterance_index"] is None], "findings": findings,
             "cards": cards, "lines": lines, "redactions": redactions, "marks": marks}
+
+
+def voices_at_once(con: Any, recording_id: str) -> list[tuple[float, float]]:
+    """(start, end) of the stretches where two speakers' turns overlap for 0.3 s or more (as the
+    ``voices_at_once`` named query finds them): a mono recording's transcript may hold one voice there."""
+    found = rows(con, """SELECT DISTINCT greatest(a.start_s, b.start_s) AS start_s, least(a.end_s, b.end_s) AS end_s
+                         FROM speaker_turns a JOIN speaker_turns b ON a.recording_id = b.recording_id AND a.speaker < b.speaker
+                              AND a.start_s < b.end_s AND b.start_s < a.end_s
+                         WHERE a.recording_id = $id AND least(a.end_s, b.end_s) - greatest(a.start_s, b.start_s) >= 0.3
+                         ORDER BY 1""", id=recording_id)
+    return [(r["start_s"], r["end_s"]) for r in found]
 
 
 def complaints(con: Any, scope: str | None, since: str = "", open_only: bool = False) -> list[dict[str, Any]]:
