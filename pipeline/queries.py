@@ -67,6 +67,17 @@ what (product, cause, the customer's redacted words), whether it was resolved on
 escalation asked for (with the words), and, when not resolved, its age in days and the date a
 final response is due. Wrap it to filter: ``SELECT * FROM (COMPLAINTS_REGISTER) WHERE ...``."""
 
+TWO_VOICES = """
+    SELECT a.recording_id, a.speaker AS speaker_a, b.speaker AS speaker_b,
+           greatest(a.start_s, b.start_s) AS start_s, least(a.end_s, b.end_s) AS end_s
+    FROM speaker_turns a JOIN speaker_turns b ON a.recording_id = b.recording_id AND a.speaker < b.speaker
+         AND a.start_s < b.end_s AND b.start_s < a.end_s
+    WHERE least(a.end_s, b.end_s) - greatest(a.start_s, b.start_s) >= 0.3
+"""
+"""Every stretch where two speakers' turns overlap for 0.3 s or more (the shortest stretch heard
+as two voices at once, ``DiarizeOptions.min_overlap_s``): a mono recording's transcript may hold
+only one of the two there. Read by the ``voices_at_once`` query and the interaction page."""
+
 NAMED_QUERIES: dict[str, Query] = {
     "recent_recordings": Query(
         "The last 50 recordings processed, with their metadata and length",
@@ -165,13 +176,7 @@ NAMED_QUERIES: dict[str, Query] = {
         "Where two people talked at once in a mono recording (two speakers' turns overlap for 0.3 s or more), so the "
         "transcript may be missing one of them: who, the roles their words were given, and what the transcript has there.",
         """
-        WITH t AS (SELECT recording_id, speaker, start_s, end_s FROM speaker_turns),
-             both_ AS (
-                SELECT a.recording_id, a.speaker AS speaker_a, b.speaker AS speaker_b,
-                       greatest(a.start_s, b.start_s) AS start_s, least(a.end_s, b.end_s) AS end_s
-                FROM t a JOIN t b ON a.recording_id = b.recording_id AND a.speaker < b.speaker
-                     AND a.start_s < b.end_s AND b.start_s < a.end_s
-                WHERE least(a.end_s, b.end_s) - greatest(a.start_s, b.start_s) >= 0.3),
+        WITH both_ AS ({TWO_VOICES}),
              roles AS (SELECT recording_id, speaker, mode(role) AS role FROM utterances GROUP BY ALL)
         SELECT r.id AS recording_id, r.source_name, r.staff_id, r.channel, round(w.start_s, 2) AS start_s,
                round(w.end_s, 2) AS end_s, round(w.end_s - w.start_s, 2) AS seconds,
@@ -183,7 +188,7 @@ NAMED_QUERIES: dict[str, Query] = {
         LEFT JOIN roles ra ON ra.recording_id = w.recording_id AND ra.speaker = w.speaker_a
         LEFT JOIN roles rb ON rb.recording_id = w.recording_id AND rb.speaker = w.speaker_b
         ORDER BY r.id, w.start_s
-        """,
+        """.format(TWO_VOICES=TWO_VOICES),
     ),
     "failed_rules_by_staff": Query(
         "Per staff member and rule: how often the rule failed.",

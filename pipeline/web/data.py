@@ -267,13 +267,10 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
 
 
 def voices_at_once(con: Any, recording_id: str) -> list[tuple[float, float]]:
-    """(start, end) of the stretches where two speakers' turns overlap for 0.3 s or more (as the
-    ``voices_at_once`` named query finds them): a mono recording's transcript may hold one voice there."""
-    found = rows(con, """SELECT DISTINCT greatest(a.start_s, b.start_s) AS start_s, least(a.end_s, b.end_s) AS end_s
-                         FROM speaker_turns a JOIN speaker_turns b ON a.recording_id = b.recording_id AND a.speaker < b.speaker
-                              AND a.start_s < b.end_s AND b.start_s < a.end_s
-                         WHERE a.recording_id = $id AND least(a.end_s, b.end_s) - greatest(a.start_s, b.start_s) >= 0.3
-                         ORDER BY 1""", id=recording_id)
+    """(start, end) of the stretches where two speakers' turns overlap (``queries.TWO_VOICES``)."""
+    from ..queries import TWO_VOICES
+
+    found = rows(con, f"SELECT DISTINCT start_s, end_s FROM ({TWO_VOICES}) WHERE recording_id = $id ORDER BY 1", id=recording_id)
     return [(r["start_s"], r["end_s"]) for r in found]
 
 
