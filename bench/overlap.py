@@ -109,7 +109,7 @@ def crosstalk_heard(result, line, before) -> dict:
     """How the two voices at once were recorded: the seconds heard as two voices within the true
     overlap (the line's start to the explanation's end) and elsewhere, the seconds of that overlap
     in the customer's speaker turns, and the customer's overtalk and interruptions (dynamics)."""
-    from pipeline.dynamics import union_seconds
+    from pipeline.dynamics import conversation_dynamics, union_seconds
 
     def within(spans, a, b):
         return union_seconds([(max(s, a), min(e, b)) for s, e in spans if min(e, b) > max(s, a)])
@@ -117,10 +117,8 @@ def crosstalk_heard(result, line, before) -> dict:
     customer = {u.speaker for u in result.utterances if u.role == "customer"}
     theirs = [(t["start_s"], t["end_s"]) for t in result.rows["speaker_turns"] if t["speaker"] in customer]
     heard = result.crosstalk
-    from pipeline.dynamics import conversation_dynamics
-
-    dynamics = {r["scope"]: r for r in result.rows["dynamics"]}.get("customer", {})
-    staff = {r["scope"]: r for r in result.rows["dynamics"]}.get("staff", {})
+    by_scope = {r["scope"]: r for r in result.rows["dynamics"]}
+    dynamics, staff = by_scope.get("customer", {}), by_scope.get("staff", {})
     duration = max([u.end for u in result.utterances] + [b for _, b in heard], default=0.0)
     words_only = {r["scope"]: r for r in conversation_dynamics(result.utterances, duration)}.get("customer", {})
     over = (line.start, max(line.start, before.end))

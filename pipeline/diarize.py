@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .dynamics import seconds_apart
 from .records import Word
 from .speaker_models import HOP, SAMPLE_RATE, encoder, encoder_setting, room_encoder
 
@@ -847,7 +848,7 @@ def speakers_at_once(turns: list[SpeakerTurn], start: float, end: float, fill: b
     names = {t.speaker for t in here}
     others = [t for t in turns if t.speaker not in names]
     if len(names) == 1 and others:
-        near = min(others, key=lambda t: (max(t.start - end, start - t.end, 0.0), t.speaker))
+        near = min(others, key=lambda t: (seconds_apart(start, end, t.start, t.end), t.speaker))
         return [*names, near.speaker]
     if len(names) > 1 and fill:
         def heard(name: str) -> float:

@@ -49,12 +49,17 @@ def turns_of(utterances: list[Utterance]) -> list[Turn]:
     return turns
 
 
+def seconds_apart(start: float, end: float, other_start: float, other_end: float) -> float:
+    """The gap between two spans in seconds (0 where they touch or overlap)."""
+    return max(other_start - end, start - other_end, 0.0)
+
+
 def with_heard(turns: list[Turn], heard: list[tuple[float, float, str, str]]) -> list[Turn]:
     """``turns`` with each heard voice's stretch joined to that speaker's nearest turn, when it
     comes within ``HEARD_JOIN_S``, else added as a turn with no words; in order of start."""
     for start, end, speaker, role in heard:
         def gap(t: Turn) -> float:
-            return max(t.start - end, start - t.end, 0.0)
+            return seconds_apart(start, end, t.start, t.end)
 
         mine = [t for t in turns if t.speaker == speaker]
         near = min(mine, key=gap) if mine else None

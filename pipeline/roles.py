@@ -19,7 +19,7 @@ import numpy as np
 
 from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans, speakers_at_once
 from .speaker_models import encoder
-from .dynamics import conversation_dynamics
+from .dynamics import conversation_dynamics, seconds_apart
 from .models import describe
 from .records import Utterance, Word
 from .voiceprints import Voiceprint, similarity
@@ -647,4 +647,4 @@ def role_near(utterances: list[Utterance], speaker: str, start: float, end: floa
     mine = [u for u in utterances if u.speaker == speaker]
     if not mine:
         return "unknown"
-    return min(mine, key=lambda u: max(u.start - end, start - u.end, 0.0)).role
+    return min(mine, key=lambda u: seconds_apart(start, end, u.start, u.end)).role

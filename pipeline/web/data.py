@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .. import reports
+from ..dynamics import seconds_apart
 from ..errors import ConfigError
 
 STAND_INS = {
@@ -258,7 +259,7 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
             marks.setdefault(f["utterance_index"], []).append({"kind": "finding", "text": f"{f['rule']}: {'pass' if f['passed'] else 'FAIL'}", "cls": "pass" if f["passed"] else "fail"})
     for start, end in voices_at_once(con, recording_id):  # the transcript may hold only one of the two there
         near = [u for u in utterances if u["start_s"] < end and u["end_s"] > start] or sorted(
-            utterances, key=lambda u: max(u["start_s"] - end, start - u["end_s"], 0.0))[:1]
+            utterances, key=lambda u: seconds_apart(start, end, u["start_s"], u["end_s"]))[:1]
         for u in near:
             marks.setdefault(u["idx"], []).append({"kind": "voices", "cls": "voices",
                                                     "text": f"two voices at once {start:.1f}-{end:.1f} s: words may be missing"})
