@@ -1,12 +1,12 @@
 """Does the transcript keep a customer who talks over the staff member?
 
-    python bench/overlap.py OUT [--n 12] [--seed 7] [--pause] [--separate]
+    python bench/overlap.py OUT [--n 12] [--seed 7] [--pause] [--telephone] [--separate]
 
 Makes ``--n`` face-to-face conversations (mono, 16 kHz, two held-out voices of
 ``bench/calls.py`` each) in which the customer cuts in over the end of a long explanation of
 the staff member's, starting 1.5-3 s before it ends, with a line of their own ("Stop, I never
 agreed to that upgrade."). With ``--pause`` the same conversations have the line after a 0.4 s
-pause instead: the control. Each is transcribed and given speakers and roles as ``parley
+pause instead: the control. ``--telephone``: the same at 8 kHz through the telephone band. Each is transcribed and given speakers and roles as ``parley
 process`` does for a recording whose sidecar says ``channel: face-to-face`` (transcripts are
 cached in OUT). Counted: the line's key words (four letters or more, none the staff member
 says), how many of them the transcript has near the line, and whose they are said to be; and
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pause", action="store_true", help="The control: the line after a 0.4 s pause, not over the staff member.")
+    parser.add_argument("--telephone", action="store_true", help="The conversations at 8 kHz through the telephone band (G.711).")
     parser.add_argument("--separate", action="store_true",
                         help="Also the line separated with each voice's spectra learnt at its true times (an oracle), transcribed alone.")
     args = parser.parse_args()
@@ -156,8 +157,8 @@ def main() -> None:
         staff, customer = (voices[j] for j in rng.choice(len(voices), 2, replace=False))
         overlap = float(rng.uniform(1.5, 3.0))  # drawn either way, so both runs have the same voices
         turns = conversation(i, -0.4 if args.pause else overlap)
-        wav = args.out / f"{'pause' if args.pause else 'over'}-{i:02d}.wav"
-        script = synthesize(turns, wav, stereo=False, seed=i, voices={"staff": Voice(staff[0], staff[3], staff[2]),
+        wav = args.out / f"{'tel-' if args.telephone else ''}{'pause' if args.pause else 'over'}-{i:02d}.wav"
+        script = synthesize(turns, wav, stereo=False, seed=i, telephone=args.telephone, voices={"staff": Voice(staff[0], staff[3], staff[2]),
                                                                         "customer": Voice(customer[0], customer[3], customer[2])})
         audio, meta = load_recording(wav)
         meta = replace(meta, channel="face-to-face")
