@@ -1,12 +1,13 @@
 """Does the transcript keep a customer who talks over the staff member?
 
-    python bench/overlap.py OUT [--n 12] [--seed 7] [--pause] [--telephone] [--separate]
+    python bench/overlap.py OUT [--n 12] [--seed 7] [--pause] [--telephone] [--babble DB] [--separate]
 
 Makes ``--n`` face-to-face conversations (mono, 16 kHz, two held-out voices of
 ``bench/calls.py`` each) in which the customer cuts in over the end of a long explanation of
 the staff member's, starting 1.5-3 s before it ends, with a line of their own ("Stop, I never
 agreed to that upgrade."). With ``--pause`` the same conversations have the line after a 0.4 s
-pause instead: the control. ``--telephone``: the same at 8 kHz through the telephone band. Each is transcribed and given speakers and roles as ``parley
+pause instead: the control. ``--telephone``: the same at 8 kHz through the telephone band.
+``--babble DB``: with office babble and line hiss DB under the speech (``bench/noisy.py``). Each is transcribed and given speakers and roles as ``parley
 process`` does for a recording whose sidecar says ``channel: face-to-face`` (transcripts are
 cached in OUT). Counted: the line's key words (four letters or more, none the staff member
 says), how many of them the transcript has near the line, and whose they are said to be; and
@@ -137,6 +138,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pause", action="store_true", help="The control: the line after a 0.4 s pause, not over the staff member.")
     parser.add_argument("--telephone", action="store_true", help="The conversations at 8 kHz through the telephone band (G.711).")
+    parser.add_argument("--babble", type=float, default=None, metavar="DB",
+                        help="Office babble and line hiss this many dB under the conversation (its power over the whole recording; bench/noisy.py).")
     parser.add_argument("--separate", action="store_true",
                         help="Also the line separated with each voice's spectra learnt at its true times (an oracle), transcribed alone.")
     args = parser.parse_args()
@@ -160,6 +163,13 @@ def main() -> None:
         wav = args.out / f"{'tel-' if args.telephone else ''}{'pause' if args.pause else 'over'}-{i:02d}.wav"
         script = synthesize(turns, wav, stereo=False, seed=i, telephone=args.telephone, voices={"staff": Voice(staff[0], staff[3], staff[2]),
                                                                         "customer": Voice(customer[0], customer[3], customer[2])})
+        if args.babble is not None:  # the same conversation with an open-plan office behind it
+            from noisy import add_noise
+
+            noisy = wav.with_name(f"babble{args.babble:g}-{wav.name}")
+            add_noise(wav, noisy, args.babble)
+            wav.unlink()
+            wav = noisy
         audio, meta = load_recording(wav)
         meta = replace(meta, channel="face-to-face")
         cache = wav.with_suffix(".transcript.pkl")

@@ -629,7 +629,7 @@ def speaker_rows(
                  for name in speakers_at_once(diarization.turns, a, b)]
         model = {"name": diarization.encoder, "version": diarization.encoder_version}
         count = {"speaker_count_confidence": diarization.count.confidence, "speaker_count_reason": diarization.count.reason,
-                 "vad": diarization.vad, "overlap_s": diarization.overlap_s}
+                 "vad": diarization.vad, "overlap_s": diarization.overlap_s, "overlap_note": diarization.overlap_note or None}
     else:
         model, count = describe(encoder().name, kind="speaker"), {}
     return {

@@ -147,6 +147,7 @@ def evaluate_diarization(
         "count_reason": result.count.reason,
         "vad": result.vad,
         "overlap_s": result.overlap_s,
+        "overlap_note": result.overlap_note,
         "duration_s": round(len(samples) / 16000, 2),
         "diarize_s": round(elapsed, 2),
         "model": {"name": result.encoder, "version": result.encoder_version},

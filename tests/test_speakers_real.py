@@ -216,6 +216,7 @@ def test_a_customer_talking_over_the_staff_member_in_a_mono_call_is_heard(tmp_pa
     row = result.rows["role_assignment"][0]
     both = union_seconds([(max(a, c), min(b, d)) for a, b in turns_of["customer"] for c, d in turns_of["staff"]
                           if min(b, d) > max(a, c) and over[0] <= max(a, c) < over[1]])
+    assert row["overlap_note"] is None  # nothing heard was left out
     if not crosstalk:
         assert result.crosstalk == [] and row["overlap_s"] == 0 and both == 0
         assert dynamics["customer"]["overtalk_count"] == 0  # the words alone never overlap
@@ -227,6 +228,54 @@ def test_a_customer_talking_over_the_staff_member_in_a_mono_call_is_heard(tmp_pa
         assert dynamics["staff"]["overtalk_s"] < dynamics["customer"]["overtalk_s"]
     else:
         assert within(result.crosstalk) == 0 and both == 0
+
+
+def office_babble(n: int, rate: int, readers: tuple[str, ...] = ("1688", "2033", "2609")) -> np.ndarray:
+    """Three of the tests' LibriSpeech readers talking at once (each reader's clips end to end),
+    ``n`` samples at ``rate``, at unit power: an open-plan office behind the line."""
+    from faster_whisper import decode_audio
+
+    streams = []
+    for reader in readers:
+        clips = [decode_audio(str(p), sampling_rate=rate) for p in sorted((DATA / "librispeech" / reader).glob("*.opus"))]
+        stream = np.concatenate(clips)
+        stream = np.resize(stream, n)
+        streams.append(stream / np.sqrt(np.mean(stream ** 2)))
+    babble = np.sum(streams, axis=0)
+    return (babble / np.sqrt(np.mean(babble ** 2))).astype(np.float32)
+
+
+def test_talk_in_the_background_is_not_taken_for_a_customer_talking_over_the_staff_member(tmp_path: Path) -> None:
+    # The cut-in call above with office babble 12 dB under the speech: the segmentation model hears
+    # two voices at once all through it, away from the changes of speaker too (on 40 phone calls
+    # with babble at 15 dB, 89 s heard where nobody overlapped; customer overtalk 9 -> 62). None
+    # of it is taken, and the row says why; overtalk comes from the words alone, as before round 18.
+    import soundfile as sf
+
+    from pipeline.settings import Settings
+    from pipeline.speakers import SpeakerOptions, attribute_speakers
+    from pipeline.transcribe import TranscribeOptions, transcribe
+
+    turns = [replace(t, gap_s=-2.5) if i == 3 else t for i, t in enumerate(CUT_IN)]
+    clean = tmp_path / "clean.wav"
+    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f2", 200, 45)}
+    synthesize(turns, clean, stereo=False, voices=voices, telephone=True, seed=5)
+    samples, rate = sf.read(clean, dtype="float32")
+    speech = samples[np.abs(samples) > 0.01]
+    noise = office_babble(len(samples), rate) * np.sqrt(np.mean(speech ** 2) / 10 ** (12 / 10))
+    path = tmp_path / "babble.wav"
+    sf.write(path, np.clip(samples + noise, -1, 1), rate, subtype="PCM_16")
+    path.with_suffix(".json").write_text(json.dumps({"channel": "phone"}))
+    audio, meta = load_recording(path)
+    settings = Settings()
+    result = attribute_speakers(audio, transcribe(audio, TranscribeOptions.from_settings(settings)), meta,
+                                SpeakerOptions.from_settings(settings))
+    row = result.rows["role_assignment"][0]
+    assert result.crosstalk == [] and row["overlap_s"] == 0
+    assert "talk in the background" in row["overlap_note"]
+    assert len({t["speaker"] for t in result.rows["speaker_turns"]}) == 2
+    starts = sorted((t["start_s"], t["end_s"]) for t in result.rows["speaker_turns"])
+    assert all(b[0] >= a[1] - 1e-6 for a, b in zip(starts, starts[1:]))  # no turns of a voice heard at once
 
 
 def test_a_real_phone_call_gets_its_two_voices_at_once(tmp_path: Path) -> None:
