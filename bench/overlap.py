@@ -7,7 +7,7 @@ Makes ``--n`` face-to-face conversations (mono, 16 kHz, two held-out voices of
 the staff member's, starting 1.5-3 s before it ends, with a line of their own ("Stop, I never
 agreed to that upgrade."). With ``--pause`` the same conversations have the line after a 0.4 s
 pause instead: the control. ``--telephone``: the same at 8 kHz through the telephone band.
-``--babble DB``: with office babble and line hiss DB under the speech (``bench/noisy.py``). Each is transcribed and given speakers and roles as ``parley
+``--babble DB``: with office babble and line hiss DB under the conversation (its power over the whole recording; ``bench/noisy.py``). Each is transcribed and given speakers and roles as ``parley
 process`` does for a recording whose sidecar says ``channel: face-to-face`` (transcripts are
 cached in OUT). Counted: the line's key words (four letters or more, none the staff member
 says), how many of them the transcript has near the line, and whose they are said to be; and

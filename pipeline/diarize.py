@@ -518,7 +518,7 @@ def diarize_full(
     if both is not None:
         crosstalk, overlap_note = overlap_stretches(both, options), ""
     else:
-        crosstalk, _, overlap_note = crosstalk_near_changes(samples, turns, options)
+        crosstalk, overlap_note = crosstalk_near_changes(samples, turns, options)
     if both is not None and count.n > 1:
         extra = second_speakers(turns, both, options)
     elif both is not None and count.n == 1 and options.overlap_voice and not n_speakers and expected is None:
@@ -907,9 +907,6 @@ class Crosstalk(NamedTuple):
 
     stretches: list[tuple[float, float]]
     """(start, end) seconds heard as two voices at once, and taken."""
-    background: float | None
-    """The background's level (``DiarizeOptions.background_voices``); None: too little speech
-    far from the changes to judge it, or nothing listened to."""
     note: str
     """Why the stretches heard were not taken ("" when they were)."""
 
@@ -924,7 +921,7 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
     the words later choose two (``speakers.choose_turns``). None is taken where the speech far
     from the changes sounds like two voices too (``background_voices``): talk in the room."""
     if options.crosstalk_gap_s <= 0 or len(turns) < 2:
-        return Crosstalk([], None, "")
+        return Crosstalk([], "")
     ordered = sorted(turns, key=lambda t: (t.start, t.end))
     spans: list[list[float]] = []
     changes: list[float] = []
@@ -939,7 +936,7 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
                 spans.append([a, b])
     found: list[tuple[float, float]] = []
     far_sum, far_n = 0.0, 0
-    said = np.zeros(int(len(samples) / HOP) + 1, dtype=bool)  # 10 ms frames inside a turn
+    said = np.zeros(int(len(samples) / HOP) + 3, dtype=bool)  # 10 ms frames inside a turn (each piece's fit)
     for t in ordered:
         said[int(t.start * FRAMES_PER_S) : int(t.end * FRAMES_PER_S)] = True
     at_changes = np.array(changes)
@@ -953,18 +950,14 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
         far = np.abs(times[:, None] - at_changes[None, :]).min(axis=1) >= options.background_far_s
         for s, e in heard:  # a voice that cut in long before the change is not the background
             far &= (times < a + s - options.background_far_s) | (times > a + e + options.background_far_s)
-        inside = np.zeros(len(overlap), dtype=bool)
-        inside[: max(0, min(len(overlap), len(said) - first))] = said[first : first + len(overlap)]
-        far &= inside
+        far &= said[first : first + len(overlap)]
         far_sum, far_n = far_sum + float(overlap[far].sum()), far_n + int(far.sum())
-    if far_n < options.min_background_s * FRAMES_PER_S:
-        return Crosstalk(found, None, "")
-    level = far_sum / far_n
+    level = far_sum / far_n if far_n >= options.min_background_s * FRAMES_PER_S else 0.0
     if options.background_voices > 0 and level > options.background_voices and found:
-        return Crosstalk([], round(level, 3), f"not taken: {union_seconds(found):.1f} s heard as two voices at once, but the speech "
+        return Crosstalk([], f"not taken: {union_seconds(found):.1f} s heard as two voices at once, but the speech "
                          f"away from the changes of speaker sounds like two voices too ({level:.2f} > {options.background_voices:.2f}): "
                          "talk in the background")
-    return Crosstalk(found, round(level, 3), "")
+    return Crosstalk(found, "")
 
 
 def overlap_stretches(overlap: np.ndarray, options: DiarizeOptions) -> list[tuple[float, float]]:
