@@ -939,7 +939,7 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
     said = np.zeros(int(len(samples) / HOP) + 3, dtype=bool)  # 10 ms frames inside a turn (each piece's fit)
     for t in ordered:
         said[int(t.start * FRAMES_PER_S) : int(t.end * FRAMES_PER_S)] = True
-    at_changes = np.array(changes)
+    at_changes = np.sort(changes)
     for a, b in spans:  # windows that meet are run as one, in 10 s chunks every 5 s as for a room
         piece = samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)]
         _, overlap = segmentation_frames(piece, options)
@@ -947,7 +947,7 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
         found += [(round(a + s, 2), round(a + e, 2)) for s, e in heard]
         first = int(round(a * FRAMES_PER_S))
         times = a + np.arange(len(overlap)) / FRAMES_PER_S
-        far = np.abs(times[:, None] - at_changes[None, :]).min(axis=1) >= options.background_far_s
+        far = nearest_gap(times, at_changes) >= options.background_far_s
         for s, e in heard:  # a voice that cut in long before the change is not the background
             far &= (times < a + s - options.background_far_s) | (times > a + e + options.background_far_s)
         far &= said[first : first + len(overlap)]
@@ -958,6 +958,14 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
                          f"away from the changes of speaker sounds like two voices too ({level:.2f} > {options.background_voices:.2f}): "
                          "talk in the background")
     return Crosstalk(found, "")
+
+
+def nearest_gap(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Each time's distance to the nearest of ``points`` (sorted, at least one): a search, not
+    a times-by-points table, which an hour of quick turns would make gigabytes."""
+    i = np.searchsorted(points, times)
+    left, right = points[np.maximum(i - 1, 0)], points[np.minimum(i, len(points) - 1)]
+    return np.minimum(np.abs(times - left), np.abs(right - times))
 
 
 def overlap_stretches(overlap: np.ndarray, options: DiarizeOptions) -> list[tuple[float, float]]:

@@ -342,3 +342,15 @@ def test_voices_heard_at_once_give_the_voice_the_turns_leave_out_a_turn() -> Non
     assert voices_at_once(turns, [(12.5, 15.0)], fill=False) == []
     assert voices_at_once(turns, [(10.2, 10.8)]) == []  # nobody's turn: no one to give it to
     assert voices_at_once([SpeakerTurn(0.0, 5.0, "S1")], [(1.0, 2.0)]) == []  # one voice known: no second to name
+
+
+def test_nearest_gap_is_each_times_distance_to_the_nearest_change() -> None:
+    from pipeline.diarize import nearest_gap
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7):
+        points = np.sort(rng.uniform(0, 60, n))
+        times = rng.uniform(-5, 65, 2000)
+        by_table = np.abs(times[:, None] - points[None, :]).min(axis=1)
+        assert np.allclose(nearest_gap(times, points), by_table)
+    assert nearest_gap(np.array([0.0, 2.0, 3.5]), np.array([1.0, 3.0])).tolist() == [1.0, 1.0, 0.5]
