@@ -418,9 +418,10 @@ def resemblyzer_onnx(threads: int = 1):
                        "torch runs it, ~20% slower")
 
 
-@lru_cache(maxsize=1)
-def mel_filters() -> np.ndarray:
-    """Slaney-style mel filterbank (40 x 201), the same as ``librosa.filters.mel`` defaults."""
+@lru_cache(maxsize=4)
+def mel_filters(n_mels: int = N_MELS, n_fft: int = N_FFT, top_hz: float = SAMPLE_RATE / 2) -> np.ndarray:
+    """Slaney-style mel filterbank (``n_mels`` x ``n_fft`` / 2 + 1, bands up to ``top_hz``), the
+    same as ``librosa.filters.mel``'s with ``fmax=top_hz``; by default resemblyzer's (40 x 201)."""
     f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
 
     def hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -429,8 +430,8 @@ def mel_filters() -> np.ndarray:
     def mel_to_hz(m: np.ndarray) -> np.ndarray:
         return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
 
-    fft_hz = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
-    mel_hz = mel_to_hz(np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(SAMPLE_RATE / 2)), N_MELS + 2))
+    fft_hz = np.linspace(0, SAMPLE_RATE / 2, 1 + n_fft // 2)
+    mel_hz = mel_to_hz(np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(float(top_hz))), n_mels + 2))
     fdiff = np.diff(mel_hz)
     ramps = mel_hz[:, None] - fft_hz[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]

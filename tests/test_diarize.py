@@ -28,6 +28,22 @@ def test_mel_filters_match_librosa() -> None:
 
     expected = librosa.filters.mel(sr=16000, n_fft=400, n_mels=40)
     np.testing.assert_allclose(mel_filters(), expected, rtol=1e-4, atol=1e-7)
+    expected = librosa.filters.mel(sr=16000, n_fft=512, n_mels=24, fmax=3800.0)
+    np.testing.assert_allclose(mel_filters(24, 512, 3800.0), expected, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("source_rate", [16000, 8000])
+def test_sound_frames_are_librosas_mfccs(source_rate: int) -> None:
+    import librosa
+    from faster_whisper import decode_audio
+
+    x = decode_audio(str(DATA / "pyannote_sample.wav"), sampling_rate=16000)[: 16000 * 12]
+    top_hz = source_rate / 2 - 200
+    expected = librosa.feature.mfcc(y=x, sr=16000, n_mfcc=20, n_fft=512, hop_length=160, n_mels=24, fmax=top_hz).T[:, 1:]
+    got = sound_frames(x, len(expected) + 3, source_rate)
+    assert got.shape == (len(expected) + 3, 19)
+    np.testing.assert_allclose(got[: len(expected)], expected, atol=1e-3 * np.abs(expected).max())
+    np.testing.assert_array_equal(got[-3:], np.repeat(got[len(expected) - 1 : len(expected)], 3, axis=0))
 
 
 def test_eval_diarization_command_on_the_pyannote_call() -> None:
@@ -354,3 +370,4 @@ def test_nearest_gap_is_each_times_distance_to_the_nearest_change() -> None:
         by_table = np.abs(times[:, None] - points[None, :]).min(axis=1)
         assert np.allclose(nearest_gap(times, points), by_table)
     assert nearest_gap(np.array([0.0, 2.0, 3.5]), np.array([1.0, 3.0])).tolist() == [1.0, 1.0, 0.5]
+
