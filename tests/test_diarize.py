@@ -371,3 +371,19 @@ def test_nearest_gap_is_each_times_distance_to_the_nearest_change() -> None:
         assert np.allclose(nearest_gap(times, points), by_table)
     assert nearest_gap(np.array([0.0, 2.0, 3.5]), np.array([1.0, 3.0])).tolist() == [1.0, 1.0, 0.5]
 
+
+def test_listening_chunks_cover_the_stretch_with_every_change_well_inside_one() -> None:
+    from pipeline.diarize import listening_starts
+
+    assert listening_starts(8.0, np.array([4.0]), 10.0, 2.0) == [0.0]  # shorter than a chunk: one
+    rng = np.random.default_rng(3)
+    for length, n in ((600.0, 160), (600.0, 40), (23.0, 3)):
+        changes = np.sort(rng.uniform(5.0, length - 5.0, n))  # a span runs 5 s either side of its changes
+        starts = np.array(listening_starts(length, changes, 10.0, 2.0))
+        ends = starts + 10.0
+        assert starts[0] == 0.0 and ends[-1] == pytest.approx(length)
+        assert np.all(np.diff(starts) > 0) and np.all(starts[1:] <= ends[:-1])  # in order, no gap
+        inside = (changes[:, None] >= starts[None, :] + 2.0) & (changes[:, None] <= ends[None, :] - 2.0)
+        assert inside.any(axis=1).all()
+    # a change every 3.75 s (a quick call): fewer chunks than one every 5 s (119 for 10 minutes)
+    assert len(listening_starts(600.0, 1.0 + 3.75 * np.arange(159), 10.0, 2.0)) <= 80
