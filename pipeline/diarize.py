@@ -25,7 +25,7 @@ import numpy as np
 
 from .dynamics import seconds_apart, union_seconds
 from .records import Word
-from .speaker_models import HOP, SAMPLE_RATE, encoder, encoder_setting, room_encoder
+from .speaker_models import HOP, SAMPLE_RATE, encoder, encoder_setting, room_encoder, segmentation, segmentation_onnx
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
@@ -91,7 +91,8 @@ class DiarizeOptions:
     10 minutes, over half of what diarizing a call costs."""
     crosstalk_margin_s: float = 2.0
     """Where the segmentation model listens around the changes of speaker, its 10 s chunks are
-    placed so that every change lies at least this far inside one (``listening_starts``), not
+    placed so that every change lies at least this far (at most a quarter of a chunk) inside one
+    (``listening_starts``), not
     every ``segmentation_step_s``: on pyannote's real call repeated to 10 minutes 80 chunks
     instead of 120 (diarization with the listening 11.0-13.3 -> 10.0-11.1 s of CPU), DER 0.045
     -> 0.037 (the 30 s call through the telephone band, three ways: 0.088 -> 0.070, 0.088 ->
@@ -816,11 +817,9 @@ def segmentation_frames(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Speech and overlapped-speech probabilities per 10 ms frame from pyannote segmentation-3.0,
     run on 10 s chunks every ``segmentation_step_s``, or starting at ``starts_s`` (seconds),
-    frames seen twice averaged, by ONNX Runtime when its build can be made
+    frames that two or more chunks hear averaged, by ONNX Runtime when its build can be made
     (``segmentation_onnx``), else by torch."""
     import torch
-
-    from .speaker_models import segmentation, segmentation_onnx
 
     seg, session = segmentation(), segmentation_onnx(options.threads)
     chunk, step = int(seg.chunk_s * SAMPLE_RATE), int(options.segmentation_step_s * SAMPLE_RATE)
@@ -973,11 +972,9 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
     for a, b in spans:  # windows that meet are run as one, in chunks placed around their changes
         piece = samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)]
         starts = None
-        if options.crosstalk_margin_s > 0:
-            from .speaker_models import segmentation
-
+        if options.crosstalk_margin_s > 0:  # placed by what each chunk's frames cover, so that none is left unheard
             inside = at_changes[(at_changes >= a) & (at_changes <= b)] - a
-            starts = listening_starts(len(piece) / SAMPLE_RATE, inside, segmentation().chunk_s, options.crosstalk_margin_s)
+            starts = listening_starts(len(piece) / SAMPLE_RATE, inside, segmentation_heard_s(options.threads), options.crosstalk_margin_s)
         _, overlap = segmentation_frames(piece, options, starts)
         heard = overlap_stretches(overlap >= options.overlap_threshold, options)
         found += [(round(a + s, 2), round(a + e, 2)) for s, e in heard]
@@ -999,20 +996,41 @@ def crosstalk_near_changes(samples: np.ndarray, turns: list[SpeakerTurn], option
 def listening_starts(length_s: float, changes_s: np.ndarray, chunk_s: float, margin_s: float) -> list[float]:
     """Starts (seconds) of ``chunk_s`` chunks that cover ``length_s`` seconds with every change of
     speaker in ``changes_s`` at least ``margin_s`` inside one where it can be (a change nearer the
-    edge of the stretch itself stays there): each chunk begins where the one before ends, or
-    earlier, at ``margin_s`` before the first change that would be near that edge; the last ends
-    with the stretch. The segmentation model hears two voices at once less surely near the edge
-    of its chunk; every ``segmentation_step_s`` (5 s) heard each frame twice instead, which cost
-    half as much again on a call whose speakers change every few seconds."""
+    edge of the stretch itself stays there; a margin over a quarter of the chunk is taken as a
+    quarter): each chunk begins where the one before ends, or earlier, at ``margin_s`` before the
+    first change that would be near that edge; the last ends with the stretch. The segmentation
+    model hears two voices at once less surely near the edge of its chunk; every
+    ``segmentation_step_s`` (5 s) heard each frame twice instead, which cost half as much again on
+    a call whose speakers change every few seconds."""
+    margin_s = min(margin_s, chunk_s / 4)  # so that each next chunk starts at least half a chunk on
     if length_s <= chunk_s:
         return [0.0]
-    starts = [0.0]
-    while starts[-1] + chunk_s < length_s:
+    starts, last = [0.0], length_s - chunk_s
+    while starts[-1] < last:  # (not start + chunk < length: in floating point, last + chunk can fall short)
         end = starts[-1] + chunk_s
         near = changes_s[(changes_s > end - margin_s) & (changes_s < end + margin_s)]
         after = float(near.min()) - margin_s if len(near) else end
-        starts.append(min(max(after, starts[-1] + chunk_s / 2), length_s - chunk_s))
+        starts.append(min(max(after, starts[-1] + chunk_s / 2), last))
     return starts
+
+
+@lru_cache(maxsize=4)
+def segmentation_heard_s(threads: int = 1) -> float:
+    """Seconds of its 10 s chunk that the segmentation model's frames cover, less one frame so
+    that chunks placed end to end by it share a frame whatever the rounding (589 frames of
+    16.9 ms: 9.92 s; the receptive field takes the rest), from one run on silence. Placed end to
+    end by the full 10 s, chunks would leave about 60 ms between them that no frame hears."""
+    seg = segmentation()
+    chunk = np.zeros((1, 1, int(seg.chunk_s * SAMPLE_RATE)), dtype=np.float32)
+    session = segmentation_onnx(threads)
+    if session is not None:
+        frames = len(session.run(None, {"x": chunk})[0][0])
+    else:
+        import torch
+
+        with torch.inference_mode():
+            frames = len(seg.model(torch.from_numpy(chunk))[0])
+    return (frames - 1) * seg.frame_step_s
 
 
 def nearest_gap(times: np.ndarray, points: np.ndarray) -> np.ndarray:

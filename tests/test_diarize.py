@@ -376,6 +376,28 @@ def test_listening_chunks_cover_the_stretch_with_every_change_well_inside_one() 
     from pipeline.diarize import listening_starts
 
     assert listening_starts(8.0, np.array([4.0]), 10.0, 2.0) == [0.0]  # shorter than a chunk: one
+    # a margin over a quarter of the chunk is taken as a quarter (2.5 s): a change 2.9 s inside the
+    # first chunk stays there, one 2.1 s inside it starts the next 2.5 s before it
+    assert listening_starts(30.0, np.array([7.1]), 10.0, 3.0) == [0.0, 10.0, 20.0]
+    assert listening_starts(30.0, np.array([7.9]), 10.0, 3.0) == [0.0, 5.4, 15.4, 20.0]
+    # lengths whose last start plus the chunk falls short of them in floating point: the loop ends
+    import signal
+
+    chunk = 9.922500000000001  # what the segmentation model's frames cover (segmentation_heard_s)
+    short = [x for x in np.linspace(10.0, 700.0, 20001) if (x - chunk) + chunk < x]
+    assert short
+    def never_ends(*_):
+        raise TimeoutError("listening_starts did not end")
+
+    before = signal.signal(signal.SIGALRM, never_ends)
+    signal.alarm(20)  # a loop that never ends fails here instead of hanging the run
+    try:
+        for length in short[:50]:
+            starts = listening_starts(float(length), np.array([]), chunk, 2.0)
+            assert starts[-1] == length - chunk and len(starts) <= int(length / chunk) + 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
     rng = np.random.default_rng(3)
     for length, n in ((600.0, 160), (600.0, 40), (23.0, 3)):
         changes = np.sort(rng.uniform(5.0, length - 5.0, n))  # a span runs 5 s either side of its changes
@@ -387,3 +409,26 @@ def test_listening_chunks_cover_the_stretch_with_every_change_well_inside_one() 
         assert inside.any(axis=1).all()
     # a change every 3.75 s (a quick call): fewer chunks than one every 5 s (119 for 10 minutes)
     assert len(listening_starts(600.0, 1.0 + 3.75 * np.arange(159), 10.0, 2.0)) <= 80
+
+
+def test_listening_chunks_leave_no_frame_unheard() -> None:
+    """The chunks as ``crosstalk_near_changes`` places them, mapped to the segmentation model's
+    frames as ``segmentation_frames`` maps them: every frame of the stretch is heard by a chunk
+    (the model's 589 frames cover 9.94 s of its 10 s, so chunks placed 10 s apart left gaps)."""
+    from pipeline.diarize import HOP, SAMPLE_RATE, listening_starts, segmentation_heard_s
+    from pipeline.speaker_models import segmentation
+
+    seg, heard = segmentation(), segmentation_heard_s()
+    per_chunk = round(heard / seg.frame_step_s) + 1  # the frames one chunk gives
+    assert 9.5 < heard < 10.0
+    rng = np.random.default_rng(5)
+    for length in (24.0, 37.3, 600.0, 9.0):
+        changes = np.sort(rng.uniform(5.0, max(5.0, length - 5.0), max(1, int(length / 4))))
+        samples = int(length * SAMPLE_RATE)
+        covered = np.zeros(int(np.ceil(samples / SAMPLE_RATE / seg.frame_step_s)) + 1, dtype=bool)
+        for start in listening_starts(samples / SAMPLE_RATE, changes, heard, 2.0):
+            first = int(round(int(round(start * SAMPLE_RATE)) / SAMPLE_RATE / seg.frame_step_s))
+            covered[first : first + per_chunk] = True
+        wanted = (np.arange(int(samples / HOP)) / 100 / seg.frame_step_s).astype(int)  # each 10 ms frame's
+        assert covered[wanted].all(), length
+
