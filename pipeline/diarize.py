@@ -92,11 +92,11 @@ class DiarizeOptions:
     crosstalk_margin_s: float = 2.0
     """Where the segmentation model listens around the changes of speaker, its 10 s chunks are
     placed so that every change lies at least this far (at most a quarter of a chunk) inside one
-    (``listening_starts``), not
-    every ``segmentation_step_s``: on pyannote's real call repeated to 10 minutes 80 chunks
-    instead of 120 (diarization with the listening 11.0-13.3 -> 10.0-11.1 s of CPU), DER 0.045
-    -> 0.037 (the 30 s call through the telephone band, three ways: 0.088 -> 0.070, 0.088 ->
-    0.099, 0.101 -> 0.077). 0: every ``segmentation_step_s``, as before round 20."""
+    (``listening_starts``), not every ``segmentation_step_s``: on pyannote's real call repeated
+    to 10 minutes 80 chunks instead of 120 (diarization with the listening 11.0-13.3 -> 10.0-11.6
+    s of CPU), DER 0.045 -> 0.037; through the telephone band 0.124 -> 0.096 (0.123 without
+    listening); the 30 s call through the band, three ways: 0.088 -> 0.049, 0.088 -> 0.100, 0.101
+    -> 0.077. 0: every ``segmentation_step_s``, as before round 20."""
     background_voices: float = 0.05
     """Talk in the background (an open-plan office) is heard as a second voice too. Where the
     segmentation model listened, its mean probability of two voices at once over the speech at
