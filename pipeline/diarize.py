@@ -25,7 +25,8 @@ import numpy as np
 
 from .dynamics import seconds_apart, union_seconds
 from .records import Word
-from .speaker_models import HOP, SAMPLE_RATE, encoder, encoder_setting, room_encoder, segmentation, segmentation_onnx
+from .speaker_models import (HOP, SAMPLE_RATE, encoder, encoder_setting, mel_frames, room_encoder, segmentation, segmentation_onnx,
+                             segmentation_probs)
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
@@ -603,23 +604,12 @@ def sound_frames(samples: np.ndarray, n_frames: int, source_rate: int = SAMPLE_R
     """The sound of each 10 ms frame as ``resegment`` models it: 19 MFCCs (24 mel bands up to
     the recording's own band, energy left out), ``n_frames`` rows. The numbers of
     ``librosa.feature.mfcc`` (centred 512-point Hann frames, power in dB floored 80 dB under the
-    loudest, orthonormal DCT; the same to 1e-4), computed 4096 frames at a time without librosa:
-    a 10-minute recording 0.13 s of wall time against librosa's 0.25 s, whose first call in a
-    process took 2.6 s (its loading)."""
-    from scipy.fft import dct, rfft
+    loudest, orthonormal DCT; the same to 1e-4), from ``speaker_models.mel_frames`` without
+    librosa: a 10-minute recording 0.13 s of wall time against librosa's 0.25 s, whose first call
+    in a process took 2.6 s (its loading)."""
+    from scipy.fft import dct
 
-    from .speaker_models import mel_filters
-
-    n_fft = 512
-    x = np.pad(np.asarray(samples, dtype=np.float32), n_fft // 2)
-    n = 1 + (len(x) - n_fft) // HOP  # at least one: the padding alone is a frame
-    every = np.lib.stride_tricks.as_strided(x, shape=(n, n_fft), strides=(x.strides[0] * HOP, x.strides[0]))
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic, as librosa's
-    weights = mel_filters(24, n_fft, min(source_rate, SAMPLE_RATE) / 2 - 200).T
-    power = np.empty((n, weights.shape[1]), dtype=np.float32)
-    for a in range(0, n, 4096):
-        bins = rfft(every[a : a + 4096] * window, axis=1)
-        power[a : a + 4096] = (bins.real**2 + bins.imag**2) @ weights
+    power = mel_frames(samples, 512, 24, min(source_rate, SAMPLE_RATE) / 2 - 200)
     db = 10.0 * np.log10(np.maximum(power, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
     mfcc = dct(db, type=2, axis=1, norm="ortho")[:, 1:20]
@@ -832,12 +822,7 @@ def segmentation_frames(
     torch.set_num_threads(options.threads)
     for i in range(0, len(starts), 8):
         batch = np.stack([np.pad(samples[s : s + chunk], (0, max(0, s + chunk - len(samples)))) for s in starts[i : i + 8]])
-        batch = batch[:, None, :].astype(np.float32)
-        if session is not None:
-            probs = np.exp(session.run(None, {"x": batch})[0])
-        else:
-            with torch.inference_mode():
-                probs = seg.model(torch.from_numpy(batch)).exp().numpy()
+        probs = segmentation_probs(seg, session, batch[:, None, :].astype(np.float32))
         for s, p in zip(starts[i : i + 8], probs):
             first = int(round(s / SAMPLE_RATE / seg.frame_step_s))
             m = min(len(p), n_frames - first)
@@ -1021,15 +1006,8 @@ def segmentation_heard_s(threads: int = 1) -> float:
     16.9 ms: 9.92 s; the receptive field takes the rest), from one run on silence. Placed end to
     end by the full 10 s, chunks would leave about 60 ms between them that no frame hears."""
     seg = segmentation()
-    chunk = np.zeros((1, 1, int(seg.chunk_s * SAMPLE_RATE)), dtype=np.float32)
-    session = segmentation_onnx(threads)
-    if session is not None:
-        frames = len(session.run(None, {"x": chunk})[0][0])
-    else:
-        import torch
-
-        with torch.inference_mode():
-            frames = len(seg.model(torch.from_numpy(chunk))[0])
+    silence = np.zeros((1, 1, int(seg.chunk_s * SAMPLE_RATE)), dtype=np.float32)
+    frames = segmentation_probs(seg, segmentation_onnx(threads), silence).shape[1]
     return (frames - 1) * seg.frame_step_s
 
 
