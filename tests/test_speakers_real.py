@@ -648,3 +648,25 @@ def test_resemblyzer_stays_available_as_the_fallback() -> None:
     samples = decode_audio(str(DATA / "pyannote_sample.wav"), sampling_rate=16000)
     found = diarize_full(samples, expected=2, options=DiarizeOptions(encoder="resemblyzer"))
     assert (found.encoder, found.count.n) == ("resemblyzer", 2)
+
+
+def test_silero_at_8k_in_one_batch_gives_its_window_by_window_probabilities(monkeypatch) -> None:
+    # pyannote's real call through a telephone band at 8 kHz, and lengths at and around one window
+    # (the encoder's batches and the LSTM's order: a wrong context, gate or carried state moves
+    # probabilities by far more than 1e-4)
+    from faster_whisper import decode_audio
+
+    import pipeline.speaker_models as sm
+
+    samples = sm.telephone_band(decode_audio(str(DATA / "pyannote_sample.wav"), sampling_rate=16000))
+    monkeypatch.setattr(sm, "SILERO_8K_BLOCK", 300)  # the 30 s call's 938 windows in four batches
+    for x in (samples, samples[:511], samples[:512], samples[:513], samples[:0]):
+        batched, alone = sm.silero_8k_probs(x), sm.silero_8k_probs_onnx(x)
+        assert batched.shape == alone.shape
+        np.testing.assert_allclose(batched, alone, atol=1e-4)
+    assert (sm.silero_8k_probs(samples) >= 0.5).mean() > 0.5  # speech found: the two do not agree on nothing
+    sm._silero_8k_parts.cache_clear()
+    monkeypatch.setattr(sm.importlib.util, "find_spec", lambda name: None)  # no TorchScript file: the ONNX model
+    np.testing.assert_array_equal(sm.silero_8k_probs(samples[:16000]), sm.silero_8k_probs_onnx(samples[:16000]))
+    monkeypatch.undo()
+    sm._silero_8k_parts.cache_clear()
