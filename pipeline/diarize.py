@@ -343,7 +343,6 @@ def _cluster_all(
     vectors: np.ndarray, n_speakers: int | None, options: DiarizeOptions, expected: int | None
 ) -> tuple[np.ndarray, SpeakerCount]:
     """``cluster_count`` on every window."""
-    from sklearn.cluster import KMeans
 
     n = len(vectors)
     if n < 3:
@@ -372,7 +371,7 @@ def _cluster_all(
         if k <= 1:
             return np.zeros(n, dtype=int)
         points = vecs[:, :k] / np.maximum(np.linalg.norm(vecs[:, :k], axis=1, keepdims=True), 1e-9)
-        return KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(points)
+        return kmeans(points, k)
 
     if n_speakers:
         k = min(n_speakers, n, vecs.shape[1])
@@ -453,6 +452,9 @@ def diarize_full(
     heard as two or more voices is then offered two-voice groupings for the words to accept, as a
     call is.
     Turns of two speakers overlap where the segmentation model hears both at once."""
+    from .models import same_numbers_everywhere
+
+    same_numbers_everywhere()  # BLAS at one thread, as transcription has it: the same turns in every process
     options = options or DiarizeOptions()
     # CAM++ under ``auto`` for two people expected (a phone call; a face-to-face conversation whose
     # words read as two sides), not for a room whose metadata says two, nor for a phone call whose
@@ -632,6 +634,26 @@ def _digest(array: np.ndarray) -> bytes:
     return digest.digest()
 
 
+def one_thread():
+    """OpenMP at one thread while sklearn fits (k-means, and the Gaussian mixtures it seeds):
+    k-means sums in another order with another thread count, and the calling thread's count was
+    whatever ran before (``torch.set_num_threads``, which the segmentation model's run sets): a
+    10-minute call's resegmented turns differed between the first diarization in a process and
+    the next. OpenMP's count is the calling thread's own, so other threads are not touched.
+    (BLAS, one count for the whole process, is set once: ``models.same_numbers_everywhere``.)"""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="openmp")
+
+
+def kmeans(points: np.ndarray, k: int, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Labels of sklearn's k-means (10 starts, seeded), at one thread (``one_thread``)."""
+    from sklearn.cluster import KMeans
+
+    with one_thread():
+        return KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(points, sample_weight=sample_weight)
+
+
 def fit_mixture(frames: np.ndarray, components: int, max_iter: int, fitted: dict | None = None):
     """A diagonal Gaussian mixture of ``frames`` (every n-th, at most ``MAX_FIT_FRAMES``),
     seeded for the same result every time; sklearn's not-converged warning is silenced (the
@@ -648,8 +670,9 @@ def fit_mixture(frames: np.ndarray, components: int, max_iter: int, fitted: dict
         return fitted[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = GaussianMixture(components, covariance_type="diag", random_state=0, max_iter=max_iter,
-                                reg_covar=1e-3).fit(frames)
+        with one_thread():
+            model = GaussianMixture(components, covariance_type="diag", random_state=0, max_iter=max_iter,
+                                    reg_covar=1e-3).fit(frames)
     if key is not None:
         fitted[key] = model
     return model
@@ -705,7 +728,6 @@ def sound_groupings(
     speech frame a speaker. The call's own model absorbs much of what the words make every
     stretch sound like, so what is left is more the speaker's. Turns in ``seen`` or made
     already are left out."""
-    from sklearn.cluster import KMeans
 
     speech = np.flatnonzero(frame_labels >= 0)
     x = standardised(sound, speech)
@@ -727,8 +749,7 @@ def sound_groupings(
         described = np.array(described)
         described -= described.mean(axis=0)
         described /= np.linalg.norm(described, axis=1, keepdims=True) + 1e-9
-        groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(
-            described, sample_weight=np.array([float(b - a) for a, b in kept]))
+        groups = kmeans(described, 2, np.array([float(b - a) for a, b in kept]))
         if groups.min() == groups.max():
             continue
         labelled = np.where(frame_labels >= 0, -2, -1)
@@ -755,7 +776,6 @@ def unit_groupings(
     lies in (the nearer group's mean voice when none), and frames are labelled from those groups'
     voices as for the spectral clustering, then by ``refine`` (``resegment``) when given. Turns
     equal to ``turns`` or to a grouping already made are left out."""
-    from sklearn.cluster import KMeans
 
     centres = np.array([(a + b) / 2 for a, b in spans])
     out: list[tuple[str, list[SpeakerTurn]]] = []
@@ -767,8 +787,7 @@ def unit_groupings(
             continue
         voices = np.stack([vectors[m].mean(axis=0) for m, _ in kept])
         voices /= np.linalg.norm(voices, axis=1, keepdims=True)
-        groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(
-            voices, sample_weight=np.array([float(length) for _, length in kept]))
+        groups = kmeans(voices, 2, np.array([float(length) for _, length in kept]))
         if groups.min() == groups.max():
             continue
         means = np.stack([voices[groups == g].mean(axis=0) for g in (0, 1)])
@@ -1087,7 +1106,6 @@ def split_joined(
     two groups (weighted 2-means) whose mean voices are less than ``below`` similar and the
     smaller group holds at least ``min_split_s`` of speech; repeated while a speaker splits.
     The count's confidence is then 0.5: the eigengap did not say so."""
-    from sklearn.cluster import KMeans
 
     if len(labels) < 3:
         return labels, count
@@ -1102,7 +1120,7 @@ def split_joined(
             voices, seconds = np.stack([u[0] for u in mine]), np.array([u[1] for u in mine])
             if float((voices @ voices.T).min()) >= below:  # every region like every other: one voice
                 continue
-            groups = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(voices, sample_weight=seconds)
+            groups = kmeans(voices, 2, seconds)
             means = np.stack([voices[groups == g].sum(axis=0) for g in (0, 1)])
             means /= np.linalg.norm(means, axis=1, keepdims=True)
             sim = float(means[0] @ means[1])

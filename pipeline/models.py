@@ -269,7 +269,11 @@ def same_numbers_everywhere() -> None:
     return are guaranteed" where `parley process` heard "your return, our guarantees").
     CTranslate2's own results do not depend on its thread count (checked: the encoder output is
     identical with 1 and 2 threads); Silero VAD always runs with 2 threads (``_silero_vad``).
-    Parley's other numpy work is small enough not to miss the second thread."""
+    Parley's other numpy work is small enough not to miss the second thread.
+    scipy's own OpenBLAS is loaded first, so that it is set too: otherwise it kept two threads
+    where scipy was imported after this ran, one where before, and the eigenvectors that cluster
+    speakers moved with it (by 1e-7). Diarization calls this as well (``diarize.diarize_full``)."""
+    import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
