@@ -451,10 +451,12 @@ def diarize_full(
     a recording with no count given or expected (a channel other than phone or face-to-face)
     heard as two or more voices is then offered two-voice groupings for the words to accept, as a
     call is.
-    Turns of two speakers overlap where the segmentation model hears both at once."""
+    Turns of two speakers overlap where the segmentation model hears both at once.
+    Sets BLAS to one thread for the whole process (``models.same_numbers_everywhere``), as
+    transcription does: the same turns in every process."""
     from .models import same_numbers_everywhere
 
-    same_numbers_everywhere()  # BLAS at one thread, as transcription has it: the same turns in every process
+    same_numbers_everywhere()
     options = options or DiarizeOptions()
     # CAM++ under ``auto`` for two people expected (a phone call; a face-to-face conversation whose
     # words read as two sides), not for a room whose metadata says two, nor for a phone call whose
@@ -859,7 +861,7 @@ def telephone_activity(samples: np.ndarray, options: DiarizeOptions) -> np.ndarr
     speech starts at ``vad_threshold`` and ends below it minus 0.15."""
     from .speaker_models import SILERO_8K_WINDOW, silero_8k_probs
 
-    probs = silero_8k_probs(samples)
+    probs = silero_8k_probs(samples, options.threads)
     frames_per_window = SILERO_8K_WINDOW * 2 / HOP  # 3.2 frames of 10 ms
     active = np.zeros(int(len(samples) / HOP), dtype=bool)
     on, low = False, options.vad_threshold - 0.15

@@ -260,7 +260,6 @@ def load_whisper(ref: str, device: str = "cpu", compute_type: str = "int8", cpu_
     return WhisperModel(whisper_path(ref), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=workers)
 
 
-@lru_cache(maxsize=1)
 def same_numbers_everywhere() -> None:
     """One BLAS thread in this process, so that the same audio gives the same transcript on
     every path. faster-whisper computes its mel features with a numpy matrix product; OpenBLAS
@@ -272,7 +271,9 @@ def same_numbers_everywhere() -> None:
     Parley's other numpy work is small enough not to miss the second thread.
     scipy's own OpenBLAS is loaded first, so that it is set too: otherwise it kept two threads
     where scipy was imported after this ran, one where before, and the eigenvectors that cluster
-    speakers moved with it (by 1e-7). Diarization calls this as well (``diarize.diarize_full``)."""
+    speakers moved with it (by 1e-7). Diarization calls this as well (``diarize.diarize_full``), each
+    time (~4 ms): a ``threadpool_limits`` block that another thread leaves afterwards would put back
+    the count it found."""
     import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS)
     from threadpoolctl import threadpool_limits
 

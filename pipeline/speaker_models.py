@@ -634,16 +634,17 @@ SILERO_8K_BLOCK = 4096
 """Windows (131 s) run through the encoder as one batch in ``silero_8k_probs``."""
 
 
-def silero_8k_probs(samples: np.ndarray) -> np.ndarray:
+def silero_8k_probs(samples: np.ndarray, threads: int = 1) -> np.ndarray:
     """Speech probability per 32 ms of 16 kHz audio that came from an 8 kHz (telephone)
     recording, run at 8 kHz as Silero was trained for telephone audio.
 
     Silero hears each window (with the 32 samples before it) alone until its LSTM, so the
     windows' STFT and encoder run as one batch and only the LSTM runs in order, over the whole
     sequence at once (``_silero_8k_parts``, the package's TorchScript model taken apart): a
-    10-minute call 0.45 s of CPU against 3.2 s window by window through the ONNX model
-    (``silero_8k_probs_onnx``, which stays where the TorchScript file is missing), the same
-    probabilities to 1e-5."""
+    10-minute call 0.5-0.9 s of CPU against 2.6-3.2 s window by window through the ONNX model
+    (``silero_8k_probs_onnx``, which stays where the TorchScript file is missing or does not
+    load), the same probabilities to 1e-5 (4e-6 on that call). torch runs with ``threads``
+    (process-wide: set, never restored, as for Parley's other torch models)."""
     parts = _silero_8k_parts()
     if parts is None:
         return silero_8k_probs_onnx(samples)
@@ -655,21 +656,17 @@ def silero_8k_probs(samples: np.ndarray) -> np.ndarray:
     stft, encoder, lstm, out_w, out_b = parts
     out = np.empty(n, np.float32)
     state = None
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the ONNX session: diarization runs beside transcription
-    try:
-        with torch.inference_mode():
-            for i in range(0, n, SILERO_8K_BLOCK):
-                block = windows[i : i + SILERO_8K_BLOCK]
-                context = np.empty((len(block), SILERO_8K_CONTEXT), np.float32)
-                context[0] = windows[i - 1, -SILERO_8K_CONTEXT:] if i else 0.0
-                context[1:] = block[:-1, -SILERO_8K_CONTEXT:]
-                heard = encoder(stft(torch.from_numpy(np.concatenate([context, block], axis=1)))).squeeze(-1)
-                hidden, state = lstm(heard[None], state)
-                h = torch.relu(hidden[0]).numpy()
-                out[i : i + len(block)] = 1.0 / (1.0 + np.exp(-(h @ out_w + out_b)))
-    finally:
-        torch.set_num_threads(previous)
+    torch.set_num_threads(threads)
+    with torch.inference_mode():
+        for i in range(0, n, SILERO_8K_BLOCK):
+            block = windows[i : i + SILERO_8K_BLOCK]
+            context = np.empty((len(block), SILERO_8K_CONTEXT), np.float32)
+            context[0] = windows[i - 1, -SILERO_8K_CONTEXT:] if i else 0.0
+            context[1:] = block[:-1, -SILERO_8K_CONTEXT:]
+            heard = encoder(stft(torch.from_numpy(np.concatenate([context, block], axis=1)))).squeeze(-1)
+            hidden, state = lstm(heard[None], state)
+            h = torch.relu(hidden[0]).numpy()
+            out[i : i + len(block)] = 1.0 / (1.0 + np.exp(-(h @ out_w + out_b)))
     return out
 
 
@@ -686,17 +683,26 @@ def _silero_8k_parts():
     """The ``silero-vad`` package's TorchScript model at 8 kHz, taken apart: its STFT and
     encoder (TorchScript modules), its LSTM cell's weights in a ``torch.nn.LSTM`` (the same gates
     in the same order, run over a sequence) and its output layer (ReLU, one 1x1 convolution,
-    sigmoid) as a vector and a bias. None when the file is not there."""
+    sigmoid) as a vector and a bias. None when the file is not there or does not load."""
     spec = importlib.util.find_spec("silero_vad")
     if spec is None or not spec.submodule_search_locations:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.jit"
     if not path.is_file():
         return None
+    import logging
+
     import torch
 
-    model = torch.jit.load(str(path), map_location="cpu").eval()._model_8k
-    weights = {k: v.detach() for k, v in model.state_dict().items()}
+    try:
+        model = torch.jit.load(str(path), map_location="cpu").eval()._model_8k
+        weights = {k: v.detach() for k, v in model.state_dict().items()}
+        if tuple(weights["decoder.rnn.weight_ih"].shape) != (512, 128):
+            raise ValueError(f"an LSTM of {tuple(weights['decoder.rnn.weight_ih'].shape)}, not (512, 128)")
+    except Exception as exc:  # noqa: BLE001 - the ONNX model, window by window, still works
+        logging.getLogger(__name__).warning("Silero's TorchScript model at 8 kHz did not load (%s: %s); its ONNX model runs "
+                                            "window by window, ~5x slower", type(exc).__name__, exc)
+        return None
     lstm = torch.nn.LSTM(128, 128, batch_first=True).eval()
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):

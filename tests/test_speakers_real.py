@@ -650,10 +650,10 @@ def test_resemblyzer_stays_available_as_the_fallback() -> None:
     assert (found.encoder, found.count.n) == ("resemblyzer", 2)
 
 
-def test_silero_at_8k_in_one_batch_gives_its_window_by_window_probabilities(monkeypatch) -> None:
+def test_silero_at_8k_in_one_batch_gives_its_window_by_window_probabilities(monkeypatch, caplog) -> None:
     # pyannote's real call through a telephone band at 8 kHz, and lengths at and around one window
-    # (the encoder's batches and the LSTM's order: a wrong context, gate or carried state moves
-    # probabilities by far more than 1e-4)
+    # (the encoder's batches and the LSTM's order: a context not carried over moved them by 1e-3, a
+    # state not carried by 0.95)
     from faster_whisper import decode_audio
 
     import pipeline.speaker_models as sm
@@ -663,10 +663,20 @@ def test_silero_at_8k_in_one_batch_gives_its_window_by_window_probabilities(monk
     for x in (samples, samples[:511], samples[:512], samples[:513], samples[:0]):
         batched, alone = sm.silero_8k_probs(x), sm.silero_8k_probs_onnx(x)
         assert batched.shape == alone.shape
-        np.testing.assert_allclose(batched, alone, atol=1e-4)
+        np.testing.assert_allclose(batched, alone, atol=2e-5)  # measured: 1e-6 here, 4e-6 on a 10-minute call
     assert (sm.silero_8k_probs(samples) >= 0.5).mean() > 0.5  # speech found: the two do not agree on nothing
     sm._silero_8k_parts.cache_clear()
     monkeypatch.setattr(sm.importlib.util, "find_spec", lambda name: None)  # no TorchScript file: the ONNX model
     np.testing.assert_array_equal(sm.silero_8k_probs(samples[:16000]), sm.silero_8k_probs_onnx(samples[:16000]))
+    monkeypatch.undo()
+    sm._silero_8k_parts.cache_clear()
+    import torch
+
+    def damaged(*args, **kwargs):
+        raise RuntimeError("PytorchStreamReader failed reading zip archive")
+
+    monkeypatch.setattr(torch.jit, "load", damaged)  # a file that does not load: the ONNX model, with a warning
+    np.testing.assert_array_equal(sm.silero_8k_probs(samples[:16000]), sm.silero_8k_probs_onnx(samples[:16000]))
+    assert "did not load" in caplog.text
     monkeypatch.undo()
     sm._silero_8k_parts.cache_clear()
