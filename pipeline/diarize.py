@@ -343,7 +343,6 @@ def _cluster_all(
     vectors: np.ndarray, n_speakers: int | None, options: DiarizeOptions, expected: int | None
 ) -> tuple[np.ndarray, SpeakerCount]:
     """``cluster_count`` on every window."""
-
     n = len(vectors)
     if n < 3:
         return np.zeros(n, dtype=int), SpeakerCount(1 if n else 0, 0.0, f"{n} embedding windows: too little speech to count")
@@ -642,7 +641,8 @@ def one_thread():
     whatever ran before (``torch.set_num_threads``, which the segmentation model's run sets): a
     10-minute call's resegmented turns differed between the first diarization in a process and
     the next. OpenMP's count is the calling thread's own, so other threads are not touched.
-    (BLAS, one count for the whole process, is set once: ``models.same_numbers_everywhere``.)"""
+    (BLAS, one count for the whole process, is set by ``models.same_numbers_everywhere``, which
+    ``diarize_full`` calls.)"""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1, user_api="openmp")
@@ -730,7 +730,6 @@ def sound_groupings(
     speech frame a speaker. The call's own model absorbs much of what the words make every
     stretch sound like, so what is left is more the speaker's. Turns in ``seen`` or made
     already are left out."""
-
     speech = np.flatnonzero(frame_labels >= 0)
     x = standardised(sound, speech)
     shortest = round(options.min_stretch_s * FRAMES_PER_S)
@@ -778,7 +777,6 @@ def unit_groupings(
     lies in (the nearer group's mean voice when none), and frames are labelled from those groups'
     voices as for the spectral clustering, then by ``refine`` (``resegment``) when given. Turns
     equal to ``turns`` or to a grouping already made are left out."""
-
     centres = np.array([(a + b) / 2 for a, b in spans])
     out: list[tuple[str, list[SpeakerTurn]]] = []
     seen = [turns]
@@ -1108,7 +1106,6 @@ def split_joined(
     two groups (weighted 2-means) whose mean voices are less than ``below`` similar and the
     smaller group holds at least ``min_split_s`` of speech; repeated while a speaker splits.
     The count's confidence is then 0.5: the eigengap did not say so."""
-
     if len(labels) < 3:
         return labels, count
     labels, n, said = labels.copy(), int(labels.max()) + 1, []

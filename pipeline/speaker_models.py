@@ -616,16 +616,24 @@ def _silero_8k():
     bundled copy takes 16 kHz only. One thread, as diarization runs beside transcription."""
     import onnxruntime
 
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
+    folder = _silero_vad_data()
+    if folder is None:
         from .errors import ConfigError
 
         raise ConfigError("the silero-vad package is not installed", fix="run `make install`")
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
     opts.log_severity_level = 4
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
-    return onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(folder / "silero_vad.onnx"), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def _silero_vad_data() -> Path | None:
+    """The ``silero-vad`` package's model folder, found without importing the package (its
+    ``__init__`` sets torch's thread count); None when it is not installed."""
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
 SILERO_8K_CONTEXT = 32
@@ -684,11 +692,9 @@ def _silero_8k_parts():
     encoder (TorchScript modules), its LSTM cell's weights in a ``torch.nn.LSTM`` (the same gates
     in the same order, run over a sequence) and its output layer (ReLU, one 1x1 convolution,
     sigmoid) as a vector and a bias. None when the file is not there or does not load."""
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.jit"
-    if not path.is_file():
+    folder = _silero_vad_data()
+    path = folder / "silero_vad.jit" if folder is not None else None
+    if path is None or not path.is_file():
         return None
     import logging
 

@@ -433,7 +433,6 @@ def test_listening_chunks_leave_no_frame_unheard() -> None:
         assert covered[wanted].all(), length
 
 
-
 def test_kmeans_and_mixtures_run_at_one_thread_whatever_count_ran_before(monkeypatch) -> None:
     # sklearn's k-means sums in another order with two OpenMP threads than with one, and the
     # calling thread's count is whatever ran before (torch sets it for the segmentation model): a
