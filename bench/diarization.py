@@ -28,7 +28,7 @@ each copy at its own speed (0.95-1.05, seeded) and level, diarized as a phone ca
 must differ: exact copies give the speaker encoder the same windows over and over, and the
 eigengap then sees one group per kind of window (at CAM++ windows every 1.2 s it counted six
 voices, sure, and DER went to 0.62). ``--telephone``: the copies through the telephone band
-(``speaker_models.telephone_band``, 300-3400 Hz, with mu-law at 8 kHz) and diarized as 8 kHz
+(``speaker_models.telephone_band``, 300-3400 Hz, then 8 bits on the mu-law curve at 8 kHz) and diarized as 8 kHz
 audio (Silero at 8 kHz, which transcription does not share). DER is scored on the turns Parley
 stores (``Diarization.heard_turns``: overlap scored, collar 0.25 s).
 """
@@ -102,7 +102,8 @@ def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[f
         narrow = resample_poly(telephone_band(samples), 1, 2)
         mu = 255.0
         level = np.clip(narrow / max(1e-9, float(np.abs(narrow).max())), -1, 1)
-        coded = np.round(np.sign(level) * np.log1p(mu * np.abs(level)) / np.log1p(mu) * 127) / 127  # 8-bit mu-law
+        # 8 bits on the mu-law curve itself (G.711 approximates it with 8 segments; pipeline.synth writes real G.711)
+        coded = np.round(np.sign(level) * np.log1p(mu * np.abs(level)) / np.log1p(mu) * 127) / 127
         narrow = np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * float(np.abs(narrow).max())
         samples = resample_poly(narrow, 2, 1).astype(np.float32)
     return samples, reference
