@@ -28,7 +28,8 @@ each copy at its own speed (0.95-1.05, seeded) and level, diarized as a phone ca
 must differ: exact copies give the speaker encoder the same windows over and over, and the
 eigengap then sees one group per kind of window (at CAM++ windows every 1.2 s it counted six
 voices, sure, and DER went to 0.62). ``--telephone``: the copies through the telephone band
-(``speaker_models.telephone_band``, 300-3400 Hz, then 8 bits on the mu-law curve at 8 kHz) and diarized as 8 kHz
+(``speaker_models.telephone_band``, 300-3400 Hz, then G.711 mu-law at 8 kHz, as ``pipeline.synth`` writes a
+telephone call; before round 22, 8 bits on the mu-law curve itself) and diarized as 8 kHz
 audio (Silero at 8 kHz, which transcription does not share). DER is scored on the turns Parley
 stores (``Diarization.heard_turns``: overlap scored, collar 0.25 s).
 """
@@ -80,7 +81,7 @@ def conversation(folder: Path, minutes: float, n_speakers: int | None = None, tr
 def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     """pyannote's 30 s real call repeated to about ``minutes`` (whole copies), each copy at its own speed and level (so
     that no two copies give the same windows); with ``telephone``, through the telephone band with
-    mu-law at 8 kHz, back at 16 kHz. Returns the audio and the reference (start, end, speaker)."""
+    G.711 mu-law at 8 kHz, back at 16 kHz. Returns the audio and the reference (start, end, speaker)."""
     from faster_whisper import decode_audio
     from scipy.signal import resample_poly
 
@@ -99,14 +100,33 @@ def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[f
         t += len(copy) / RATE
     samples = np.concatenate(parts)
     if telephone:
+        import io
+
+        import soundfile as sf
+
         narrow = resample_poly(telephone_band(samples), 1, 2)
-        mu = 255.0
-        level = np.clip(narrow / max(1e-9, float(np.abs(narrow).max())), -1, 1)
-        # 8 bits on the mu-law curve itself (G.711 approximates it with 8 segments; pipeline.synth writes real G.711)
-        coded = np.round(np.sign(level) * np.log1p(mu * np.abs(level)) / np.log1p(mu) * 127) / 127
-        narrow = np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * float(np.abs(narrow).max())
+        peak = max(1e-9, float(np.abs(narrow).max()))
+        coded = io.BytesIO()  # G.711 mu-law, as pipeline.synth writes a telephone call, peak at 0.9 of full scale
+        sf.write(coded, narrow / peak * 0.9, 8000, format="WAV", subtype="ULAW")
+        coded.seek(0)
+        narrow = sf.read(coded, dtype="float32")[0] / 0.9 * peak
         samples = resample_poly(narrow, 2, 1).astype(np.float32)
     return samples, reference
+
+
+def cpu_model() -> tuple[str, bool | None]:
+    """The CPU's model name and whether it has VNNI instructions (Linux; None: not known), for the
+    record: the speed figures depend on them. CAM++ runs in int8 (``speaker_models.campplus_int8``),
+    and its convolutions are much faster with VNNI: a 10-minute call's CAM++ took 5.6-6.4 s of CPU
+    on round 21's machine (VNNI) and 10-11 s on round 22's AMD EPYC without it."""
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine(), None
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), platform.machine())
+    return name, "avx512_vnni" in info or "avx_vnni" in info
 
 
 def fastest(repeat: int, run):
@@ -222,7 +242,7 @@ def main() -> None:
           f"{len({t.speaker for t in turns})} speakers found of {len(ref.labels())}; other groupings for the words "
           f"to choose from, when made: {n_other} in {other_s:.1f} s ({other_cpu:.1f} s CPU), ratio with them "
           f"{(diarize_s + other_s) / transcribe_s:.3f}; heard as two voices at once {found.overlap_s:.1f} s"
-          f"{' (none are)' if not args.real_call else ''}")
+          f"{' (none are)' if not args.real_call else ''}; CPU {cpu_model()[0]}, VNNI {cpu_model()[1]}")
     print(json.dumps({
         "duration_s": round(duration, 1), "diarize_s": round(diarize_s, 2), "transcribe_s": round(transcribe_s, 2),
         "diarize_cpu_s": round(diarize_cpu, 2), "transcribe_cpu_s": round(transcribe_cpu, 2), "repeat": args.repeat,
@@ -231,6 +251,7 @@ def main() -> None:
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
         "clips": "tests/data/pyannote_sample.wav" if args.real_call else str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone, "face_to_face": args.face_to_face,
         "quick_turns": args.quick_turns, "crosstalk_s": found.overlap_s, "real_call": args.real_call, "telephone": args.telephone,
+        "cpu": cpu_model()[0], "vnni": cpu_model()[1],
     }))
 
 
