@@ -31,6 +31,8 @@ from .speaker_models import (HOP, SAMPLE_RATE, encoder, encoder_setting, mel_fra
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
 """Small graphs keep at least this many neighbours per window, so they stay connected."""
+WINDOW_S = 1.6
+"""Embedding window length where neither the options nor an encoder give one."""
 MAX_FIT_FRAMES = 6000
 """``fit_mixture`` fits on at most this many frames (every n-th), so a long recording costs
 ``resegment`` and ``sound_groupings`` little more than a call of a few minutes."""
@@ -43,8 +45,9 @@ class DiarizeOptions:
     """How ``diarize`` cuts, embeds and clusters. Defaults were tuned on LibriSpeech mixtures
     and the pyannote telephone sample (see ``tests/test_diarize.py``)."""
 
-    window_s: float = 1.6
-    """Length of one embedding window in seconds (resemblyzer's partial utterance)."""
+    window_s: float | None = None
+    """Length of one embedding window in seconds; None: the encoder's own (``window_s`` of
+    ``speaker_models.Resemblyzer``, 1.6 s, its partial utterance; of ``CamPlusPlus``, 1.4 s)."""
     hop_s: float = 0.8
     """Step between windows in seconds; smaller is finer and slower."""
     vad_threshold: float = 0.5
@@ -235,7 +238,7 @@ def normalise_level(samples: np.ndarray, regions: list[tuple[int, int]]) -> np.n
 
 def windows(regions: list[tuple[int, int]], options: DiarizeOptions) -> list[tuple[int, int]]:
     """Embedding windows (start, end frame) covering every region long enough to embed."""
-    size = round(options.window_s * FRAMES_PER_S)
+    size = round((options.window_s or WINDOW_S) * FRAMES_PER_S)
     hop = max(1, round(options.hop_s * FRAMES_PER_S))
     minimum = round(options.min_window_s * FRAMES_PER_S)
     out: list[tuple[int, int]] = []
@@ -260,10 +263,10 @@ def embed_spans(samples: np.ndarray, spans_s: list[tuple[float, float]] | None =
     regions = speech_regions(samples, options)
     if spans_s is not None:
         regions = clip_regions(regions, [(round(a * FRAMES_PER_S), round(b * FRAMES_PER_S)) for a, b in spans_s])
-    spans = windows(regions, options)
+    model = encoder(options.encoder)
+    spans = windows(regions, replace(options, window_s=options.window_s or model.window_s))
     if not spans:
         return None
-    model = encoder(options.encoder)
     mean = model.embed(model.features(normalise_level(samples, regions)), spans, options.threads).mean(axis=0)
     return mean / np.linalg.norm(mean)
 
@@ -469,6 +472,8 @@ def diarize_full(
     regions = regions_of(samples, active, options)
     if not regions:
         return Diarization([], SpeakerCount(0, 1.0, "no speech found"), model.name, model.version, vad)
+    if options.window_s is None:
+        options = replace(options, window_s=model.window_s)
     spans = windows(regions, options)
     level = normalise_level(samples, regions)
     vectors = model.embed(model.features(level), spans, options.threads)

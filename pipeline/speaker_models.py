@@ -57,6 +57,8 @@ class SpeakerEncoder(Protocol):
     (``DiarizeOptions.split_below``); 0 where it was not measured for this encoder (off)."""
     telephone_split_below: float
     """``split_below`` for telephone-band recordings (8 kHz or less), where voices sound more alike."""
+    window_s: float
+    """Length of the windows it embeds, in seconds (``DiarizeOptions.window_s``)."""
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """Frame features (one row per 10 ms) of 16 kHz audio at a speech level of -30 dBFS."""
@@ -143,6 +145,13 @@ class CamPlusPlus:
     split_below: float = 0.0
     telephone_split_below: float = 0.0
     """Off: not measured with CAM++, whose similarities run on another scale."""
+    window_s: float = 1.4
+    """Embedding window length (``DiarizeOptions.window_s``), every 0.8 s. Round 22, pyannote's real
+    call repeated to 10 minutes, each copy at its own speed (``bench/diarization.py --real-call``):
+    1.6 / 1.4 / 1.2 s gave DER 0.047 / 0.046 / 0.035 at 16 kHz and 0.105 / 0.083 / 0.069 through the
+    telephone band (G.711), the real call's quick turns found; held-out synthetic calls, roles
+    (seed 50, 16 kHz / seed 51, 8 kHz): 99.16 / 98.93 / 99.03% and 98.25 / 98.43 / 97.07%. 1.2 s
+    cost two alike voices at 8 kHz too much; chosen on the real call, 1.4 s."""
     int8: bool = True
     """Run the int8 build (``campplus_int8``: ONNX Runtime, convolutions in int8, ~3x faster than
     torch on one core); False, or when the build is not possible, torch in float32."""
@@ -471,6 +480,8 @@ class Resemblyzer:
     telephone_split_below: float = 0.75
     """Chosen on the librix mixtures' group similarities (0.75), lowered to 0.72 at 16 kHz where
     0.75 split one voice of a two-person call diarized as a room (README, "A speaker split in two")."""
+    window_s: float = 1.6
+    """Embedding window length (``DiarizeOptions.window_s``): resemblyzer's partial utterance."""
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         return mel_frames(samples)

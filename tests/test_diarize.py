@@ -46,6 +46,31 @@ def test_sound_frames_are_librosas_mfccs(source_rate: int) -> None:
     np.testing.assert_array_equal(got[-3:], np.repeat(got[len(expected) - 1 : len(expected)], 3, axis=0))
 
 
+@pytest.mark.parametrize(("model", "options", "frames"), [
+    ("campplus", {}, 140), ("campplus", {"window_s": 1.6}, 160), ("resemblyzer", {}, 160),
+])
+def test_the_windows_embedded_are_as_long_as_the_encoders_own_unless_the_options_say(monkeypatch, model, options, frames) -> None:
+    """CAM++ embeds 1.4 s windows (round 22: pyannote's real call through the telephone band heard
+    its quick turns better), resemblyzer its own 1.6 s; ``window_s`` in the options overrules both."""
+    from faster_whisper import decode_audio
+
+    from pipeline.speaker_models import CamPlusPlus, Resemblyzer
+
+    seen: list[int] = []
+    cls = CamPlusPlus if model == "campplus" else Resemblyzer
+    real = cls.embed
+
+    def recording(self, features, spans, threads=1, *args, **kwargs):  # the real encoder, its windows noted
+        seen.extend(b - a for a, b in spans)
+        return real(self, features, spans, threads, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "embed", recording)
+    x = decode_audio(str(DATA / "pyannote_sample.wav"), sampling_rate=16000)
+    found = diarize_full(x, expected=2, options=DiarizeOptions(encoder=model, **options))
+    assert found.encoder == model and len({t.speaker for t in found.turns}) == 2
+    assert seen and max(seen) == frames and np.mean(np.array(seen) == frames) > 0.5
+
+
 def test_eval_diarization_command_on_the_pyannote_call() -> None:
     app = typer.Typer()
     register(app)
