@@ -236,13 +236,14 @@ def main() -> None:
     der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(ref, hyp, uem=Timeline([Segment(0, duration)]))
 
     ratio = diarize_s / transcribe_s
+    cpu, vnni = cpu_model()
     print(f"{duration / 60:.1f} min recording: diarization {diarize_s:.1f} s ({diarize_cpu:.1f} s CPU), "
           f"transcription {transcribe_s:.1f} s ({transcribe_cpu:.1f} s CPU, "
           f"{n_words} words); ratio {ratio:.3f} (target <= 0.25); DER {der:.3f}, "
           f"{len({t.speaker for t in turns})} speakers found of {len(ref.labels())}; other groupings for the words "
           f"to choose from, when made: {n_other} in {other_s:.1f} s ({other_cpu:.1f} s CPU), ratio with them "
           f"{(diarize_s + other_s) / transcribe_s:.3f}; heard as two voices at once {found.overlap_s:.1f} s"
-          f"{' (none are)' if not args.real_call else ''}; CPU {cpu_model()[0]}, VNNI {cpu_model()[1]}")
+          f"{' (none are)' if not args.real_call else ''}; CPU {cpu}, VNNI {vnni}")
     print(json.dumps({
         "duration_s": round(duration, 1), "diarize_s": round(diarize_s, 2), "transcribe_s": round(transcribe_s, 2),
         "diarize_cpu_s": round(diarize_cpu, 2), "transcribe_cpu_s": round(transcribe_cpu, 2), "repeat": args.repeat,
@@ -251,7 +252,7 @@ def main() -> None:
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
         "clips": "tests/data/pyannote_sample.wav" if args.real_call else str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone, "face_to_face": args.face_to_face,
         "quick_turns": args.quick_turns, "crosstalk_s": found.overlap_s, "real_call": args.real_call, "telephone": args.telephone,
-        "cpu": cpu_model()[0], "vnni": cpu_model()[1],
+        "cpu": cpu, "vnni": vnni,
     }))
 
 

@@ -25,14 +25,12 @@ import numpy as np
 
 from .dynamics import seconds_apart, union_seconds
 from .records import Word
-from .speaker_models import (HOP, SAMPLE_RATE, encoder, encoder_setting, mel_frames, room_encoder, segmentation, segmentation_onnx,
+from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, room_encoder, segmentation, segmentation_onnx,
                              segmentation_probs)
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
 """Small graphs keep at least this many neighbours per window, so they stay connected."""
-WINDOW_S = 1.6
-"""Embedding window length where neither the options nor an encoder give one."""
 MAX_FIT_FRAMES = 6000
 """``fit_mixture`` fits on at most this many frames (every n-th), so a long recording costs
 ``resegment`` and ``sound_groupings`` little more than a call of a few minutes."""
@@ -236,9 +234,10 @@ def normalise_level(samples: np.ndarray, regions: list[tuple[int, int]]) -> np.n
     return samples * (10 ** (TARGET_DBFS / 20) / rms)
 
 
-def windows(regions: list[tuple[int, int]], options: DiarizeOptions) -> list[tuple[int, int]]:
-    """Embedding windows (start, end frame) covering every region long enough to embed."""
-    size = round((options.window_s or WINDOW_S) * FRAMES_PER_S)
+def windows(regions: list[tuple[int, int]], options: DiarizeOptions, model: SpeakerEncoder) -> list[tuple[int, int]]:
+    """Embedding windows (start, end frame) covering every region long enough to embed, as long
+    as ``options.window_s`` or, where that is None, the encoder ``model``'s own."""
+    size = round((options.window_s or model.window_s) * FRAMES_PER_S)
     hop = max(1, round(options.hop_s * FRAMES_PER_S))
     minimum = round(options.min_window_s * FRAMES_PER_S)
     out: list[tuple[int, int]] = []
@@ -264,7 +263,7 @@ def embed_spans(samples: np.ndarray, spans_s: list[tuple[float, float]] | None =
     if spans_s is not None:
         regions = clip_regions(regions, [(round(a * FRAMES_PER_S), round(b * FRAMES_PER_S)) for a, b in spans_s])
     model = encoder(options.encoder)
-    spans = windows(regions, replace(options, window_s=options.window_s or model.window_s))
+    spans = windows(regions, options, model)
     if not spans:
         return None
     mean = model.embed(model.features(normalise_level(samples, regions)), spans, options.threads).mean(axis=0)
@@ -472,9 +471,7 @@ def diarize_full(
     regions = regions_of(samples, active, options)
     if not regions:
         return Diarization([], SpeakerCount(0, 1.0, "no speech found"), model.name, model.version, vad)
-    if options.window_s is None:
-        options = replace(options, window_s=model.window_s)
-    spans = windows(regions, options)
+    spans = windows(regions, options, model)
     level = normalise_level(samples, regions)
     vectors = model.embed(model.features(level), spans, options.threads)
     labels, count = cluster_count(vectors, n_speakers, options, expected)
