@@ -114,21 +114,6 @@ def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[f
     return samples, reference
 
 
-def cpu_model() -> tuple[str, bool | None]:
-    """The CPU's model name and whether it has VNNI instructions (Linux; None: not known), for the
-    record: the speed figures depend on them. CAM++ runs in int8 (``speaker_models.campplus_int8``),
-    and its convolutions are much faster with VNNI: a 10-minute call's CAM++ took 5.6-6.4 s of CPU
-    on round 21's machine (VNNI) and 10-11 s on round 22's AMD EPYC without it."""
-    import platform
-
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine(), None
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), platform.machine())
-    return name, "avx512_vnni" in info or "avx_vnni" in info
-
-
 def fastest(repeat: int, run):
     """(result, wall seconds, CPU seconds) of the fastest of ``repeat`` runs of ``run()``."""
     best = None
@@ -175,6 +160,7 @@ def main() -> None:
     from pipeline.models import shared_vad
     from pipeline.records import AudioInfo, DecodedAudio
     from pipeline.settings import Settings
+    from pipeline.speaker_models import cpu_info
     from pipeline.transcribe import TranscribeOptions, whisper_model
     from pipeline.transcribe import transcribe as parley_transcribe
 
@@ -236,7 +222,7 @@ def main() -> None:
     der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(ref, hyp, uem=Timeline([Segment(0, duration)]))
 
     ratio = diarize_s / transcribe_s
-    cpu, vnni = cpu_model()
+    cpu, vnni = cpu_info()
     print(f"{duration / 60:.1f} min recording: diarization {diarize_s:.1f} s ({diarize_cpu:.1f} s CPU), "
           f"transcription {transcribe_s:.1f} s ({transcribe_cpu:.1f} s CPU, "
           f"{n_words} words); ratio {ratio:.3f} (target <= 0.25); DER {der:.3f}, "

@@ -272,13 +272,20 @@ def summary(db: Optional[Path] = DbOpt) -> None:
 
 @app.command()
 def models() -> None:
-    """List the models Parley knows and whether they are installed here."""
+    """List the models Parley knows and whether they are installed here, and what this CPU means for their speed."""
     from .models import available
+    from .speaker_models import cpu_info
 
     table = Table("name", "kind", "package", "installed", "version", "path")
     for row in available():
         table.add_row(row["name"], row["kind"], row["package"], "yes" if row["installed"] else "no", row["version"], row["path"])
     console.print(table)
+    cpu, vnni = cpu_info()
+    note = {True: "yes", None: "not known"}.get(vnni, "no: CAM++'s int8 convolutions (two-person calls' voices) run about half as fast "
+                                                    "as with it, and a 10-minute call's diarization may take over 25% of its transcription "
+                                                    "(README, round 22); PARLEY_CROSSTALK=false saves about a fifth of it and no longer hears "
+                                                    "two voices at once")
+    console.print(f"CPU: {cpu}; VNNI: {note}", highlight=False)
 
 
 @app.command("settings")

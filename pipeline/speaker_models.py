@@ -237,19 +237,42 @@ def _quiet_root(record) -> bool:
     return record.levelno > 30  # drop the quantiser's root-logger warnings about every 1-D batch norm
 
 
+def _cpuinfo_text() -> str | None:
+    """/proc/cpuinfo's text; None where it cannot be read (not Linux)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+
+
+def cpu_info() -> tuple[str, bool | None]:
+    """The CPU's model name and whether it has VNNI, the x86 instructions that make ONNX Runtime's
+    int8 convolutions fast (None: not x86, or not known). CAM++ runs in int8: its convolutions took
+    a 10-minute call 5.6-6.4 s on round 21's machine (VNNI) and 10-11 s on round 22's AMD EPYC
+    without it, which put diarization over its 25% of transcription there (README, round 22)."""
+    import platform
+
+    machine = platform.machine().lower()
+    text = _cpuinfo_text()
+    fallback = platform.processor() or machine
+    if text is None:
+        return fallback, None
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), fallback)
+    if machine not in ("x86_64", "amd64"):
+        return name, None
+    return name, "avx512_vnni" in text or "avx_vnni" in text
+
+
 @lru_cache(maxsize=1)
 def reduce_range() -> bool:
-    """Quantise weights to 7 bits: on x86 CPUs without VNNI, ONNX Runtime's uint8 x int8
-    convolutions can saturate at 8 bits (its documentation). Only VNNI machines were measured."""
+    """Quantise weights to 7 bits: on x86 CPUs without VNNI (or not known to have it), ONNX
+    Runtime's uint8 x int8 convolutions can saturate at 8 bits (its documentation). Measured on
+    VNNI machines (rounds 8-21) and on one without (round 22)."""
     import platform
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return True
-    return "avx512_vnni" not in flags and "avx_vnni" not in flags
+    return cpu_info()[1] is not True
 
 
 def _build_campplus_int8(target: Path) -> None:

@@ -89,3 +89,30 @@ def test_whisper_base_is_joined_from_its_two_packages_once_and_transcribes(tmp_p
     segments, _ = model.transcribe(str(DATA / "jfk.flac"), language="en", beam_size=1)
     text = " ".join(s.text for s in segments).lower()
     assert "ask not what your country can do for you" in text
+
+
+@pytest.mark.parametrize("flags, said, seven_bits", [
+    ("fpu sse2 avx2 avx512f avx512_vnni", "VNNI: yes", False),
+    ("fpu sse2 avx2 avx_vnni", "VNNI: yes", False),
+    ("fpu sse2 avx2 avx512f", "VNNI: no: CAM++'s int8 convolutions", True),
+    (None, "VNNI: not known", True),
+])
+def test_parley_models_says_whether_this_cpu_has_vnni_as_the_int8_build_reads_it(monkeypatch, flags, said, seven_bits) -> None:
+    """CAM++'s int8 speed depends on VNNI: `parley models` says whether this CPU has it, read from
+    /proc/cpuinfo (a fake one here) as the int8 build reads it to choose 7-bit weights."""
+    import platform
+
+    from typer.testing import CliRunner
+
+    import pipeline.speaker_models as sm
+    from pipeline.cli import app
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    text = None if flags is None else f"processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: {flags}\n"
+    monkeypatch.setattr(sm, "_cpuinfo_text", lambda: text)
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    said_here = " ".join(result.output.split())
+    assert said in said_here
+    assert ("CPU: Test CPU 9000;" in said_here) == (flags is not None)
+    assert sm.reduce_range.__wrapped__() is seven_bits
