@@ -418,6 +418,12 @@ class Diarization:
     cost more than the diarization itself, and only a call whose words do not already agree with
     ``turns`` needs them (``speakers.choose_turns``)."""
 
+    windows: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    """The embedding windows (start, end: 10 ms frames) whose voices were clustered."""
+    voices: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """Their voice vectors (the clustering encoder's, unit length), one row per window: what
+    ``speakers.voice_margins`` weighs each utterance against its speaker by."""
+
     def heard_turns(self) -> list[SpeakerTurn]:
         """``turns`` and, where two voices were heard at once, turns for the one they leave out
         (``voices_at_once``): what ``speaker_turns`` stores and ``parley eval diarization`` scores.
@@ -567,7 +573,8 @@ def diarize_full(
                 made += sound_groupings(stretches, sound_of(), base_frames, [base] + [t for _, t in made], options, refine)
             return made
 
-    return Diarization(turns, count, name, version, vad, round(overlap_s, 2), crosstalk=crosstalk, overlap_note=overlap_note, more=more)
+    return Diarization(turns, count, name, version, vad, round(overlap_s, 2), crosstalk=crosstalk, overlap_note=overlap_note, more=more,
+                       windows=spans, voices=vectors)
 
 
 def region_heard(

@@ -603,7 +603,7 @@ def recording_rows(
             {
                 "idx": u.index, "speaker": u.speaker, "role": u.role, "role_confidence": u.role_confidence, "channel": u.channel,
                 "start_s": u.start, "end_s": u.end, "text": u.text, "avg_logprob": u.avg_logprob,
-                "no_speech_prob": u.no_speech_prob, "n_words": len(u.words),
+                "no_speech_prob": u.no_speech_prob, "n_words": len(u.words), "voice_margin": u.voice_margin,
             }
         )
         for i, w in enumerate(u.words):

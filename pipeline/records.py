@@ -103,8 +103,17 @@ class Utterance:
     no_speech_prob: float | None = None
     channel: int = 0
     role_confidence: float | None = None
+    voice_margin: float | None = None
+    """How much more the utterance's voice is like its own speaker's than like the nearest other
+    speaker's (cosine, -2 to 2; ``speakers.voice_margins``); under 0 it sounds like another
+    speaker. None where no voices were compared (stereo channels, one voice)."""
     redacted_text: str | None = None
     """Text with PII replaced by typed placeholders; what gets stored when redaction is on."""
+
+
+DOUBT_CONFIDENCE = 0.5
+"""Role confidence, at most, of an utterance whose voice is more like that of a speaker with the
+other role than its own speaker's (``speakers.doubt_by_voice``; the web app marks them)."""
 
 
 @dataclass

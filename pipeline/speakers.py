@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .diarize import DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
-from .records import DecodedAudio, RecordingMeta, Transcript, Utterance
+import numpy as np
+
+from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
+from .records import DOUBT_CONFIDENCE, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer)
 from .transcribe import build_utterances
@@ -95,6 +97,7 @@ def attribute_speakers(
         flag_script(roles, utterances)
         if diarization is not None:
             flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
+            utterances = doubt_by_voice(utterances, roles, diarization)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
                              diarization.crosstalk if diarization is not None else [])
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
@@ -264,6 +267,86 @@ def flag_sentence_cuts(roles: RoleResult, utterances: list[Utterance], max_gap_s
     note = (f"the speaker changes inside a sentence {cuts} times ({per_minute:.1f} a minute): the turns may cut "
             f"across the two people's words")
     roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+
+
+def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list[tuple[float, str] | None]:
+    """For each utterance, how much more its voice is like its own speaker's than like the
+    nearest other speaker's, and who that other is: its voice is the mean of the clustering's
+    windows (``Diarization.windows``/``voices``) whose middle lies inside it (else the one that
+    overlaps it most); a speaker's voice is the mean of their other utterances' voices, weighted
+    by length, so an utterance is not weighed against itself. Cosine own minus nearest other;
+    None where no window meets the utterance or a speaker has no other utterance."""
+    out: list[tuple[float, str] | None] = [None] * len(utterances)
+    voices = diarization.voices
+    if voices is None or not len(diarization.windows) or len({u.speaker for u in utterances}) < 2:
+        return out
+    starts, ends = (np.array(x, dtype=float) / FRAMES_PER_S for x in zip(*diarization.windows))
+    middles = (starts + ends) / 2
+    own: list[np.ndarray | None] = []
+    for u in utterances:
+        inside = (middles >= u.start) & (middles <= u.end)
+        if not inside.any():
+            overlap = np.minimum(ends, u.end) - np.maximum(starts, u.start)
+            inside = (overlap >= overlap.max()) & (overlap > 0)
+        if not inside.any():
+            own.append(None)
+            continue
+        v = voices[inside].mean(axis=0)
+        own.append(v / max(float(np.linalg.norm(v)), 1e-9))
+    totals: dict[str, np.ndarray] = {}
+    for u, v in zip(utterances, own):
+        if v is not None:
+            totals[u.speaker] = totals.get(u.speaker, 0.0) + v * (u.end - u.start)
+    for i, (u, v) in enumerate(zip(utterances, own)):
+        if v is None or u.speaker not in totals:
+            continue
+        alike: dict[str, float] = {}
+        for speaker, total in totals.items():
+            mean = total - v * (u.end - u.start) if speaker == u.speaker else total
+            norm = float(np.linalg.norm(mean))
+            if norm > 1e-6:
+                alike[speaker] = float(v @ mean) / norm
+        others = {k: a for k, a in alike.items() if k != u.speaker}
+        if u.speaker in alike and others:
+            nearest = max(others, key=others.get)
+            out[i] = (round(alike[u.speaker] - others[nearest], 4), nearest)
+    return out
+
+
+def doubt_by_voice(utterances: list[Utterance], roles: RoleResult, diarization: Diarization) -> list[Utterance]:
+    """Each utterance with its ``voice_margin``; one whose voice is more like that of a speaker
+    with the other role (margin under 0) has its role confidence lowered to
+    ``DOUBT_CONFIDENCE`` at most, and the reason counts them. The call is not flagged for it: on
+    the held-out calls the share of such speech did not tell calls with wrong roles from the
+    others. Held out (five synthetic sets, 180 calls and conversations at 8 and 16 kHz, 3,089
+    utterances): 141 such utterances (1.6% of the speech) held 50 of the 70 whose role was wrong;
+    in the calls not flagged, 67 (0.6%) held 25 of 35 (README, round 25). Short utterances are
+    marked more often, rightly or not: their windows reach into the neighbours' speech. A split
+    by content (one voice) has no voices to compare."""
+    if roles.method == "content split":
+        return utterances
+    margins = voice_margins(utterances, diarization)
+    held: dict[str, dict[str, float]] = {}  # each speaker's role: the one most of their speech has
+    for u in utterances:
+        mine = held.setdefault(u.speaker, {})
+        mine[u.role] = mine.get(u.role, 0.0) + (u.end - u.start)
+    role_of = {speaker: max(roles_held, key=roles_held.get) for speaker, roles_held in held.items()}
+    out, doubted, seconds = [], 0, 0.0
+    for u, m in zip(utterances, margins):
+        if m is None:
+            out.append(u)
+            continue
+        margin, nearest = m
+        u = replace(u, voice_margin=margin)
+        if margin < 0 and role_of.get(nearest) != u.role and u.role in ("staff", "customer"):
+            u = replace(u, role_confidence=min(u.role_confidence if u.role_confidence is not None else 1.0, DOUBT_CONFIDENCE))
+            doubted, seconds = doubted + 1, seconds + (u.end - u.start)
+        out.append(u)
+    if doubted:
+        note = (f"{doubted} utterance(s) ({seconds:.1f} s) sound more like the other side's voice than their own "
+                f"speaker's: role confidence {DOUBT_CONFIDENCE} at most")
+        roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+    return out
 
 
 def note_choice(roles: RoleResult, chosen: str) -> None:

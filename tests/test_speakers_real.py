@@ -290,6 +290,43 @@ def test_a_real_phone_call_gets_its_two_voices_at_once(tmp_path: Path) -> None:
     assert without["overlap_s"] == 0 and with_voices["missed_s"] < without["missed_s"] and with_voices["der"] < without["der"]
 
 
+def test_an_utterance_whose_voice_is_the_other_sides_has_its_role_doubted() -> None:
+    # pyannote's real two-person call: utterances cut at the reference's turns, each voice given a
+    # role; weighed against the diarization's window voices, they sound like their own speaker.
+    # The first speaker's surest turn given to the other side sounds like the first:
+    # its margin is under 0 and its role confidence drops to 0.5; the others keep theirs
+    from pipeline.roles import RoleResult
+    from pipeline.speakers import DOUBT_CONFIDENCE, doubt_by_voice, voice_margins
+
+    audio, _ = load_recording(DATA / "pyannote_sample.wav")
+    found = diarize_full(audio.samples.mean(axis=0), expected=2)
+    assert len(found.windows) == len(found.voices) > 10
+    rttm = [line.split() for line in (DATA / "pyannote_sample.rttm").read_text().splitlines()]
+    first = rttm[0][7]
+    role = {first: "staff", next(f[7] for f in rttm if f[7] != first): "customer"}
+    utterances = [Utterance(index=i, speaker=f[7], role=role[f[7]], start=float(f[3]), end=float(f[3]) + float(f[4]),
+                            text="", role_confidence=0.9) for i, f in enumerate(rttm)]
+    margins = voice_margins(utterances, found)
+    timed = [(u.end - u.start, m[0]) for u, m in zip(utterances, margins) if m is not None]
+    assert sum(d for d, m in timed) >= 0.9 * sum(u.end - u.start for u in utterances)  # a window meets almost every one
+    assert sum(d for d, m in timed if m > 0) >= 0.8 * sum(d for d, _ in timed)  # and most sound like their own speaker
+    longest, margin = max(((u, m[0]) for u, m in zip(utterances, margins) if u.speaker == first and m is not None),
+                          key=lambda um: um[1])  # measured 0.10, a 4.1 s turn
+    assert margin > 0
+    other = next(s for s in role if s != first)
+    moved = [replace(u, speaker=other, role=role[other]) if u is longest else u for u in utterances]
+    roles = RoleResult("content", ["x"], confidence=0.9, reason="by content")
+    doubted = doubt_by_voice(moved, roles, found)
+    mine = doubted[utterances.index(longest)]
+    assert mine.voice_margin == pytest.approx(-margin, abs=1e-3) and mine.role_confidence == DOUBT_CONFIDENCE
+    assert roles.reason.startswith("by content; ") and "sound more like the other side's voice" in roles.reason
+    kept = [u for u in doubted if u.voice_margin is not None and u.voice_margin >= 0]
+    assert kept and all(u.role_confidence == 0.9 for u in kept)
+    # one voice split by content: no voices to compare, nothing changes
+    split = RoleResult("content split", ["S1"], confidence=0.3, reason="split")
+    assert doubt_by_voice(moved, split, found) == moved and split.reason == "split"
+
+
 def test_eval_diarization_on_a_folder_prints_per_file_and_overall(phone_call: Path) -> None:
     out = CliRunner().invoke(cli(), ["diarization", str(phone_call.parent)])
     assert out.exit_code == 0, out.output

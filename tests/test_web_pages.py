@@ -102,3 +102,34 @@ def test_complaints_register_page_lists_every_complaint_and_a_team_lead_only_the
     theirs = re.findall(r'data-recording="([0-9a-f]+)"', lead.get("/complaints").text)
     assert theirs == [r[0] for r in want if r[1] == "retention"] and theirs
     assert lead.get("/complaints/export.csv").text.count("\n") == len(theirs) + 1
+
+
+def _utterance_divs(html: str) -> dict[int, str]:
+    return {int(m.group(1)): m.group(0) for m in re.finditer(r'<div class="u [^"]*" id="u(\d+)".*?</div>', html, re.S)}
+
+
+def test_an_utterance_whose_voice_sounds_like_the_other_side_is_marked_role_unsure(site):
+    client, store = site
+    rid = store.query("SELECT id FROM recordings ORDER BY id LIMIT 1").rows[0][0]
+    with store.connect() as con:  # as doubt_by_voice stores them: margin under 0, role confidence lowered to 0.5
+        con.execute("UPDATE utterances SET voice_margin = 0.12, role_confidence = 0.9 WHERE recording_id = ?", [rid])
+        con.execute("UPDATE utterances SET voice_margin = -0.08, role_confidence = 0.5 WHERE recording_id = ? AND idx = 2", [rid])
+        # like another voice of the same role (a room's second customer): not doubted, its confidence kept
+        con.execute("UPDATE utterances SET voice_margin = -0.05 WHERE recording_id = ? AND idx = 3", [rid])
+    divs = _utterance_divs(client.get(f"/interaction/{rid}").text)
+    assert len(divs) > 3
+    marked = {i for i, div in divs.items() if "role unsure" in div}
+    assert marked == {2}
+
+
+def test_the_interaction_page_reads_a_database_written_before_voice_margins(tmp_path):
+    store = synthetic_db(tmp_path / "old.duckdb", 3, seed=5)
+    with store.connect() as con:
+        con.execute("ALTER TABLE utterances DROP COLUMN voice_margin")
+    add_user(store.path, "admin1", PASSWORD, "admin")
+    client = TestClient(create_app(Settings(db=store.path)), headers={"accept": "text/html"})
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "admin1", "password": PASSWORD, "csrf": token, "next": "/"})
+    rid = store.query("SELECT id FROM recordings LIMIT 1").rows[0][0]
+    page = client.get(f"/interaction/{rid}")
+    assert page.status_code == 200 and len(_utterance_divs(page.text)) > 3 and "role unsure" not in page.text

@@ -19,6 +19,7 @@ import pandas as pd
 from .. import reports
 from ..dynamics import seconds_apart
 from ..errors import ConfigError
+from ..records import DOUBT_CONFIDENCE
 
 STAND_INS = {
     "tags": "recording_id VARCHAR, run_id VARCHAR, utterance_index INTEGER, kind VARCHAR, label VARCHAR, score DOUBLE, role VARCHAR, model VARCHAR, model_version VARCHAR, taxonomy_hash VARCHAR, evidence INTEGER[], detail JSON",
@@ -235,7 +236,11 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     if not rec:
         return None
     rid = {"id": recording_id}
-    utterances = rows(con, "SELECT idx, speaker, role, start_s, end_s, text FROM utterances WHERE recording_id = $id ORDER BY idx", **rid)
+    # a database written before voice margins were stored (0013) has no such column until Parley next writes to it
+    margin = "voice_margin" if rows(con, "SELECT 1 AS x FROM information_schema.columns WHERE table_name = 'utterances' "
+                                         "AND column_name = 'voice_margin'") else "NULL"
+    utterances = rows(con, f"SELECT idx, speaker, role, role_confidence, {margin} AS voice_margin, start_s, end_s, text "
+                           "FROM utterances WHERE recording_id = $id ORDER BY idx", **rid)
     tags = rows(con, "SELECT utterance_index, kind, label, score, role, evidence FROM tags WHERE recording_id = $id ORDER BY utterance_index NULLS FIRST, kind", **rid)
     findings = rows(con, "SELECT rule, category, passed, utterance_index, start_s, end_s, matched, score FROM findings WHERE recording_id = $id ORDER BY passed, rule", **rid)
     cards = rows(con, """SELECT s.* FROM scorecards s JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
@@ -257,6 +262,9 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     for f in findings:
         if f["utterance_index"] is not None:
             marks.setdefault(f["utterance_index"], []).append({"kind": "finding", "text": f"{f['rule']}: {'pass' if f['passed'] else 'FAIL'}", "cls": "pass" if f["passed"] else "fail"})
+    for u in utterances:  # its role rests on the words and the other turns: its own voice is more like the other side's
+        if u["voice_margin"] is not None and u["voice_margin"] < 0 and (u["role_confidence"] or 0) <= DOUBT_CONFIDENCE:
+            marks.setdefault(u["idx"], []).append({"kind": "role", "cls": "unsure", "text": "role unsure: the voice sounds like the other side's"})
     for start, end in voices_at_once(con, recording_id):  # the transcript may hold only one of the two there
         near = [u for u in utterances if u["start_s"] < end and u["end_s"] > start] or sorted(
             utterances, key=lambda u: seconds_apart(start, end, u["start_s"], u["end_s"]))[:1]

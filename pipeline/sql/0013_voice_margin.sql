@@ -1,0 +1,3 @@
+-- How much more each utterance's voice is like its own speaker's than the nearest other's
+-- (cosine, own minus other; under 0: it sounds like another speaker). NULL: no voices compared.
+ALTER TABLE utterances ADD COLUMN IF NOT EXISTS voice_margin DOUBLE;
