@@ -110,6 +110,13 @@ class Utterance:
     redacted_text: str | None = None
     """Text with PII replaced by typed placeholders; what gets stored when redaction is on."""
 
+    @property
+    def role_unsure(self) -> bool:
+        """Its voice sounds like a speaker of the other role, so its role rests on the words and
+        the turns around it (``speakers.doubt_by_voice``: margin under 0, role confidence lowered)."""
+        return (self.voice_margin is not None and self.voice_margin < 0 and self.role_confidence is not None
+                and self.role_confidence <= DOUBT_CONFIDENCE)
+
 
 DOUBT_CONFIDENCE = 0.5
 """Role confidence, at most, of an utterance whose voice is more like that of a speaker with the

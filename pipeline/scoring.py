@@ -270,6 +270,9 @@ def _judge(c: Criterion, facts: Facts) -> tuple[str, str | None, dict[str, Any]]
         if f is None:
             return "n/a", None, {}
         ev = {"utterance_index": f.utterance_index, "start": f.start, "end": f.end, "matched": f.matched, "score": f.score}
+        # the evidence's speaker in doubt (its voice is the other side's), or the line perhaps said
+        # in words given to the other side: the line stands as judged, with that beside it for a reviewer
+        ev.update({k: f.detail[k] for k in ("role_unsure", "other_side_unsure") if k in f.detail})
         return ("pass" if f.passed else "fail"), ("passed" if f.passed else "failed"), ev
     if c.fact_kind == "tag":
         t = facts.tags.get(c.fact_name)

@@ -216,3 +216,27 @@ def test_duplicate_rule_names_across_files(tmp_path):
     (tmp_path / "b.yaml").write_text("rules:\n  - name: same\n    phrases: [bye]\n")
     with pytest.raises(ConfigError, match=r"b.yaml:2: rule same is defined twice \(also at .*a.yaml:2\)"):
         load_rules(tmp_path)
+
+
+def test_a_finding_in_words_whose_voice_is_the_other_sides_says_so(rules, embed):
+    # the scripted call as a mono call's diarization might leave it: the disclosure given to the
+    # customer, though its voice sounds like the staff member's (speakers.doubt_by_voice: margin
+    # under 0, role confidence 0.5), and a promise given to the staff member the same way
+    from dataclasses import replace
+
+    call = [replace(u, role_confidence=0.98, voice_margin=0.1) for u in utterances(SCRIPTED_CALL)]
+    call[1] = replace(call[1], speaker="customer", role="customer", role_confidence=0.5, voice_margin=-0.04)
+    call[7] = replace(call[7], role_confidence=0.5, voice_margin=-0.02)
+    found = by_rule(evaluate_rules(rules, call, duration_s=84.0, embed=embed))
+    disclosure = found["call_recording_disclosure"]
+    assert disclosure.passed is False and disclosure.detail["missing"] is True  # still missing from the staff member's words
+    assert disclosure.detail["other_side_unsure"] == {"utterance_index": 1, "matched": "call is recorded"}
+    promise = found["prohibited_promises"]
+    assert promise.passed is False and promise.detail["role_unsure"] == [7]
+    # words of the other side whose role is sure, or findings in sure utterances: nothing added
+    call[1] = replace(call[1], role_confidence=0.98, voice_margin=0.05)
+    call[7] = replace(call[7], role_confidence=0.98, voice_margin=0.1)
+    found = by_rule(evaluate_rules(rules, call, duration_s=84.0, embed=embed))
+    assert "other_side_unsure" not in found["call_recording_disclosure"].detail
+    assert "role_unsure" not in found["prohibited_promises"].detail
+    assert not any("role_unsure" in f.detail or "other_side_unsure" in f.detail for f in found.values())

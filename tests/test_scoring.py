@@ -94,6 +94,23 @@ def test_failed_criterion_loses_its_points_and_auto_fail_zeroes(rubric):
     assert (card.score, card.passed, card.auto_failed) == (0.0, False, True)
 
 
+def test_a_line_whose_evidence_speaker_is_in_doubt_keeps_its_status_and_says_so(rubric):
+    # rules._evaluate's notes: the disclosure perhaps said in words given to the customer whose
+    # voice sounds like the staff member's; a promise in words whose voice is in doubt
+    facts = good_facts(call_recording_disclosure=True, prohibited_promises=True)
+    facts.findings["call_recording_disclosure"].detail["other_side_unsure"] = {"utterance_index": 1, "matched": "recorded"}
+    facts.findings["prohibited_promises"].detail["role_unsure"] = [7]
+    card = score(rubric, facts)
+    line = {ln.criterion: ln for ln in card.lines}
+    disclosure = line["recording_disclosure"]
+    assert disclosure.status == "fail" and disclosure.evidence["other_side_unsure"] == {"utterance_index": 1, "matched": "recorded"}
+    assert card.auto_failed  # the line stands as judged: a reviewer decides
+    promise = next(ln for ln in card.lines if ln.fact == "rule:prohibited_promises")
+    assert promise.evidence["role_unsure"] == [7]
+    assert not any("role_unsure" in ln.evidence or "other_side_unsure" in ln.evidence for ln in card.lines
+                   if ln is not disclosure and ln is not promise)
+
+
 def test_missing_facts_are_na_and_the_rest_scales_to_100(rubric):
     facts = good_facts(identity_verification=True)
     facts.tags.clear()

@@ -133,3 +133,29 @@ def test_the_interaction_page_reads_a_database_written_before_voice_margins(tmp_
     rid = store.query("SELECT id FROM recordings LIMIT 1").rows[0][0]
     page = client.get(f"/interaction/{rid}")
     assert page.status_code == 200 and len(_utterance_divs(page.text)) > 3 and "role unsure" not in page.text
+
+
+def test_a_finding_whose_evidence_is_in_doubt_says_so_on_the_interaction_page(site):
+    import json as _json
+
+    client, store = site
+    rid = store.query("SELECT id FROM recordings ORDER BY id LIMIT 1 OFFSET 1").rows[0][0]
+    rules = [r[0] for r in store.query("SELECT rule FROM findings WHERE recording_id = ? ORDER BY rule", [rid]).rows]
+    assert len(rules) >= 2
+    with store.connect() as con:  # as rules._evaluate writes them
+        con.execute("UPDATE findings SET detail = ? WHERE recording_id = ? AND rule = ?", [_json.dumps({"role_unsure": [3]}), rid, rules[0]])
+        con.execute("UPDATE findings SET detail = ? WHERE recording_id = ? AND rule = ?",
+                    [_json.dumps({"missing": True, "other_side_unsure": {"utterance_index": 4, "matched": "recorded"}}), rid, rules[1]])
+    html = client.get(f"/interaction/{rid}").text
+    table = html[html.index('<table class="findings">'):]
+    rows = {re.search(r"<td>([^<]+)</td>", r).group(1): r for r in table.split("<tr>")[2:]}
+    assert "role unsure" in rows[rules[0]]
+    assert "perhaps said in words given to the other side" in rows[rules[1]] and 'href="#u4"' in rows[rules[1]]
+    assert not any("unsure" in r or "other side" in r for name, r in rows.items() if name not in rules[:2])
+    with store.connect() as con:  # a scorecard line whose evidence is in doubt (scoring._judge copies the note)
+        line = con.execute("SELECT rubric_id, criterion FROM scorecard_lines WHERE recording_id = ? ORDER BY criterion LIMIT 1", [rid]).fetchone()
+        con.execute("UPDATE scorecard_lines SET evidence = ? WHERE recording_id = ? AND rubric_id = ? AND criterion = ?",
+                    [_json.dumps({"utterance_index": 2, "role_unsure": [2]}), rid, *line])
+    html = client.get(f"/interaction/{rid}").text
+    cards = html[:html.index('<table class="findings">')]
+    assert cards.count("speaker unsure") == 1 and line[1].replace("_", " ") in cards.split("speaker unsure")[0][-300:]

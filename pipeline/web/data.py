@@ -242,7 +242,13 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     utterances = rows(con, f"SELECT idx, speaker, role, role_confidence, {margin} AS voice_margin, start_s, end_s, text "
                            "FROM utterances WHERE recording_id = $id ORDER BY idx", **rid)
     tags = rows(con, "SELECT utterance_index, kind, label, score, role, evidence FROM tags WHERE recording_id = $id ORDER BY utterance_index NULLS FIRST, kind", **rid)
-    findings = rows(con, "SELECT rule, category, passed, utterance_index, start_s, end_s, matched, score FROM findings WHERE recording_id = $id ORDER BY passed, rule", **rid)
+    findings = rows(con, "SELECT rule, category, passed, utterance_index, start_s, end_s, matched, score, detail FROM findings WHERE recording_id = $id ORDER BY passed, rule", **rid)
+    for f in findings:  # evidence whose speaker is in doubt (rules._evaluate): said so beside it
+        detail = json.loads(f.pop("detail")) if isinstance(f.get("detail"), str) else (f.pop("detail", None) or {})
+        other = detail.get("other_side_unsure") if isinstance(detail, dict) else None
+        f["unsure_at"] = other.get("utterance_index") if isinstance(other, dict) else None
+        f["unsure"] = ("role unsure: the voice sounds like the other side's" if isinstance(detail, dict) and detail.get("role_unsure") else
+                       "perhaps said in words given to the other side, whose voice sounds like this side's" if f["unsure_at"] is not None else "")
     cards = rows(con, """SELECT s.* FROM scorecards s JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
                          USING (rubric_id, rubric_version) WHERE s.recording_id = $id ORDER BY rubric_id""", **rid)
     lines = rows(con, """SELECT l.* FROM scorecard_lines l JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
@@ -259,6 +265,7 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     for line in lines:
         evidence = json.loads(line["evidence"]) if isinstance(line["evidence"], str) else (line["evidence"] or {})
         line["utterance_index"] = evidence.get("utterance_index") if isinstance(evidence, dict) else None
+        line["unsure"] = isinstance(evidence, dict) and bool(evidence.get("role_unsure") or evidence.get("other_side_unsure"))
     for f in findings:
         if f["utterance_index"] is not None:
             marks.setdefault(f["utterance_index"], []).append({"kind": "finding", "text": f"{f['rule']}: {'pass' if f['passed'] else 'FAIL'}", "cls": "pass" if f["passed"] else "fail"})
