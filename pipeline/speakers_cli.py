@@ -216,6 +216,20 @@ def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[f
             "by_role": {r: round(a / b, 4) for r, (a, b) in by_role.items()}}
 
 
+def unsure_scores(utterances, reference: list[tuple[float, float, str]]) -> dict:
+    """How the utterances marked role unsure (``Utterance.role_unsure``) line up with the ones
+    whose role is wrong: an utterance's right role is the reference role over most of its time."""
+    wrong = unsure = caught = 0
+    for u in utterances:
+        said: dict[str, float] = {}
+        for start, end, role in reference:
+            if min(end, u.end) > max(start, u.start):
+                said[role.lower()] = said.get(role.lower(), 0.0) + min(end, u.end) - max(start, u.start)
+        is_wrong = bool(said) and max(said, key=said.get) != u.role
+        wrong, unsure, caught = wrong + is_wrong, unsure + u.role_unsure, caught + (is_wrong and u.role_unsure)
+    return {"utterances": len(utterances), "wrong_utterances": wrong, "unsure_utterances": unsure, "unsure_and_wrong": caught}
+
+
 def evaluate_roles(audio_path: Path, rttm_path: Path, db: Path | None = None) -> dict:
     """Run a recording through transcription and the speaker stage as the pipeline does, and
     score the roles against an RTTM whose speakers are named staff and customer."""
@@ -236,7 +250,8 @@ def evaluate_roles(audio_path: Path, rttm_path: Path, db: Path | None = None) ->
     score = role_accuracy(role_spans(result.utterances, result.turns), reference)
     by_utterance = role_accuracy(role_spans(result.utterances), reference)["share"]
     row = result.rows["role_assignment"][0]
-    return {"audio": str(audio_path), **score, "utterance_share": by_utterance, "method": row["method"], "flagged": row["flagged"],
+    return {"audio": str(audio_path), **score, "utterance_share": by_utterance, **unsure_scores(result.utterances, reference),
+            "method": row["method"], "flagged": row["flagged"],
             "confidence": row["confidence"], "n_speakers": row["n_speakers"], "reason": row["reason"],
             "model": {"name": row["model"], "version": row["model_version"]}}
 
@@ -302,12 +317,16 @@ def register(eval_app: typer.Typer) -> None:
             row = evaluate_roles(path, reference, db)
             rows.append(row)
             typer.echo(f"{path.name}: roles right on {row['share']:.1%} of {row['speech_s']} s "
-                       f"({row['method']}{', flagged' if row['flagged'] else ''})")
+                       f"({row['method']}{', flagged' if row['flagged'] else ''}); {row['unsure_utterances']} of "
+                       f"{row['utterances']} utterances marked role unsure, {row['unsure_and_wrong']} of the "
+                       f"{row['wrong_utterances']} with the wrong role among them")
         right, speech = sum(r["right_s"] for r in rows), sum(r["speech_s"] for r in rows) or 1e-9
         total = {"files": len(rows), "share": round(right / speech, 4), "speech_s": round(speech, 2),
-                 "flagged": sum(r["flagged"] for r in rows), "model": rows[0]["model"]}
+                 "flagged": sum(r["flagged"] for r in rows), "model": rows[0]["model"],
+                 **{k: sum(r[k] for r in rows) for k in ("utterances", "wrong_utterances", "unsure_utterances", "unsure_and_wrong")}}
         typer.echo(f"overall, {len(rows)} files: roles right on {total['share']:.1%} of {speech:.0f} s of speech; "
-                   f"{total['flagged']} flagged")
+                   f"{total['flagged']} flagged; {total['unsure_utterances']} of {total['utterances']} utterances marked role "
+                   f"unsure, {total['unsure_and_wrong']} of the {total['wrong_utterances']} with the wrong role among them")
         typer.echo(json.dumps(rows[0] if len(rows) == 1 else {**total, "per_file": rows}))
 
 

@@ -165,6 +165,23 @@ def test_a_mono_phone_call_is_two_people_with_the_staff_member_found(phone_call:
     assert result["n_speakers"] == 2
     assert result["share"] >= 0.85  # robust to espeak-ng and Whisper versions; measured ~0.98 on 40 calls
     assert result["method"] == "content"
+    assert 0 <= result["unsure_and_wrong"] <= min(result["unsure_utterances"], result["wrong_utterances"]) < result["utterances"]
+
+
+def test_eval_roles_counts_the_utterances_marked_unsure_against_the_wrong_ones() -> None:
+    from pipeline.speakers_cli import unsure_scores
+
+    reference = [(0.0, 4.0, "staff"), (4.0, 6.0, "Customer"), (6.0, 9.0, "staff")]
+    said = [("staff", 0.0, 4.0, 0.2, 0.9), ("staff", 4.1, 5.9, -0.1, 0.5), ("customer", 6.0, 7.0, -0.05, 0.5),
+            ("staff", 7.0, 9.0, -0.02, 0.9), ("customer", 9.5, 10.0, None, 0.9)]
+    utterances = [Utterance(i, role, role, a, b, "", role_confidence=conf, voice_margin=margin)
+                  for i, (role, a, b, margin, conf) in enumerate(said)]
+    # wrong: 1 (the customer's time given to the staff) and 2 (staff time given to the customer);
+    # marked: 1 and 2 (margin under 0, confidence lowered), not 3 (its confidence was not lowered)
+    # nor 4 (no reference speech under it: not counted wrong)
+    assert unsure_scores(utterances, reference) == {"utterances": 5, "wrong_utterances": 2, "unsure_utterances": 2, "unsure_and_wrong": 2}
+    utterances[2] = replace(utterances[2], voice_margin=0.1, role_confidence=0.9)
+    assert unsure_scores(utterances, reference) == {"utterances": 5, "wrong_utterances": 2, "unsure_utterances": 1, "unsure_and_wrong": 1}
 
 
 CUT_IN = [
