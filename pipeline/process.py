@@ -604,6 +604,7 @@ def recording_rows(
                 "idx": u.index, "speaker": u.speaker, "role": u.role, "role_confidence": u.role_confidence, "channel": u.channel,
                 "start_s": u.start, "end_s": u.end, "text": u.text, "avg_logprob": u.avg_logprob,
                 "no_speech_prob": u.no_speech_prob, "n_words": len(u.words), "voice_margin": u.voice_margin,
+                "role_unsure": u.role_unsure if u.voice_margin is not None else None,  # NULL where no voices were compared
             }
         )
         for i, w in enumerate(u.words):

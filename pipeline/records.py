@@ -107,15 +107,13 @@ class Utterance:
     """How much more the utterance's voice is like its own speaker's than like the nearest other
     speaker's (cosine, -2 to 2; ``speakers.voice_margins``); under 0 it sounds like another
     speaker. None where no voices were compared (stereo channels, one voice)."""
+    role_unsure: bool = False
+    """Its voice is nearer that of a speaker with the other role (staff against customer) than its
+    own speaker's, so its role rests on the words and the turns around it; its role confidence is
+    ``DOUBT_CONFIDENCE`` at most (``speakers.doubt_by_voice``)."""
     redacted_text: str | None = None
     """Text with PII replaced by typed placeholders; what gets stored when redaction is on."""
 
-    @property
-    def role_unsure(self) -> bool:
-        """Its voice sounds like a speaker of the other role, so its role rests on the words and
-        the turns around it (``speakers.doubt_by_voice``: margin under 0, role confidence lowered)."""
-        return (self.voice_margin is not None and self.voice_margin < 0 and self.role_confidence is not None
-                and self.role_confidence <= DOUBT_CONFIDENCE)
 
 
 DOUBT_CONFIDENCE = 0.5

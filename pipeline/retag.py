@@ -22,15 +22,19 @@ from .records import RecordingMeta, Utterance
 from .settings import Settings
 from .store import Store
 
-_UTTERANCES = """SELECT idx, speaker, role, role_confidence, channel, start_s, end_s, text
+_UTTERANCES = """SELECT idx, speaker, role, role_confidence, channel, start_s, end_s, text, {voices}
                  FROM utterances WHERE recording_id = ? ORDER BY idx"""
 
 
 def stored_utterances(store: Store, recording_id: str) -> list[Utterance]:
-    """A stored interaction's utterances (their stored text is the redacted text)."""
+    """A stored interaction's utterances (their stored text is the redacted text), with their
+    voice margins where the database has them (migration 0013)."""
+    columns = {r[0] for r in store.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'utterances'").rows}
+    voices = "voice_margin, role_unsure" if {"voice_margin", "role_unsure"} <= columns else "NULL, NULL"
     return [
-        Utterance(index=i, speaker=spk, role=role, role_confidence=conf, channel=ch, start=start, end=end, text=text or "", redacted_text=text)
-        for i, spk, role, conf, ch, start, end, text in store.query(_UTTERANCES, [recording_id]).rows
+        Utterance(index=i, speaker=spk, role=role, role_confidence=conf, channel=ch, start=start, end=end, text=text or "", redacted_text=text,
+                  voice_margin=margin, role_unsure=bool(unsure))
+        for i, spk, role, conf, ch, start, end, text, margin, unsure in store.query(_UTTERANCES.format(voices=voices), [recording_id]).rows
     ]
 
 

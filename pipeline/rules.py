@@ -9,9 +9,10 @@ and only inside a time window, and expects them to occur (``expect: present``) o
 present-rule that failed, the evidence is where the phrase should have been (the first, or for a
 ``last_*`` window the last, utterance of that role in the window). Where a mono recording's
 voices left a role in doubt (``Utterance.role_unsure``), a role-bound finding says so in its
-detail: ``role_unsure`` (the matches in such utterances) or, for a present-rule that failed,
-``other_side_unsure`` (the phrase found in words given to the other side whose voice sounds like
-this side's). The finding stands as judged; a reviewer decides.
+detail: ``role_unsure`` (the matches in such utterances), and ``other_side_unsure`` where the
+phrase is in words given to the other side whose voice is in doubt and would change the result
+(a present-rule that failed; an absent-rule that passed: a prohibited phrase perhaps said). The
+finding stands as judged; a reviewer decides.
 
     rules:
       - name: call_recording_disclosure
@@ -325,24 +326,25 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
         "matches": [m.index for m in matches],
         "window": {"role": rule.role, "start": round(lo, 3), "end": round(hi, 3)},
     }
+    if rule.role is not None:
+        by_index = {u.index: u for u in candidates}
+        unsure = [m.index for m in matches if by_index[m.index].role_unsure]
+        if unsure:  # said there, but whose voice it is is in doubt
+            detail["role_unsure"] = unsure
+        if passed == (rule.expect == "absent"):  # the other side's words whose voice is in doubt could change the result
+            others = [u for u in utterances if u.role not in (None, rule.role) and u.role_unsure
+                      and (rule.window is None or rule.window.contains(u, duration_s))]
+            heard = next((m for u in others if (m := _match(rule, u, sims)) is not None), None)
+            if heard is not None:
+                detail["other_side_unsure"] = {"utterance_index": heard.index, "matched": heard.matched}
     if matches:
         first = matches[0]
         utt = next(u for u in candidates if u.index == first.index)
-        by_index = {u.index: u for u in candidates}
-        unsure = [m.index for m in matches if by_index[m.index].role_unsure]
-        if rule.role is not None and unsure:  # said there, but whose voice it is is in doubt
-            detail["role_unsure"] = unsure
         return Finding(rule.name, passed, first.index, utt.start, utt.end, first.matched, first.score, detail)
     if rule.expect == "absent":
         return Finding(rule.name, passed, detail=detail)
     # Missing: point at where it should have been said.
     detail["missing"] = True
-    if rule.role is not None:  # said, perhaps, in words given to the other side whose voice sounds like this side's
-        others = [u for u in utterances if u.role not in (None, rule.role) and u.role_unsure
-                  and (rule.window is None or rule.window.contains(u, duration_s))]
-        heard = next((m for u in others if (m := _match(rule, u, sims)) is not None), None)
-        if heard is not None:
-            detail["other_side_unsure"] = {"utterance_index": heard.index, "matched": heard.matched}
     if sims is not None and candidates:
         nearest = max(candidates, key=lambda u: sims[u.index])
         detail["nearest"] = {"utterance_index": nearest.index, "score": sims[nearest.index]}

@@ -218,16 +218,19 @@ def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[f
 
 def unsure_scores(utterances, reference: list[tuple[float, float, str]]) -> dict:
     """How the utterances marked role unsure (``Utterance.role_unsure``) line up with the ones
-    whose role is wrong: an utterance's right role is the reference role over most of its time."""
-    wrong = unsure = caught = 0
+    whose role is wrong: an utterance's right role is the reference role over most of its time;
+    ``voices_compared``: utterances with a voice margin."""
+    wrong = unsure = caught = compared = 0
     for u in utterances:
+        compared += u.voice_margin is not None
         said: dict[str, float] = {}
         for start, end, role in reference:
             if min(end, u.end) > max(start, u.start):
                 said[role.lower()] = said.get(role.lower(), 0.0) + min(end, u.end) - max(start, u.start)
         is_wrong = bool(said) and max(said, key=said.get) != u.role
         wrong, unsure, caught = wrong + is_wrong, unsure + u.role_unsure, caught + (is_wrong and u.role_unsure)
-    return {"utterances": len(utterances), "wrong_utterances": wrong, "unsure_utterances": unsure, "unsure_and_wrong": caught}
+    return {"utterances": len(utterances), "voices_compared": compared, "wrong_utterances": wrong, "unsure_utterances": unsure,
+            "unsure_and_wrong": caught}
 
 
 def evaluate_roles(audio_path: Path, rttm_path: Path, db: Path | None = None) -> dict:

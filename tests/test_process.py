@@ -55,8 +55,8 @@ def test_bad_files_are_quarantined_while_good_ones_land(batch):
     assert sorted(drops[n] for n in ("speech.flac", "speech-again.flac")) == ["duplicate", "processed"]
     assert store.query("SELECT count(*) FROM utterances WHERE recording_id = (SELECT id FROM recordings WHERE source_name='call-0001.wav')").rows == [(2,)]
     # a stereo call's speakers are its channels: no voices compared, no margin stored
-    assert store.query("SELECT count(*), count(voice_margin) FROM utterances WHERE recording_id = "
-                       "(SELECT id FROM recordings WHERE source_name='call-0001.wav')").rows == [(2, 0)]
+    assert store.query("SELECT count(*), count(voice_margin), count(role_unsure) FROM utterances WHERE recording_id = "
+                       "(SELECT id FROM recordings WHERE source_name='call-0001.wav')").rows == [(2, 0, 0)]
     words = store.query("SELECT count(*), min(start_s) >= 0, bool_and(end_s >= start_s) FROM words").rows[0]
     assert words[0] > 30 and words[1] and words[2]
     timings = store.query("SELECT timings FROM runs WHERE status = 'done'").rows

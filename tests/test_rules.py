@@ -225,8 +225,8 @@ def test_a_finding_in_words_whose_voice_is_the_other_sides_says_so(rules, embed)
     from dataclasses import replace
 
     call = [replace(u, role_confidence=0.98, voice_margin=0.1) for u in utterances(SCRIPTED_CALL)]
-    call[1] = replace(call[1], speaker="customer", role="customer", role_confidence=0.5, voice_margin=-0.04)
-    call[7] = replace(call[7], role_confidence=0.5, voice_margin=-0.02)
+    call[1] = replace(call[1], speaker="customer", role="customer", role_confidence=0.5, voice_margin=-0.04, role_unsure=True)
+    call[7] = replace(call[7], role_confidence=0.5, voice_margin=-0.02, role_unsure=True)
     found = by_rule(evaluate_rules(rules, call, duration_s=84.0, embed=embed))
     disclosure = found["call_recording_disclosure"]
     assert disclosure.passed is False and disclosure.detail["missing"] is True  # still missing from the staff member's words
@@ -234,8 +234,13 @@ def test_a_finding_in_words_whose_voice_is_the_other_sides_says_so(rules, embed)
     promise = found["prohibited_promises"]
     assert promise.passed is False and promise.detail["role_unsure"] == [7]
     # words of the other side whose role is sure, or findings in sure utterances: nothing added
-    call[1] = replace(call[1], role_confidence=0.98, voice_margin=0.05)
-    call[7] = replace(call[7], role_confidence=0.98, voice_margin=0.1)
+    # the promise given to the customer, its voice in doubt: perhaps the staff member's, said
+    moved = list(call)
+    moved[7] = replace(call[7], speaker="customer", role="customer")
+    promise = by_rule(evaluate_rules(rules, moved, duration_s=84.0, embed=embed))["prohibited_promises"]
+    assert promise.passed is True and promise.detail["other_side_unsure"] == {"utterance_index": 7, "matched": "guaranteed returns"}
+    call[1] = replace(call[1], role_confidence=0.98, voice_margin=0.05, role_unsure=False)
+    call[7] = replace(call[7], role_confidence=0.98, voice_margin=0.1, role_unsure=False)
     found = by_rule(evaluate_rules(rules, call, duration_s=84.0, embed=embed))
     assert "other_side_unsure" not in found["call_recording_disclosure"].detail
     assert "role_unsure" not in found["prohibited_promises"].detail

@@ -71,3 +71,16 @@ def test_lock_held_too_long_is_a_transient_error(tmp_path):
             Store(path, lock_timeout_s=0.5).query("SELECT 1")
     finally:
         holder.kill()
+
+
+def test_stored_utterances_keep_their_voice_margin_and_doubt(tmp_path):
+    from pipeline.retag import stored_utterances
+
+    store = Store(tmp_path / "p.duckdb")
+    rows = [{"idx": 0, "speaker": "S1", "role": "staff", "role_confidence": 0.9, "start_s": 0.0, "end_s": 1.0, "text": "a",
+             "voice_margin": 0.2, "role_unsure": False},
+            {"idx": 1, "speaker": "S2", "role": "customer", "role_confidence": 0.5, "start_s": 1.0, "end_s": 2.0, "text": "b",
+             "voice_margin": -0.1, "role_unsure": True}]
+    store.write_recording({"id": "r1", "status": "done"}, {"utterances": rows}, recording_id="r1", run={"run_id": "x"})
+    got = stored_utterances(store, "r1")
+    assert [(u.voice_margin, u.role_unsure, u.role_confidence) for u in got] == [(0.2, False, 0.9), (-0.1, True, 0.5)]

@@ -112,8 +112,8 @@ def test_an_utterance_whose_voice_sounds_like_the_other_side_is_marked_role_unsu
     client, store = site
     rid = store.query("SELECT id FROM recordings ORDER BY id LIMIT 1").rows[0][0]
     with store.connect() as con:  # as doubt_by_voice stores them: margin under 0, role confidence lowered to 0.5
-        con.execute("UPDATE utterances SET voice_margin = 0.12, role_confidence = 0.9 WHERE recording_id = ?", [rid])
-        con.execute("UPDATE utterances SET voice_margin = -0.08, role_confidence = 0.5 WHERE recording_id = ? AND idx = 2", [rid])
+        con.execute("UPDATE utterances SET voice_margin = 0.12, role_confidence = 0.9, role_unsure = false WHERE recording_id = ?", [rid])
+        con.execute("UPDATE utterances SET voice_margin = -0.08, role_confidence = 0.5, role_unsure = true WHERE recording_id = ? AND idx = 2", [rid])
         # like another voice of the same role (a room's second customer): not doubted, its confidence kept
         con.execute("UPDATE utterances SET voice_margin = -0.05 WHERE recording_id = ? AND idx = 3", [rid])
     divs = _utterance_divs(client.get(f"/interaction/{rid}").text)
@@ -126,6 +126,7 @@ def test_the_interaction_page_reads_a_database_written_before_voice_margins(tmp_
     store = synthetic_db(tmp_path / "old.duckdb", 3, seed=5)
     with store.connect() as con:
         con.execute("ALTER TABLE utterances DROP COLUMN voice_margin")
+        con.execute("ALTER TABLE utterances DROP COLUMN role_unsure")
     add_user(store.path, "admin1", PASSWORD, "admin")
     client = TestClient(create_app(Settings(db=store.path)), headers={"accept": "text/html"})
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)

@@ -19,7 +19,6 @@ import pandas as pd
 from .. import reports
 from ..dynamics import seconds_apart
 from ..errors import ConfigError
-from ..records import DOUBT_CONFIDENCE
 
 STAND_INS = {
     "tags": "recording_id VARCHAR, run_id VARCHAR, utterance_index INTEGER, kind VARCHAR, label VARCHAR, score DOUBLE, role VARCHAR, model VARCHAR, model_version VARCHAR, taxonomy_hash VARCHAR, evidence INTEGER[], detail JSON",
@@ -236,10 +235,8 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     if not rec:
         return None
     rid = {"id": recording_id}
-    # a database written before voice margins were stored (0013) has no such column until Parley next writes to it
-    margin = "voice_margin" if rows(con, "SELECT 1 AS x FROM information_schema.columns WHERE table_name = 'utterances' "
-                                         "AND column_name = 'voice_margin'") else "NULL"
-    utterances = rows(con, f"SELECT idx, speaker, role, role_confidence, {margin} AS voice_margin, start_s, end_s, text "
+    unsure = "coalesce(role_unsure, false)" if utterance_column(con, "role_unsure") else "false"
+    utterances = rows(con, f"SELECT idx, speaker, role, {unsure} AS role_unsure, start_s, end_s, text "
                            "FROM utterances WHERE recording_id = $id ORDER BY idx", **rid)
     tags = rows(con, "SELECT utterance_index, kind, label, score, role, evidence FROM tags WHERE recording_id = $id ORDER BY utterance_index NULLS FIRST, kind", **rid)
     findings = rows(con, "SELECT rule, category, passed, utterance_index, start_s, end_s, matched, score, detail FROM findings WHERE recording_id = $id ORDER BY passed, rule", **rid)
@@ -248,7 +245,7 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
         other = detail.get("other_side_unsure") if isinstance(detail, dict) else None
         f["unsure_at"] = other.get("utterance_index") if isinstance(other, dict) else None
         f["unsure"] = ("role unsure: the voice sounds like the other side's" if isinstance(detail, dict) and detail.get("role_unsure") else
-                       "perhaps said in words given to the other side, whose voice sounds like this side's" if f["unsure_at"] is not None else "")
+                       "perhaps said in words given to the other side, whose voice is in doubt" if f["unsure_at"] is not None else "")
     cards = rows(con, """SELECT s.* FROM scorecards s JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
                          USING (rubric_id, rubric_version) WHERE s.recording_id = $id ORDER BY rubric_id""", **rid)
     lines = rows(con, """SELECT l.* FROM scorecard_lines l JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
@@ -270,7 +267,7 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
         if f["utterance_index"] is not None:
             marks.setdefault(f["utterance_index"], []).append({"kind": "finding", "text": f"{f['rule']}: {'pass' if f['passed'] else 'FAIL'}", "cls": "pass" if f["passed"] else "fail"})
     for u in utterances:  # its role rests on the words and the other turns: its own voice is more like the other side's
-        if u["voice_margin"] is not None and u["voice_margin"] < 0 and (u["role_confidence"] or 0) <= DOUBT_CONFIDENCE:
+        if u["role_unsure"]:
             marks.setdefault(u["idx"], []).append({"kind": "role", "cls": "unsure", "text": "role unsure: the voice sounds like the other side's"})
     for start, end in voices_at_once(con, recording_id):  # the transcript may hold only one of the two there
         near = [u for u in utterances if u["start_s"] < end and u["end_s"] > start] or sorted(
@@ -280,6 +277,13 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
                                                     "text": f"two voices at once {start:.1f}-{end:.1f} s: words may be missing"})
     return {"rec": rec[0], "utterances": utterances, "tags": [t for t in tags if t["utterance_index"] is None], "findings": findings,
             "cards": cards, "lines": lines, "redactions": redactions, "marks": marks}
+
+
+def utterance_column(con: Any, name: str) -> bool:
+    """Whether the utterances table has column ``name``: a database written before a migration
+    that added it (0013: voice_margin, role_unsure) lacks it until Parley next writes to it."""
+    return bool(rows(con, "SELECT 1 AS x FROM information_schema.columns WHERE table_name = 'utterances' AND column_name = $name",
+                     name=name))
 
 
 def voices_at_once(con: Any, recording_id: str) -> list[tuple[float, float]]:
