@@ -211,6 +211,13 @@ def existing_tables(con: Any) -> set[str]:
     return {r[0] for r in rows}
 
 
+def existing_columns(con: Any, table: str) -> set[str]:
+    """Names of ``table``'s columns in the main schema (a database written before a migration that
+    added some lacks them until Parley next writes to it)."""
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall()
+    return {r[0] for r in rows}
+
+
 def run_query(con: Any, name: str) -> pd.DataFrame:
     """Run the named query on a DuckDB connection; an unknown name lists the valid ones."""
     if name not in NAMED_QUERIES:

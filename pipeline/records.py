@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 
 Role = Literal["staff", "customer", "unknown"]
+SIDES: tuple[Role, ...] = ("staff", "customer")
+"""The two sides of a conversation a role can name (``unknown`` is neither)."""
 
 METADATA_FIELDS = (
     "staff_id",

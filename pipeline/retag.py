@@ -18,6 +18,7 @@ from typing import Callable
 from . import __version__
 from .analysis import AnalysisOptions, tag_rows, tagging_options
 from .models import describe
+from .queries import existing_columns
 from .records import RecordingMeta, Utterance
 from .settings import Settings
 from .store import Store
@@ -29,8 +30,8 @@ _UTTERANCES = """SELECT idx, speaker, role, role_confidence, channel, start_s, e
 def stored_utterances(store: Store, recording_id: str) -> list[Utterance]:
     """A stored interaction's utterances (their stored text is the redacted text), with their
     voice margins where the database has them (migration 0013)."""
-    columns = {r[0] for r in store.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'utterances'").rows}
-    voices = "voice_margin, role_unsure" if {"voice_margin", "role_unsure"} <= columns else "NULL, NULL"
+    with store.connect(read_only=True) as con:
+        voices = "voice_margin, role_unsure" if {"voice_margin", "role_unsure"} <= existing_columns(con, "utterances") else "NULL, NULL"
     return [
         Utterance(index=i, speaker=spk, role=role, role_confidence=conf, channel=ch, start=start, end=end, text=text or "", redacted_text=text,
                   voice_margin=margin, role_unsure=bool(unsure))

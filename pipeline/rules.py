@@ -40,12 +40,12 @@ import yaml
 
 from .errors import ConfigError
 from .heard import canonical, find_phrase
-from .records import Finding, Utterance
+from .records import SIDES, Finding, Utterance
 
 Embed = Callable[[list[str]], np.ndarray]
 """Text encoder: a list of texts → one row per text (normalised here, so any scale will do)."""
 
-ROLES = ("staff", "customer")
+ROLES = SIDES
 CATEGORIES = ("compliance", "quality", "vulnerability", "conduct")
 WINDOW_KEYS = ("first_s", "last_s", "first_fraction", "last_fraction")
 RULE_KEYS = {"name", "description", "category", "role", "window", "expect", "min_count", "phrases", "regex", "meaning", "channels"}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
-from .records import DOUBT_CONFIDENCE, DecodedAudio, RecordingMeta, Transcript, Utterance
+from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer)
 from .transcribe import build_utterances
@@ -313,9 +313,6 @@ def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list
     return out
 
 
-ROLE_SIDES = ("staff", "customer")
-
-
 def doubt_by_voice(utterances: list[Utterance], roles: RoleResult, diarization: Diarization) -> list[Utterance]:
     """Each utterance with its ``voice_margin``; one of staff or customer whose voice is more like
     that of a speaker with the other of the two roles (margin under 0) is ``role_unsure``, its
@@ -341,7 +338,7 @@ def doubt_by_voice(utterances: list[Utterance], roles: RoleResult, diarization: 
             continue
         margin, nearest = m
         u = replace(u, voice_margin=margin)
-        if margin < 0 and u.role in ROLE_SIDES and role_of.get(nearest) in ROLE_SIDES and role_of[nearest] != u.role:
+        if margin < 0 and u.role in SIDES and role_of.get(nearest) in SIDES and role_of[nearest] != u.role:
             u = replace(u, role_unsure=True,
                         role_confidence=min(u.role_confidence if u.role_confidence is not None else 1.0, DOUBT_CONFIDENCE))
             doubted, seconds = doubted + 1, seconds + (u.end - u.start)

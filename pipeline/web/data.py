@@ -19,6 +19,7 @@ import pandas as pd
 from .. import reports
 from ..dynamics import seconds_apart
 from ..errors import ConfigError
+from ..queries import existing_columns
 
 STAND_INS = {
     "tags": "recording_id VARCHAR, run_id VARCHAR, utterance_index INTEGER, kind VARCHAR, label VARCHAR, score DOUBLE, role VARCHAR, model VARCHAR, model_version VARCHAR, taxonomy_hash VARCHAR, evidence INTEGER[], detail JSON",
@@ -235,16 +236,16 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     if not rec:
         return None
     rid = {"id": recording_id}
-    unsure = "coalesce(role_unsure, false)" if utterance_column(con, "role_unsure") else "false"
+    unsure = "coalesce(role_unsure, false)" if "role_unsure" in existing_columns(con, "utterances") else "false"  # 0013
     utterances = rows(con, f"SELECT idx, speaker, role, {unsure} AS role_unsure, start_s, end_s, text "
                            "FROM utterances WHERE recording_id = $id ORDER BY idx", **rid)
     tags = rows(con, "SELECT utterance_index, kind, label, score, role, evidence FROM tags WHERE recording_id = $id ORDER BY utterance_index NULLS FIRST, kind", **rid)
     findings = rows(con, "SELECT rule, category, passed, utterance_index, start_s, end_s, matched, score, detail FROM findings WHERE recording_id = $id ORDER BY passed, rule", **rid)
     for f in findings:  # evidence whose speaker is in doubt (rules._evaluate): said so beside it
-        detail = json.loads(f.pop("detail")) if isinstance(f.get("detail"), str) else (f.pop("detail", None) or {})
-        other = detail.get("other_side_unsure") if isinstance(detail, dict) else None
-        f["unsure_at"] = other.get("utterance_index") if isinstance(other, dict) else None
-        f["unsure"] = ("role unsure: the voice sounds like the other side's" if isinstance(detail, dict) and detail.get("role_unsure") else
+        detail = _json_dict(f.pop("detail"))
+        other = _json_dict(detail.get("other_side_unsure"))
+        f["unsure_at"] = other.get("utterance_index")
+        f["unsure"] = ("role unsure: the voice sounds like the other side's" if detail.get("role_unsure") else
                        "perhaps said in words given to the other side, whose voice is in doubt" if f["unsure_at"] is not None else "")
     cards = rows(con, """SELECT s.* FROM scorecards s JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
                          USING (rubric_id, rubric_version) WHERE s.recording_id = $id ORDER BY rubric_id""", **rid)
@@ -260,9 +261,9 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
             if mark not in marks.setdefault(idx, []):  # the utterance's own tag and the interaction's evidence: one badge
                 marks[idx].append(mark)
     for line in lines:
-        evidence = json.loads(line["evidence"]) if isinstance(line["evidence"], str) else (line["evidence"] or {})
-        line["utterance_index"] = evidence.get("utterance_index") if isinstance(evidence, dict) else None
-        line["unsure"] = isinstance(evidence, dict) and bool(evidence.get("role_unsure") or evidence.get("other_side_unsure"))
+        evidence = _json_dict(line["evidence"])
+        line["utterance_index"] = evidence.get("utterance_index")
+        line["unsure"] = bool(evidence.get("role_unsure") or evidence.get("other_side_unsure"))
     for f in findings:
         if f["utterance_index"] is not None:
             marks.setdefault(f["utterance_index"], []).append({"kind": "finding", "text": f"{f['rule']}: {'pass' if f['passed'] else 'FAIL'}", "cls": "pass" if f["passed"] else "fail"})
@@ -279,11 +280,10 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
             "cards": cards, "lines": lines, "redactions": redactions, "marks": marks}
 
 
-def utterance_column(con: Any, name: str) -> bool:
-    """Whether the utterances table has column ``name``: a database written before a migration
-    that added it (0013: voice_margin, role_unsure) lacks it until Parley next writes to it."""
-    return bool(rows(con, "SELECT 1 AS x FROM information_schema.columns WHERE table_name = 'utterances' AND column_name = $name",
-                     name=name))
+def _json_dict(value: Any) -> dict[str, Any]:
+    """A stored JSON object (text or already parsed) as a dict; anything else (NULL, a list) as {}."""
+    value = json.loads(value) if isinstance(value, str) else value
+    return value if isinstance(value, dict) else {}
 
 
 def voices_at_once(con: Any, recording_id: str) -> list[tuple[float, float]]:
