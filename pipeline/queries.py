@@ -190,6 +190,26 @@ NAMED_QUERIES: dict[str, Query] = {
         ORDER BY r.id, w.start_s
         """.format(TWO_VOICES=TWO_VOICES),
     ),
+    "roles_in_doubt": Query(
+        "Interactions with utterances whose role is in doubt (the voice sounds like a speaker of the other side), how much "
+        "of the speech that is, and the findings whose evidence lies there (or in the other side's doubted words).",
+        """
+        WITH doubt AS (
+            SELECT recording_id, count(*) FILTER (WHERE role_unsure) AS unsure_utterances,
+                   round(coalesce(sum(end_s - start_s) FILTER (WHERE role_unsure), 0), 1) AS unsure_s,
+                   round(coalesce(sum(end_s - start_s) FILTER (WHERE role_unsure), 0) / nullif(sum(end_s - start_s), 0), 3) AS unsure_share,
+                   list(idx ORDER BY idx) FILTER (WHERE role_unsure) AS unsure_at
+            FROM utterances GROUP BY 1),
+        hit AS (
+            SELECT recording_id, list(rule || CASE WHEN passed THEN ' (passed)' ELSE ' (failed)' END ORDER BY rule) AS findings_in_doubt
+            FROM findings WHERE json_exists(detail, '$.role_unsure') OR json_exists(detail, '$.other_side_unsure') GROUP BY 1)
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at, d.unsure_utterances, d.unsure_s,
+               d.unsure_share, d.unsure_at, h.findings_in_doubt
+        FROM doubt d JOIN recordings r ON r.id = d.recording_id LEFT JOIN hit h ON h.recording_id = d.recording_id
+        WHERE d.unsure_utterances > 0 OR h.findings_in_doubt IS NOT NULL
+        ORDER BY h.findings_in_doubt IS NULL, d.unsure_s DESC, r.id
+        """,
+    ),
     "failed_rules_by_staff": Query(
         "Per staff member and rule: how often the rule failed.",
         """

@@ -134,6 +134,11 @@ def test_the_interaction_page_reads_a_database_written_before_voice_margins(tmp_
     rid = store.query("SELECT id FROM recordings LIMIT 1").rows[0][0]
     page = client.get(f"/interaction/{rid}")
     assert page.status_code == 200 and len(_utterance_divs(page.text)) > 3 and "role unsure" not in page.text
+    export = client.get(f"/interaction/{rid}/export.csv")
+    assert export.status_code == 200 and export.text.splitlines()[0] == "idx,speaker,role,role_confidence,start_s,end_s,text"
+    word = store.query("SELECT split_part(text, ' ', 1) FROM utterances WHERE recording_id = ? AND idx = 1", [rid]).rows[0][0]
+    found = client.get("/search", params={"q": word})
+    assert found.status_code == 200 and f"/interaction/{rid}#u1\"" in found.text and "role unsure" not in found.text
 
 
 def test_a_finding_whose_evidence_is_in_doubt_says_so_on_the_interaction_page(site):
@@ -160,3 +165,42 @@ def test_a_finding_whose_evidence_is_in_doubt_says_so_on_the_interaction_page(si
     html = client.get(f"/interaction/{rid}").text
     cards = html[:html.index('<table class="findings">')]
     assert cards.count("speaker unsure") == 1 and line[1].replace("_", " ") in cards.split("speaker unsure")[0][-300:]
+
+
+def test_a_doubted_role_is_in_the_transcript_export_search_and_the_roles_in_doubt_query(site):
+    import csv
+    import io
+    import json as _json
+
+    from pipeline.queries import NAMED_QUERIES
+
+    client, store = site
+    rid = store.query("SELECT id FROM recordings ORDER BY id LIMIT 1 OFFSET 2").rows[0][0]
+    texts = dict(store.query("SELECT idx, text FROM utterances WHERE recording_id = ? ORDER BY idx", [rid]).rows)
+    doubted = next(i for i, t in texts.items() if i > 0 and len(t.split()) >= 3)
+    with store.connect() as con:  # as doubt_by_voice and rules._evaluate store them
+        con.execute("UPDATE utterances SET voice_margin = 0.2, role_confidence = 0.9, role_unsure = false WHERE recording_id = ?", [rid])
+        con.execute("UPDATE utterances SET voice_margin = -0.07, role_confidence = 0.5, role_unsure = true WHERE recording_id = ? AND idx = ?", [rid, doubted])
+        rule = con.execute("SELECT rule FROM findings WHERE recording_id = ? ORDER BY rule LIMIT 1", [rid]).fetchone()[0]
+        con.execute("UPDATE findings SET detail = ? WHERE recording_id = ? AND rule = ?", [_json.dumps({"role_unsure": [doubted]}), rid, rule])
+
+    exported = list(csv.DictReader(io.StringIO(client.get(f"/interaction/{rid}/export.csv").text)))
+    assert len(exported) == len(texts)
+    assert {int(r["idx"]) for r in exported if r["role_unsure"] == "True"} == {doubted}
+    row = next(r for r in exported if int(r["idx"]) == doubted)
+    assert float(row["voice_margin"]) == -0.07 and float(row["role_confidence"]) == 0.5
+
+    staff, role = store.query("SELECT r.staff_id, u.role FROM recordings r JOIN utterances u ON u.recording_id = r.id "
+                              "WHERE r.id = ? AND u.idx = ?", [rid, doubted]).rows[0]
+    page = client.get("/search", params={"q": f'"{texts[doubted]}"', "staff": staff, "role": role}).text
+    hits = re.findall(r'<tr><td>.*?</tr>', page.split('id="results"')[1], re.S)
+    mine = [h for h in hits if f'/interaction/{rid}#u{doubted}"' in h]
+    assert len(mine) == 1 and "role unsure" in mine[0]
+    assert not any("role unsure" in h for h in hits if h not in mine)
+
+    found = store.query(NAMED_QUERIES["roles_in_doubt"].sql)
+    by_id = {r[0]: dict(zip(found.columns, r)) for r in found.rows}
+    mine = by_id[rid]
+    assert mine["unsure_utterances"] == 1 and mine["unsure_at"] == [doubted]
+    assert 0 < mine["unsure_share"] < 1 and mine["findings_in_doubt"][0].startswith(rule + " (")
+    assert found.rows[0][0] in {k for k, v in by_id.items() if v["findings_in_doubt"]}  # those with findings first

@@ -323,8 +323,11 @@ def _tag_class(tag: dict[str, Any]) -> str:
 
 
 def transcript_rows(con: Any, recording_id: str) -> tuple[list[str], list[tuple]]:
-    """The transcript as a table (for the interaction's CSV export)."""
-    cur = con.execute("SELECT idx, speaker, role, start_s, end_s, text FROM utterances WHERE recording_id = ? ORDER BY idx", [recording_id])
+    """The transcript as a table (for the interaction's CSV export): with each utterance's role
+    confidence, and since migration 0013 whether its role is in doubt and its voice margin."""
+    voices = ", role_unsure, voice_margin" if {"role_unsure", "voice_margin"} <= existing_columns(con, "utterances") else ""
+    cur = con.execute(f"SELECT idx, speaker, role, role_confidence{voices}, start_s, end_s, text FROM utterances "
+                      "WHERE recording_id = ? ORDER BY idx", [recording_id])
     return [d[0] for d in cur.description], cur.fetchall()
 
 
@@ -348,7 +351,9 @@ def search(con: Any, scope: str | None, q: str, role: str = "", team: str = "", 
             params[name] = value
     hits = " + ".join(f"(length(lower(u.text)) - length(replace(lower(u.text), lower($w{i}), ''))) // length($w{i})" for i in range(len(terms)))
     params.update({f"w{i}": t for i, t in enumerate(terms)})
-    sql = f"""SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, {AT} AS started, u.idx, u.role, u.start_s, u.text, {hits} AS hits
+    unsure = "coalesce(u.role_unsure, false)" if "role_unsure" in existing_columns(con, "utterances") else "false"  # 0013
+    sql = f"""SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, {AT} AS started, u.idx, u.role,
+                     {unsure} AS role_unsure, u.start_s, u.text, {hits} AS hits
               FROM utterances u JOIN recordings r ON r.id = u.recording_id
               WHERE {' AND '.join(conds)} ORDER BY hits DESC, started DESC NULLS LAST, u.idx LIMIT {int(limit)}"""
     out = rows(con, sql, **params)
