@@ -64,8 +64,13 @@ WHERE s.rubric_id = $rubric AND s.rubric_version = $version AND r.started_at IS 
   AND ($team IS NULL OR r.team = $team) AND ($staff IS NULL OR r.staff_id = $staff)
 """
 
-_LINES_SQL = """
-SELECT recording_id, section, criterion, status FROM scorecard_lines
+IN_DOUBT = "coalesce(json_exists({evidence}, '$.role_unsure') OR json_exists({evidence}, '$.other_side_unsure'), false)"
+"""A scorecard line whose evidence rests on words whose speaker is in doubt (``rules._evaluate``'s
+notes, which ``scoring._judge`` copies): in an utterance whose voice sounds like the other side's,
+or a phrase perhaps said in words given to the other side."""
+
+_LINES_SQL = f"""
+SELECT recording_id, section, criterion, status, {IN_DOUBT.format(evidence="evidence")} AS in_doubt FROM scorecard_lines
 WHERE rubric_id = $rubric AND rubric_version = $version
 """
 
@@ -238,8 +243,14 @@ def report_scorecards(
     staff member)."""
     base, lines, rubric_text, notes = _base(con, since, team, staff, rubric, version)
     failed = lines[lines.status == "fail"].groupby("recording_id").criterion.agg(lambda c: ", ".join(sorted(c)))
-    cards = base.assign(failed_criteria=base.recording_id.map(failed).fillna(""))
-    cards = cards[["recording_id", "started_at", "dated_by", "staff", "team", "channel", "touchpoint", "score", "passed", "auto_failed", "failed_criteria"]]
+    doubted = lines[lines.in_doubt.astype(bool)]
+    in_doubt = doubted.groupby("recording_id").criterion.agg(lambda c: ", ".join(sorted(c)))
+    cards = base.assign(failed_criteria=base.recording_id.map(failed).fillna(""), in_doubt=base.recording_id.map(in_doubt).fillna(""))
+    cards = cards[["recording_id", "started_at", "dated_by", "staff", "team", "channel", "touchpoint", "score", "passed", "auto_failed",
+                   "failed_criteria", "in_doubt"]]
+    if len(doubted):
+        notes.append(f"{len(doubted)} scorecard line(s) in {doubted.recording_id.nunique()} interaction(s) rest on words whose speaker "
+                     "is in doubt (the voice sounds like the other side's; column in_doubt): check them on the interaction page before acting on them")
     everyone = base.assign(all="all")
     per_staff, trend = _summary(base, "staff", min_interactions=3, min_spread=2.0)
     overall, _ = _summary(everyone, "all", min_interactions=1, min_spread=0.0)  # one group: never judged

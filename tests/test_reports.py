@@ -197,3 +197,21 @@ def test_the_interaction_page_marks_where_two_voices_were_heard_at_once(store):
     marks = interaction(store, None, "cut-in-page")["marks"]
     # no utterance lies in 8.5-10 s (the words there were lost): the nearest one carries the mark
     assert marks == {1: [{"kind": "voices", "cls": "voices", "text": "two voices at once 8.5-10.0 s: words may be missing"}]}
+
+
+def test_scorecards_report_names_the_lines_whose_speaker_is_in_doubt(store):
+    import json
+
+    criteria = [c for (c,) in store.execute("SELECT criterion FROM scorecard_lines WHERE recording_id = 'ben-2' ORDER BY criterion").fetchall()]
+    assert len(criteria) >= 3
+    # as scoring._judge stores rules._evaluate's notes in a line's evidence
+    store.execute("UPDATE scorecard_lines SET evidence = ? WHERE recording_id = 'ben-2' AND criterion = ?",
+                  [json.dumps({"utterance_index": 4, "role_unsure": [4]}), criteria[0]])
+    store.execute("UPDATE scorecard_lines SET evidence = ? WHERE recording_id = 'ben-2' AND criterion = ?",
+                  [json.dumps({"utterance_index": None, "other_side_unsure": {"utterance_index": 5, "matched": "recorded"}}), criteria[2]])
+    report = report_scorecards(store, None, team="north")
+    cards = report.tables["scorecards"].set_index("recording_id")
+    assert cards.loc["ben-2", "in_doubt"] == f"{criteria[0]}, {criteria[2]}"
+    assert (cards.drop(index="ben-2").in_doubt == "").all()
+    assert any(n.startswith("2 scorecard line(s) in 1 interaction(s) rest on words whose speaker is in doubt") for n in report.notes)
+    assert not any("in doubt" in n for n in report_scorecards(store, None, team="south").notes)

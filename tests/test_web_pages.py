@@ -204,3 +204,21 @@ def test_a_doubted_role_is_in_the_transcript_export_search_and_the_roles_in_doub
     assert mine["unsure_utterances"] == 1 and mine["unsure_at"] == [doubted]
     assert 0 < mine["unsure_share"] < 1 and mine["findings_in_doubt"][0].startswith(rule + " (")
     assert found.rows[0][0] in {k for k, v in by_id.items() if v["findings_in_doubt"]}  # those with findings first
+
+
+def test_the_staff_page_marks_interactions_whose_scorecard_rests_on_a_doubted_speaker(site):
+    import json as _json
+
+    client, store = site
+    staff, rid = store.query("SELECT staff_id, id FROM recordings WHERE staff_id IS NOT NULL ORDER BY id LIMIT 1 OFFSET 5").rows[0]
+    criterion = store.query("SELECT criterion FROM scorecard_lines WHERE recording_id = ? ORDER BY criterion LIMIT 1", [rid]).rows[0][0]
+    with store.connect() as con:  # as scoring._judge stores rules._evaluate's note
+        con.execute("UPDATE scorecard_lines SET evidence = ? WHERE recording_id = ? AND criterion = ?",
+                    [_json.dumps({"utterance_index": 1, "role_unsure": [1]}), rid, criterion])
+    page = client.get(f"/staff/{staff}").text
+    rows = re.findall(r"<tr><td>.*?</tr>", page.split('id="interactions"')[1], re.S)
+    marked = {re.search(r'href="/interaction/([^"]+)"', r).group(1) for r in rows if "speaker unsure" in r}
+    doubted = {i for (i,) in store.query(  # every line of this staff member's whose evidence says so, in the database
+        "SELECT DISTINCT l.recording_id FROM scorecard_lines l JOIN recordings r ON r.id = l.recording_id WHERE r.staff_id = ? "
+        "AND (json_exists(l.evidence, '$.role_unsure') OR json_exists(l.evidence, '$.other_side_unsure'))", [staff]).rows}
+    assert len(rows) > 1 and rid in marked and marked == doubted and len(marked) < len(rows)

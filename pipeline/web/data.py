@@ -205,6 +205,13 @@ def staff_detail(con: Any, scope: str | None, staff_id: str) -> dict[str, Any] |
     team = found[0]["team"]
     where, params = Filters().where(scope)
     interactions = rows(con, INTERACTION_FACTS.format(where=where + " AND r.staff_id = $staff") + "SELECT * FROM facts ORDER BY started DESC NULLS LAST LIMIT 500", staff=staff_id, **params)
+    if interactions:  # scorecard lines (current rubric versions) whose evidence's speaker is in doubt
+        doubted = rows(con, f"""WITH {CURRENT} SELECT l.recording_id, count(*) AS n FROM scorecard_lines l JOIN cur USING (rubric_id, rubric_version)
+                                WHERE list_contains($ids, l.recording_id) AND {reports.IN_DOUBT.format(evidence='l.evidence')} GROUP BY 1""",
+                       ids=[i["id"] for i in interactions])
+        counts = {d["recording_id"]: d["n"] for d in doubted}
+        for i in interactions:
+            i["lines_in_doubt"] = counts.get(i["id"], 0)
     rates = criteria_rates(con, scope, "CASE WHEN r.staff_id = $staff THEN 'staff' ELSE 'team' END", "r.team IS NOT DISTINCT FROM $team", staff=staff_id, team=team)
     by_criterion: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rates:
