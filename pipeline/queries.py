@@ -161,15 +161,29 @@ NAMED_QUERIES: dict[str, Query] = {
         """,
     ),
     "flagged_roles": Query(
-        "Interactions with utterances whose speaker role (staff/customer) could not be told, so role-based rules may miss.",
-        """
-        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.started_at,
-               count(*) FILTER (WHERE u.role NOT IN ('staff', 'customer') OR u.role IS NULL) AS unknown_role_utterances,
-               count(*) AS utterances
-        FROM utterances u JOIN recordings r ON r.id = u.recording_id
-        GROUP BY ALL
-        HAVING unknown_role_utterances > 0
-        ORDER BY unknown_role_utterances DESC, r.id
+        "Interactions whose staff/customer roles a person should check: the role assignment was flagged (mono or "
+        "face-to-face speech told apart with low confidence, the voices not clearly two people, the staff script spoken "
+        "by the customer's side...) or some utterances have no role, so role-based rules and scorecards may read the "
+        "wrong person's words. How the roles were decided, how sure, why, and the scorecards that rest on them.",
+        f"""
+        WITH u AS (SELECT recording_id,
+                          count(*) FILTER (WHERE role NOT IN ('staff', 'customer') OR role IS NULL) AS unknown_role_utterances,
+                          count(*) AS utterances
+                   FROM utterances GROUP BY 1),
+             cards AS (SELECT s.recording_id, count(*) AS scorecards,
+                              list(s.rubric_id || ' ' || round(s.score, 1) ORDER BY s.rubric_id) AS scores
+                       FROM scorecards s JOIN ({CURRENT_RUBRICS}) c USING (rubric_id, rubric_version) GROUP BY 1)
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.started_at, r.channel,
+               coalesce(u.unknown_role_utterances, 0) AS unknown_role_utterances, coalesce(u.utterances, 0) AS utterances,
+               coalesce(a.flagged, false) AS roles_flagged, a.method, a.staff_speakers, round(a.confidence, 3) AS role_confidence,
+               a.n_speakers, round(a.speaker_count_confidence, 3) AS speaker_count_confidence,
+               coalesce(k.scorecards, 0) AS scorecards, k.scores, a.reason, a.speaker_count_reason
+        FROM recordings r
+        LEFT JOIN u ON u.recording_id = r.id
+        LEFT JOIN role_assignment a ON a.recording_id = r.id
+        LEFT JOIN cards k ON k.recording_id = r.id
+        WHERE coalesce(a.flagged, false) OR coalesce(u.unknown_role_utterances, 0) > 0
+        ORDER BY unknown_role_utterances DESC, a.confidence NULLS LAST, r.id
         """,
     ),
     "voices_at_once": Query(

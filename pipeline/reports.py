@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
-from .queries import COMPLAINTS_REGISTER, CURRENT_RUBRICS, existing_tables
+from .queries import COMPLAINTS_REGISTER, CURRENT_RUBRICS, existing_columns, existing_tables
 
 DIMENSIONS = ("staff", "team", "site", "channel", "touchpoint")
 Z_LIMIT = 3.5
@@ -228,6 +228,16 @@ def report_consistency(
     )
 
 
+def _roles_flagged(con: Any, recording_ids: list[str]) -> set[str]:
+    """Those of ``recording_ids`` whose role assignment is flagged for a person to check
+    (``roles.RoleResult.flagged``); none where the database has no role assignments."""
+    if not recording_ids or "flagged" not in existing_columns(con, "role_assignment"):
+        return set()
+    found = con.execute("SELECT DISTINCT recording_id FROM role_assignment WHERE flagged AND list_contains(?, recording_id)",
+                        [recording_ids]).fetchall()
+    return {r[0] for r in found}
+
+
 def report_scorecards(
     con: Any,
     since: date | datetime | str | None,
@@ -245,9 +255,14 @@ def report_scorecards(
     failed = lines[lines.status == "fail"].groupby("recording_id").criterion.agg(lambda c: ", ".join(sorted(c)))
     doubted = lines[lines.in_doubt.astype(bool)]
     in_doubt = doubted.groupby("recording_id").criterion.agg(lambda c: ", ".join(sorted(c)))
-    cards = base.assign(failed_criteria=base.recording_id.map(failed).fillna(""), in_doubt=base.recording_id.map(in_doubt).fillna(""))
+    flagged = _roles_flagged(con, base.recording_id.tolist())
+    cards = base.assign(failed_criteria=base.recording_id.map(failed).fillna(""), in_doubt=base.recording_id.map(in_doubt).fillna(""),
+                        roles_flagged=base.recording_id.isin(flagged))
     cards = cards[["recording_id", "started_at", "dated_by", "staff", "team", "channel", "touchpoint", "score", "passed", "auto_failed",
-                   "failed_criteria", "in_doubt"]]
+                   "failed_criteria", "in_doubt", "roles_flagged"]]
+    if flagged:
+        notes.append(f"{len(flagged)} interaction(s) have staff/customer roles flagged for a person to check (told apart with low "
+                     "confidence; column roles_flagged): their scores may rest on the wrong person's words; the query flagged_roles says why")
     if len(doubted):
         notes.append(f"{len(doubted)} scorecard line(s) in {doubted.recording_id.nunique()} interaction(s) rest on words whose speaker "
                      "is in doubt (the voice sounds like the other side's; column in_doubt): check them on the interaction page before acting on them")

@@ -215,3 +215,27 @@ def test_scorecards_report_names_the_lines_whose_speaker_is_in_doubt(store):
     assert (cards.drop(index="ben-2").in_doubt == "").all()
     assert any(n.startswith("2 scorecard line(s) in 1 interaction(s) rest on words whose speaker is in doubt") for n in report.notes)
     assert not any("in doubt" in n for n in report_scorecards(store, None, team="south").notes)
+
+
+def test_scorecards_report_and_flagged_roles_name_the_interactions_whose_roles_a_person_should_check(store):
+    from pipeline.roles import RoleResult
+
+    why = "the voices did not clearly sound like 2 people (count confidence 0.35); S1 is staff by content"
+    rows = [RoleResult("content", ["S1"], confidence=0.62, flagged=True, reason=why, n_speakers=2).row() | {"recording_id": "ben-3"},
+            RoleResult("content", ["S2"], confidence=0.97, reason="S2 is staff by content", n_speakers=2).row() | {"recording_id": "ben-4"},
+            RoleResult("none", flagged=True, reason="no content cue tells the roles apart", n_speakers=1).row() | {"recording_id": "ann-1"}]
+    insert(store, "role_assignment", rows)
+    north = report_scorecards(store, None, team="north")
+    cards = north.tables["scorecards"].set_index("recording_id")
+    flagged_north = set(cards.index[cards.roles_flagged])
+    assert "ben-3" in flagged_north and "ben-4" not in flagged_north
+    assert flagged_north == {r["recording_id"] for r in rows if r["flagged"]} & set(cards.index)
+    assert any(n.startswith(f"{len(flagged_north)} interaction(s) have staff/customer roles flagged") for n in north.notes)
+    south = report_scorecards(store, None, team="south")
+    assert not south.tables["scorecards"].roles_flagged.any() and not any("roles flagged" in n for n in south.notes)
+
+    listed = run_query(store, "flagged_roles").set_index("recording_id")
+    assert set(listed.index) == {"ben-3", "ann-1"}  # the unflagged assignment (ben-4) is not there
+    assert listed.loc["ben-3", "reason"] == why and listed.loc["ben-3", "role_confidence"] == 0.62
+    assert listed.loc["ben-3", "scorecards"] >= 1 and listed.loc["ben-3", "scores"][0].startswith("contact_centre ")
+    assert listed.loc["ann-1", "method"] == "none" and listed.index[0] == "ann-1"  # the least sure first

@@ -127,6 +127,8 @@ def test_the_interaction_page_reads_a_database_written_before_voice_margins(tmp_
     with store.connect() as con:
         con.execute("ALTER TABLE utterances DROP COLUMN voice_margin")
         con.execute("ALTER TABLE utterances DROP COLUMN role_unsure")
+        for column in ("speaker_count_confidence", "speaker_count_reason", "vad", "overlap_s", "overlap_note"):  # 0010, 0012
+            con.execute(f"ALTER TABLE role_assignment DROP COLUMN {column}")
     add_user(store.path, "admin1", PASSWORD, "admin")
     client = TestClient(create_app(Settings(db=store.path)), headers={"accept": "text/html"})
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
@@ -134,6 +136,7 @@ def test_the_interaction_page_reads_a_database_written_before_voice_margins(tmp_
     rid = store.query("SELECT id FROM recordings LIMIT 1").rows[0][0]
     page = client.get(f"/interaction/{rid}")
     assert page.status_code == 200 and len(_utterance_divs(page.text)) > 3 and "role unsure" not in page.text
+    assert re.search(r"<dd id=\"speakers\">2</dd>", page.text)  # the count without its confidence (migration 0010)
     export = client.get(f"/interaction/{rid}/export.csv")
     assert export.status_code == 200 and export.text.splitlines()[0] == "idx,speaker,role,role_confidence,start_s,end_s,text"
     word = store.query("SELECT split_part(text, ' ', 1) FROM utterances WHERE recording_id = ? AND idx = 1", [rid]).rows[0][0]
@@ -222,3 +225,33 @@ def test_the_staff_page_marks_interactions_whose_scorecard_rests_on_a_doubted_sp
         "SELECT DISTINCT l.recording_id FROM scorecard_lines l JOIN recordings r ON r.id = l.recording_id WHERE r.staff_id = ? "
         "AND (json_exists(l.evidence, '$.role_unsure') OR json_exists(l.evidence, '$.other_side_unsure'))", [staff]).rows}
     assert len(rows) > 1 and rid in marked and marked == doubted and len(marked) < len(rows)
+
+
+def test_roles_flagged_for_a_check_show_on_the_interaction_and_staff_pages(site):
+    from pipeline.queries import run_query
+
+    client, store = site
+    staff, rid = store.query("SELECT staff_id, id FROM recordings WHERE staff_id IS NOT NULL ORDER BY id LIMIT 1 OFFSET 9").rows[0]
+    why = "the voices did not clearly sound like 2 people (count confidence 0.35); S1 is staff by content (S1: spoke first, greeting)"
+    count_why = "2 expected (two people, as in a call); the eigengap says 1 (confidence 0.65)"
+    with store.connect() as con:  # as roles.speaker_rows writes a mono call's row
+        con.execute("UPDATE role_assignment SET method = 'content', confidence = 0.62, flagged = true, reason = ?, "
+                    "speaker_count_confidence = 0.35, speaker_count_reason = ? WHERE recording_id = ?", [why, count_why, rid])
+    html = client.get(f"/interaction/{rid}").text
+    roles = re.search(r'<dd id="roles">(.*?)</dd>', html, re.S).group(1)
+    speakers = re.search(r'<dd id="speakers">(.*?)</dd>', html, re.S).group(1)
+    assert "check the roles" in roles and "content: staff S1" in roles and "0.62" in roles and "did not clearly sound like 2 people" in roles
+    assert speakers.startswith("2 (count confidence 0.35)") and "the eigengap says 1" in speakers
+    other = store.query("SELECT id FROM recordings WHERE staff_id = ? AND id <> ? ORDER BY id LIMIT 1", [staff, rid]).rows[0][0]
+    calm = re.search(r'<dd id="roles">(.*?)</dd>', client.get(f"/interaction/{other}").text, re.S).group(1)
+    assert "check the roles" not in calm and calm.startswith("channel: staff S1")
+
+    page = client.get(f"/staff/{staff}").text
+    rows = re.findall(r"<tr><td>.*?</tr>", page.split('id="interactions"')[1], re.S)
+    marked = {re.search(r'href="/interaction/([^"]+)"', r).group(1) for r in rows if "roles flagged" in r}
+    flagged = {i for (i,) in store.query("SELECT a.recording_id FROM role_assignment a JOIN recordings r ON r.id = a.recording_id "
+                                         "WHERE a.flagged AND r.staff_id = ?", [staff]).rows}
+    assert marked == flagged == {rid} and len(rows) > 1
+    with store.connect() as con:
+        listed = run_query(con, "flagged_roles")
+    assert rid in set(listed.recording_id) and listed.set_index("recording_id").loc[rid, "reason"] == why

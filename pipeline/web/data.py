@@ -210,8 +210,13 @@ def staff_detail(con: Any, scope: str | None, staff_id: str) -> dict[str, Any] |
                                 WHERE list_contains($ids, l.recording_id) AND {reports.IN_DOUBT.format(evidence='l.evidence')} GROUP BY 1""",
                        ids=[i["id"] for i in interactions])
         counts = {d["recording_id"]: d["n"] for d in doubted}
+        flagged = set()
+        if "flagged" in existing_columns(con, "role_assignment"):  # roles a person should check (roles.RoleResult.flagged)
+            flagged = {f["recording_id"] for f in rows(con, "SELECT recording_id FROM role_assignment WHERE flagged AND list_contains($ids, recording_id)",
+                                                        ids=[i["id"] for i in interactions])}
         for i in interactions:
             i["lines_in_doubt"] = counts.get(i["id"], 0)
+            i["roles_flagged"] = i["id"] in flagged
     rates = criteria_rates(con, scope, "CASE WHEN r.staff_id = $staff THEN 'staff' ELSE 'team' END", "r.team IS NOT DISTINCT FROM $team", staff=staff_id, team=team)
     by_criterion: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rates:
@@ -259,6 +264,7 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
     lines = rows(con, """SELECT l.* FROM scorecard_lines l JOIN (SELECT rubric_id, arg_max(rubric_version, scored_at) AS rubric_version FROM scorecards GROUP BY 1) c
                          USING (rubric_id, rubric_version) WHERE l.recording_id = $id ORDER BY section, criterion""", **rid)
     redactions = rows(con, "SELECT type, count(*) AS n FROM redactions WHERE recording_id = $id GROUP BY 1 ORDER BY 1", **rid)
+    roles = role_assignment(con, recording_id)
     marks: dict[int, list[dict[str, str]]] = {}
     for t in tags:
         if not _marked(t):
@@ -284,7 +290,22 @@ def interaction(con: Any, scope: str | None, recording_id: str) -> dict[str, Any
             marks.setdefault(u["idx"], []).append({"kind": "voices", "cls": "voices",
                                                     "text": f"two voices at once {start:.1f}-{end:.1f} s: words may be missing"})
     return {"rec": rec[0], "utterances": utterances, "tags": [t for t in tags if t["utterance_index"] is None], "findings": findings,
-            "cards": cards, "lines": lines, "redactions": redactions, "marks": marks}
+            "cards": cards, "lines": lines, "redactions": redactions, "marks": marks, "roles": roles}
+
+
+def role_assignment(con: Any, recording_id: str) -> dict[str, Any] | None:
+    """How the staff and customer were told apart in one interaction (``role_assignment``): the
+    method, the staff speakers, the confidence, whether a person should check them and why, and the
+    speakers counted with the count's confidence (columns a database written before migration 0010
+    lacks read as empty). None when nothing is stored."""
+    have = existing_columns(con, "role_assignment")
+    if not have:
+        return None
+    wanted = ["method", "staff_speakers", "confidence", "flagged", "reason", "n_speakers", "matched_staff_id",
+              "speaker_count_confidence", "speaker_count_reason", "overlap_note"]
+    cols = ", ".join(c if c in have else f"NULL AS {c}" for c in wanted)
+    found = rows(con, f"SELECT {cols} FROM role_assignment WHERE recording_id = $id LIMIT 1", id=recording_id)
+    return found[0] if found else None
 
 
 def _json_dict(value: Any) -> dict[str, Any]:

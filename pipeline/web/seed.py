@@ -162,4 +162,9 @@ def synthetic_db(path: str | Path, n: int, *, archive_file: str | Path | None = 
             con.register("frame", frame)
             con.execute(f"INSERT INTO {table} BY NAME SELECT {select} FROM frame")
             con.unregister("frame")
+        # stereo calls: roles by channel (roles.roles_by_channel), as configured and not flagged
+        con.execute("""INSERT INTO role_assignment BY NAME SELECT id AS recording_id, run_id, 'channel' AS method, ['S1'] AS staff_speakers,
+                       0.9 AS confidence, false AS flagged, 'stereo: channel 0 is the staff member (channel map), the words agree' AS reason,
+                       false AS swapped_channels, 2 AS n_speakers, 1.0 AS speaker_count_confidence,
+                       'two channels: one speaker each' AS speaker_count_reason FROM recordings""")
     return store
