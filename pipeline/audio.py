@@ -94,10 +94,46 @@ def decode(path: str | Path, *, max_duration_s: float | None = None) -> DecodedA
     layout_name = layout
     if n_channels == 2 and _is_dual_mono(samples):
         samples, layout_name = samples[:1].copy(), "dual-mono"
+    elif n_channels == 2 and (speaking := one_sided(samples)) is not None:
+        samples, layout_name = samples[speaking : speaking + 1].copy(), f"one-sided-{speaking}"
     info = AudioInfo(
         format=info_format, codec=codec, sample_rate=int(rate), channels=n_channels, duration_s=round(duration, 3), layout=layout_name
     )
     return DecodedAudio(info=info, samples=samples)
+
+
+SPEECH_RANGE_DB = 12.0
+"""A channel whose loudest 1% of 50 ms frames is less than this above its quietest 10% carries
+no speech (silence, or steady line hiss); speech, even quiet, rises 25 dB and more over its pauses."""
+SILENT_DBFS = -65.0
+"""... nor does one whose loudest 1% stays under this level."""
+QUIETER_DB = 20.0
+"""... and to be taken for a side with no one on it, its loudest 1% must also be this much under
+the speaking channel's: a noisy line with a person on it is about as loud as the other side."""
+
+
+def channel_speech_range(channel: np.ndarray) -> tuple[float, float]:
+    """(loudest 1% of 50 ms frames, that minus the quietest 10%), in dB full scale."""
+    frame = TARGET_RATE // 20
+    n = len(channel) // frame
+    if n < 20:
+        return -120.0, 0.0
+    energy = 10 * np.log10(np.mean(channel[: n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud, quiet = np.percentile(energy, [99, 10])
+    return float(loud), float(loud - quiet)
+
+
+def one_sided(samples: np.ndarray) -> int | None:
+    """The channel that carries speech when the other carries none (a two-channel file whose
+    recorder put the whole call on one side: silence or hiss on the other), else None. Such a file
+    is not one speaker per channel: the speaking channel is processed as mono, so the call is
+    diarized (``layout`` one-sided-N) instead of every word taking that channel's role."""
+    ranges = [channel_speech_range(samples[c]) for c in (0, 1)]
+    speaks = [loud >= SILENT_DBFS and rise >= SPEECH_RANGE_DB for loud, rise in ranges]
+    if speaks.count(True) != 1:
+        return None
+    speaking = speaks.index(True)
+    return speaking if ranges[speaking][0] - ranges[1 - speaking][0] >= QUIETER_DB else None
 
 
 def _is_dual_mono(samples: np.ndarray) -> bool:

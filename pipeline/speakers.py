@@ -90,6 +90,10 @@ def attribute_speakers(
             turns = diarization.turns
         if taken_as:
             roles.reason = "; ".join(r for r in (taken_as, roles.reason) if r)
+        if audio.info.layout.startswith("one-sided"):  # the channel map could not say who is who
+            side = audio.info.layout.rsplit("-", 1)[1]
+            roles.reason = (f"two channels, but speech on channel {side} only (the other silent): both people's words are "
+                            f"on one side, so the call was diarized rather than given roles by channel; {roles.reason}")
         if diarization is not None:
             # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
             flag_count(roles, diarization, expected, unsure=not chosen, two_sided=two_sided)
@@ -396,10 +400,12 @@ TELEPHONE_RATE = 8000
 
 def expected_speakers(meta: RecordingMeta, audio: DecodedAudio) -> int | None:
     """2 for a phone call by its metadata (``channel: phone``, ``PHONE_CHANNELS``) or, with no
-    channel in the metadata, by its telephone-band audio; else None (the words may still make it
+    channel in the metadata, by its telephone-band audio or by a two-channel file with speech on
+    one side only (``audio.one_sided``: a call recorder's); else None (the words may still make it
     two people: ``two_people_by_words``; else the voices say how many)."""
     channel = channel_of(meta)
-    if channel in PHONE_CHANNELS or (not channel and 0 < audio.info.sample_rate <= TELEPHONE_RATE):
+    if channel in PHONE_CHANNELS or (not channel and (0 < audio.info.sample_rate <= TELEPHONE_RATE
+                                                      or audio.info.layout.startswith("one-sided"))):
         return 2
     return None
 

@@ -61,3 +61,35 @@ def test_over_long_recording_is_refused(tmp_path):
 def test_encode_refuses_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match=r"cannot write '\.xyz'"):
         encode(tmp_path / "a.xyz", np.zeros(160, np.float32), 16000)
+
+
+def _two_channels(tmp_path, left, right, name="two.wav"):
+    import soundfile as sf
+
+    path = tmp_path / name
+    sf.write(path, np.stack([left, right], axis=1), 16000, subtype="PCM_16")
+    return path
+
+
+def test_a_two_channel_file_with_speech_on_one_side_only_is_processed_as_that_side():
+    """A call recorder that put the whole call on one channel (the other silent, or steady hiss):
+    not one speaker per channel, so the speaking side goes on as mono (to be diarized)."""
+    import tempfile
+
+    real = decode(DATA / "stereo_diarization.wav").samples  # real speech, one speaker per channel
+    both = real[0] + real[1]
+    hiss = np.random.default_rng(0).normal(0, 10 ** (-55 / 20), len(both)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for left, right, layout in [(both, np.zeros_like(both), "one-sided-0"), (hiss, both, "one-sided-1"),
+                                    (both, hiss, "one-sided-0")]:
+            audio = decode(_two_channels(tmp, left, right))
+            assert audio.info.layout == layout and audio.info.channels == 2 and audio.samples.shape == (1, len(both))
+            assert np.abs(audio.samples[0] - (left if layout.endswith("0") else right)).max() < 1e-3
+        # a person on each side stays stereo: a quiet one (30 dB down), a noisy line (speech 5 dB over white noise)
+        quiet = real[1] * 10 ** (-30 / 20)
+        power = float(np.mean(real[1][np.abs(real[1]) > 1e-3] ** 2))
+        noisy = real[1] + np.random.default_rng(1).normal(0, np.sqrt(power) * 10 ** (-5 / 20), len(both)).astype(np.float32)
+        for right in (quiet, noisy):
+            audio = decode(_two_channels(tmp, real[0], np.clip(right, -1, 1)))
+            assert audio.info.layout == "stereo" and audio.samples.shape[0] == 2

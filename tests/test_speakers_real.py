@@ -197,6 +197,22 @@ def test_a_voice_nearer_another_of_its_own_side_or_with_no_role_is_not_doubted()
     assert out[7].voice_margin < 0 and not any(u.role_unsure for u in out)
 
 
+def test_a_call_recorded_on_one_channel_of_two_is_diarized_not_given_that_channels_role(phone_call: Path, tmp_path: Path) -> None:
+    """The mono call on the customer's channel of a two-channel file, the staff channel silent: by
+    the channel map every word would be the customer's (about 60% of the speech time wrong)."""
+    import soundfile as sf
+
+    samples, rate = sf.read(phone_call, dtype="float32")
+    path = tmp_path / "one-sided.wav"
+    sf.write(path, np.stack([np.zeros_like(samples), samples], axis=1), rate, subtype="PCM_16")
+    path.with_suffix(".rttm").write_text(phone_call.with_suffix(".rttm").read_text())
+    assert load_recording(path)[0].info.layout == "one-sided-1"
+    result = evaluate_roles(path, path.with_suffix(".rttm"))
+    assert result["method"] == "content" and result["n_speakers"] == 2
+    assert "speech on channel 1 only" in result["reason"]
+    assert result["share"] >= 0.85  # as the mono call itself (robust to espeak-ng and Whisper versions)
+
+
 def test_eval_roles_counts_the_utterances_marked_unsure_against_the_wrong_ones() -> None:
     from pipeline.speakers_cli import unsure_scores
 
