@@ -62,7 +62,8 @@ class AudioInfo:
     duration_s: float
     """Decoded duration in seconds."""
     layout: str = ""
-    """mono, stereo, or dual-mono (two identical channels, processed as mono)."""
+    """mono, stereo, dual-mono (two identical channels, processed as mono) or one-sided-N (two
+    channels, speech on channel N only: processed as mono, diarized)."""
 
 
 @dataclass
@@ -167,4 +168,5 @@ class Transcript:
     """Whisper segment number -> (avg_logprob, no_speech_prob), to regroup words into utterances."""
     decoding: dict[str, int] = field(default_factory=dict)
     """What the decoder did: windows, redecoded (decoded again the careful way), dropped (text
-    over no speech), loops_cut (loops left after both passes, cut back)."""
+    over no speech), loops_cut (loops left after both passes, cut back); stereo: echo_dropped
+    (words that were the other side's voice leaking into a channel, ``transcribe.drop_echo``)."""

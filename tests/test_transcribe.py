@@ -42,6 +42,24 @@ def test_8khz_telephone_stereo_is_still_transcribed(tmp_path):
     assert jiwer.wer(normalise(STEREO_LEFT), normalise(staff)) <= 0.2
 
 
+@pytest.mark.parametrize("bleed_db", [20, 10])
+def test_each_side_leaking_into_the_other_channel_is_not_transcribed_twice(tmp_path, bleed_db):
+    """Each channel hears the other side too (headset or line echo), while both talk at once for
+    the first 2.4 s: each channel keeps its own person's words and only theirs."""
+    import numpy as np
+    import soundfile as sf
+
+    x = decode(DATA / "stereo_diarization.wav").samples
+    g = 10 ** (-bleed_db / 20)
+    path = tmp_path / f"bleed{bleed_db}.wav"
+    sf.write(path, np.stack([x[0] + g * x[1], x[1] + g * x[0]], axis=1), 16000, subtype="PCM_16")
+    transcript = transcribe(decode(path), OPTIONS)
+    assert transcript.decoding["echo_dropped"] > 0  # the other side's words were heard on each channel, and went
+    for role, said in (("staff", STEREO_LEFT), ("customer", STEREO_RIGHT)):
+        text = normalise(" ".join(u.text for u in transcript.utterances if u.role == role))
+        assert jiwer.wer(normalise(said), text) <= 0.1, (role, text)
+
+
 def test_real_phone_call_wer_is_at_most_035():
     reference = " ".join(line.split(maxsplit=5)[5] for line in (DATA / "pyannote_sample.stm").read_text().splitlines())
     transcript = transcribe(decode(DATA / "pyannote_sample.wav"), OPTIONS)
