@@ -190,13 +190,17 @@ within ``ECHO_NEAR_S`` (the same words at the same time: one voice heard on both
 is the same when it is at least ``ECHO_ALIKE`` alike letter for letter, as "shoe" and "shoes") ..."""
 ECHO_NEAR_S = 0.5
 ECHO_ALIKE = 0.75
-ECHO_SURE_DB = 12.0
-"""... or every word of a run of at least ``ECHO_SURE_WORDS`` is this much quieter on its channel
-than on the other: a leak faint enough for Whisper to mishear it, and too faint for a person on
-that line talking over the other (two people's levels on a call differ by a few dB, a leak by
-10-20 dB and more; a single word's level is unsure where its timestamps are: on the tests' real
-stereo file, where both talk at once, one word of the quieter speaker measured 12 dB under)."""
-ECHO_SURE_WORDS = 3
+ECHO_COHERENCE = 0.6
+"""... or the run's channel is this coherent with the other over the run (magnitude-squared
+coherence, mean over 300-3400 Hz): a leak is the other channel's sound passed through a line or
+a headset, a linear copy (coherence near 1; 0.98-1.00 on the dev calls' leaks), where a person
+on that channel talking over the other is a sound of their own (0.04-0.10 for the words of the
+tests' real stereo file, whose two speakers talk at once). Catches a leak faint enough for
+Whisper to mishear it (its words then differ from the other channel's). 0.6 was not tuned:
+no recording with a real echo is at hand."""
+ECHO_COHERENCE_S = 0.5
+"""Runs shorter than this have too few 64 ms pieces for coherence (with few, it is near 1 for
+any two sounds): their words decide alone."""
 
 
 def _norm(word: str) -> str:
@@ -209,8 +213,8 @@ def drop_echo(words: list[Word], samples: np.ndarray, rate: int) -> tuple[list[W
     channel at -10 to -20 dB is transcribed there too, with that channel's role (every line twice,
     half of them the wrong person's). A run of a channel's words, each quieter there than on the
     other channel by ``ECHO_BELOW_DB``, goes when most of them are said on the other channel at the
-    same time, or when each is ``ECHO_SURE_DB`` quieter. Two people talking over each other say
-    different words, each about as loud on their own channel as the other, and keep them.
+    same time, or when the run's sound is a copy of the other channel's (``ECHO_COHERENCE``). Two
+    people talking over each other say different words, each a sound of their own, and keep them.
     Returns (words kept, number dropped)."""
     channels = sorted({w.channel for w in words})
     if len(channels) < 2:
@@ -220,6 +224,16 @@ def drop_echo(words: list[Word], samples: np.ndarray, rate: int) -> tuple[list[W
         a = int(start * rate)
         piece = samples[channel, a : max(int(end * rate), a + 1)]
         return 10 * np.log10(float(np.mean(piece.astype(np.float64) ** 2)) + 1e-12) if len(piece) else -120.0
+
+    def coherent(channel: int, start: float, end: float) -> bool:
+        from scipy.signal import coherence
+
+        a, b = int(start * rate), int(end * rate)
+        if b - a < ECHO_COHERENCE_S * rate:
+            return False
+        return all(float(np.mean(c[(f >= 300) & (f <= 3400)])) >= ECHO_COHERENCE
+                   for other in channels if other != channel
+                   for f, c in [coherence(samples[channel, a:b], samples[other, a:b], fs=rate, nperseg=1024)])
 
     dropped: set[int] = set()
     for channel in channels:
@@ -240,8 +254,8 @@ def drop_echo(words: list[Word], samples: np.ndarray, rate: int) -> tuple[list[W
                 run.append((w, below))
                 continue
             said = [x for x, _ in run if _norm(x.word)]
-            sure = len(said) >= ECHO_SURE_WORDS and min(b for _, b in run) >= ECHO_SURE_DB
-            if said and (sure or sum(echoed(x) for x in said) >= ECHO_SHARE * len(said)):
+            if said and (sum(echoed(x) for x in said) >= ECHO_SHARE * len(said)
+                         or coherent(channel, run[0][0].start, run[-1][0].end)):
                 dropped.update(id(x) for x, _ in run)
             run = []
     return [w for w in words if id(w) not in dropped], len(dropped)
