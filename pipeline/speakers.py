@@ -92,7 +92,7 @@ def attribute_speakers(
             roles.reason = "; ".join(r for r in (taken_as, roles.reason) if r)
         if audio.info.layout.startswith("one-sided"):  # the channel map could not say who is who
             side = audio.info.layout.rsplit("-", 1)[1]
-            roles.reason = (f"two channels, but speech on channel {side} only (the other silent): both people's words are "
+            roles.reason = (f"two channels, but speech on channel {side} only (silence or hiss on the other): both people's words are "
                             f"on one side, so the call was diarized rather than given roles by channel; {roles.reason}")
         if diarization is not None:
             # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
