@@ -9,7 +9,8 @@ the way recorders get them wrong:
 - ``clean``: as made, one person per channel;
 - ``left`` / ``right``: the whole call mixed onto one channel, the other silent;
 - ``hiss``: the mix on the left, steady line hiss (-50 dBFS) on the right;
-- ``bleedNN``: each channel also hears the other side NN dB down (headset or line echo).
+- ``bleedNN``: each channel also hears the other side NN dB down (headset or line echo);
+- ``leftcopyNN``: the mix on the left and a faint copy of it, NN dB down, on the right.
 
 Each is transcribed and given speakers and roles as ``parley process`` does (no voiceprints).
 Scored per role: the words Parley stores for the staff member against what the staff member
@@ -47,11 +48,14 @@ def variant(x: np.ndarray, kind: str) -> np.ndarray:
     elif kind == "hiss":
         hiss = np.random.default_rng(0).normal(0, 10 ** (-50 / 20), len(right)).astype(np.float32)
         y = np.stack([left + right, hiss], 1)
+    elif kind.startswith("leftcopy"):  # the mix on the left, a faint copy of it NN dB down on the right
+        g = 10 ** (-float(kind[8:]) / 20)
+        y = np.stack([left + right, g * (left + right)], 1)
     elif kind.startswith("bleed"):
         g = 10 ** (-float(kind[5:]) / 20)
         y = np.stack([left + g * right, right + g * left], 1)
     else:
-        raise SystemExit(f"unknown variant '{kind}': use clean, left, right, hiss or bleedNN (NN in dB)")
+        raise SystemExit(f"unknown variant '{kind}': use clean, left, right, hiss, bleedNN or leftcopyNN (NN in dB)")
     return np.clip(y, -1, 1)
 
 
