@@ -186,6 +186,24 @@ NAMED_QUERIES: dict[str, Query] = {
         ORDER BY unknown_role_utterances DESC, a.confidence NULLS LAST, r.id
         """,
     ),
+    "recorder_sides": Query(
+        "Two-channel recordings that were not one person per channel, by site, team and channel: the whole call on one "
+        "side (one_sided: diarized instead), the same sound on both (dual_mono), or each side leaking into the other's "
+        "channel (leaking: words dropped as the other side's leak). Many at one site or team point at a recorder set up wrong.",
+        """
+        SELECT r.site, r.team, r.channel, count(*) AS two_channel_recordings,
+               count(*) FILTER (WHERE r.layout LIKE 'one-sided%') AS one_sided,
+               count(*) FILTER (WHERE r.layout = 'dual-mono') AS dual_mono,
+               count(*) FILTER (WHERE coalesce(TRY_CAST(u.decoding ->> 'echo_dropped' AS INTEGER), 0) > 0) AS leaking,
+               coalesce(sum(TRY_CAST(u.decoding ->> 'echo_dropped' AS INTEGER)), 0) AS leak_words_dropped,
+               list(r.source_name ORDER BY r.source_name) FILTER (WHERE r.layout <> 'stereo'
+                   OR coalesce(TRY_CAST(u.decoding ->> 'echo_dropped' AS INTEGER), 0) > 0)[1:5] AS examples
+        FROM recordings r LEFT JOIN runs u ON u.run_id = r.run_id
+        WHERE r.channels = 2
+        GROUP BY ALL
+        ORDER BY one_sided + dual_mono + leaking DESC, r.site NULLS LAST, r.team NULLS LAST, r.channel NULLS LAST
+        """,
+    ),
     "voices_at_once": Query(
         "Where two people talked at once in a mono recording (two speakers' turns overlap for 0.3 s or more), so the "
         "transcript may be missing one of them: who, the roles their words were given, and what the transcript has there.",

@@ -239,3 +239,22 @@ def test_scorecards_report_and_flagged_roles_name_the_interactions_whose_roles_a
     assert listed.loc["ben-3", "reason"] == why and listed.loc["ben-3", "role_confidence"] == 0.62
     assert listed.loc["ben-3", "scorecards"] >= 1 and listed.loc["ben-3", "scores"][0].startswith("contact_centre ")
     assert listed.loc["ann-1", "method"] == "none" and listed.index[0] == "ann-1"  # the least sure first
+
+
+def test_recorder_sides_counts_two_channel_recordings_not_one_person_per_channel(store):
+    import json
+
+    rows = [("ok-1", "stereo", 0), ("ok-2", "stereo", 0), ("one-1", "one-sided-0", None), ("one-2", "one-sided-1", None),
+            ("dual-1", "dual-mono", None), ("leak-1", "stereo", 57), ("leak-2", "stereo", 3)]
+    insert(store, "recordings", [{"id": rid, "source_name": f"{rid}.wav", "site": "leeds", "team": "north", "channel": "phone",
+                                  "channels": 2, "layout": layout, "run_id": f"run-{rid}"} for rid, layout, _ in rows]
+           + [{"id": "mono-1", "source_name": "mono-1.wav", "site": "leeds", "team": "north", "channel": "phone", "channels": 1,
+               "layout": "mono", "run_id": "run-mono-1"}])
+    insert(store, "runs", [{"run_id": f"run-{rid}", "recording_id": rid, "status": "done",
+                            "decoding": json.dumps({"windows": 3} | ({"echo_dropped": n} if n is not None else {}))}
+                           for rid, _, n in rows])
+    found = run_query(store, "recorder_sides")
+    leeds = found[(found.site == "leeds") & (found.team == "north")].iloc[0]
+    assert (leeds.two_channel_recordings, leeds.one_sided, leeds.dual_mono, leeds.leaking, leeds.leak_words_dropped) == (7, 2, 1, 2, 60)
+    assert sorted(leeds.examples) == ["dual-1.wav", "leak-1.wav", "leak-2.wav", "one-1.wav", "one-2.wav"]
+    assert found.index[found.site.eq("leeds") & found.team.eq("north")][0] == found.index[0]  # the site with problems first
