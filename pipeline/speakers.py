@@ -484,7 +484,9 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
     than phone or face-to-face) whose words read as one staff
     member and one customer (``two_sided``: ``roles.call_shape``'s reason) where three or more
     voices were heard without strong evidence (count confidence under
-    ``DiarizeOptions.strong_count``, the evidence a phone call needs to be other than two).
+    ``DiarizeOptions.strong_count``, the evidence a phone call needs to be other than two); and,
+    with no count expected, two voices of which one may be two people (``SpeakerCount.maybe_more``,
+    round 28).
     The last, on 16 kHz two-person conversations read as face-to-face (cached transcripts): seeds
     7, 12, 21 and 23 (160, looked at while it was made) 12 more flagged, 10 of them under 90% right,
     and calls under 80% right left unflagged 9 -> 4; seed 25 (40, held out) 5 more flagged, all
@@ -499,6 +501,9 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
         note = (f"its words read as one staff member and one customer ({two_sided}), but {count.n} voices were "
                 f"heard, not surely (count confidence {count.confidence:.2f}: {count.reason}); the turns may split "
                 f"or mix the two people")
+    elif not expected and count.maybe_more:
+        note = (f"{count.n} voices were heard, but one of them may be two people (count confidence {count.confidence:.2f}: "
+                f"{count.reason}); a third person's words would be given to one of the {count.n}")
     else:
         return
     roles.flagged = True

@@ -515,6 +515,28 @@ def test_a_room_whose_words_are_two_people_but_three_voices_were_heard_unsurely_
     assert not flagged(3, 0.43, two_sided="").flagged  # a meeting: its words say nothing of two sides
     assert not flagged(3, 0.43, expected=2).flagged  # a call: flagged by its own rules, not this one
 
+def test_two_voices_of_which_one_may_be_two_people_are_flagged_where_no_count_was_expected() -> None:
+    from dataclasses import replace
+
+    from pipeline.diarize import Diarization, SpeakerCount
+    from pipeline.roles import RoleResult
+
+    doubted = SpeakerCount(2, 0.4, "2 by the eigengap; perhaps a third person: 2.1 s of one voice's speech only 0.70 like the rest of it",
+                           maybe_more=True)
+
+    def flagged(count: SpeakerCount, expected: int | None = None) -> RoleResult:
+        roles = RoleResult("content", ["S1"], confidence=0.99, reason="S1 is staff by content")
+        flag_count(roles, Diarization([], count, "resemblyzer+campplus", "0", "segmentation"), expected, unsure=False)
+        return roles
+
+    roles = flagged(doubted)
+    assert roles.flagged and roles.reason.startswith(
+        "2 voices were heard, but one of them may be two people (count confidence 0.40: 2 by the eigengap; perhaps a third person")
+    assert roles.reason.endswith("; S1 is staff by content")
+    assert not flagged(replace(doubted, maybe_more=False)).flagged
+    assert not flagged(doubted, expected=2).flagged  # a call is two people: its own rules flag it
+
+
 MERGED = [
     "Hello, you're through to Northfield Energy, Tomasz speaking.",
     "This call will be recorded for training and quality.",
