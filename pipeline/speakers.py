@@ -476,6 +476,23 @@ flagged, among them all 4 unflagged calls with under 90% of the speech time righ
 development calls: 11 more, one of them under 90%."""
 
 
+def count_doubt(count: SpeakerCount, expected: int | None, unsure: bool = True) -> str:
+    """Why a person should check the speaker count, from the count alone ("" when nothing doubts
+    it): fewer voices than the ``expected`` count; the expected count heard unsurely (confidence
+    under ``UNSURE_VOICES``; ``unsure`` False: not that); or, with no count expected, a voice that
+    may be two people (``SpeakerCount.maybe_more``). ``flag_count`` flags these and one more that
+    needs the words; ``parley eval diarization`` counts them against the reference."""
+    if expected and count.n < expected:
+        return f"diarization found {count.n} speaker(s) where {expected} were expected ({count.reason})"
+    if unsure and expected and count.n == expected and count.confidence < UNSURE_VOICES:
+        return (f"the voices did not clearly sound like {expected} people (count confidence {count.confidence:.2f}: "
+                f"{count.reason}); the turns may mix them")
+    if not expected and count.maybe_more:
+        return (f"{count.n} voices were heard, but one of them may be two people (count confidence {count.confidence:.2f}: "
+                f"{count.reason}); a third person's words would be given to one of the {count.n}")
+    return ""
+
+
 def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None, unsure: bool = True,
                two_sided: str = "") -> None:
     """A two-sided call heard as one voice is never silent: flag it and say so; so is one whose
@@ -492,19 +509,12 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
     and calls under 80% right left unflagged 9 -> 4; seed 25 (40, held out) 5 more flagged, all
     under 90% right (56-77%), and none under 80% left unflagged (5 before)."""
     count = diarization.count
-    if expected and count.n < expected:
-        note = f"diarization found {count.n} speaker(s) where {expected} were expected ({count.reason})"
-    elif unsure and expected and count.n == expected and count.confidence < UNSURE_VOICES:
-        note = (f"the voices did not clearly sound like {expected} people (count confidence {count.confidence:.2f}: "
-                f"{count.reason}); the turns may mix them")
-    elif two_sided and not expected and count.more_than_two_unsurely(DiarizeOptions.strong_count):
+    note = count_doubt(count, expected, unsure)
+    if not note and two_sided and not expected and count.more_than_two_unsurely(DiarizeOptions.strong_count):
         note = (f"its words read as one staff member and one customer ({two_sided}), but {count.n} voices were "
                 f"heard, not surely (count confidence {count.confidence:.2f}: {count.reason}); the turns may split "
                 f"or mix the two people")
-    elif not expected and count.maybe_more:
-        note = (f"{count.n} voices were heard, but one of them may be two people (count confidence {count.confidence:.2f}: "
-                f"{count.reason}); a third person's words would be given to one of the {count.n}")
-    else:
+    if not note:
         return
     roles.flagged = True
     roles.reason = "; ".join(r for r in (note, roles.reason) if r)

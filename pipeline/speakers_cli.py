@@ -109,13 +109,14 @@ def evaluate_diarization(
     ``n_speakers``, a phone call's two speakers) and score it against ``rttm_path``: DER and
     its parts and JER (pyannote.metrics, ``collar`` seconds forgiven around each reference
     boundary, overlapped speech scored) of the turns ``speaker_turns`` would store
-    (``Diarization.heard_turns``), and the speaker count. From the audio alone: a 16 kHz
+    (``Diarization.heard_turns``), and the speaker count, with whether the count itself says a
+    person should check it (``speakers.count_doubt``: ``count_doubted`` and why). From the audio alone: a 16 kHz
     recording with no ``channel`` is diarized as a room here, even where its words (which
     ``parley process`` and ``eval roles`` read) would make it a call."""
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
-    from .speakers import expected_speakers, min_speakers
+    from .speakers import count_doubt, expected_speakers, min_speakers
 
     audio_path = Path(audio_path)
     reference = reference_of(Path(rttm_path), audio_path)
@@ -123,7 +124,8 @@ def evaluate_diarization(
     samples = audio.samples.mean(axis=0)
     options = options or DiarizeOptions(min_speakers=min_speakers(meta))
     started = time.perf_counter()
-    result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected_speakers(meta, audio),
+    expected = expected_speakers(meta, audio)
+    result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected,
                           options=options, source_rate=audio.info.sample_rate)
     elapsed = time.perf_counter() - started
     ref, hyp = _annotation(reference), _annotation([(t.start, t.end, t.speaker) for t in result.heard_turns()])
@@ -145,6 +147,8 @@ def evaluate_diarization(
         "count_right": n_ref == n_hyp,
         "count_confidence": result.count.confidence,
         "count_reason": result.count.reason,
+        "count_doubt": (doubt := count_doubt(result.count, expected)),
+        "count_doubted": bool(doubt),
         "vad": result.vad,
         "overlap_s": result.overlap_s,
         "overlap_note": result.overlap_note,
@@ -155,7 +159,9 @@ def evaluate_diarization(
 
 
 def overall(rows: list[dict]) -> dict:
-    """DER over all files (components summed, as pyannote.metrics does), mean JER, count accuracy."""
+    """DER over all files (components summed, as pyannote.metrics does), mean JER, count accuracy,
+    and how many wrong and right counts were doubted (``count_doubted``): a count's confidence
+    is worth what it tells apart."""
     scored = sum(r["scored_s"] for r in rows) or 1e-9
     parts = {k: sum(r[k] for r in rows) for k in ("missed_s", "false_alarm_s", "confusion_s")}
     return {
@@ -166,6 +172,9 @@ def overall(rows: list[dict]) -> dict:
         "confusion": round(parts["confusion_s"] / scored, 4),
         "jer": round(sum(r["jer"] for r in rows) / len(rows), 4),
         "count_accuracy": round(sum(r["count_right"] for r in rows) / len(rows), 4),
+        "wrong_counts": sum(not r["count_right"] for r in rows),
+        "wrong_counts_doubted": sum(r["count_doubted"] and not r["count_right"] for r in rows),
+        "right_counts_doubted": sum(r["count_doubted"] and r["count_right"] for r in rows),
         "scored_s": round(scored, 2),
         "diarize_s": round(sum(r["diarize_s"] for r in rows), 2),
         "model": rows[0]["model"],
@@ -295,12 +304,15 @@ def register(eval_app: typer.Typer) -> None:
                 f"{path.name}: DER {row['der']:.1%} JER {row['jer']:.1%} (missed {row['missed_s']} s, false alarm "
                 f"{row['false_alarm_s']} s, confusion {row['confusion_s']} s of {row['scored_s']} s); speakers "
                 f"{row['n_speakers_hyp']} found, {row['n_speakers_ref']} in the reference ({row['count_reason']})"
+                f"{'; count doubted' if row['count_doubted'] else ''}"
             )
         total = overall(rows)
         typer.echo(
             f"overall, {total['files']} files: DER {total['der']:.1%} (missed {total['missed']:.1%}, false alarm "
             f"{total['false_alarm']:.1%}, confusion {total['confusion']:.1%}), JER {total['jer']:.1%}, speaker count "
-            f"right in {total['count_accuracy']:.0%}; model {total['model']['name']} {total['model']['version']}"
+            f"right in {total['count_accuracy']:.0%} (doubted: {total['wrong_counts_doubted']} of the {total['wrong_counts']} wrong, "
+            f"{total['right_counts_doubted']} of the {total['files'] - total['wrong_counts']} right); "
+            f"model {total['model']['name']} {total['model']['version']}"
         )
         typer.echo(json.dumps(rows[0] if len(rows) == 1 else {**total, "per_file": rows}))
 

@@ -411,6 +411,28 @@ def test_eval_diarization_overall_over_two_files(tmp_path: Path) -> None:
     assert result["missed"] + result["false_alarm"] + result["confusion"] == pytest.approx(result["der"], abs=2e-4)
 
 
+def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path: Path) -> None:
+    # a third person's 2 s twice folded into another voice (two counted of three, doubted) and
+    # the same two people alone (two of two, not doubted), as files with RTTMs, no sidecar
+    import soundfile as sf
+    from speaker_mixtures import mixture, with_a_short_speaker
+
+    for name, mix in (("folded", with_a_short_speaker("1688", "2033", "2414")), ("pair", mixture(("1688", "2033")))):
+        sf.write(tmp_path / f"{name}.wav", mix.samples, 16000, subtype="FLOAT")
+        (tmp_path / f"{name}.rttm").write_text("".join(
+            f"SPEAKER {name} 1 {s:.3f} {e - s:.3f} <NA> <NA> {who} <NA> <NA>\n" for s, e, who in mix.reference))
+    out = CliRunner().invoke(cli(), ["diarization", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output.strip().splitlines()[-1])
+    rows = {Path(r["audio"]).stem: r for r in result["per_file"]}
+    assert (rows["folded"]["count_right"], rows["folded"]["count_doubted"]) == (False, True)
+    assert "perhaps a third person" in rows["folded"]["count_doubt"]
+    assert (rows["pair"]["count_right"], rows["pair"]["count_doubted"], rows["pair"]["count_doubt"]) == (True, False, "")
+    assert (result["wrong_counts"], result["wrong_counts_doubted"], result["right_counts_doubted"]) == (1, 1, 0)
+    assert "speaker count right in 50% (doubted: 1 of the 1 wrong, 0 of the 1 right)" in out.output
+    assert "folded.wav: DER" in out.output and "; count doubted" in out.output.split("folded.wav: DER")[1].splitlines()[0]
+
+
 def test_eval_roles_needs_staff_and_customer_names(tmp_path: Path) -> None:
     wav = tmp_path / "call.wav"
     wav.write_bytes((DATA / "pyannote_sample.wav").read_bytes())
