@@ -293,16 +293,21 @@ def test_stretches_grouped_by_their_sound_find_the_two_voices() -> None:
     assert sound_groupings(stretches, sound, frame_labels, [t for _, t in made], options, refine) == []
 
 
-def _split(vectors, seconds, labels, below=0.72):
-    """split_joined on one region per vector, each ``seconds`` long with two windows."""
+def _regions(vectors, seconds, labels):
+    """One speech region per vector, each ``seconds`` long with two windows of that voice and
+    label: (regions, spans, window vectors, window labels)."""
     regions, spans, at = [], [], 0
     for s in seconds:
         n = round(s * 100)
         regions.append((at, at + n))
         spans += [(at, at + n // 2), (at + n // 2, at + n)]
         at += n + 50
-    vectors = np.repeat(np.asarray(vectors, dtype=np.float32), 2, axis=0)
-    labels = np.repeat(np.asarray(labels), 2)
+    return regions, spans, np.repeat(np.asarray(vectors, dtype=np.float32), 2, axis=0), np.repeat(np.asarray(labels), 2)
+
+
+def _split(vectors, seconds, labels, below=0.72):
+    """split_joined on one region per vector (``_regions``)."""
+    regions, spans, vectors, labels = _regions(vectors, seconds, labels)
     return split_joined(regions, spans, vectors, labels, SpeakerCount(int(labels.max()) + 1, 0.9, "by the eigengap"),
                         below, DiarizeOptions())
 
@@ -322,15 +327,8 @@ def test_a_speaker_splits_only_into_two_groups_unlike_each_other_with_enough_spe
 
 
 def _folded(vectors, seconds, labels, below=0.77):
-    """perhaps_folded on one region per vector (as ``_split``), two voices found."""
-    regions, spans, at = [], [], 0
-    for s in seconds:
-        n = round(s * 100)
-        regions.append((at, at + n))
-        spans += [(at, at + n // 2), (at + n // 2, at + n)]
-        at += n + 50
-    vectors = np.repeat(np.asarray(vectors, dtype=np.float32), 2, axis=0)
-    labels = np.repeat(np.asarray(labels), 2)
+    """perhaps_folded on one region per vector (``_regions``), two voices found."""
+    regions, spans, vectors, labels = _regions(vectors, seconds, labels)
     return perhaps_folded(regions, spans, vectors, labels, SpeakerCount(2, 0.9, "2 by the eigengap"), below, DiarizeOptions())
 
 
