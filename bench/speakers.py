@@ -26,6 +26,11 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortn16`` / ``shortn8`` (a third person's 2 s in another order, A C B A C B) and
   ``roomsn16`` / ``roomsn8`` (two-person calls, seeds 36 and 37): made after round 13's second
   rule was chosen, to check it.
+- ``shortz16`` / ``shortz8`` (a third person's last 2 s of two clips, A C B A B C),
+  ``pairz16`` / ``pairz8`` (two people only, the same clips) and ``roomsz16`` / ``roomsz8``
+  (two-person calls, seeds 38 and 39): made after round 28's folded-voice thresholds were chosen,
+  to check them. Each summary also counts the counts doubted (``SpeakerCount.maybe_more``) among
+  the wrong and the right ones.
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
 line per recording (DER, missed, false alarm, confusion, count), a summary per set (with the
@@ -200,6 +205,32 @@ def shortn_set(rate: int) -> list[dict]:
         (a, test_clips(a, "mix")[2]), (c, said(c, 1)), (b, test_clips(b, "mix")[2])])
 
 
+def shortz_set(rate: int) -> list[dict]:
+    """Two talkers and a third who says 2 s twice (A C B A B C), from the clips the tests do not
+    use: A and B say their second-longest clip, then their longest, the third the last 2 s of
+    their longest and of their second-longest; pauses of 0.25-0.9 s from seed 41. Made after
+    round 28's folded-voice thresholds were chosen, to check them."""
+    clips = {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+    return third_person_set(rate, "z", sorted(clips), 41, lambda a, b, c: [
+        (a, clips[a][1]), (c, clips[c][0][-32000:]), (b, clips[b][1]), (a, clips[a][0]), (b, clips[b][0]),
+        (c, clips[c][1][-32000:])])
+
+
+def pairz_set(rate: int) -> list[dict]:
+    """Every two of the shared speakers alone (A B A B: their second-longest clips, then their
+    longest, of the clips the tests do not use; pauses from seed 43): right counts of two that a
+    rule doubting two (``DiarizeOptions.folded_below``) must leave alone. Made with ``shortz``."""
+    from itertools import combinations
+
+    clips = {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+    rng, out = np.random.default_rng(43), []
+    for a, b in combinations(sorted(clips), 2):
+        x, reference = spaced([(a, clips[a][1]), (b, clips[b][1]), (a, clips[a][0]), (b, clips[b][0])], rng)
+        out.append({"name": f"pz{rate // 1000}k-{a}-{b}", "set": f"pairz{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -216,7 +247,8 @@ def short_set(rate: int) -> list[dict]:
     return out
 
 
-ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out")}
+ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out"),
+             "z": ((38, 39), "held out")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
 its second was chosen (README "Round 13")."""
@@ -285,6 +317,8 @@ def summary(rows: list[dict]) -> dict:
     return {"n": len(rows), "der": sum(parts.values()), **parts,
             "missed_voiced": sum(r["missed_voiced_s"] for r in rows) / total,
             "count_right": sum(r["n_ref"] == r["n_hyp"] for r in rows), "worst": max(r["der"] for r in rows),
+            "wrong_counts_doubted": sum(r["count_doubted"] and r["n_ref"] != r["n_hyp"] for r in rows),
+            "right_counts_doubted": sum(r["count_doubted"] and r["n_ref"] == r["n_hyp"] for r in rows),
             "cpu_s": sum(r["cpu_s"] for r in rows)}
 
 
@@ -314,7 +348,10 @@ def main() -> None:
                "shorte16": lambda: shorte_set(16000), "shorte8": lambda: shorte_set(8000),
                "roomsh16": lambda: rooms_set(16000, kind="h"), "roomsh8": lambda: rooms_set(8000, kind="h"),
                "shortn16": lambda: shortn_set(16000), "shortn8": lambda: shortn_set(8000),
-               "roomsn16": lambda: rooms_set(16000, kind="n"), "roomsn8": lambda: rooms_set(8000, kind="n")}
+               "roomsn16": lambda: rooms_set(16000, kind="n"), "roomsn8": lambda: rooms_set(8000, kind="n"),
+               "shortz16": lambda: shortz_set(16000), "shortz8": lambda: shortz_set(8000),
+               "pairz16": lambda: pairz_set(16000), "pairz8": lambda: pairz_set(8000),
+               "roomsz16": lambda: rooms_set(16000, kind="z"), "roomsz8": lambda: rooms_set(8000, kind="z")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
@@ -329,7 +366,8 @@ def main() -> None:
             row = {"name": item["name"], "set": item["set"], "part": item["part"], **s,
                    "der": (s["missed_s"] + s["false_alarm_s"] + s["confusion_s"]) / max(s["scored_s"], 1e-9),
                    "n_ref": len({r[2] for r in item["reference"]}), "n_hyp": len({t.speaker for t in result.turns}),
-                   "count_confidence": result.count.confidence, "count_reason": result.count.reason, "cpu_s": cpu}
+                   "count_confidence": result.count.confidence, "count_reason": result.count.reason,
+                   "count_doubted": result.count.maybe_more, "cpu_s": cpu}
             rows.append(row)
             if not args.quiet:
                 total = max(s["scored_s"], 1e-9)
@@ -346,7 +384,8 @@ def main() -> None:
         s = out[key] = summary(group)
         print(f"{key:14s} DER {s['der']:.4f} (missed {s['missed']:.4f}, of it speech to Silero too {s['missed_voiced']:.4f}, "
               f"false alarm {s['false_alarm']:.4f}, "
-              f"confusion {s['confusion']:.4f}) count {s['count_right']}/{s['n']} worst {s['worst']:.3f} "
+              f"confusion {s['confusion']:.4f}) count {s['count_right']}/{s['n']} (doubted: {s['wrong_counts_doubted']} of "
+              f"{s['n'] - s['count_right']} wrong, {s['right_counts_doubted']} of {s['count_right']} right) worst {s['worst']:.3f} "
               f"CPU {s['cpu_s']:.1f} s", flush=True)
     print(json.dumps({"settings": overrides, "summary": out}))
     if args.json:
