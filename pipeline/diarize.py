@@ -1163,7 +1163,9 @@ def split_joined(
 def two_groups(voices: np.ndarray, seconds: np.ndarray) -> tuple[float, np.ndarray, int]:
     """Speech regions' voices (rows, L2-normalised) in two groups by 2-means weighted by their
     ``seconds``: the similarity of the two groups' mean voices, each region's group, and which
-    group holds less speech (a group left empty: similarity 1.0)."""
+    group holds less speech (a group left empty, or every voice the same: similarity 1.0)."""
+    if len(np.unique(voices, axis=0)) < 2:  # nothing to group (and k-means would warn so)
+        return 1.0, np.zeros(len(voices), dtype=int), 1
     groups = kmeans(voices, 2, seconds)
     if len(np.unique(groups)) < 2:
         return 1.0, groups, 1
