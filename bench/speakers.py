@@ -29,7 +29,7 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortz16`` / ``shortz8`` (a third person's last 2 s of two clips, A C B A B C),
   ``pairz16`` / ``pairz8`` (two people only, the same clips) and ``roomsz16`` / ``roomsz8``
   (two-person calls, seeds 38 and 39): made after round 28's folded-voice thresholds were chosen,
-  to check them. Each summary also counts the counts doubted (``SpeakerCount.maybe_more``) among
+  to check them. Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
   the wrong and the right ones.
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
@@ -45,6 +45,7 @@ import json
 import sys
 import time
 from dataclasses import fields
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 
@@ -136,6 +137,12 @@ def other_clips() -> dict[str, list[np.ndarray]]:
             for s in sorted(p for p in LIBRI.iterdir() if p.is_dir())}
 
 
+@lru_cache(maxsize=1)
+def longest_first() -> dict[str, list[np.ndarray]]:
+    """``other_clips``, each speaker's longest first, decoded once for every set that asks."""
+    return {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+
+
 def third_person_set(rate: int, prefix: str, speakers, seed: int, turns_of) -> list[dict]:
     """Mixtures of every ordered three of ``speakers`` (A < B, any third C): ``turns_of(a, b, c)``
     gives the (speaker, clip) turns, joined by ``spaced`` with pauses from ``seed``; named
@@ -156,7 +163,7 @@ def shortx_set(rate: int) -> list[dict]:
     """As ``short_set`` (two talkers, a third who says up to 2 s twice: A B C A B C), from the
     clips the tests do not use: A and B say their two longest, the third the first 2 s of their
     next two; pauses of 0.25-0.9 s. Made after every count rule was chosen, to check them."""
-    clips = {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+    clips = longest_first()
     return third_person_set(rate, "x", sorted(clips), 11, lambda a, b, c: [
         (a, clips[a][0]), (b, clips[b][0]), (c, clips[c][2][:32000]),
         (a, clips[a][1]), (b, clips[b][1]), (c, clips[c][3][:32000])])
@@ -170,7 +177,7 @@ def shorth_set(rate: int) -> list[dict]:
     by its sound) was chosen; neither was taken (README "Round 13")."""
     from speaker_mixtures import SPEAKERS, clips as test_clips
 
-    longest = {s: max(c, key=len) for s, c in other_clips().items()}
+    longest = {s: c[0] for s, c in longest_first().items()}
     return third_person_set(rate, "h", SPEAKERS, 29, lambda a, b, c: [
         (a, test_clips(a, "mix")[2]), (b, test_clips(b, "mix")[2]), (c, longest[c][48000:80000]),
         (a, test_clips(a, "mix")[1]), (b, test_clips(b, "mix")[1]), (c, longest[c][128000:160000])])
@@ -210,7 +217,7 @@ def shortz_set(rate: int) -> list[dict]:
     use: A and B say their second-longest clip, then their longest, the third the last 2 s of
     their longest and of their second-longest; pauses of 0.25-0.9 s from seed 41. Made after
     round 28's folded-voice thresholds were chosen, to check them."""
-    clips = {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+    clips = longest_first()
     return third_person_set(rate, "z", sorted(clips), 41, lambda a, b, c: [
         (a, clips[a][1]), (c, clips[c][0][-32000:]), (b, clips[b][1]), (a, clips[a][0]), (b, clips[b][0]),
         (c, clips[c][1][-32000:])])
@@ -222,7 +229,7 @@ def pairz_set(rate: int) -> list[dict]:
     rule doubting two (``DiarizeOptions.folded_below``) must leave alone. Made with ``shortz``."""
     from itertools import combinations
 
-    clips = {s: sorted(c, key=len, reverse=True) for s, c in other_clips().items()}
+    clips = longest_first()
     rng, out = np.random.default_rng(43), []
     for a, b in combinations(sorted(clips), 2):
         x, reference = spaced([(a, clips[a][1]), (b, clips[b][1]), (a, clips[a][0]), (b, clips[b][0])], rng)
@@ -332,6 +339,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.diarize import DiarizeOptions, diarize_full
+    from pipeline.speakers import count_doubt
 
     types = {f.name: f.type for f in fields(DiarizeOptions)}
     overrides = {}
@@ -367,7 +375,7 @@ def main() -> None:
                    "der": (s["missed_s"] + s["false_alarm_s"] + s["confusion_s"]) / max(s["scored_s"], 1e-9),
                    "n_ref": len({r[2] for r in item["reference"]}), "n_hyp": len({t.speaker for t in result.turns}),
                    "count_confidence": result.count.confidence, "count_reason": result.count.reason,
-                   "count_doubted": result.count.maybe_more, "cpu_s": cpu}
+                   "count_doubted": bool(count_doubt(result.count, None)), "cpu_s": cpu}
             rows.append(row)
             if not args.quiet:
                 total = max(s["scored_s"], 1e-9)

@@ -1139,11 +1139,7 @@ def split_joined(
     while n < options.max_speakers:
         best = None
         units = region_voices(regions, spans, vectors, labels, options.min_new_voice_s)
-        for c in range(n):
-            mine = [u for u in units if u[2] == c]
-            if len(mine) < 2:
-                continue
-            voices, seconds = np.stack([u[0] for u in mine]), np.array([u[1] for u in mine])
+        for c, mine, voices, seconds in speakers_regions(units, n):
             if float((voices @ voices.T).min()) >= below:  # every region like every other: one voice
                 continue
             sim, groups, small = two_groups(voices, seconds)
@@ -1158,6 +1154,15 @@ def split_joined(
     if not said:
         return labels, count
     return labels, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})")
+
+
+def speakers_regions(units: list[tuple[np.ndarray, float, int, np.ndarray]], n: int):
+    """For each speaker 0..n-1 with two or more of ``units`` (``region_voices``): (speaker, its
+    units, their voices stacked, their seconds)."""
+    for c in range(n):
+        mine = [u for u in units if u[2] == c]
+        if len(mine) >= 2:
+            yield c, mine, np.stack([u[0] for u in mine]), np.array([u[1] for u in mine])
 
 
 def two_groups(voices: np.ndarray, seconds: np.ndarray) -> tuple[float, np.ndarray, int]:
@@ -1185,14 +1190,9 @@ def closest_split(
     """Of every speaker with two or more speech regions of at least ``min_s`` seconds, the one
     whose regions fall furthest apart in two groups (``two_groups``): (similarity, seconds in the
     smaller group, speaker); None when no speaker has two regions."""
-    units = region_voices(regions, spans, vectors, labels, min_s)
     best = None
-    for c in range(int(labels.max()) + 1):
-        mine = [u for u in units if u[2] == c]
-        if len(mine) < 2:
-            continue
-        seconds = np.array([u[1] for u in mine])
-        sim, groups, small = two_groups(np.stack([u[0] for u in mine]), seconds)
+    for c, _, voices, seconds in speakers_regions(region_voices(regions, spans, vectors, labels, min_s), int(labels.max()) + 1):
+        sim, groups, small = two_groups(voices, seconds)
         if best is None or sim < best[0]:
             best = (sim, float(seconds[groups == small].sum()), c)
     return best

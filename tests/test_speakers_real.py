@@ -538,6 +538,7 @@ def test_a_room_whose_words_are_two_people_but_three_voices_were_heard_unsurely_
     assert not flagged(3, 0.43, two_sided="").flagged  # a meeting: its words say nothing of two sides
     assert not flagged(3, 0.43, expected=2).flagged  # a call: flagged by its own rules, not this one
 
+
 def test_two_voices_of_which_one_may_be_two_people_are_flagged_where_no_count_was_expected() -> None:
     from dataclasses import replace
 
