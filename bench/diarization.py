@@ -1,7 +1,7 @@
 """Benchmark: diarization time against transcription time of the same 10-minute recording.
 
     python bench/diarization.py [--minutes 10] [--clips DIR] [--phone | --face-to-face] [--speakers N] [--quick-turns]
-    python bench/diarization.py --real-call [--telephone]
+    python bench/diarization.py --real-call [--telephone] [--stages]
 
 Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
 short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
@@ -32,6 +32,11 @@ voices, sure, and DER went to 0.62). ``--telephone``: the copies through the tel
 telephone call; before round 22, 8 bits on the mu-law curve itself) and diarized as 8 kHz
 audio (Silero at 8 kHz, which transcription does not share). DER is scored on the turns Parley
 stores (``Diarization.heard_turns``: overlap scored, collar 0.25 s).
+
+``--stages``: one more diarization of the same audio under cProfile, its time split into the
+speaker embeddings (features and encoder), speech detection, the listening for two voices at
+once, resegmentation, clustering with the count rules, and the rest (``stage_times``): where the
+time goes, in the same run as the ratio and the DER.
 """
 
 from __future__ import annotations
@@ -114,6 +119,34 @@ def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[f
     return samples, reference
 
 
+STAGES = (
+    ("speaker embeddings", "speaker_models.py", ("features", "embed")),
+    ("speech detection", "diarize.py", ("speech_activity", "regions_of")),
+    ("listening for two voices at once", "diarize.py", ("crosstalk_near_changes",)),
+    ("resegmentation", "diarize.py", ("resegment",)),
+    ("clustering and count rules", "diarize.py", ("cluster_count", "unexplained_voice", "split_joined", "perhaps_folded")),
+)
+"""Diarization's stages for ``--stages``: (label, file, functions whose cumulative time is the stage's)."""
+
+
+def stage_times(run) -> dict[str, float]:
+    """Seconds of each of ``STAGES`` in one run of ``run()`` under cProfile (which adds a few
+    per cent), ``other`` for the rest and ``total`` for the profiled run's wall time."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    wall = time.perf_counter()
+    profile.runcall(run)
+    wall = time.perf_counter() - wall
+    stats = pstats.Stats(profile).stats  # {(file, line, function): (calls, primitive calls, own, cumulative, callers)}
+    out = {label: round(sum(v[3] for (file, _, name), v in stats.items() if file.endswith(suffix) and name in names), 2)
+           for label, suffix, names in STAGES}
+    out["other"] = round(wall - sum(out.values()), 2)
+    out["total"] = round(wall, 2)
+    return out
+
+
 def fastest(repeat: int, run):
     """(result, wall seconds, CPU seconds) of the fastest of ``repeat`` runs of ``run()``."""
     best = None
@@ -147,6 +180,9 @@ def main() -> None:
     parser.add_argument("--real-call", action="store_true",
                         help="pyannote's real call, each copy at its own speed, diarized as a phone call.")
     parser.add_argument("--telephone", action="store_true", help="With --real-call: through the telephone band at 8 kHz.")
+    parser.add_argument("--stages", action="store_true",
+                        help="Also time diarization's stages (embeddings, speech detection, listening for two voices at "
+                             "once, resegmentation, clustering) in one more run, under cProfile.")
     args = parser.parse_args()
     if args.telephone and not args.real_call:
         parser.error("--telephone goes with --real-call")
@@ -212,6 +248,7 @@ def main() -> None:
     _, found, diarize_s, diarize_cpu = min(runs, key=lambda r: r[2])
     turns = found.turns
     n_other, other_s, other_cpu = min((other_groupings() for _ in range(max(1, args.repeat))), key=lambda r: r[1])
+    stages = stage_times(diarized) if args.stages else None
 
     ref, hyp = Annotation(), Annotation()
     for start, end, speaker in reference:
@@ -230,6 +267,9 @@ def main() -> None:
           f"to choose from, when made: {n_other} in {other_s:.1f} s ({other_cpu:.1f} s CPU), ratio with them "
           f"{(diarize_s + other_s) / transcribe_s:.3f}; heard as two voices at once {found.overlap_s:.1f} s"
           f"{' (none are)' if not args.real_call else ''}; CPU {cpu}, VNNI {vnni}")
+    if stages:
+        print(f"stages (one more run, profiled, {stages['total']:.1f} s): "
+              + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in stages.items() if label != "total"))
     print(json.dumps({
         "duration_s": round(duration, 1), "diarize_s": round(diarize_s, 2), "transcribe_s": round(transcribe_s, 2),
         "diarize_cpu_s": round(diarize_cpu, 2), "transcribe_cpu_s": round(transcribe_cpu, 2), "repeat": args.repeat,
@@ -238,7 +278,7 @@ def main() -> None:
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
         "clips": "tests/data/pyannote_sample.wav" if args.real_call else str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone, "face_to_face": args.face_to_face,
         "quick_turns": args.quick_turns, "crosstalk_s": found.overlap_s, "real_call": args.real_call, "telephone": args.telephone,
-        "cpu": cpu, "vnni": vnni,
+        "cpu": cpu, "vnni": vnni, "stages": stages,
     }))
 
 
