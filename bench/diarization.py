@@ -196,7 +196,7 @@ def main() -> None:
     from pipeline.models import shared_vad
     from pipeline.records import AudioInfo, DecodedAudio
     from pipeline.settings import Settings
-    from pipeline.speaker_models import cpu_info
+    from pipeline.speaker_models import cpu_has_amx, cpu_info
     from pipeline.transcribe import TranscribeOptions, whisper_model
     from pipeline.transcribe import transcribe as parley_transcribe
 
@@ -260,13 +260,14 @@ def main() -> None:
 
     ratio = diarize_s / transcribe_s
     cpu, vnni = cpu_info()
+    amx = cpu_has_amx()
     print(f"{duration / 60:.1f} min recording: diarization {diarize_s:.1f} s ({diarize_cpu:.1f} s CPU), "
           f"transcription {transcribe_s:.1f} s ({transcribe_cpu:.1f} s CPU, "
           f"{n_words} words); ratio {ratio:.3f} (target <= 0.25); DER {der:.3f}, "
           f"{len({t.speaker for t in turns})} speakers found of {len(ref.labels())}; other groupings for the words "
           f"to choose from, when made: {n_other} in {other_s:.1f} s ({other_cpu:.1f} s CPU), ratio with them "
           f"{(diarize_s + other_s) / transcribe_s:.3f}; heard as two voices at once {found.overlap_s:.1f} s"
-          f"{' (none are)' if not args.real_call else ''}; CPU {cpu}, VNNI {vnni}")
+          f"{' (none are)' if not args.real_call else ''}; CPU {cpu}, VNNI {vnni}, AMX {amx}")
     if stages:
         print(f"stages (one more run, profiled, {stages['total']:.1f} s): "
               + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in stages.items() if label != "total"))
@@ -278,7 +279,7 @@ def main() -> None:
         "n_speakers_ref": len(ref.labels()), "n_speakers_hyp": len({t.speaker for t in turns}),
         "clips": "tests/data/pyannote_sample.wav" if args.real_call else str(args.clips), "speakers": args.speakers, "model": encoder_name, "phone": args.phone, "face_to_face": args.face_to_face,
         "quick_turns": args.quick_turns, "crosstalk_s": found.overlap_s, "real_call": args.real_call, "telephone": args.telephone,
-        "cpu": cpu, "vnni": vnni, "stages": stages,
+        "cpu": cpu, "vnni": vnni, "amx": amx, "stages": stages,
     }))
 
 

@@ -93,6 +93,7 @@ def test_whisper_base_is_joined_from_its_two_packages_once_and_transcribes(tmp_p
 
 @pytest.mark.parametrize("flags, said, seven_bits", [
     ("fpu sse2 avx2 avx512f avx512_vnni", "VNNI: yes", False),
+    ("fpu avx512f avx512_vnni amx_bf16 amx_tile amx_int8", "VNNI: yes; AMX: yes: transcription's", False),
     ("fpu sse2 avx2 avx_vnni", "VNNI: yes", False),
     ("fpu sse2 avx2 avx512f", "VNNI: no: CAM++'s int8 convolutions", True),
     (None, "VNNI: not known", True),
@@ -115,4 +116,5 @@ def test_parley_models_says_whether_this_cpu_has_vnni_as_the_int8_build_reads_it
     said_here = " ".join(result.output.split())
     assert said in said_here
     assert ("CPU: Test CPU 9000;" in said_here) == (flags is not None)
+    assert ("AMX: yes" in said_here) == (flags is not None and "amx_int8" in flags)
     assert sm.reduce_range.__wrapped__() is seven_bits
