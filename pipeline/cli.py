@@ -286,9 +286,10 @@ def models() -> None:
                                                     "(README, round 22); PARLEY_CROSSTALK=false saves about a fifth of it and no longer hears "
                                                     "two voices at once")
     if vnni and cpu_has_amx():
-        note += ("; AMX: yes: transcription's int8 matrix products use it too, so it is fast, and a 10-minute call's "
-                 "diarization took 0.29-0.31 of its transcription on such a CPU, over its 25% (README, round 29); "
-                 "PARLEY_CROSSTALK=false saves about a fifth of diarization and no longer hears two voices at once")
+        note += ("; AMX: yes: transcription's int8 matrix products use it too, so it is fast, and diarization took 0.28-0.31 "
+                 "of a real 10-minute call's transcription on such a CPU, over its 25% where speakers change every few "
+                 "seconds (0.21 with slower turns; README, round 29); PARLEY_CROSSTALK=false saves about a fifth of "
+                 "diarization there and no longer hears two voices at once")
     console.print(f"CPU: {cpu}; VNNI: {note}", highlight=False)
 
 
