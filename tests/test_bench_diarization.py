@@ -26,5 +26,5 @@ def test_stage_times_name_the_stages_a_phone_call_runs():
     for label in ("speaker embeddings", "speech detection", "resegmentation", "clustering and count rules"):
         assert stages[label] > 0, (label, stages)
     named = sum(v for k, v in stages.items() if k not in ("other", "total"))
-    assert stages["other"] >= 0 and named <= stages["total"]
+    assert stages["other"] > -0.01 and named <= stages["total"] + 0.01  # (the named stages do not nest)
     assert stages["other"] < 0.5 * stages["total"], stages  # the named stages are most of the time
