@@ -281,15 +281,14 @@ def models() -> None:
         table.add_row(row["name"], row["kind"], row["package"], "yes" if row["installed"] else "no", row["version"], row["path"])
     console.print(table)
     cpu, vnni = cpu_info()
+    crosstalk = "PARLEY_CROSSTALK=false saves about a fifth of diarization and no longer hears two voices at once"
     note = {True: "yes", None: "not known"}.get(vnni, "no: CAM++'s int8 convolutions (two-person calls' voices) run about half as fast "
                                                     "as with it, and a 10-minute call's diarization may take over 25% of its transcription "
-                                                    "(README, round 22); PARLEY_CROSSTALK=false saves about a fifth of it and no longer hears "
-                                                    "two voices at once")
+                                                    f"(README, round 22); {crosstalk}")
     if vnni and cpu_has_amx():
         note += ("; AMX: yes: transcription's int8 matrix products use it too, so it is fast, and diarization took 0.28-0.31 "
                  "of a real 10-minute call's transcription on such a CPU, over its 25% where speakers change every few "
-                 "seconds (0.21 with slower turns; README, round 29); PARLEY_CROSSTALK=false saves about a fifth of "
-                 "diarization there and no longer hears two voices at once")
+                 f"seconds (0.21 with slower turns; README, round 29); {crosstalk}")
     console.print(f"CPU: {cpu}; VNNI: {note}", highlight=False)
 
 

@@ -245,6 +245,17 @@ def _cpuinfo_text() -> str | None:
         return None
 
 
+def cpu_has(*flags: str) -> bool | None:
+    """Whether an x86 CPU's flags (``/proc/cpuinfo``) name any of ``flags``; None: not x86, or
+    not known."""
+    import platform
+
+    text = _cpuinfo_text()
+    if text is None or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    return any(flag in text for flag in flags)
+
+
 def cpu_info() -> tuple[str, bool | None]:
     """The CPU's model name and whether it has VNNI, the x86 instructions that make ONNX Runtime's
     int8 convolutions fast (None: not x86, or not known). CAM++ runs in int8: its convolutions took
@@ -252,15 +263,10 @@ def cpu_info() -> tuple[str, bool | None]:
     without it, which put diarization over its 25% of transcription there (README, round 22)."""
     import platform
 
-    machine = platform.machine().lower()
     text = _cpuinfo_text()
-    fallback = platform.processor() or machine
-    if text is None:
-        return fallback, None
-    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), fallback)
-    if machine not in ("x86_64", "amd64"):
-        return name, None
-    return name, "avx512_vnni" in text or "avx_vnni" in text
+    fallback = platform.processor() or platform.machine().lower()
+    name = next((line.split(":", 1)[1].strip() for line in (text or "").splitlines() if line.startswith("model name")), fallback)
+    return name, cpu_has("avx512_vnni", "avx_vnni")
 
 
 def cpu_has_amx() -> bool | None:
@@ -268,12 +274,7 @@ def cpu_has_amx() -> bool | None:
     CTranslate2 uses them for transcription's int8 matrix products: on round 29's Xeon, 3 minutes
     of a real call took 5.5 s to transcribe, 6.7 s with MKL kept to AVX-512, so there
     diarization's share of a call's time is larger than on a CPU without them (README, round 29)."""
-    import platform
-
-    text = _cpuinfo_text()
-    if text is None or platform.machine().lower() not in ("x86_64", "amd64"):
-        return None
-    return "amx_int8" in text
+    return cpu_has("amx_int8")
 
 
 @lru_cache(maxsize=1)
