@@ -227,8 +227,6 @@ def pairz_set(rate: int) -> list[dict]:
     """Every two of the shared speakers alone (A B A B: their second-longest clips, then their
     longest, of the clips the tests do not use; pauses from seed 43): right counts of two that a
     rule doubting two (``DiarizeOptions.folded_below``) must leave alone. Made with ``shortz``."""
-    from itertools import combinations
-
     clips = longest_first()
     rng, out = np.random.default_rng(43), []
     for a, b in combinations(sorted(clips), 2):
