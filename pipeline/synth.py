@@ -191,6 +191,74 @@ def synthesize(
     return Script(tuple(timeline), audio.shape[1] / rate, rate, audio.shape[0])
 
 
+# -- hold music ------------------------------------------------------------------------------------
+PROGRESSIONS = ((0, 7, 9, 5), (0, 5, 7, 0), (9, 5, 0, 7), (0, 9, 5, 7))
+"""Chords as semitones above the key (I-V-vi-IV and others), each a bar of four beats."""
+PENTATONIC = (0, 2, 4, 7, 9)
+
+
+def _tone(freq: float, length: int, rate: int, harmonics: list[float], decay_s: float, vibrato: float = 0.0) -> np.ndarray:
+    """One note: ``harmonics`` (amplitudes of 1, 2, 3... times ``freq``, those under the band's
+    top only), an attack of 10 ms and an exponential decay of ``decay_s``."""
+    t = np.arange(length) / rate
+    phase = 2 * np.pi * freq * t
+    if vibrato:
+        phase += vibrato * np.sin(2 * np.pi * 5.0 * t) / 5.0
+    note = sum(a * np.sin((h + 1) * phase) for h, a in enumerate(harmonics) if (h + 1) * freq < rate / 2 * 0.9)
+    envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / decay_s)
+    return (note * envelope).astype(np.float32)
+
+
+def hold_music(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``seconds`` of hold music at unit RMS, made here (no recording of music is needed): a
+    four-chord progression on an electric-piano tone with a bass line, a melody on a flute-like
+    tone with vibrato, and a soft hi-hat, its key, tempo and tones drawn from ``rng``
+    (``bench/hold.py``; the tests)."""
+    n = int(seconds * rate)
+    out = np.zeros(n + rate * 3, np.float32)
+    key = 220.0 * 2 ** (int(rng.integers(-3, 6)) / 12)
+    beat = 60.0 / float(rng.uniform(84, 124))
+    chords = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
+    piano = [1.0, 0.5 * float(rng.uniform(0.5, 1.2)), 0.3, 0.2 * float(rng.uniform(0.3, 1.0)), 0.1, 0.05]
+    flute = [1.0, 0.2 * float(rng.uniform(0.2, 1.0)), 0.1]
+    bar, time, step = 4 * beat, 0.0, 0
+    while time < seconds:
+        root = chords[step % len(chords)]
+        minor = root in (9, 4, 2)
+        start = int(time * rate)
+        for interval in (0, 3 if minor else 4, 7):  # the chord, on beats 1 and 3
+            f = key * 2 ** ((root + interval) / 12)
+            for b in (0, 2):
+                at = start + int(b * beat * rate)
+                out[at: at + int(2 * beat * rate)] += 0.25 * _tone(f, int(2 * beat * rate), rate, piano, 0.8)
+        bass = key / 2 * 2 ** (root / 12)
+        for b in range(4):
+            at = start + int(b * beat * rate)
+            out[at: at + int(beat * rate)] += 0.35 * _tone(bass, int(beat * rate), rate, [1.0, 0.4, 0.15], 0.5)
+        note = int(rng.integers(len(PENTATONIC)))
+        t = 0.0
+        while t < bar:  # the melody: a walk on the pentatonic scale, quavers and crotchets
+            length = beat * (0.5 if rng.random() < 0.6 else 1.0)
+            note = int(np.clip(note + rng.integers(-2, 3), 0, 2 * len(PENTATONIC) - 1))
+            octave, degree = divmod(note, len(PENTATONIC))
+            f = 2 * key * 2 ** ((PENTATONIC[degree] + 12 * octave) / 12)
+            at = start + int(t * rate)
+            if rng.random() < 0.85:
+                out[at: at + int(length * rate)] += 0.3 * _tone(f, int(length * rate), rate, flute, 1.5, vibrato=0.01 * f)
+            t += length
+        for b in range(8):  # hi-hat on the quavers
+            at = start + int(b * beat / 2 * rate)
+            hit = rng.standard_normal(int(0.05 * rate)).astype(np.float32) * np.exp(-np.arange(int(0.05 * rate)) / (0.01 * rate))
+            out[at: at + len(hit)] += 0.04 * np.diff(hit, prepend=0.0).astype(np.float32)
+        time += bar
+        step += 1
+    music = out[:n]
+    fade = min(int(0.3 * rate), n // 2)
+    music[:fade] *= np.linspace(0, 1, fade)
+    music[n - fade:] *= np.linspace(1, 0, fade)
+    return music / max(float(np.sqrt(np.mean(music ** 2))), 1e-9)
+
+
 def _write_audio(audio: np.ndarray, rate: int, out_path: Path, *, mulaw: bool = False) -> None:
     """Write ``audio`` (channels x samples, float) in the format named by the file extension."""
     suffix = out_path.suffix.lower()
