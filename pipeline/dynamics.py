@@ -13,12 +13,16 @@ there), both voices are passed as ``heard``: each one's turn that comes within `
 of the stretch is stretched over it (the customer who cut in started there; the staff member
 talked on to its end), else the voice gets a turn there with no words. So a customer who talks
 over the staff member counts as overtalk (and talk time), even where their words were lost.
+
+A hold (``hold``: music, and the recorded announcements over it, speaker ``HOLD``) is neither
+talk nor silence: nobody waits for anybody there, and its announcements are nobody's words.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .hold import HOLD_SPEAKER
 from .records import Utterance
 
 HEARD_JOIN_S = 1.0
@@ -105,11 +109,14 @@ def overtalk(turns: list[Turn]) -> list[tuple[Turn, float, bool]]:
 
 
 def conversation_dynamics(utterances: list[Utterance], duration_s: float,
-                          heard: list[tuple[float, float, str, str]] = ()) -> list[dict]:
+                          heard: list[tuple[float, float, str, str]] = (), holds: list[tuple[float, float]] = ()) -> list[dict]:
     """Rows for the ``dynamics`` table: scope ``all`` first, then one per role present.
-    ``heard``: (start, end, speaker, role) of each voice heard in a stretch of two at once."""
-    turns = with_heard(turns_of(utterances), heard)
-    gaps = silences(turns, duration_s)
+    ``heard``: (start, end, speaker, role) of each voice heard in a stretch of two at once.
+    ``holds``: (start, end) of each hold, left out of talk and silence alike (its announcements'
+    utterances, speaker ``HOLD``, too)."""
+    turns = with_heard(turns_of([u for u in utterances if u.speaker != HOLD_SPEAKER]), heard)
+    held = [Turn(HOLD_SPEAKER, "hold", a, b, 0) for a, b in holds]
+    gaps = silences(sorted(turns + held, key=lambda t: (t.start, t.end)), duration_s)
     overs = overtalk(turns)
     roles = sorted({t.role for t in turns})
     rows = []

@@ -222,6 +222,25 @@ NAMED_QUERIES: dict[str, Query] = {
         ORDER BY r.id, w.start_s
         """.format(TWO_VOICES=TWO_VOICES),
     ),
+    "holds": Query(
+        "Mono recordings in which the customer was put on hold (music, and recorded announcements over it, found by their "
+        "sound): how many holds, for how long in all and at longest, and the announcements' words (speaker HOLD, role "
+        "unknown: neither person's).",
+        """
+        WITH held AS (
+            SELECT recording_id, count(*) AS holds, round(sum(end_s - start_s), 1) AS hold_s,
+                   round(max(end_s - start_s), 1) AS longest_hold_s,
+                   string_agg(round(start_s) || '-' || round(end_s) || ' s', ', ' ORDER BY start_s) AS at
+            FROM speaker_turns WHERE speaker = 'HOLD' GROUP BY 1),
+        said AS (
+            SELECT recording_id, string_agg(text, ' / ' ORDER BY idx) AS announcements
+            FROM utterances WHERE speaker = 'HOLD' GROUP BY 1)
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.channel, r.started_at, h.holds, h.hold_s,
+               h.longest_hold_s, h.at, s.announcements
+        FROM held h JOIN recordings r ON r.id = h.recording_id LEFT JOIN said s ON s.recording_id = h.recording_id
+        ORDER BY h.hold_s DESC, r.id
+        """,
+    ),
     "roles_in_doubt": Query(
         "Interactions with utterances whose role is in doubt (the voice sounds like a speaker of the other side), how much "
         "of the speech that is, and the findings whose evidence lies there (or in the other side's doubted words).",

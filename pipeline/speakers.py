@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .hold import HOLD_SPEAKER, hold_stretches, silenced
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
@@ -30,11 +31,14 @@ class SpeakerOptions:
     speaker_model: str | None = None
     crosstalk: bool = True
     """Listen for two voices at once where Silero finds the speech (``DiarizeOptions.crosstalk_gap_s``)."""
+    hold_music: bool = True
+    """Mono recordings: find hold music (``hold.hold_stretches``) and leave it, and the recorded
+    announcements over it, out of the two people's voices and roles."""
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
         return cls(settings.diarization, settings.max_speakers, tuple(settings.channel_map), settings.utterance_gap_s,
-                   settings.speaker_model, settings.crosstalk)
+                   settings.speaker_model, settings.crosstalk, settings.hold_music)
 
 
 @dataclass
@@ -63,6 +67,9 @@ def attribute_speakers(
         utterances, roles = assign_roles(utterances, samples=audio.samples, staff_id=meta.staff_id, voiceprints=voiceprints, stereo_map=stereo_map)
     else:
         samples = audio.samples[0]
+        holds = hold_stretches(samples) if options.hold_music else []
+        utterances, held = set_aside(utterances, holds, options.utterance_gap_s, transcript.segment_stats)
+        samples = silenced(samples, holds)  # the people's voices only: music and announcements are neither
         expected = expected_speakers(meta, audio)
         # with no count from the metadata or the audio: do the words read as one staff member and
         # one customer? (read once: the reason goes to the count's flag, taken_as to the roles')
@@ -102,9 +109,53 @@ def attribute_speakers(
         if diarization is not None:
             flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
             utterances = doubt_by_voice(utterances, roles, diarization)
+        if holds:
+            utterances = with_held(utterances, held)
+            roles.reason = "; ".join(r for r in (roles.reason, hold_note(holds, held)) if r)
+            hold_turns = [SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds]
+            if diarization is not None:
+                diarization = replace(diarization, turns=sorted(diarization.turns + hold_turns, key=lambda t: (t.start, t.end)))
+                turns = diarization.turns
+            else:
+                turns = sorted((turns or []) + hold_turns, key=lambda t: (t.start, t.end))
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
                              diarization.crosstalk if diarization is not None else [])
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+def set_aside(utterances: list[Utterance], holds: list[tuple[float, float]], max_gap_s: float,
+              segment_stats: dict | None) -> tuple[list[Utterance], list[Utterance]]:
+    """The utterances cut again without the words whose middle lies in a hold, and those words'
+    own utterances (speaker ``HOLD_SPEAKER``, role unknown); the utterances unchanged when no word
+    lies in one."""
+    def inside(w) -> bool:
+        middle = (w.start + w.end) / 2
+        return any(a <= middle <= b for a, b in holds)
+
+    words = [w for u in utterances for w in u.words]
+    held = [w for w in words if inside(w)]
+    if not held:
+        return utterances, []
+    kept = [w for w in words if not inside(w)]
+    people = build_utterances(kept, max_gap_s=max_gap_s, segment_stats=segment_stats)
+    announced = build_utterances([replace(w, speaker=HOLD_SPEAKER) for w in held], max_gap_s=max_gap_s, segment_stats=segment_stats)
+    return people, [replace(u, role="unknown", role_confidence=0.0) for u in announced]
+
+
+def with_held(utterances: list[Utterance], held: list[Utterance]) -> list[Utterance]:
+    """``utterances`` and the held ones in time order, numbered again."""
+    if not held:
+        return utterances
+    merged = sorted(utterances + held, key=lambda u: (u.start, u.end))
+    return [replace(u, index=i) for i, u in enumerate(merged)]
+
+
+def hold_note(holds: list[tuple[float, float]], held: list[Utterance]) -> str:
+    """What the roles' reason says about the holds."""
+    where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in holds)
+    words = sum(len(u.words) for u in held)
+    said = f"; {words} words of recorded announcements in it are the {HOLD_SPEAKER} speaker's, role unknown" if words else ""
+    return (f"hold music at {where} ({sum(b - a for a, b in holds):.0f} s), left out of the voices and roles{said}")
 
 
 AGREEMENT_MARGIN = 0.1

@@ -19,6 +19,8 @@ import typer
 
 from .diarize import DiarizeOptions, diarize_full
 from .errors import ConfigError
+from .hold import HOLD_SPEAKER, hold_stretches, silenced
+from .records import SIDES
 from .voiceprints import enroll, save_voiceprint
 
 
@@ -112,7 +114,9 @@ def evaluate_diarization(
     (``Diarization.heard_turns``), and the speaker count, with whether the count itself says a
     person should check it (``speakers.count_doubt``: ``count_doubted`` and why). From the audio alone: a 16 kHz
     recording with no ``channel`` is diarized as a room here, even where its words (which
-    ``parley process`` and ``eval roles`` read) would make it a call."""
+    ``parley process`` and ``eval roles`` read) would make it a call. Hold music (``hold``) is
+    silenced first, as the speaker stage does, unless ``PARLEY_HOLD_MUSIC`` is off, and left out
+    of the score (its music and announcements are no person's turns); its seconds are ``hold_s``."""
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
@@ -124,12 +128,21 @@ def evaluate_diarization(
     samples = audio.samples.mean(axis=0)
     options = options or DiarizeOptions(min_speakers=min_speakers(meta))
     started = time.perf_counter()
+    from .settings import Settings
+
+    holds = hold_stretches(samples) if Settings().hold_music else []
+    samples = silenced(samples, holds)  # as the speaker stage does: the hold's music and announcements are nobody's turns
     expected = expected_speakers(meta, audio)
     result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected,
                           options=options, source_rate=audio.info.sample_rate)
     elapsed = time.perf_counter() - started
     ref, hyp = _annotation(reference), _annotation([(t.start, t.end, t.speaker) for t in result.heard_turns()])
-    uem = Timeline([Segment(0, max(len(samples) / 16000, max(end for _, end, _ in reference)))])
+    scored, reach = [], 0.0  # the holds are not scored: their music and announcements are nobody's turns
+    for a, b in holds + [(max(len(samples) / 16000, max(end for _, end, _ in reference)), float("inf"))]:
+        if a > reach:
+            scored.append(Segment(reach, a))
+        reach = max(reach, b)
+    uem = Timeline(scored)
     parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
     jer = JaccardErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem)
     n_ref, n_hyp = len({s for _, _, s in reference}), len({t.speaker for t in result.turns})
@@ -152,6 +165,7 @@ def evaluate_diarization(
         "vad": result.vad,
         "overlap_s": result.overlap_s,
         "overlap_note": result.overlap_note,
+        "hold_s": round(sum(b - a for a, b in holds), 2),
         "duration_s": round(len(samples) / 16000, 2),
         "diarize_s": round(elapsed, 2),
         "model": {"name": result.encoder, "version": result.encoder_version},
@@ -183,9 +197,9 @@ def overall(rows: list[dict]) -> dict:
 
 def role_spans(utterances, turns=None) -> list[tuple[float, float, str]]:
     """Who had which role when: each diarized speaker turn with its speaker's role (the role
-    the speaker's utterances carry), else (no turns, or roles split inside one voice by
+    the speaker's utterances carry; a hold's, unknown), else (no turns, or roles split inside one voice by
     content) the utterances themselves."""
-    roles_of: dict[str, set] = {}
+    roles_of: dict[str, set] = {HOLD_SPEAKER: {"unknown"}}  # a hold's turns: music, and announcements if any
     for u in utterances:
         roles_of.setdefault(u.speaker, set()).add(u.role)
     if turns and all(len(roles_of.get(t.speaker, ())) == 1 for t in turns):
@@ -194,7 +208,8 @@ def role_spans(utterances, turns=None) -> list[tuple[float, float, str]]:
 
 
 def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[float, float, str]], step: float = 0.01) -> dict:
-    """Share of the reference speech time (speakers named ``staff``/``customer``) whose role
+    """Share of the reference speech time (speakers named ``staff``/``customer``; others, such as
+    a recorded announcement while the customer holds, are not scored) whose role
     Parley got right. At each 10 ms of reference speech the hypothesis is the role of the span
     (``role_spans``) covering it (else the nearest span within 1 s; else none: wrong)."""
     spans = sorted(spans)
@@ -204,6 +219,8 @@ def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[f
     by_role = {}
     for start, end, role in reference:
         role = role.lower()
+        if role not in SIDES:
+            continue
         for t in np.arange(start, end, step):
             hyp = None
             if len(spans):
@@ -227,14 +244,15 @@ def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[f
 
 def unsure_scores(utterances, reference: list[tuple[float, float, str]]) -> dict:
     """How the utterances marked role unsure (``Utterance.role_unsure``) line up with the ones
-    whose role is wrong: an utterance's right role is the reference role over most of its time;
+    whose role is wrong: an utterance's right role is the reference role (staff or customer)
+    over most of its time;
     ``voices_compared``: utterances with a voice margin."""
     wrong = unsure = caught = compared = 0
     for u in utterances:
         compared += u.voice_margin is not None
         said: dict[str, float] = {}
         for start, end, role in reference:
-            if min(end, u.end) > max(start, u.start):
+            if role.lower() in SIDES and min(end, u.end) > max(start, u.start):
                 said[role.lower()] = said.get(role.lower(), 0.0) + min(end, u.end) - max(start, u.start)
         is_wrong = bool(said) and max(said, key=said.get) != u.role
         wrong, unsure, caught = wrong + is_wrong, unsure + u.role_unsure, caught + (is_wrong and u.role_unsure)
@@ -251,8 +269,9 @@ def evaluate_roles(audio_path: Path, rttm_path: Path, db: Path | None = None) ->
 
     reference = reference_of(rttm_path, audio_path)
     names = {s.lower() for _, _, s in reference}
-    if not names <= {"staff", "customer"}:
-        raise ConfigError(f"the reference names speakers {sorted(names)}", fix="name them staff and customer in the RTTM",
+    if not names & set(SIDES):
+        raise ConfigError(f"the reference names speakers {sorted(names)}",
+                          fix="name the two people staff and customer in the RTTM (others, such as a recorded announcement, are not scored)",
                           path=rttm_path)
     settings = Settings()
     audio, meta = load_recording(audio_path)

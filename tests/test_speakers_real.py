@@ -467,6 +467,9 @@ def test_role_accuracy_counts_speech_time() -> None:
     score = role_accuracy(role_spans(utts), [(0.0, 2.0, "staff"), (2.5, 3.0, "staff"), (3.0, 4.0, "customer")])
     assert score["share"] == pytest.approx(3.0 / 3.5, abs=0.01)
     assert score["by_role"]["customer"] == pytest.approx(1.0, abs=0.02)
+    # a recorded announcement while the customer holds is nobody's role: not scored, whoever got it
+    held = role_accuracy(role_spans(utts), [(0.0, 2.0, "staff"), (2.0, 2.6, "announcement"), (2.5, 3.0, "staff"), (3.0, 4.0, "customer")])
+    assert held["share"] == score["share"] and held["speech_s"] == score["speech_s"] and set(held["by_role"]) == {"staff", "customer"}
 
 
 # -- counting -----------------------------------------------------------------------------------
