@@ -230,7 +230,7 @@ NAMED_QUERIES: dict[str, Query] = {
         WITH held AS (
             SELECT recording_id, count(*) AS holds, round(sum(end_s - start_s), 1) AS hold_s,
                    round(max(end_s - start_s), 1) AS longest_hold_s,
-                   string_agg(round(start_s) || '-' || round(end_s) || ' s', ', ' ORDER BY start_s) AS at
+                   string_agg(CAST(round(start_s) AS INTEGER) || '-' || CAST(round(end_s) AS INTEGER) || ' s', ', ' ORDER BY start_s) AS at
             FROM speaker_turns WHERE speaker = 'HOLD' GROUP BY 1),
         said AS (
             SELECT recording_id, string_agg(text, ' / ' ORDER BY idx) AS announcements

@@ -55,18 +55,18 @@ def test_hold_music_put_into_a_real_call_is_found_where_it_lies(seed: int) -> No
 
 
 CALL = [
-    Turn("staff", "Good morning, thank you for calling Castlegate Bank, my name is Megan."),
-    Turn("staff", "Please note that calls are recorded for quality purposes. How can I help?", gap_s=0.3),
-    Turn("customer", "Hi, I'm calling about my card, the payment I made last week was taken twice."),
-    Turn("staff", "I'm sorry to hear that. For security, could you confirm your full name and date of birth?"),
-    Turn("customer", "Yes, it's Daniel Mensah, born on the fourth of May nineteen eighty one."),
+    Turn("staff", "Hello, you're through to Harbour Mutual, this is Priya speaking."),
+    Turn("staff", "Just so you know, this call is recorded for training. What can I do for you today?", gap_s=0.3),
+    Turn("customer", "Hi there, my direct debit went out twice this month and I'm now overdrawn."),
+    Turn("staff", "Oh no, I'm sorry about that. Can I take your full name and the first line of your address?"),
+    Turn("customer", "Sure, it's Helen Okafor, twelve Mill Lane."),
     Turn("staff", "Thank you. Let me look into that for you, I'll just put you on hold for a moment."),
     Turn("customer", "Okay, no problem."),
-    Turn("staff", "Thanks for holding. I can see the two payments, let me refund the second one now."),
-    Turn("customer", "Thank you, that's a relief, I was worried about my rent this month."),
-    Turn("staff", "That's all done, and you'll see it within two working days. Is there anything else I can help with?"),
-    Turn("customer", "No, that's everything, thank you."),
-    Turn("staff", "Thanks for calling, have a lovely day. Goodbye."),
+    Turn("staff", "Thanks for holding. I can see the second payment, and I've asked for it to be returned today."),
+    Turn("customer", "Great, thanks, that takes a weight off."),
+    Turn("staff", "It should reach your account within three working days. Is there anything else I can help with?"),
+    Turn("customer", "No, that's all, thank you."),
+    Turn("staff", "Thanks for calling Harbour Mutual, take care. Bye now."),
 ]
 
 

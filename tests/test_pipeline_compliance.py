@@ -22,7 +22,10 @@ CARD_CALL = [
     Turn("staff", "Thank you, the payment of fifty pounds has gone through. Is there anything else I can help with?"),
     Turn("customer", "No, that is all, thank you. Goodbye."),
 ]
-IDS = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+IDS = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+                 r"|\b(?=[0-9a-f]*[a-f])[0-9a-f]{16}\b")
+"""Content hashes, run ids and the settings' hash (16 hex digits, with a letter among them: the
+settings hash 5d97740207225106 holds 14 digits in a row; a card number has no letter)."""
 CVV = re.compile(r"(?<![\d.])7[\s,\-]*3[\s,\-]*7(?![\d.]*\d)")
 NUMBER_WORDS = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 

@@ -437,7 +437,7 @@ def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path:
 def test_eval_roles_needs_staff_and_customer_names(tmp_path: Path) -> None:
     wav = tmp_path / "call.wav"
     wav.write_bytes((DATA / "pyannote_sample.wav").read_bytes())
-    with pytest.raises(ConfigError, match="name them staff and customer"):
+    with pytest.raises(ConfigError, match="name the two people staff and customer"):
         evaluate_roles(wav, DATA / "pyannote_sample.rttm")
 
 
