@@ -56,27 +56,46 @@ MAX_ANNOUNCEMENT_GAP_S = 15.0
 announcement over ducked music) is part of it."""
 
 
+def frame_measures(samples: np.ndarray, block_frames: int = 6000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per 10 ms frame of ``samples`` (16 kHz): its level in the band (dB), its spectral flatness
+    there, and how alike its log spectrum is to that of the frame ``STEADY_LAG`` before it (1 for
+    the first ``STEADY_LAG`` frames); computed a minute of frames at a time (a 60-minute
+    recording's whole spectrogram would take about a gigabyte)."""
+    from scipy.signal import stft
+
+    n_frames = max(0, (len(samples) - N_FFT) // HOP + 1)
+    level, flatness, alike = (np.ones(n_frames, np.float32) for _ in range(3))
+    lag = STEADY_LAG
+    for first in range(0, n_frames, block_frames):
+        lo = max(0, first - lag)  # the frames before the block that its first frames are compared with
+        last = min(n_frames, first + block_frames)
+        piece = samples[lo * HOP: (last - 1) * HOP + N_FFT].astype(np.float32)
+        freqs, _, spec = stft(piece, SAMPLE_RATE, nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=None, padded=False)
+        band = (freqs > BAND_HZ[0]) & (freqs < BAND_HZ[1])
+        power = np.abs(spec[band]) ** 2 + 1e-12
+        logs = np.log(power)
+        level[first:last] = (10.0 * np.log10(power.sum(axis=0)))[first - lo:]
+        flatness[first:last] = (np.exp(logs.mean(axis=0)) / power.mean(axis=0))[first - lo:]
+        logs -= logs.mean(axis=0)
+        now, before = logs[:, lag:], logs[:, :-lag]
+        corr = np.sum(now * before, axis=0) / np.sqrt(np.sum(now ** 2, axis=0) * np.sum(before ** 2, axis=0))
+        # corr[j] compares frame lo + lag + j with the frame lag before it
+        start = max(first, lag)
+        alike[start:last] = corr[start - lo - lag:]
+    return level, flatness, alike
+
+
 def hold_stretches(samples: np.ndarray) -> list[tuple[float, float]]:
     """(start, end) seconds of each hold in ``samples`` (mono, 16 kHz): runs of music with the
     announcements between them; [] when there is none."""
-    from scipy.signal import stft
-
     if len(samples) < SAMPLE_RATE * MIN_MUSIC_S:
         return []
-    freqs, _, spec = stft(samples.astype(np.float32), SAMPLE_RATE, nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=None, padded=False)
-    band = (freqs > BAND_HZ[0]) & (freqs < BAND_HZ[1])
-    power = np.abs(spec[band]) ** 2 + 1e-12
-    level = 10.0 * np.log10(power.sum(axis=0))
-    logs = np.log(power)
-    flatness = np.exp(logs.mean(axis=0)) / power.mean(axis=0)
+    level, flatness, alike = frame_measures(samples)
     loud = np.percentile(level, 90)
     tonal = (flatness < MAX_FLATNESS) & (level >= loud - BELOW_LOUD_DB)
     span = max(1, int(SPAN_S * SAMPLE_RATE / HOP))
     share = np.convolve(tonal.astype(float), np.ones(span) / span, mode="same")
-    logs -= logs.mean(axis=0)
-    lag = STEADY_LAG
-    alike = np.sum(logs[:, lag:] * logs[:, :-lag], axis=0) / np.sqrt(np.sum(logs[:, lag:] ** 2, axis=0) * np.sum(logs[:, :-lag] ** 2, axis=0))
-    steady = np.convolve(np.concatenate([np.ones(lag), alike]), np.ones(span) / span, mode="same")
+    steady = np.convolve(alike.astype(float), np.ones(span) / span, mode="same")
     music = (share >= TONAL_SHARE) & (steady >= MIN_STEADY)
     half = span // 2  # the smoothing shrank each run by half a span at either end
     runs = [(max(0, a - half), min(len(music), b + half)) for a, b in _runs(music)]

@@ -54,6 +54,15 @@ def test_hold_music_put_into_a_real_call_is_found_where_it_lies(seed: int) -> No
     assert abs(start - 15.5) <= 1.0 and abs(end - 35.5) <= 1.0
 
 
+def test_the_measures_are_the_same_a_block_at_a_time() -> None:
+    from pipeline.hold import frame_measures
+
+    call = decode(DATA / "pyannote_sample.wav").samples[0]
+    whole = frame_measures(call, block_frames=10**9)
+    for got, want in zip(frame_measures(call, block_frames=777), whole):
+        assert np.array_equal(got, want)
+
+
 CALL = [
     Turn("staff", "Hello, you're through to Harbour Mutual, this is Priya speaking."),
     Turn("staff", "Just so you know, this call is recorded for training. What can I do for you today?", gap_s=0.3),
