@@ -8,7 +8,9 @@ call: the audio from there on moves later, and so do the RTTM's and the STM's tu
 nobody's speech: it is in no turn). The music is made, no recording of it is needed
 (``pipeline.synth.hold_music``: chords, bass, melody and hi-hat, drawn per call), at the speech's
 loudness (``--level-db`` against the speech's RMS). Telephone-band input (8 kHz or less) keeps
-its band (300-3400 Hz) and its G.711 mu-law WAV. Sidecars are copied, and each truth file says
+its band (300-3400 Hz) and its G.711 mu-law WAV; a stereo call gets the hold on one channel
+(``--channel``, the staff member's by default: what the phone system sends the customer), the
+other silent. Sidecars are copied, and each truth file says
 where the hold is (``hold_s``).
 
     python bench/hold.py bench/out/roles-s54 bench/out/roles-s54-hold
@@ -87,11 +89,12 @@ def announcements(seconds: float, rate: int, voice, rng: np.random.Generator) ->
 
 
 def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, level_db: float,
-             announce: bool = False) -> tuple[float, float] | None:
+             announce: bool = False, channel: int = 0) -> tuple[float, float] | None:
     """Write ``src`` with hold music to ``dst`` (and its RTTM and STM moved); returns where the
     music lies in ``dst`` (seconds), None when the call has no change from customer to staff late
     enough (copied unchanged). ``announce``: a recorded voice (an espeak voice neither person
-    has) speaks over the music; its turns are in the RTTM and the STM as ``announcement``."""
+    has) speaks over the music; its turns are in the RTTM and the STM as ``announcement``.
+    ``channel``: a stereo recording's channel that carries the hold (the other is silent there)."""
     info = sf.info(src)
     audio, rate = sf.read(src, dtype="float32", always_2d=True)
     # seeded by the recording's own bytes: the same call gets the same hold, another call (of any
@@ -135,7 +138,9 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
     inserted = np.concatenate([edge, music, edge])
     cut = int(at * rate)
     shift = len(inserted) / rate
-    held = np.concatenate([audio[:cut], np.repeat(inserted[:, None], audio.shape[1], axis=1), audio[cut:]])
+    track = np.zeros((len(inserted), audio.shape[1]), np.float32)  # stereo: on one channel, the other silent
+    track[:, channel if audio.shape[1] > 1 else 0] = inserted
+    held = np.concatenate([audio[:cut], track, audio[cut:]])
     sf.write(dst, np.clip(held, -1.0, 1.0), rate, subtype=info.subtype)
     lines = []
     uri = rttm[0][1] if rttm else dst.stem
@@ -143,7 +148,8 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         start = float(p[3])
         p[3] = f"{start + shift if start >= at else start:.3f}"
         lines.append(" ".join(p))
-    lines += [f"SPEAKER {uri} 1 {at + EDGE_S + a:.3f} {b - a:.3f} <NA> <NA> announcement <NA> <NA>" for a, b, _ in said]
+    side = channel + 1 if audio.shape[1] > 1 else 1
+    lines += [f"SPEAKER {uri} {side} {at + EDGE_S + a:.3f} {b - a:.3f} <NA> <NA> announcement <NA> <NA>" for a, b, _ in said]
     lines.sort(key=lambda line: float(line.split()[3]))
     dst.with_suffix(".rttm").write_text("".join(f"{line}\n" for line in lines))
     stm = read_turns(src.with_suffix(".stm"))
@@ -154,7 +160,7 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
             if start >= at:
                 start, end = start + shift, end + shift
             out.append(" ".join(p[:3] + [f"{start:.3f}", f"{end:.3f}"] + p[5:]))
-        out += [f"{uri} 1 announcement {at + EDGE_S + a:.3f} {at + EDGE_S + b:.3f} {text}" for a, b, text in said]
+        out += [f"{uri} {side} announcement {at + EDGE_S + a:.3f} {at + EDGE_S + b:.3f} {text}" for a, b, text in said]
         out.sort(key=lambda line: float(line.split()[3]))
         dst.with_suffix(".stm").write_text("".join(f"{line}\n" for line in out))
     return round(at + EDGE_S, 3), round(at + EDGE_S + seconds, 3)
@@ -168,6 +174,7 @@ def main() -> None:
     parser.add_argument("--max-s", type=float, default=40.0)
     parser.add_argument("--after", type=float, default=0.4, help="share of the call before the hold at the earliest")
     parser.add_argument("--announce", action="store_true", help="a recorded voice over the music now and then")
+    parser.add_argument("--channel", type=int, default=0, help="stereo: the channel the hold is on (0: left, the staff member's)")
     parser.add_argument("--level-db", type=float, default=-3.0, help="the music's RMS against the speech's, in dB")
     args = parser.parse_args()
     wavs = sorted(args.src.glob("*.wav"))
@@ -175,7 +182,7 @@ def main() -> None:
         raise SystemExit(f"{args.src}: no .wav recordings; make some with bench/calls.py")
     held = 0
     for wav in wavs:
-        where = add_hold(wav, args.out / wav.name, args.min_s, args.max_s, args.after, args.level_db, args.announce)
+        where = add_hold(wav, args.out / wav.name, args.min_s, args.max_s, args.after, args.level_db, args.announce, args.channel)
         for suffix in (".json",):
             if wav.with_suffix(suffix).exists():
                 shutil.copy(wav.with_suffix(suffix), args.out / (wav.stem + suffix))

@@ -64,11 +64,19 @@ def attribute_speakers(
     turns = None
     if audio.channels == 2:
         stereo_map = dict(enumerate(options.channel_map))
+        # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's
+        by_channel = [hold_stretches(channel) if options.hold_music else [] for channel in audio.samples]
+        utterances, held = set_aside(utterances, lambda channel: by_channel[channel], options.utterance_gap_s, transcript.segment_stats)
         utterances, roles = assign_roles(utterances, samples=audio.samples, staff_id=meta.staff_id, voiceprints=voiceprints, stereo_map=stereo_map)
+        holds = sorted(h for hs in by_channel for h in hs)
+        if holds:
+            utterances = with_held(utterances, held)
+            roles.reason = "; ".join(r for r in (roles.reason, hold_note(holds, held)) if r)
+            turns = [SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds]
     else:
         samples = audio.samples[0]
         holds = hold_stretches(samples) if options.hold_music else []
-        utterances, held = set_aside(utterances, holds, options.utterance_gap_s, transcript.segment_stats)
+        utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats)
         samples = silenced(samples, holds)  # the people's voices only: music and announcements are neither
         expected = expected_speakers(meta, audio)
         # with no count from the metadata or the audio: do the words read as one staff member and
@@ -123,14 +131,14 @@ def attribute_speakers(
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
 
 
-def set_aside(utterances: list[Utterance], holds: list[tuple[float, float]], max_gap_s: float,
+def set_aside(utterances: list[Utterance], holds_of, max_gap_s: float,
               segment_stats: dict | None) -> tuple[list[Utterance], list[Utterance]]:
-    """The utterances cut again without the words whose middle lies in a hold, and those words'
-    own utterances (speaker ``HOLD_SPEAKER``, role unknown); the utterances unchanged when no word
-    lies in one."""
+    """The utterances cut again without the words whose middle lies in a hold of their channel
+    (``holds_of(channel)``: its (start, end) seconds), and those words' own utterances (speaker
+    ``HOLD_SPEAKER``, role unknown); the utterances unchanged when no word lies in one."""
     def inside(w) -> bool:
         middle = (w.start + w.end) / 2
-        return any(a <= middle <= b for a, b in holds)
+        return any(a <= middle <= b for a, b in holds_of(w.channel))
 
     words = [w for u in utterances for w in u.words]
     held = [w for w in words if inside(w)]

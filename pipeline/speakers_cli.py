@@ -199,12 +199,14 @@ def role_spans(utterances, turns=None) -> list[tuple[float, float, str]]:
     """Who had which role when: each diarized speaker turn with its speaker's role (the role
     the speaker's utterances carry; a hold's, unknown), else (no turns, or roles split inside one voice by
     content) the utterances themselves."""
-    roles_of: dict[str, set] = {HOLD_SPEAKER: {"unknown"}}  # a hold's turns: music, and announcements if any
+    roles_of: dict[str, set] = {}
     for u in utterances:
         roles_of.setdefault(u.speaker, set()).add(u.role)
-    if turns and all(len(roles_of.get(t.speaker, ())) == 1 for t in turns):
-        return sorted((t.start, t.end, next(iter(roles_of[t.speaker]))) for t in turns)
-    return sorted((u.start, u.end, u.role) for u in utterances)
+    people = [t for t in turns or [] if t.speaker != HOLD_SPEAKER]
+    held = [(t.start, t.end, "unknown") for t in turns or [] if t.speaker == HOLD_SPEAKER]  # music, and announcements if any
+    if people and all(len(roles_of.get(t.speaker, ())) == 1 for t in people):
+        return sorted([(t.start, t.end, next(iter(roles_of[t.speaker]))) for t in people] + held)
+    return sorted([(u.start, u.end, u.role) for u in utterances] + held)
 
 
 def role_accuracy(spans: list[tuple[float, float, str]], reference: list[tuple[float, float, str]], step: float = 0.01) -> dict:

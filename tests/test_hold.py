@@ -79,24 +79,45 @@ CALL = [
 ]
 
 
-@pytest.fixture(scope="module")
-def held_call(tmp_path_factory) -> tuple[Path, object]:
-    """An 8 kHz mono call (G.711) put on hold after the customer's "okay, no problem": 25 s of music
-    with a recorded voice (a third espeak voice) over it, and the call's transcript."""
+def put_on_hold(folder: Path, stereo: bool) -> tuple[Path, object]:
+    """An 8 kHz call (G.711) put on hold after the customer's "okay, no problem": 25 s of music
+    with a recorded voice (a third espeak voice) over it, on the staff member's channel when
+    stereo; and the call's transcript."""
     from pipeline.settings import Settings
     from pipeline.transcribe import TranscribeOptions, transcribe
 
-    folder = tmp_path_factory.mktemp("hold")
     plain, held = folder / "plain" / "call.wav", folder / "call.wav"
     voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
-    script = synthesize(CALL, plain, stereo=False, voices=voices, telephone=True, seed=5)
+    script = synthesize(CALL, plain, stereo=stereo, voices=voices, telephone=True, seed=5)
     plain.with_suffix(".rttm").write_text(script.to_rttm("call"))
     plain.with_name("call.truth.json").write_text(json.dumps({"staff_voice": "en-gb+m3", "customer_voice": "en-us+f4"}))
-    where = add_hold(plain, held, 25.0, 25.0, 0.4, -3.0, announce=True)
+    where = add_hold(plain, held, 25.0, 25.0, 0.4, -3.0, announce=True, channel=0)
     assert where is not None
     held.with_suffix(".json").write_text(json.dumps({"channel": "phone"}))
     audio, _ = load_recording(held)
     return held, transcribe(audio, TranscribeOptions.from_settings(Settings()))
+
+
+@pytest.fixture(scope="module")
+def held_call(tmp_path_factory) -> tuple[Path, object]:
+    return put_on_hold(tmp_path_factory.mktemp("hold"), stereo=False)
+
+
+def test_a_stereo_call_on_hold_keeps_the_announcements_out_of_the_staff_members_words(tmp_path: Path) -> None:
+    path, transcript = put_on_hold(tmp_path, stereo=True)
+    audio, meta = load_recording(path)
+    assert audio.channels == 2
+    announced = [(a, b) for a, b, who in reference_of(path.with_suffix(".rttm"), path) if who == "announcement"]
+
+    def said_there(result) -> list:
+        return [u for u in result.utterances if any(min(b, u.end) > max(a, u.start) for a, b in announced)]
+
+    result = attribute_speakers(audio, transcript, meta, SpeakerOptions())
+    assert [t.speaker for t in result.turns] == [HOLD_SPEAKER] and "hold music at" in result.roles.reason
+    assert said_there(result) and all(u.speaker == HOLD_SPEAKER and u.role == "unknown" for u in said_there(result))
+    assert {u.role for u in result.utterances if u.speaker != HOLD_SPEAKER} == {"staff", "customer"}
+    off = attribute_speakers(audio, transcript, meta, SpeakerOptions(hold_music=False))
+    assert said_there(off) and {u.role for u in said_there(off)} == {"staff"}  # the channel's words, as before
 
 
 def test_a_call_on_hold_keeps_the_announcements_out_of_the_voices_and_roles(held_call) -> None:
