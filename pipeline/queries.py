@@ -223,7 +223,7 @@ NAMED_QUERIES: dict[str, Query] = {
         """.format(TWO_VOICES=TWO_VOICES),
     ),
     "holds": Query(
-        "Mono recordings in which the customer was put on hold (music, and recorded announcements over it, found by their "
+        "Recordings in which the customer was put on hold (music, and recorded announcements over it, found by their "
         "sound): how many holds, for how long in all and at longest, and the announcements' words (speaker HOLD, role "
         "unknown: neither person's).",
         """

@@ -32,8 +32,8 @@ class SpeakerOptions:
     crosstalk: bool = True
     """Listen for two voices at once where Silero finds the speech (``DiarizeOptions.crosstalk_gap_s``)."""
     hold_music: bool = True
-    """Mono recordings: find hold music (``hold.hold_stretches``) and leave it, and the recorded
-    announcements over it, out of the two people's voices and roles."""
+    """Find hold music (``hold.hold_stretches``; on each channel of a stereo recording) and leave it,
+    and the recorded announcements over it, out of the two people's voices and roles."""
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
