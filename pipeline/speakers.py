@@ -65,7 +65,7 @@ def attribute_speakers(
     if audio.channels == 2:
         stereo_map = dict(enumerate(options.channel_map))
         # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's
-        by_channel = [hold_stretches(channel) if options.hold_music else [] for channel in audio.samples]
+        by_channel = [hold_stretches(channel) if may_hold(meta, options) else [] for channel in audio.samples]
         utterances, held = set_aside(utterances, lambda channel: by_channel[channel], options.utterance_gap_s, transcript.segment_stats)
         utterances, roles = assign_roles(utterances, samples=audio.samples, staff_id=meta.staff_id, voiceprints=voiceprints, stereo_map=stereo_map)
         holds = sorted(h for hs in by_channel for h in hs)
@@ -75,7 +75,7 @@ def attribute_speakers(
             turns = [SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds]
     else:
         samples = audio.samples[0]
-        holds = hold_stretches(samples) if options.hold_music else []
+        holds = hold_stretches(samples) if may_hold(meta, options) else []
         utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats)
         samples = silenced(samples, holds)  # the people's voices only: music and announcements are neither
         expected = expected_speakers(meta, audio)
@@ -129,6 +129,14 @@ def attribute_speakers(
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
                              diarization.crosstalk if diarization is not None else [])
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+def may_hold(meta: RecordingMeta, options: SpeakerOptions) -> bool:
+    """Whether to look for hold music: ``SpeakerOptions.hold_music``, and not in a recording whose
+    metadata says face-to-face (``min_speakers``): nobody is put on hold across a desk, and music
+    playing in a branch or a shop would be taken for a hold, the talk between its stretches for
+    announcements."""
+    return options.hold_music and min_speakers(meta) == 1
 
 
 def set_aside(utterances: list[Utterance], holds_of, max_gap_s: float,

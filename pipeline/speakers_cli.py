@@ -129,8 +129,9 @@ def evaluate_diarization(
     options = options or DiarizeOptions(min_speakers=min_speakers(meta))
     started = time.perf_counter()
     from .settings import Settings
+    from .speakers import SpeakerOptions, may_hold
 
-    holds = hold_stretches(samples) if Settings().hold_music else []
+    holds = hold_stretches(samples) if may_hold(meta, SpeakerOptions.from_settings(Settings())) else []
     samples = silenced(samples, holds)  # as the speaker stage does: the hold's music and announcements are nobody's turns
     expected = expected_speakers(meta, audio)
     result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected,

@@ -54,6 +54,19 @@ def test_hold_music_put_into_a_real_call_is_found_where_it_lies(seed: int) -> No
     assert abs(start - 15.5) <= 1.0 and abs(end - 35.5) <= 1.0
 
 
+@pytest.mark.parametrize("channel, looked_for", [("phone", True), (None, True), ("face-to-face", False), ("Branch", False)])
+def test_holds_are_looked_for_but_not_across_a_desk(channel: str | None, looked_for: bool) -> None:
+    # music in a branch or a shop is no hold, and the talk between its stretches no announcement
+    from pipeline.records import AudioInfo, DecodedAudio, Transcript, Utterance, Word
+
+    music = hold_music(20.0, RATE, np.random.default_rng(3)).astype(np.float32) * 0.05
+    audio = DecodedAudio(AudioInfo("wav", "pcm", RATE, 1, 20.0, "mono"), music[None, :])
+    words = [Word(9.0, 9.4, "thank", 0.9), Word(9.5, 9.9, "you", 0.9)]
+    transcript = Transcript([Utterance(0, "S1", "unknown", 9.0, 9.9, "thank you", words)])
+    result = attribute_speakers(audio, transcript, RecordingMeta(channel=channel), SpeakerOptions(diarization=False))
+    assert ({u.speaker for u in result.utterances} == {HOLD_SPEAKER}) == looked_for
+
+
 def test_the_measures_are_the_same_a_block_at_a_time() -> None:
     from pipeline.hold import frame_measures
 
