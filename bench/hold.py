@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, sosfiltfilt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.synth import TELEPHONE_BAND_HZ, hold_music  # noqa: E402
+from pipeline.synth import hold_music, telephone_band  # noqa: E402
 
 ANNOUNCEMENTS = (
     "Thank you for holding. Your call is important to us, and one of our team will be with you shortly.",
@@ -133,7 +132,7 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         busy = np.convolve(np.abs(track) > 0, np.ones(int(0.2 * rate)), mode="same") > 0
         music = np.where(busy, music * 10 ** (DUCK_DB / 20), music) + track
     if rate <= 8000:
-        music = sosfiltfilt(butter(2, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos"), music).astype(np.float32)
+        music = telephone_band(music, rate)
     edge = np.zeros(int(EDGE_S * rate), np.float32)
     inserted = np.concatenate([edge, music, edge])
     cut = int(at * rate)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, lfilter, resample_poly, sosfiltfilt
+from scipy.signal import lfilter, resample_poly
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.synth import TELEPHONE_BAND_HZ  # noqa: E402
+from pipeline.synth import telephone_band  # noqa: E402
 
 SHARED_READERS = ROOT.parent / "shared" / "data" / "audio" / "librispeech-speakers"
 READERS = SHARED_READERS if SHARED_READERS.is_dir() else ROOT / "tests" / "data" / "librispeech"
@@ -89,7 +89,6 @@ def add_noise(src: Path, dst: Path, snr_db: float, readers_dir: Path = READERS) 
     rng = np.random.default_rng(int(hashlib.sha256(src.name.encode()).hexdigest()[:12], 16))
     mask = speech_mask(src.with_suffix(".rttm"), len(audio), rate) if src.with_suffix(".rttm").exists() else None
     telephone = rate <= 8000
-    band = butter(2, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos") if telephone else None
     noisy = np.empty_like(audio)
     reached = []
     for ch in range(audio.shape[1]):
@@ -97,8 +96,8 @@ def add_noise(src: Path, dst: Path, snr_db: float, readers_dir: Path = READERS) 
         speech = x[mask] if mask is not None and mask.any() else x
         power = float(np.mean(speech ** 2))
         noise = noise_for(len(x), rate, rng, readers_dir)
-        if band is not None:
-            noise = sosfiltfilt(band, noise).astype(np.float32)
+        if telephone:
+            noise = telephone_band(noise, rate)
         noise *= np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(noise ** 2)), 1e-12))
         noisy[:, ch] = np.clip(x + noise, -1.0, 1.0)
         reached.append(10 * np.log10(power / max(float(np.mean(noise ** 2)), 1e-12)))

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .dynamics import seconds_apart, union_seconds
+from .hold import runs_of
 from .records import Word
 from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, room_encoder, segmentation, segmentation_onnx,
                              segmentation_probs)
@@ -900,13 +901,12 @@ def telephone_activity(samples: np.ndarray, options: DiarizeOptions) -> np.ndarr
 def frames_to_regions(active: np.ndarray, options: DiarizeOptions) -> list[tuple[int, int]]:
     """Runs of active 10 ms frames, pauses under ``min_silence_ms`` bridged, padded by
     ``speech_pad_ms``, runs shorter than ``min_speech_ms`` dropped."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
     merged: list[list[int]] = []
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in runs_of(active):
         if merged and a - merged[-1][1] < options.min_silence_ms // 10:
-            merged[-1][1] = int(b)
+            merged[-1][1] = b
         else:
-            merged.append([int(a), int(b)])
+            merged.append([a, b])
     pad = options.speech_pad_ms // 10
     return [(max(0, a - pad), min(len(active), b + pad)) for a, b in merged if b - a >= options.min_speech_ms // 10]
 
@@ -1067,9 +1067,8 @@ def nearest_gap(times: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def overlap_stretches(overlap: np.ndarray, options: DiarizeOptions) -> list[tuple[float, float]]:
     """(start, end) seconds of the runs of overlapped frames at least ``min_overlap_s`` long."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], overlap.astype(np.int8), [0]])))
     shortest = round(options.min_overlap_s * FRAMES_PER_S)
-    return [(int(a) / FRAMES_PER_S, int(b) / FRAMES_PER_S) for a, b in zip(edges[::2], edges[1::2]) if b - a >= shortest]
+    return [(a / FRAMES_PER_S, b / FRAMES_PER_S) for a, b in runs_of(overlap) if b - a >= shortest]
 
 
 def unit_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

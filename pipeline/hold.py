@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16000
-"""The rate of the decoded samples Parley hands to every stage."""
+from .speaker_models import HOP, SAMPLE_RATE
 
 HOLD_SPEAKER = "HOLD"
 """The speaker of a hold's turns and of the words of its recorded announcements (role ``unknown``)."""
-HOP = 160
-"""10 ms frames at 16 kHz."""
 N_FFT = 512
 BAND_HZ = (300.0, 3400.0)
 """The telephone band: the same measure on 8 kHz and 16 kHz recordings."""
@@ -101,7 +98,7 @@ def hold_stretches(samples: np.ndarray) -> list[tuple[float, float]]:
     steady = np.convolve(alike.astype(float), np.ones(span) / span, mode="same")
     music = (share >= TONAL_SHARE) & (steady >= MIN_STEADY)
     half = span // 2  # the smoothing shrank each run by half a span at either end
-    runs = [(max(0, a - half), min(len(music), b + half)) for a, b in _runs(music)]
+    runs = [(max(0, a - half), min(len(music), b + half)) for a, b in runs_of(music)]
     runs = [(a, b) for a, b in runs if (b - a) * HOP / SAMPLE_RATE >= MIN_JOIN_S]
     holds: list[list[int]] = []  # runs joined across announcements
     gap = int(MAX_ANNOUNCEMENT_GAP_S * SAMPLE_RATE / HOP)
@@ -114,7 +111,8 @@ def hold_stretches(samples: np.ndarray) -> list[tuple[float, float]]:
             if (b - a) * HOP / SAMPLE_RATE >= MIN_MUSIC_S]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, end) indices of each run of True in ``mask`` (end exclusive)."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 

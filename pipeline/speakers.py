@@ -70,9 +70,7 @@ def attribute_speakers(
         utterances, roles = assign_roles(utterances, samples=audio.samples, staff_id=meta.staff_id, voiceprints=voiceprints, stereo_map=stereo_map)
         holds = sorted(h for hs in by_channel for h in hs)
         if holds:
-            utterances = with_held(utterances, held)
-            roles.reason = "; ".join(r for r in (roles.reason, hold_note(holds, held)) if r)
-            turns = [SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds]
+            utterances, turns = with_held(utterances, held, holds, roles)
     else:
         samples = audio.samples[0]
         holds = hold_stretches(samples) if may_hold(meta, options) else []
@@ -118,14 +116,9 @@ def attribute_speakers(
             flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
             utterances = doubt_by_voice(utterances, roles, diarization)
         if holds:
-            utterances = with_held(utterances, held)
-            roles.reason = "; ".join(r for r in (roles.reason, hold_note(holds, held)) if r)
-            hold_turns = [SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds]
+            utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [])
             if diarization is not None:
-                diarization = replace(diarization, turns=sorted(diarization.turns + hold_turns, key=lambda t: (t.start, t.end)))
-                turns = diarization.turns
-            else:
-                turns = sorted((turns or []) + hold_turns, key=lambda t: (t.start, t.end))
+                diarization = replace(diarization, turns=turns)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
                              diarization.crosstalk if diarization is not None else [])
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
@@ -148,30 +141,30 @@ def set_aside(utterances: list[Utterance], holds_of, max_gap_s: float,
         middle = (w.start + w.end) / 2
         return any(a <= middle <= b for a, b in holds_of(w.channel))
 
-    words = [w for u in utterances for w in u.words]
-    held = [w for w in words if inside(w)]
+    kept, held = [], []
+    for w in (w for u in utterances for w in u.words):
+        (held if inside(w) else kept).append(w)
     if not held:
         return utterances, []
-    kept = [w for w in words if not inside(w)]
     people = build_utterances(kept, max_gap_s=max_gap_s, segment_stats=segment_stats)
     announced = build_utterances([replace(w, speaker=HOLD_SPEAKER) for w in held], max_gap_s=max_gap_s, segment_stats=segment_stats)
     return people, [replace(u, role="unknown", role_confidence=0.0) for u in announced]
 
 
-def with_held(utterances: list[Utterance], held: list[Utterance]) -> list[Utterance]:
-    """``utterances`` and the held ones in time order, numbered again."""
-    if not held:
-        return utterances
-    merged = sorted(utterances + held, key=lambda u: (u.start, u.end))
-    return [replace(u, index=i) for i, u in enumerate(merged)]
-
-
-def hold_note(holds: list[tuple[float, float]], held: list[Utterance]) -> str:
-    """What the roles' reason says about the holds."""
+def with_held(utterances: list[Utterance], held: list[Utterance], holds: list[tuple[float, float]], roles: RoleResult,
+              turns: list[SpeakerTurn] = ()) -> tuple[list[Utterance], list[SpeakerTurn]]:
+    """``utterances`` and the held ones (``set_aside``), if any, in time order, numbered again, and
+    ``turns`` with a ``HOLD_SPEAKER`` turn for each of ``holds``; the roles' reason says where the
+    holds are and how many words their recorded announcements hold."""
+    if held:
+        utterances = [replace(u, index=i) for i, u in enumerate(sorted(utterances + held, key=lambda u: (u.start, u.end)))]
     where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in holds)
     words = sum(len(u.words) for u in held)
     said = f"; {words} words of recorded announcements in it are the {HOLD_SPEAKER} speaker's, role unknown" if words else ""
-    return (f"hold music at {where} ({sum(b - a for a, b in holds):.0f} s), left out of the voices and roles{said}")
+    note = f"hold music at {where} ({sum(b - a for a, b in holds):.0f} s), left out of the voices and roles{said}"
+    roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+    return (utterances,
+            sorted([*turns, *(SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds)], key=lambda t: (t.start, t.end)))
 
 
 AGREEMENT_MARGIN = 0.1

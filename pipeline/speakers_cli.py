@@ -120,19 +120,17 @@ def evaluate_diarization(
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
-    from .speakers import count_doubt, expected_speakers, min_speakers
+    from .settings import Settings
+    from .speakers import SpeakerOptions, count_doubt, expected_speakers, may_hold, min_speakers
 
     audio_path = Path(audio_path)
     reference = reference_of(Path(rttm_path), audio_path)
     audio, meta = load_recording(audio_path)
     samples = audio.samples.mean(axis=0)
-    options = options or DiarizeOptions(min_speakers=min_speakers(meta))
-    started = time.perf_counter()
-    from .settings import Settings
-    from .speakers import SpeakerOptions, may_hold
-
     holds = hold_stretches(samples) if may_hold(meta, SpeakerOptions.from_settings(Settings())) else []
     samples = silenced(samples, holds)  # as the speaker stage does: the hold's music and announcements are nobody's turns
+    options = options or DiarizeOptions(min_speakers=min_speakers(meta))
+    started = time.perf_counter()
     expected = expected_speakers(meta, audio)
     result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected,
                           options=options, source_rate=audio.info.sample_rate)

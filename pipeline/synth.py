@@ -185,8 +185,7 @@ def synthesize(
         first = int(round(t.start * rate))
         audio[t.channel, first : first + len(clip)] += clip
     if telephone:
-        band = butter(2, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos")
-        audio = sosfiltfilt(band, audio, axis=1).astype(np.float32)
+        audio = telephone_band(audio, rate)
     _write_audio(np.clip(audio, -1.0, 1.0), rate, out_path, mulaw=telephone)
     return Script(tuple(timeline), audio.shape[1] / rate, rate, audio.shape[0])
 
@@ -257,6 +256,12 @@ def hold_music(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarra
     music[:fade] *= np.linspace(0, 1, fade)
     music[n - fade:] *= np.linspace(1, 0, fade)
     return music / max(float(np.sqrt(np.mean(music ** 2))), 1e-9)
+
+
+def telephone_band(audio: np.ndarray, rate: int) -> np.ndarray:
+    """``audio`` (its last axis is time) band-limited to ``TELEPHONE_BAND_HZ`` as a phone line
+    does (second-order Butterworth, forwards and backwards), float32."""
+    return sosfiltfilt(butter(2, TELEPHONE_BAND_HZ, btype="bandpass", fs=rate, output="sos"), audio, axis=-1).astype(np.float32)
 
 
 def _write_audio(audio: np.ndarray, rate: int, out_path: Path, *, mulaw: bool = False) -> None:
