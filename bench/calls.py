@@ -315,15 +315,18 @@ class CallTruth:
     """Which scored staff lines were said: disclosure, identity, empathy, further_help, closing."""
     companion_voice: str = ""
     """A second customer at the staff member's desk (``--companion``: a couple at a branch), whose
-    turns the RTTM names ``customer`` too (roles are scored); empty for two people."""
+    turns the RTTM names ``customer`` too (roles are scored); empty for two people. With
+    ``--transfer``: the colleague the call is transferred to, named ``staff`` in the RTTM."""
+    transfer_s: float | None = None
+    """``--transfer``: where the colleague's first turn starts (seconds)."""
     escalation_requested: bool = False
     resolved_on_call: bool = True
     small_talk: bool = False
     duration_s: float = 0.0
 
 
-def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2, same_staff: bool = False) -> tuple[list[Turn], dict, dict]:
-    """The turns of one call and what was said (``drop_share``: chance of leaving out each of
+def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2, same_staff: bool = False) -> tuple[list[Turn], dict, dict, dict]:
+    """The turns of one call, what was said, other truths and the values the lines were filled with (``drop_share``: chance of leaving out each of
     disclosure, further help and closing). ``same_staff``: the staff lines and the customer's
     opening are drawn from the same wordings whatever the customer says (no apology, no complaint
     logged, no "something's gone wrong"), so only the customer's own words tell a complaint from a
@@ -364,6 +367,7 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     if sentences[half:]:
         turns.append(staff("answer") if not scripted else Turn("staff", "I see. Go on."))
         turns.append(Turn("customer", " ".join(sentences[half:])))
+    story_end = len(turns) - 1
     turns.append(staff("empathy" if scripted else "answer"))
     turns.append(staff("action_complaint" if scripted else "action_request"))
     turns.append(staff("resolution_check"))
@@ -375,8 +379,9 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     turns.append(cust("no_more"))
     turns.append(staff("closing" if said["closing"] else "no_closing"))
     turns.append(cust("bye"))
-    extra = {"escalation_requested": escalate, "resolved_on_call": not escalate and not scripted, "small_talk": small_talk, "company": company}
-    return turns, said, extra
+    extra = {"escalation_requested": escalate, "resolved_on_call": not escalate and not scripted, "small_talk": small_talk, "company": company,
+             "story_end": story_end}
+    return turns, said, extra, values
 
 
 COMPANION_LINES = [
@@ -401,6 +406,45 @@ def with_companion(rng: random.Random, turns: list[Turn]) -> list[Turn]:
     return out
 
 
+TEAMS = ["billing", "accounts", "complaints", "payments", "specialist support"]
+TRANSFER_LINES = [
+    "I'm going to transfer you to our {team} team, they'll be able to help with that. Please hold the line.",
+    "Our {team} team look after that, so I'm putting you through to them now. Please stay on the line.",
+    "Let me pass you over to someone in {team} who can sort this out. I'll transfer you now.",
+    "That needs our {team} team, so I'll put you through to a colleague now. Bear with me one moment.",
+    "I'll get you over to a specialist in {team}, they can help. Just a moment while I transfer you.",
+    "I'll hand you over to {team}, they deal with this. Please hold.",
+]
+"""What the staff member says before a transfer (``--transfer``); every third (the 2nd, 5th) held
+out, as for ``LINES``."""
+COLLEAGUE_LINES = [
+    "Hello, you're through to {colleague} in the {team} team. I understand you've been speaking to {staff}, how can I help?",
+    "Hello there, it's {colleague} here. {staff} has told me what's happened, so let's get this sorted.",
+    "Good morning, {colleague} speaking, {team} team. I've got your account up in front of me.",
+    "Hi, this is {colleague} from {team}. My colleague has passed me your details, let me take a look.",
+    "Hi, {colleague} from {team} here, thanks for bearing with us. What can I do for you?",
+    "Thanks for holding, my name is {colleague} and I work in {team}. I can see the notes from {staff}.",
+]
+"""How the colleague opens after a transfer; split as ``TRANSFER_LINES``. (Seed 61, on which
+``pipeline.transfers`` was written, was made with the first three of each list when they held
+only those: the 1st, 4th and 3rd now, all development wordings.)"""
+
+
+def with_transfer(rng: random.Random, turns: list[Turn], values: dict, after: int, split: str = "dev") -> tuple[list[Turn], int]:
+    """The same call transferred to a colleague (role ``colleague``, another staff voice) once the
+    customer has told their story (turn ``after``): the staff member says they will transfer the call, and from
+    there on every staff line is the colleague's, who opens with a greeting of their own (a
+    cold transfer, as when a first-line agent hands a call to a specialist team). Returns the
+    turns and the index of the colleague's first turn (``bench/hold.py`` puts its hold before it)."""
+    values = {**values, "team": rng.choice(TEAMS), "colleague": rng.choice([n for n in STAFF_NAMES if n != values["staff"]])}
+    mine = [[x for i, x in enumerate(lines) if (i % 3 == 1) == (split == "test")] for lines in (TRANSFER_LINES, COLLEAGUE_LINES)]
+    out = turns[: after + 1] + [Turn("staff", rng.choice(mine[0]).format(**values)),
+                                 Turn("colleague", rng.choice(mine[1]).format(**values), gap_s=2.0)]
+    first = len(out) - 1
+    out += [Turn("colleague", t.text, t.gap_s) if t.role == "staff" else t for t in turns[after + 1 :]]
+    return out, first
+
+
 def make_calls(
     out: Path,
     n: int,
@@ -416,11 +460,13 @@ def make_calls(
     same_staff: bool = False,
     channel: bool = True,
     companion: bool = False,
+    transfer: bool = False,
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
     False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
     ``companion``: three people, a second customer beside the first (``with_companion``), each
-    a face-to-face conversation (the sidecars say so)."""
+    a face-to-face conversation (the sidecars say so). ``transfer``: the call is transferred to
+    a colleague halfway (``with_transfer``); the RTTM names both staff voices ``staff``."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
@@ -435,7 +481,7 @@ def make_calls(
         if i % 4 == 3:  # every fourth call: two voices of the same sex
             same = [v for v in voices if v[1] == staff_voice[1] and v != staff_voice]
             customer_voice = rng.choice(same) if same else customer_voice
-        turns, said, extra = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff)
+        turns, said, extra, values = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff)
         name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
         path = out / f"{name}{suffix}"
         vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2])}
@@ -444,9 +490,14 @@ def make_calls(
             other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
             vmap["companion"], third = Voice(other[0], other[3], other[2]), other[0]
             turns = with_companion(rng, turns)
+        transfer_at = None
+        if transfer:
+            other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
+            vmap["colleague"], third = Voice(other[0], other[3], other[2]), other[0]
+            turns, transfer_at = with_transfer(rng, turns, values, extra["story_end"], split)
         script = synthesize(turns, path, stereo=layout == "stereo", sample_rate=rate, voices=vmap, telephone=rate == 8000, seed=rng.randint(0, 10**6))
         (out / f"{name}.stm").write_text(script.to_stm(name))
-        (out / f"{name}.rttm").write_text(script.to_rttm(name).replace(" companion ", " customer "))
+        (out / f"{name}.rttm").write_text(script.to_rttm(name).replace(" companion ", " customer ").replace(" colleague ", " staff "))
         meta = {"staff_id": f"S{1000 + rng.randint(0, 49)}", "team": rng.choice(["billing", "service", "collections"]),
                 "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "face-to-face" if companion else "phone",
                 "direction": "inbound",
@@ -459,6 +510,7 @@ def make_calls(
             sample_rate=rate, company=extra["company"], staff_voice=staff_voice[0], customer_voice=customer_voice[0], companion_voice=third,
             same_sex=staff_voice[1] == customer_voice[1], said=said, escalation_requested=extra["escalation_requested"],
             resolved_on_call=extra["resolved_on_call"], small_talk=extra["small_talk"], duration_s=round(script.duration_s, 2),
+            transfer_s=script.turns[transfer_at].start if transfer_at is not None else None,
         )
         (out / f"{name}.truth.json").write_text(json.dumps(asdict(truth), indent=1) + "\n")
         truths.append(truth)
@@ -500,10 +552,14 @@ def main() -> None:
     parser.add_argument("--no-channel", action="store_true", help="no channel in the sidecars: only the words say it is a call")
     parser.add_argument("--companion", action="store_true",
                         help="three people: a second customer beside the first (a couple at a branch), channel face-to-face")
+    parser.add_argument("--transfer", action="store_true",
+                        help="each call transferred to a colleague (a third voice, named staff in the RTTM) once the customer has told their story")
     args = parser.parse_args()
+    if args.transfer and (args.companion or args.layout == "stereo"):
+        parser.error("--transfer goes with --layout mono and without --companion")
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
-                        same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion)
+                        same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 

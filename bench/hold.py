@@ -4,7 +4,7 @@ hold, and the recording carries the music until they come back.
 
 Each call gets one stretch of music (``--min-s`` to ``--max-s`` seconds, by a seed from the
 call's bytes) at the first change from the customer to the staff member after ``--after`` of the
-call: the audio from there on moves later, and so do the RTTM's and the STM's turns (the music is
+call (a call that ``bench/calls.py --transfer`` made: before the colleague's first turn): the audio from there on moves later, and so do the RTTM's and the STM's turns (the music is
 nobody's speech: it is in no turn). The music is made, no recording of it is needed
 (``pipeline.synth.hold_music``: chords, bass, melody and hi-hat, drawn per call), at the speech's
 loudness (``--level-db`` against the speech's RMS). Telephone-band input (8 kHz or less) keeps
@@ -63,6 +63,13 @@ def hold_point(rttm: list[list[str]], after: float, duration: float) -> float | 
     return None
 
 
+def transfer_point(rttm: list[list[str]], transfer_s: float) -> float:
+    """Where the hold goes in a transferred call (``bench/calls.py --transfer``): the middle of
+    the silence before the colleague's first turn, which starts at ``transfer_s``."""
+    ended = max((float(p[3]) + float(p[4]) for p in rttm if p and p[0] == "SPEAKER" and float(p[3]) < transfer_s - 0.01), default=0.0)
+    return (min(ended, transfer_s) + transfer_s) / 2
+
+
 def announcements(seconds: float, rate: int, voice, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     """The recorded voice's announcements over ``seconds`` of hold (``ANNOUNCEMENTS`` from a
     random one on, every ``ANNOUNCE_EVERY_S``), as one track, and their times and words."""
@@ -100,7 +107,12 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
     # folder, whatever its name) another piece, length and voice
     rng = np.random.default_rng(int(hashlib.sha256(b"hold:" + src.read_bytes()).hexdigest()[:12], 16))
     rttm = read_turns(src.with_suffix(".rttm"))
-    at = hold_point(rttm, after, len(audio) / rate)
+    truth = src.with_name(f"{src.stem}.truth.json")
+    known = json.loads(truth.read_text()) if truth.exists() else {}
+    if known.get("transfer_s") is not None:  # a transferred call: on hold while it is put through
+        at = transfer_point(rttm, known["transfer_s"])
+    else:
+        at = hold_point(rttm, after, len(audio) / rate)
     dst.parent.mkdir(parents=True, exist_ok=True)
     if at is None:
         sf.write(dst, audio, rate, subtype=info.subtype)
@@ -122,8 +134,6 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         sys.path.insert(0, str(ROOT / "bench"))
         from calls import VOICES
 
-        truth = src.with_name(f"{src.stem}.truth.json")
-        known = json.loads(truth.read_text()) if truth.exists() else {}
         used = {known.get(k) for k in ("staff_voice", "customer_voice", "companion_voice")}
         free = [v for v in VOICES if v[0] not in used]
         name, _sex, pitch, wpm = free[int(rng.integers(len(free)))]
@@ -189,6 +199,8 @@ def main() -> None:
         if truth.exists():
             data = json.loads(truth.read_text())
             data["hold_s"] = list(where) if where else None
+            if where and data.get("transfer_s") is not None:
+                data["transfer_s"] = round(data["transfer_s"] + where[1] - where[0] + 2 * EDGE_S, 3)
             (args.out / truth.name).write_text(json.dumps(data, indent=1) + "\n")
         held += where is not None
         print(f"{wav.name}: " + (f"hold music {where[0]:.1f}-{where[1]:.1f} s" if where else "no hold (no change to the staff late enough)"), file=sys.stderr)

@@ -241,6 +241,28 @@ NAMED_QUERIES: dict[str, Query] = {
         ORDER BY h.hold_s DESC, r.id
         """,
     ),
+    "transfers": Query(
+        "Mono calls transferred to a colleague (found by their words: a transfer line, then after a pause or a hold "
+        "someone opening as a colleague does) and diarized as two calls with one customer: where, the staff speakers on "
+        "each side of it (the colleague is a speaker of their own), each one's talk time, and whether the roles are flagged.",
+        r"""
+        WITH handed AS (
+            SELECT recording_id, flagged, n_speakers, staff_speakers,
+                   CAST(regexp_extract(reason, 'transferred to a colleague at (\d+) s', 1) AS INTEGER) AS transferred_at_s
+            FROM role_assignment WHERE reason LIKE 'transferred to a colleague at %'),
+        talk AS (
+            SELECT u.recording_id,
+                   string_agg(DISTINCT u.speaker, ', ' ORDER BY u.speaker) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s) AS staff_before,
+                   string_agg(DISTINCT u.speaker, ', ' ORDER BY u.speaker) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s) AS staff_after,
+                   round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s), 1) AS staff_talk_before_s,
+                   round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s), 1) AS staff_talk_after_s
+            FROM utterances u JOIN handed h ON h.recording_id = u.recording_id GROUP BY 1)
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at, h.transferred_at_s,
+               t.staff_before, t.staff_after, t.staff_talk_before_s, t.staff_talk_after_s, h.n_speakers, h.flagged
+        FROM handed h JOIN recordings r ON r.id = h.recording_id LEFT JOIN talk t ON t.recording_id = h.recording_id
+        ORDER BY r.started_at, r.id
+        """,
+    ),
     "roles_in_doubt": Query(
         "Interactions with utterances whose role is in doubt (the voice sounds like a speaker of the other side), how much "
         "of the speech that is, and the findings whose evidence lies there (or in the other side's doubted words).",

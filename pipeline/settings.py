@@ -37,6 +37,7 @@ _OUTPUT_FIELDS = (
     "speaker_model",
     "crosstalk",
     "hold_music",
+    "transfers",
     "redaction",
     "keep_raw_text",
     "tagging",
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     max_speakers: int = Field(6, ge=1, le=10, description="Most speakers diarization will find when metadata does not give n_speakers.")
     crosstalk: bool = Field(True, description="Listen for two voices at once in phone calls and face-to-face conversations diarized as calls too (the segmentation model, 5 s either side of each change of speaker that comes within 1 s of the last turn; rooms always): the voice the turns leave out gets speaker turns there and counts in the overtalk. Costs at most about 0.35 s of CPU a minute, where every change of speaker is quick.")
     hold_music: bool = Field(True, description="Find hold music in mono recordings and on each channel of stereo ones (loud, tonal sound that lasts seconds, with no model) and leave it, and the recorded announcements played over it, out of the two people's voices and roles: the announcements' words get the speaker HOLD and role unknown, and each hold a HOLD speaker turn.")
+    transfers: bool = Field(True, description="A mono phone call whose words say it was transferred to a colleague (a transfer line, then after a pause or a hold someone opening as a colleague does) is diarized as two calls with one customer: before the transfer and after it. The colleague becomes a third speaker with the staff role (the same speaker as the first staff member where their voices are alike), the customer keeps one speaker name.")
     speaker_model: str = Field("auto", description="Speaker encoder: auto (CAM++ for the voices of a phone call of two people and of a face-to-face conversation whose words read as two sides, resemblyzer for rooms, estimated counts and voiceprints), campplus (CAM++, int8) or resemblyzer, for everything. Voiceprints are compared with the encoder they were enrolled with.")
     redaction: bool = Field(True, description="Find PII/PCI (cards, CVV, expiry, bank details, NI/SSN, email, phone, postcode, names) and store only redacted text.")
     keep_raw_text: bool = Field(False, description="Also keep the unredacted text in the database (off: only [CARD], [NAME], ... placeholders are stored).")

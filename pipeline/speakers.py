@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from .hold import HOLD_SPEAKER, hold_stretches, silenced
+from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer)
 from .transcribe import build_utterances
+from .transfers import Transfer, transfer_point
 from .voiceprints import Voiceprint
 
 
@@ -34,11 +35,14 @@ class SpeakerOptions:
     hold_music: bool = True
     """Find hold music (``hold.hold_stretches``; on each channel of a stereo recording) and leave it,
     and the recorded announcements over it, out of the two people's voices and roles."""
+    transfers: bool = True
+    """A mono phone call transferred to a colleague (``transfers.transfer_point``) is diarized as
+    two calls with one customer (``transferred_roles``)."""
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
         return cls(settings.diarization, settings.max_speakers, tuple(settings.channel_map), settings.utterance_gap_s,
-                   settings.speaker_model, settings.crosstalk, settings.hold_music)
+                   settings.speaker_model, settings.crosstalk, settings.hold_music, settings.transfers)
 
 
 @dataclass
@@ -82,39 +86,15 @@ def attribute_speakers(
         two_sided, taken_as = ("", "") if expected else two_people_by_words(meta, audio, utterances, options.utterance_gap_s)
         if taken_as:
             expected = 2
-        diarization = None
-        if options.diarization and utterances:
-            diarization = diarize_full(
-                samples, n_speakers=meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
-                two_sided=bool(two_sided),
-                options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
-                                       encoder=options.speaker_model, **({} if options.crosstalk else {"crosstalk_gap_s": 0.0})),
-            )
-            diarization, utterances, chosen = choose_turns(diarization, utterances, options.utterance_gap_s,
-                                                           transcript.segment_stats)
-            turns = diarization.turns
-        utterances, roles = assign_roles(
-            utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints, expected_speakers=expected
-        )
-        if (diarization is not None and roles.method in ("content", "voiceprint") and len(roles.staff_speakers) == 1
-                and len({u.speaker for u in utterances}) == 2):
-            utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s,
-                                                       transcript.segment_stats)
-            turns = diarization.turns
-        if taken_as:
-            roles.reason = "; ".join(r for r in (taken_as, roles.reason) if r)
-        if audio.info.layout.startswith("one-sided"):  # the channel map could not say who is who
-            side = audio.info.layout.rsplit("-", 1)[1]
-            roles.reason = (f"two channels, but speech on channel {side} only (silence or hiss on the other): both people's words are "
-                            f"on one side, so the call was diarized rather than given roles by channel; {roles.reason}")
-        if diarization is not None:
-            # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
-            flag_count(roles, diarization, expected, unsure=not chosen, two_sided=two_sided)
-            note_choice(roles, chosen)
-        flag_script(roles, utterances)
-        if diarization is not None:
-            flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
-            utterances = doubt_by_voice(utterances, roles, diarization)
+        transfer = (transfer_point(utterances, holds) if options.transfers and options.diarization and expected == 2
+                    and not meta.n_speakers and min_speakers(meta) == 1 else None)
+        if transfer is None:
+            utterances, roles, diarization = diarized_roles(samples, utterances, meta, audio, options, voiceprints, expected,
+                                                            two_sided, taken_as, transcript.segment_stats)
+        else:
+            utterances, roles, diarization = transferred_roles(samples, utterances, transfer, meta, audio, options, voiceprints,
+                                                               transcript.segment_stats)
+        turns = diarization.turns if diarization is not None else None
         if holds:
             utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [])
             if diarization is not None:
@@ -122,6 +102,193 @@ def attribute_speakers(
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
                              diarization.crosstalk if diarization is not None else [])
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: RecordingMeta, audio: DecodedAudio,
+                   options: SpeakerOptions, voiceprints, expected: int | None, two_sided: str, taken_as: str,
+                   segment_stats: dict | None) -> tuple[list[Utterance], RoleResult, Diarization | None]:
+    """A mono recording's (or part's: ``samples`` silenced elsewhere) speakers and roles: diarized,
+    its turns chosen with the words, roles given, and the flags and doubts that go with them."""
+    diarization, chosen = None, ""
+    if options.diarization and utterances:
+        diarization = diarize_full(
+            samples, n_speakers=meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
+            two_sided=bool(two_sided),
+            options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
+                                   encoder=options.speaker_model, **({} if options.crosstalk else {"crosstalk_gap_s": 0.0})),
+        )
+        diarization, utterances, chosen = choose_turns(diarization, utterances, options.utterance_gap_s, segment_stats)
+    utterances, roles = assign_roles(
+        utterances, samples=samples, staff_id=meta.staff_id, voiceprints=voiceprints, expected_speakers=expected
+    )
+    if (diarization is not None and roles.method in ("content", "voiceprint") and len(roles.staff_speakers) == 1
+            and len({u.speaker for u in utterances}) == 2):
+        utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s, segment_stats)
+    if taken_as:
+        roles.reason = "; ".join(r for r in (taken_as, roles.reason) if r)
+    if audio.info.layout.startswith("one-sided"):  # the channel map could not say who is who
+        side = audio.info.layout.rsplit("-", 1)[1]
+        roles.reason = (f"two channels, but speech on channel {side} only (silence or hiss on the other): both people's words are "
+                        f"on one side, so the call was diarized rather than given roles by channel; {roles.reason}")
+    if diarization is not None:
+        # a grouping the words chose is flagged and explained by note_choice: not unsure voices again
+        flag_count(roles, diarization, expected, unsure=not chosen, two_sided=two_sided)
+        note_choice(roles, chosen)
+    flag_script(roles, utterances)
+    if diarization is not None:
+        flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
+        utterances = doubt_by_voice(utterances, roles, diarization)
+    return utterances, roles, diarization
+
+
+SAME_STAFF_VOICE = 0.3
+"""``transferred_roles``: the staff voices before and after a transfer are one person's when the
+cosine of their mean voices (the clustering encoder's windows, less the mean of every window of
+the call: CAM++'s voices of one telephone call are all alike, 0.59-0.97 between different staff
+voices) is at least this. Chosen on seed 61's 40 transferred 8 kHz calls (the two staff voices:
+-0.89 to 0.67, two over 0.3) and on seed 55's 40 calls cut in two at their middle (one staff
+member: -0.39 to 0.86, 30 of 39 over 0.3). Only the speaker's name depends on it: the roles come
+from each part's own words."""
+
+
+def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer: Transfer, meta: RecordingMeta,
+                      audio: DecodedAudio, options: SpeakerOptions, voiceprints, segment_stats: dict | None,
+                      ) -> tuple[list[Utterance], RoleResult, Diarization]:
+    """A call transferred to a colleague at ``transfer.at_s``, as two two-person calls with one
+    customer (``diarized_roles`` each):
+
+    - before the transfer: that part alone (the rest silenced);
+    - after it: that part with the customer's own speech from before it (the first staff
+      member's turns silenced), so that the customer's voice is known from the whole call, not
+      only from what they say after the transfer (often a few words: the colleague does most of
+      the talking). The speaker who holds most of that earlier speech is the customer, under the
+      first part's name; the other is the colleague, a new speaker with the staff role, or the
+      first staff member's name where the voices are alike (``SAME_STAFF_VOICE``: nobody new
+      took over).
+
+    The roles' reason says where the transfer is and why, and gives both parts' reasons; the call
+    is flagged when either part is, or when the customer's earlier speech is not mostly one of
+    the second part's speakers, or that speaker's role is not the customer's."""
+    at = transfer.at_s
+    end = len(samples) / SAMPLE_RATE + 1.0
+    before = [u for u in utterances if (u.start + u.end) / 2 < at]
+    after = [u for u in utterances if (u.start + u.end) / 2 >= at]
+    first, first_roles, first_d = diarized_roles(silenced(samples, [(at, end)]), before, meta, audio, options, voiceprints, 2, "",
+                                                 "", segment_stats)
+    staff_first = set(first_roles.staff_speakers)
+    customer_first = sorted({u.speaker for u in first if u.role == "customer"})
+    if first_d is None or not after or len(customer_first) != 1:  # no customer to follow: the second part on its own
+        anchor: list[Utterance] = []
+        quiet = [(0.0, at)]
+    else:
+        anchor = [u for u in first if u.speaker == customer_first[0]]
+        quiet = [(t.start, t.end) for t in first_d.turns if t.speaker in staff_first] + [(0.0, 0.0)]
+        quiet = [(a, min(b, at)) for a, b in quiet]
+    joined, second_roles, second_d = diarized_roles(silenced(samples, quiet), anchor + after, meta, audio, options, voiceprints, 2,
+                                                    "", "", segment_stats)
+    if second_d is None or not first:
+        return first + [u for u in joined if (u.start + u.end) / 2 >= at], first_roles if first else second_roles, first_d or second_d
+    second = [u for u in joined if (u.start + u.end) / 2 >= at]
+    names, doubt = names_after_transfer(first, first_roles, first_d, joined, second_roles, second_d, at)
+    customer = customer_first[0] if anchor and not doubt else None
+    if customer is not None:
+        # the customer's voice carried over decides the roles after the transfer: the second run's
+        # own content cues count the customer's earlier speech ("spoke first" goes to them)
+        carried = "the customer's voice carried over from before the transfer"
+        second = [replace(u, role="customer" if names.get(u.speaker) == customer else "staff",
+                          role_confidence=min(u.role_confidence if u.role_unsure and u.role_confidence is not None else 1.0,
+                                              round(first_roles.confidence, 4))) for u in second]
+        second_staff = sorted({names.get(u.speaker, u.speaker) for u in second} - {customer})
+        method, after_reason = f"{first_roles.method}, then {carried}", f"{carried} (by content alone: {second_roles.reason})"
+        confidence, flagged = first_roles.confidence, first_roles.flagged or second_roles.flagged
+    else:
+        second_staff = [names.get(x, x) for x in second_roles.staff_speakers]
+        method = first_roles.method if first_roles.method == second_roles.method else f"{first_roles.method}, then {second_roles.method}"
+        after_reason = second_roles.reason
+        confidence, flagged = min(first_roles.confidence, second_roles.confidence), first_roles.flagged or second_roles.flagged
+    second = [replace(u, speaker=names.get(u.speaker, u.speaker),
+                      words=[replace(w, speaker=names.get(w.speaker, w.speaker)) for w in u.words]) for u in second]
+    utterances = [replace(u, index=i) for i, u in enumerate(sorted(first + second, key=lambda u: (u.start, u.end)))]
+    turns = [replace(t, start=max(t.start, at), speaker=names.get(t.speaker, t.speaker)) for t in second_d.turns if t.end > at]
+    staff = list(dict.fromkeys(first_roles.staff_speakers + second_staff))
+    speakers = sorted({u.speaker for u in utterances})
+    roles = RoleResult(
+        method, staff, first_roles.matched_staff_id or second_roles.matched_staff_id, first_roles.similarity,
+        confidence, flagged or bool(doubt),
+        "; ".join(r for r in (
+            f"transferred to a colleague at {at:.0f} s ({transfer.reason}): the parts before and after it diarized as two "
+            f"calls with one customer", doubt, f"before it: {first_roles.reason}",
+            f"after it (with the customer's earlier speech): {after_reason}") if r),
+        n_speakers=len(speakers),
+    )
+    count = SpeakerCount(len(speakers), min(first_d.count.confidence, second_d.count.confidence),
+                         f"transferred at {at:.0f} s; before: {first_d.count.reason}; after: {second_d.count.reason}")
+    later = [i for i, (a, b) in enumerate(second_d.windows) if (a + b) / 2 / FRAMES_PER_S >= at]
+    windows = list(first_d.windows) + [second_d.windows[i] for i in later]
+    voices = (np.concatenate([first_d.voices, second_d.voices[later]])
+              if first_d.voices is not None and second_d.voices is not None else None)
+    diarization = replace(first_d, turns=sorted(first_d.turns + turns, key=lambda t: (t.start, t.end)), count=count,
+                          overlap_s=round(first_d.overlap_s + sum(b - a for a, b in second_d.crosstalk if a >= at), 2),
+                          crosstalk=sorted(first_d.crosstalk + [c for c in second_d.crosstalk if c[0] >= at]),
+                          overlap_note="; ".join(n for n in (first_d.overlap_note, second_d.overlap_note) if n),
+                          alternatives=[], more=None, windows=windows, voices=voices)
+    return utterances, roles, diarization
+
+
+def names_after_transfer(first: list[Utterance], first_roles: RoleResult, first_d: Diarization, joined: list[Utterance],
+                         second_roles: RoleResult, second_d: Diarization, at: float) -> tuple[dict[str, str], str]:
+    """The second run's speaker names in the first part's terms (``transferred_roles``), and a
+    doubt ("" when none). The customer is the speaker holding most of the customer's earlier
+    speech in the second run (``joined``'s utterances before ``at``); with none given (the first
+    part had no one customer), the one the second run's roles call customer. The other takes the
+    first staff member's name where their voices are alike (``SAME_STAFF_VOICE``, the clustering
+    encoder's mean voices less the call's mean), else a new name."""
+    used = {u.speaker for u in first}
+    customer_first = sorted({u.speaker for u in first if u.role == "customer"})
+    held: dict[str, float] = {}
+    for u in joined:
+        if (u.start + u.end) / 2 < at:
+            held[u.speaker] = held.get(u.speaker, 0.0) + (u.end - u.start)
+    doubt = ""
+    later = sorted({u.speaker for u in joined if (u.start + u.end) / 2 >= at})
+    if held:
+        customer = max(held, key=held.get)
+        share = held[customer] / sum(held.values())
+        if share < 0.75:
+            doubt = (f"the customer's speech before the transfer fell to more than one voice after it ({share:.0%} to one): "
+                     f"the turns after the transfer may mix the customer and the colleague")
+    else:
+        customer = next((x for x in later if x not in second_roles.staff_speakers), None)
+    every = [v for v in (first_d.voices, second_d.voices) if v is not None and len(v)]
+    centre = np.concatenate(every).mean(axis=0) if every else None
+
+    def mean_voice(utts: list[Utterance], d: Diarization, speaker: str) -> np.ndarray | None:
+        if d.voices is None or not len(d.windows) or centre is None:
+            return None
+        middles = np.array([(a + b) / 2 for a, b in d.windows]) / FRAMES_PER_S
+        inside = np.zeros(len(middles), dtype=bool)
+        for u in utts:
+            if u.speaker == speaker and (u.start + u.end) / 2 >= (at if d is second_d else 0.0):
+                inside |= (middles >= u.start) & (middles <= u.end)
+        if not inside.any():
+            return None
+        v = d.voices[inside].mean(axis=0) - centre
+        return v / max(float(np.linalg.norm(v)), 1e-9)
+
+    names: dict[str, str] = {}
+    fresh = (f"S{i}" for i in range(1, 100) if f"S{i}" not in used)
+    staff_first = first_roles.staff_speakers
+    for speaker in later:
+        if speaker == customer and len(customer_first) == 1:
+            names[speaker] = customer_first[0]
+            continue
+        if len(staff_first) == 1 and staff_first[0] not in names.values():
+            mine, theirs = mean_voice(joined, second_d, speaker), mean_voice(first, first_d, staff_first[0])
+            if mine is not None and theirs is not None and float(mine @ theirs) >= SAME_STAFF_VOICE:
+                names[speaker] = staff_first[0]
+                continue
+        names[speaker] = next(fresh)
+    return names, doubt
 
 
 def may_hold(meta: RecordingMeta, options: SpeakerOptions) -> bool:

@@ -1,0 +1,89 @@
+"""Calls transferred to a colleague: where the first staff member hands the customer over.
+
+A mono phone call that is transferred holds three voices: the staff member who answered, the
+customer, and the colleague who takes over (a specialist team, a manager). Diarized as the two
+people a call is expected to hold, the colleague's voice is folded into one of the others, often
+the customer's, and every line the colleague says after the transfer gets the customer's role
+(``bench/calls.py --transfer``: roles right on 76% of the speech time, README round 31). A call
+is taken as transferred where its words say so: a transfer line ("I'll put you through to our
+billing team") and, after a pause or a hold, the colleague introducing themselves ("you're
+through to Sam in billing", "thanks for holding, my name is ..."), or a hold after the transfer
+line with someone speaking after it. The speaker stage then diarizes the two parts as two
+calls and keeps the customer's name across them (``speakers.transferred_roles``).
+
+No model: the words, the pauses and the holds found (``hold.hold_stretches``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .records import Utterance
+
+TRANSFER = re.compile(
+    r"\b(?:(?<!a )(?<!bank )(?<!balance )(?<!wire )transfer(?:ring)?\b(?! money| funds)|(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|"
+    r"pass(?:ing)? you\b|connect(?:ing)? you (?:to|with|through)|hand(?:ing)? you over|to (?:a|my) colleague)",
+    re.IGNORECASE,
+)
+"""The first staff member's words that hand the call over."""
+INTRODUCTION = re.compile(
+    r"^\W*(?:hello|hi|hiya|good (?:morning|afternoon|evening))\b|\byou(?:'re| are) through to|"
+    r"\byou(?:'ve| have) been (?:put|transferred) through|\b(?:this is|my name is|i'm|it's) (?:\w+[ ,]+){1,3}(?:from|in|on|with|and)\b|"
+    r"\w+ speaking\b|\bthanks? (?:you )?for (?:holding|waiting)|\bmy colleague|\bi understand you've been|\b(?:team|department)\b",
+    re.IGNORECASE,
+)
+"""How the colleague who takes the call over opens it."""
+MIN_PAUSE_S = 1.0
+"""The colleague's first words follow at least this long without words after the transfer line
+(or a hold)."""
+PAUSE_WITHIN_S = 30.0
+"""... and that pause comes within this long of the transfer line (the customer may answer it)."""
+INTRO_WITHIN_S = 15.0
+"""The colleague introduces themselves within this long of their first words."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    at_s: float
+    """Where the colleague's part of the call starts (seconds): the start of their first words."""
+    reason: str
+
+
+def quoted(text: str, most: int = 60) -> str:
+    """``text`` as the reason quotes it: at most ``most`` characters, cut at a word."""
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " ..."
+
+
+def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]] = ()) -> Transfer | None:
+    """Where a mono call is handed over to a colleague, from its words (before diarization: the
+    utterances are cut by pauses only) and its holds: the first utterance after a transfer line
+    (``TRANSFER``) that follows a pause of ``MIN_PAUSE_S`` or more or a hold, when it or another
+    within ``INTRO_WITHIN_S`` opens as a colleague does (``INTRODUCTION``), or when a hold lies in
+    the pause. None: no transfer heard (a transfer line offered and not carried out, or carried
+    out with no pause and no introduction, is not one)."""
+    ordered = sorted(utterances, key=lambda u: u.start)
+    for i, u in enumerate(ordered):
+        line = TRANSFER.search(u.text)
+        if not line:
+            continue
+        ended = u.end
+        for j in range(i + 1, len(ordered)):
+            nxt = ordered[j]
+            if nxt.start - u.end > PAUSE_WITHIN_S:
+                break
+            held = [h for h in holds if ended - 0.5 <= h[0] and h[1] <= nxt.start + 0.5]
+            if nxt.start - ended >= MIN_PAUSE_S or held:
+                opening = next((v for v in ordered[j:] if v.start - nxt.start <= INTRO_WITHIN_S and INTRODUCTION.search(v.text)), None)
+                if opening is None and not held:
+                    break
+                why = f"a transfer line at {u.start:.0f} s (\"{quoted(u.text)}\")"
+                if held:
+                    why += f", a hold at {held[0][0]:.0f}-{held[-1][1]:.0f} s"
+                if opening is not None:
+                    why += f", and the colleague's opening at {opening.start:.0f} s (\"{quoted(opening.text)}\")"
+                return Transfer(round(nxt.start, 3), why)
+            ended = max(ended, nxt.end)
+        # a transfer line with no pause after it (one offered, not made): look for another
+    return None
