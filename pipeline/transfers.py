@@ -34,6 +34,16 @@ INTRODUCTION = re.compile(
     re.IGNORECASE,
 )
 """How the colleague who takes the call over opens it."""
+PUT_THROUGH = re.compile(
+    r"\b(?:transfer(?:ring)? you\b|(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|pass(?:ing)? you\b|"
+    r"connect(?:ing)? you (?:to|with|through)|hand(?:ing)? you over|to (?:a|my) colleague)",
+    re.IGNORECASE,
+)
+"""A transfer line that says the customer is being handed over (not a money transfer) ..."""
+HOLD_ON = re.compile(r"\b(?:hold|(?:on|in) the line|bear with|(?:a|one) moment|a sec(?:ond)?)\b", re.IGNORECASE)
+"""... and a request to hold on, in it or before the pause: the transfer is being made now, and
+the voice after the pause is the colleague's even where their opening is not heard as one
+(``INTRODUCTION``; Whisper tiny.en at 8 kHz hears "hello there" as "the loan there")."""
 MIN_PAUSE_S = 1.0
 """The colleague's first words follow at least this long without words after the transfer line
 (or a hold)."""
@@ -60,8 +70,9 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
     """Where a mono call is handed over to a colleague, from its words (before diarization: the
     utterances are cut by pauses only) and its holds: the first utterance after a transfer line
     (``TRANSFER``) that follows a pause of ``MIN_PAUSE_S`` or more or a hold, when it or another
-    within ``INTRO_WITHIN_S`` opens as a colleague does (``INTRODUCTION``), or when a hold lies in
-    the pause. None: no transfer heard (a transfer line offered and not carried out, or carried
+    within ``INTRO_WITHIN_S`` opens as a colleague does (``INTRODUCTION``), when a hold lies in
+    the pause, or when the line says the customer is being put through (``PUT_THROUGH``) and asks
+    them to hold on (``HOLD_ON``) before the pause. None: no transfer heard (a transfer line offered and not carried out, or carried
     out with no pause and no introduction, is not one)."""
     ordered = sorted(utterances, key=lambda u: u.start)
     for i, u in enumerate(ordered):
@@ -71,14 +82,17 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
         ended = u.end
         for j in range(i + 1, len(ordered)):
             nxt = ordered[j]
-            if nxt.start - u.end > PAUSE_WITHIN_S:
+            if ended - u.end > PAUSE_WITHIN_S:  # (the pause itself may be a long hold)
                 break
             held = [h for h in holds if ended - 0.5 <= h[0] and h[1] <= nxt.start + 0.5]
             if nxt.start - ended >= MIN_PAUSE_S or held:
                 opening = next((v for v in ordered[j:] if v.start - nxt.start <= INTRO_WITHIN_S and INTRODUCTION.search(v.text)), None)
-                if opening is None and not held:
+                asked = next((v for v in ordered[i:j] if HOLD_ON.search(v.text)), None) if PUT_THROUGH.search(u.text) else None
+                if opening is None and not held and asked is None:
                     break
                 why = f"a transfer line at {u.start:.0f} s (\"{quoted(u.text)}\")"
+                if asked is not None and opening is None and not held:
+                    why += f", the customer asked to hold on (\"{quoted(asked.text)}\") and {nxt.start - ended:.1f} s without words"
                 if held:
                     why += f", a hold at {held[0][0]:.0f}-{held[-1][1]:.0f} s"
                 if opening is not None:
