@@ -166,9 +166,11 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
       first staff member's name where the voices are alike (``SAME_STAFF_VOICE``: nobody new
       took over).
 
-    The roles' reason says where the transfer is and why, and gives both parts' reasons; the call
-    is flagged when either part is, or when the customer's earlier speech is not mostly one of
-    the second part's speakers, or that speaker's role is not the customer's."""
+    The roles after the transfer follow from the customer carried over (the second run's own
+    content cues count the customer's earlier speech: "spoke first" goes to them); where there is
+    no one customer to carry over, or their earlier speech is not mostly one voice of the second
+    run (flagged), the second run's roles stand. The roles' reason says where the transfer is and
+    why, and gives both parts' reasons; the call is flagged when either part is."""
     at = transfer.at_s
     end = len(samples) / SAMPLE_RATE + 1.0
     before = [u for u in utterances if (u.start + u.end) / 2 < at]
