@@ -60,9 +60,14 @@ class Transfer:
     reason: str
 
 
-def quoted(text: str, most: int = 60) -> str:
-    """``text`` as the reason quotes it: at most ``most`` characters, cut at a word."""
+def quoted(text: str, cue: re.Pattern | None = None, most: int = 60) -> str:
+    """``text`` as the reason quotes it: at most ``most`` characters, cut at words, from a few
+    words before where ``cue`` matches (so that the words that made the call a transfer show)."""
     text = " ".join(text.split())
+    found = cue.search(text) if cue is not None else None
+    if found is not None and found.start() > most // 2:
+        cut = text.rfind(" ", 0, found.start() - 15)
+        text = "... " + text[cut + 1:]
     return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " ..."
 
 
@@ -90,13 +95,13 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
                 asked = next((v for v in ordered[i:j] if HOLD_ON.search(v.text)), None) if PUT_THROUGH.search(u.text) else None
                 if opening is None and not held and asked is None:
                     break
-                why = f"a transfer line at {u.start:.0f} s (\"{quoted(u.text)}\")"
+                why = f"a transfer line at {u.start:.0f} s (\"{quoted(u.text, TRANSFER)}\")"
                 if asked is not None and opening is None and not held:
-                    why += f", the customer asked to hold on (\"{quoted(asked.text)}\") and {nxt.start - ended:.1f} s without words"
+                    why += f", they were asked to hold on (\"{quoted(asked.text, HOLD_ON)}\") and {nxt.start - ended:.1f} s without words"
                 if held:
                     why += f", a hold at {held[0][0]:.0f}-{held[-1][1]:.0f} s"
                 if opening is not None:
-                    why += f", and the colleague's opening at {opening.start:.0f} s (\"{quoted(opening.text)}\")"
+                    why += f", and the colleague's opening at {opening.start:.0f} s (\"{quoted(opening.text, INTRODUCTION)}\")"
                 return Transfer(round(nxt.start, 3), why)
             ended = max(ended, nxt.end)
         # a transfer line with no pause after it (one offered, not made): look for another
