@@ -248,7 +248,7 @@ NAMED_QUERIES: dict[str, Query] = {
         r"""
         WITH handed AS (
             SELECT recording_id, flagged, n_speakers, staff_speakers,
-                   CAST(regexp_extract(reason, 'transferred to a colleague at (\d+) s', 1) AS INTEGER) AS transferred_at_s
+                   CAST(regexp_extract(reason, 'transferred to a colleague at (\d+(?:\.\d+)?) s', 1) AS DOUBLE) AS transferred_at_s
             FROM role_assignment WHERE reason LIKE 'transferred to a colleague at %'),
         talk AS (
             SELECT u.recording_id,

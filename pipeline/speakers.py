@@ -218,7 +218,7 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
         method, staff, first_roles.matched_staff_id or second_roles.matched_staff_id, first_roles.similarity,
         confidence, flagged or bool(doubt),
         "; ".join(r for r in (
-            f"transferred to a colleague at {at:.0f} s ({transfer.reason}): the parts before and after it diarized as two "
+            f"transferred to a colleague at {at:.1f} s ({transfer.reason}): the parts before and after it diarized as two "
             f"calls with one customer", doubt, f"before it: {first_roles.reason}",
             f"after it (with the customer's earlier speech): {after_reason}") if r),
         n_speakers=len(speakers),

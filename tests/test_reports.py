@@ -152,7 +152,7 @@ def test_named_queries_run_and_find_the_right_interactions(store):
     insert(store, "recordings", [{"id": "v-moved", "staff_id": "ann", "started_at": now - timedelta(days=1)}])
     insert(store, "role_assignment", [{"recording_id": "v-moved", "run_id": "run-1", "method": "content", "staff_speakers": ["S1", "S3"],
                                        "flagged": False, "n_speakers": 3,
-                                       "reason": "transferred to a colleague at 40 s (a transfer line at 30 s ...): ..."}])
+                                       "reason": "transferred to a colleague at 39.6 s (a transfer line at 30 s ...): ..."}])
     insert(store, "utterances", [{"recording_id": "v-moved", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a, "end_s": b,
                                   "text": "..."} for i, (who, role, a, b) in enumerate(
                                       [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 30.0, 33.0),
@@ -160,7 +160,7 @@ def test_named_queries_run_and_find_the_right_interactions(store):
     results = {name: run_query(store, name) for name in NAMED_QUERIES}
     moved = results["transfers"][["recording_id", "transferred_at_s", "staff_before", "staff_after", "staff_talk_before_s",
                                   "staff_talk_after_s", "n_speakers", "flagged"]]
-    assert moved.values.tolist() == [["v-moved", 40, "S1", "S3", 8.0, 9.0, 3, False]]
+    assert moved.values.tolist() == [["v-moved", 39.6, "S1", "S3", 8.0, 9.0, 3, False]]
     assert results["vulnerable_customers_30d"].recording_id.tolist() == ["v-new"]
     assert results["vulnerable_customers_30d"].evidence.tolist() == [["passed away"]]
     missing = results["calls_without_disclosure"].set_index("recording_id")
