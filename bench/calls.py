@@ -287,11 +287,13 @@ def voices_of(split: str) -> list[tuple[str, str, int, int]]:
 def lines_of(split: str) -> dict[str, list[str]]:
     """The staff wordings of a split: every third wording (the 2nd, 5th, ...) of each kind is
     held out, so the test calls use phrasings the rules were not written against."""
-    out = {}
-    for kind, options in LINES.items():
-        mine = [o for i, o in enumerate(options) if (i % 3 == 1) == (split == "test")]
-        out[kind] = mine or options
-    return out
+    return {kind: wordings_of(options, split) for kind, options in LINES.items()}
+
+
+def wordings_of(options: list[str], split: str) -> list[str]:
+    """The wordings of one kind that belong to ``split``: every third (the 2nd, 5th, ...) is
+    held out; a kind with one wording keeps it in both."""
+    return [o for i, o in enumerate(options) if (i % 3 == 1) == (split == "test")] or options
 
 
 # ---- one call ---------------------------------------------------------------------------------
@@ -437,9 +439,8 @@ def with_transfer(rng: random.Random, turns: list[Turn], values: dict, after: in
     cold transfer, as when a first-line agent hands a call to a specialist team). Returns the
     turns and the index of the colleague's first turn (``bench/hold.py`` puts its hold before it)."""
     values = {**values, "team": rng.choice(TEAMS), "colleague": rng.choice([n for n in STAFF_NAMES if n != values["staff"]])}
-    mine = [[x for i, x in enumerate(lines) if (i % 3 == 1) == (split == "test")] for lines in (TRANSFER_LINES, COLLEAGUE_LINES)]
-    out = turns[: after + 1] + [Turn("staff", rng.choice(mine[0]).format(**values)),
-                                 Turn("colleague", rng.choice(mine[1]).format(**values), gap_s=2.0)]
+    out = turns[: after + 1] + [Turn("staff", rng.choice(wordings_of(TRANSFER_LINES, split)).format(**values)),
+                                 Turn("colleague", rng.choice(wordings_of(COLLEAGUE_LINES, split)).format(**values), gap_s=2.0)]
     first = len(out) - 1
     out += [Turn("colleague", t.text, t.gap_s) if t.role == "staff" else t for t in turns[after + 1 :]]
     return out, first

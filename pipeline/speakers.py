@@ -184,14 +184,13 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
         quiet = [(0.0, at)]
     else:
         anchor = [u for u in first if u.speaker == customer_first[0]]
-        quiet = [(t.start, t.end) for t in first_d.turns if t.speaker in staff_first] + [(0.0, 0.0)]
-        quiet = [(a, min(b, at)) for a, b in quiet]
+        quiet = [(t.start, min(t.end, at)) for t in first_d.turns if t.speaker in staff_first]
     joined, second_roles, second_d = diarized_roles(silenced(samples, quiet), anchor + after, meta, audio, options, voiceprints, 2,
                                                     "", "", segment_stats)
     if second_d is None or not first:
         return first + [u for u in joined if (u.start + u.end) / 2 >= at], first_roles if first else second_roles, first_d or second_d
     second = [u for u in joined if (u.start + u.end) / 2 >= at]
-    names, doubt = names_after_transfer(first, first_roles, first_d, joined, second_roles, second_d, at)
+    names, doubt = names_after_transfer(first, first_roles, first_d, customer_first, joined, second_roles, second_d, at)
     customer = customer_first[0] if anchor and not doubt else None
     if customer is not None:
         # the customer's voice carried over decides the roles after the transfer: the second run's
@@ -237,16 +236,16 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
     return utterances, roles, diarization
 
 
-def names_after_transfer(first: list[Utterance], first_roles: RoleResult, first_d: Diarization, joined: list[Utterance],
-                         second_roles: RoleResult, second_d: Diarization, at: float) -> tuple[dict[str, str], str]:
+def names_after_transfer(first: list[Utterance], first_roles: RoleResult, first_d: Diarization, customer_first: list[str],
+                         joined: list[Utterance], second_roles: RoleResult, second_d: Diarization,
+                         at: float) -> tuple[dict[str, str], str]:
     """The second run's speaker names in the first part's terms (``transferred_roles``), and a
-    doubt ("" when none). The customer is the speaker holding most of the customer's earlier
-    speech in the second run (``joined``'s utterances before ``at``); with none given (the first
+    doubt ("" when none). ``customer_first``: the first part's customer speaker(s). The customer
+    is the speaker holding most of the customer's earlier speech in the second run (``joined``'s utterances before ``at``); with none given (the first
     part had no one customer), the one the second run's roles call customer. The other takes the
     first staff member's name where their voices are alike (``SAME_STAFF_VOICE``, the clustering
     encoder's mean voices less the call's mean), else a new name."""
     used = {u.speaker for u in first}
-    customer_first = sorted({u.speaker for u in first if u.role == "customer"})
     held: dict[str, float] = {}
     for u in joined:
         if (u.start + u.end) / 2 < at:

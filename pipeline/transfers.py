@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 from .records import Utterance
 
+HANDED_OVER = (r"(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|pass(?:ing)? you\b|"
+               r"connect(?:ing)? you (?:to|with|through)|hand(?:ing)? you over|to (?:a|my) colleague")
+"""Words that hand the customer over, whatever the verb (not "walk you through")."""
 TRANSFER = re.compile(
-    r"\b(?:(?<!a )(?<!bank )(?<!balance )(?<!wire )transfer(?:ring)?\b(?! money| funds)|(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|"
-    r"pass(?:ing)? you\b|connect(?:ing)? you (?:to|with|through)|hand(?:ing)? you over|to (?:a|my) colleague)",
+    r"\b(?:(?<!a )(?<!bank )(?<!balance )(?<!wire )transfer(?:ring)?\b(?! money| funds)|" + HANDED_OVER + ")",
     re.IGNORECASE,
 )
 """The first staff member's words that hand the call over."""
@@ -34,11 +36,7 @@ INTRODUCTION = re.compile(
     re.IGNORECASE,
 )
 """How the colleague who takes the call over opens it."""
-PUT_THROUGH = re.compile(
-    r"\b(?:transfer(?:ring)? you\b|(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|pass(?:ing)? you\b|"
-    r"connect(?:ing)? you (?:to|with|through)|hand(?:ing)? you over|to (?:a|my) colleague)",
-    re.IGNORECASE,
-)
+PUT_THROUGH = re.compile(r"\b(?:transfer(?:ring)? you\b|" + HANDED_OVER + ")", re.IGNORECASE)
 """A transfer line that says the customer is being handed over (not a money transfer) ..."""
 HOLD_ON = re.compile(r"\b(?:hold|(?:on|in) the line|bear with|(?:a|one) moment|a sec(?:ond)?)\b", re.IGNORECASE)
 """... and a request to hold on, in it or before the pause: the transfer is being made now, and
@@ -81,8 +79,7 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
     out with no pause and no introduction, is not one)."""
     ordered = sorted(utterances, key=lambda u: u.start)
     for i, u in enumerate(ordered):
-        line = TRANSFER.search(u.text)
-        if not line:
+        if not TRANSFER.search(u.text):
             continue
         ended = u.end
         for j in range(i + 1, len(ordered)):
