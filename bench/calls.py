@@ -320,7 +320,10 @@ class CallTruth:
     turns the RTTM names ``customer`` too (roles are scored); empty for two people. With
     ``--transfer``: the colleague the call is transferred to, named ``staff`` in the RTTM."""
     transfer_s: float | None = None
-    """``--transfer``: where the colleague's first turn starts (seconds)."""
+    """``--transfer``: where the call goes on after it is put through (seconds): the colleague's
+    first turn (cold), the staff member's introduction of the customer to them (warm)."""
+    transfer: str = ""
+    """``--transfer``: cold or warm."""
     escalation_requested: bool = False
     resolved_on_call: bool = True
     small_talk: bool = False
@@ -432,16 +435,70 @@ COLLEAGUE_LINES = [
 only those: the 1st, 4th and 3rd now, all development wordings.)"""
 
 
-def with_transfer(rng: random.Random, turns: list[Turn], values: dict, after: int, split: str = "dev") -> tuple[list[Turn], int]:
+WARM_LINES = [
+    "I'm going to bring in a colleague from our {team} team. I'll stay on the line and introduce you, so please hold for a moment.",
+    "Let me see if someone in {team} can join us. I'll stay with you while I put you through, one moment please.",
+    "I'll transfer you to our {team} team, but I'll stay on the line to explain everything first. Please hold.",
+    "I'm going to get a colleague in {team} on the line for you, and I'll introduce you. Bear with me.",
+    "I'll put you through to {team} and stay on while I pass on the details. Please hold the line.",
+    "Let me connect you with a colleague in {team}. I'll stay on the line until they've picked up. One moment.",
+]
+"""``--transfer warm``: what the staff member says before a warm transfer (they stay on the line
+to introduce the customer); split as ``TRANSFER_LINES``."""
+HANDOVER_LINES = [
+    "Hi {colleague}, it's {staff} here. I've got {customer} on the line, who's been telling me about a problem that needs your team.",
+    "Thanks for holding. I've got {colleague} from {team} with us now. {colleague}, {customer} is calling about an issue with their account.",
+    "Hello {colleague}, I have {customer} with me. I've gone through security already, and it's one for {team}.",
+    "Right, I've got {colleague} on the line now. {colleague}, this is {customer}, they need some help from {team}.",
+    "Hi {colleague}, thanks for taking this. {customer} has been waiting a little while, and I've put some notes on the account.",
+    "Thanks for waiting. {colleague}, I have {customer} here, and I've explained that you'll be able to help.",
+]
+"""``--transfer warm``: the first staff member back on the line, introducing the customer to the colleague."""
+WARM_COLLEAGUE_LINES = [
+    "Thanks {staff}. Hello {customer}, I'm {colleague} from {team}, I'll take it from here.",
+    "Lovely, thank you {staff}. Hi {customer}, let's get this sorted out for you.",
+    "That's great, thanks {staff}, I can see the notes. Hello {customer}, how are you today?",
+    "Thank you {staff}. Good morning {customer}, {colleague} here, I'm sorry you've had to wait.",
+    "Thanks for that {staff}. Hi {customer}, I'll be looking after you from now on.",
+    "Perfect, thanks {staff}. Hello {customer}, I've got everything I need to help.",
+]
+"""``--transfer warm``: the colleague's answer to the introduction."""
+LEAVE_LINES = [
+    "Thanks {colleague}. I'll leave you in good hands, {customer}. Goodbye.",
+    "Great. I'll hand over to {colleague} now. Take care, {customer}.",
+    "Thank you both, I'll drop off the call now. Bye for now.",
+    "Brilliant, I'll let you carry on. Thanks for your patience, {customer}.",
+    "Thanks, I'll leave you to it. All the best, {customer}.",
+    "OK, I'll leave the call now. Have a good day.",
+]
+"""``--transfer warm``: the first staff member leaving the call."""
+THANKS_LINES = ["Thank you.", "Thanks, bye.", "Thanks for your help.", "OK, thank you very much."]
+
+
+def with_transfer(rng: random.Random, turns: list[Turn], values: dict, after: int, split: str = "dev",
+                  warm: bool = False) -> tuple[list[Turn], int]:
     """The same call transferred to a colleague (role ``colleague``, another staff voice) once the
     customer has told their story (turn ``after``): the staff member says they will transfer the call, and from
-    there on every staff line is the colleague's, who opens with a greeting of their own (a
-    cold transfer, as when a first-line agent hands a call to a specialist team). Returns the
-    turns and the index of the colleague's first turn (``bench/hold.py`` puts its hold before it)."""
+    there on every staff line is the colleague's. A cold transfer (as when a first-line agent
+    hands a call to a specialist team): the colleague opens with a greeting of their own. ``warm``:
+    the staff member says they will stay on the line, comes back after the pause, introduces the
+    customer to the colleague, who answers, and leaves (the customer sometimes thanks them)
+    before the colleague carries on. Returns the turns and the index of the first turn after the
+    pause (the colleague's opening; the staff member's introduction when warm: ``bench/hold.py``
+    puts its hold before it)."""
     values = {**values, "team": rng.choice(TEAMS), "colleague": rng.choice([n for n in STAFF_NAMES if n != values["staff"]])}
-    out = turns[: after + 1] + [Turn("staff", rng.choice(wordings_of(TRANSFER_LINES, split)).format(**values)),
-                                 Turn("colleague", rng.choice(wordings_of(COLLEAGUE_LINES, split)).format(**values), gap_s=2.0)]
-    first = len(out) - 1
+    if not warm:
+        out = turns[: after + 1] + [Turn("staff", rng.choice(wordings_of(TRANSFER_LINES, split)).format(**values)),
+                                     Turn("colleague", rng.choice(wordings_of(COLLEAGUE_LINES, split)).format(**values), gap_s=2.0)]
+        first = len(out) - 1
+    else:
+        out = turns[: after + 1] + [Turn("staff", rng.choice(wordings_of(WARM_LINES, split)).format(**values))]
+        first = len(out)
+        out += [Turn("staff", rng.choice(wordings_of(HANDOVER_LINES, split)).format(**values), gap_s=2.0),
+                Turn("colleague", rng.choice(wordings_of(WARM_COLLEAGUE_LINES, split)).format(**values)),
+                Turn("staff", rng.choice(wordings_of(LEAVE_LINES, split)).format(**values))]
+        if rng.random() < 0.5:
+            out.append(Turn("customer", rng.choice(THANKS_LINES)))
     out += [Turn("colleague", t.text, t.gap_s) if t.role == "staff" else t for t in turns[after + 1 :]]
     return out, first
 
@@ -461,13 +518,13 @@ def make_calls(
     same_staff: bool = False,
     channel: bool = True,
     companion: bool = False,
-    transfer: bool = False,
+    transfer: str = "",
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
     False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
     ``companion``: three people, a second customer beside the first (``with_companion``), each
-    a face-to-face conversation (the sidecars say so). ``transfer``: the call is transferred to
-    a colleague halfway (``with_transfer``); the RTTM names both staff voices ``staff``."""
+    a face-to-face conversation (the sidecars say so). ``transfer``: "cold" or "warm", the call is
+    transferred to a colleague halfway (``with_transfer``); the RTTM names both staff voices ``staff``."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
@@ -495,7 +552,7 @@ def make_calls(
         if transfer:
             other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
             vmap["colleague"], third = Voice(other[0], other[3], other[2]), other[0]
-            turns, transfer_at = with_transfer(rng, turns, values, extra["story_end"], split)
+            turns, transfer_at = with_transfer(rng, turns, values, extra["story_end"], split, warm=transfer == "warm")
         script = synthesize(turns, path, stereo=layout == "stereo", sample_rate=rate, voices=vmap, telephone=rate == 8000, seed=rng.randint(0, 10**6))
         (out / f"{name}.stm").write_text(script.to_stm(name))
         (out / f"{name}.rttm").write_text(script.to_rttm(name).replace(" companion ", " customer ").replace(" colleague ", " staff "))
@@ -511,7 +568,7 @@ def make_calls(
             sample_rate=rate, company=extra["company"], staff_voice=staff_voice[0], customer_voice=customer_voice[0], companion_voice=third,
             same_sex=staff_voice[1] == customer_voice[1], said=said, escalation_requested=extra["escalation_requested"],
             resolved_on_call=extra["resolved_on_call"], small_talk=extra["small_talk"], duration_s=round(script.duration_s, 2),
-            transfer_s=script.turns[transfer_at].start if transfer_at is not None else None,
+            transfer_s=script.turns[transfer_at].start if transfer_at is not None else None, transfer=transfer,
         )
         (out / f"{name}.truth.json").write_text(json.dumps(asdict(truth), indent=1) + "\n")
         truths.append(truth)
@@ -553,8 +610,9 @@ def main() -> None:
     parser.add_argument("--no-channel", action="store_true", help="no channel in the sidecars: only the words say it is a call")
     parser.add_argument("--companion", action="store_true",
                         help="three people: a second customer beside the first (a couple at a branch), channel face-to-face")
-    parser.add_argument("--transfer", action="store_true",
-                        help="each call transferred to a colleague (a third voice, named staff in the RTTM) once the customer has told their story")
+    parser.add_argument("--transfer", nargs="?", const="cold", default="", choices=["cold", "warm"],
+                        help="each call transferred to a colleague (a third voice, named staff in the RTTM) once the customer has told their "
+                             "story; warm: the staff member stays on the line to introduce the customer, then leaves")
     args = parser.parse_args()
     if args.transfer and (args.companion or args.layout == "stereo"):
         parser.error("--transfer goes with --layout mono and without --companion")

@@ -4,7 +4,8 @@ hold, and the recording carries the music until they come back.
 
 Each call gets one stretch of music (``--min-s`` to ``--max-s`` seconds, by a seed from the
 call's bytes) at the first change from the customer to the staff member after ``--after`` of the
-call (a call that ``bench/calls.py --transfer`` made: before the colleague's first turn): the audio from there on moves later, and so do the RTTM's and the STM's turns (the music is
+call (a call that ``bench/calls.py --transfer`` made: where it is put through, before the colleague's first
+turn, or in a warm transfer the staff member's introduction): the audio from there on moves later, and so do the RTTM's and the STM's turns (the music is
 nobody's speech: it is in no turn). The music is made, no recording of it is needed
 (``pipeline.synth.hold_music``: chords, bass, melody and hi-hat, drawn per call), at the speech's
 loudness (``--level-db`` against the speech's RMS). Telephone-band input (8 kHz or less) keeps
@@ -65,7 +66,8 @@ def hold_point(rttm: list[list[str]], after: float, duration: float) -> float | 
 
 def transfer_point(rttm: list[list[str]], transfer_s: float) -> float:
     """Where the hold goes in a transferred call (``bench/calls.py --transfer``): the middle of
-    the silence before the colleague's first turn, which starts at ``transfer_s``."""
+    the silence before the turn that starts at ``transfer_s``: the colleague's first (cold), the
+    staff member's introduction of the customer to them (warm)."""
     ended = max((float(p[3]) + float(p[4]) for p in rttm if p and p[0] == "SPEAKER" and float(p[3]) < transfer_s - 0.01), default=0.0)
     return (min(ended, transfer_s) + transfer_s) / 2
 

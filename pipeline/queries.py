@@ -243,12 +243,14 @@ NAMED_QUERIES: dict[str, Query] = {
     ),
     "transfers": Query(
         "Mono calls transferred to a colleague (found by their words: a transfer line, then after a pause or a hold "
-        "someone opening as a colleague does) and diarized as two calls with one customer: where, the staff speakers on "
-        "each side of it (the colleague is a speaker of their own), each one's talk time, and whether the roles are flagged.",
+        "someone opening as a colleague does) and diarized as two calls with one customer: where, whether it was warm (the "
+        "first staff member stayed on the line to introduce the customer to the colleague), the staff speakers on each side "
+        "of it (the colleague is a speaker of their own), each one's talk time, and whether the roles are flagged.",
         r"""
         WITH handed AS (
             SELECT recording_id, flagged, n_speakers, staff_speakers,
-                   CAST(regexp_extract(reason, 'transferred to a colleague at (\d+(?:\.\d+)?) s', 1) AS DOUBLE) AS transferred_at_s
+                   CAST(regexp_extract(reason, 'transferred to a colleague at (\d+(?:\.\d+)?) s', 1) AS DOUBLE) AS transferred_at_s,
+                   reason LIKE 'transferred to a colleague at % s (%): a warm transfer, %' AS warm
             FROM role_assignment WHERE reason LIKE 'transferred to a colleague at %'),
         talk AS (
             SELECT u.recording_id,
@@ -257,7 +259,7 @@ NAMED_QUERIES: dict[str, Query] = {
                    round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s), 1) AS staff_talk_before_s,
                    round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s), 1) AS staff_talk_after_s
             FROM utterances u JOIN handed h ON h.recording_id = u.recording_id GROUP BY 1)
-        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at, h.transferred_at_s,
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at, h.transferred_at_s, h.warm,
                t.staff_before, t.staff_after, t.staff_talk_before_s, t.staff_talk_after_s, h.n_speakers, h.flagged
         FROM handed h JOIN recordings r ON r.id = h.recording_id LEFT JOIN talk t ON t.recording_id = h.recording_id
         ORDER BY r.started_at, r.id

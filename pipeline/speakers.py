@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced
+from .speaker_models import encoder_setting
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
@@ -106,16 +107,19 @@ def attribute_speakers(
 
 def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: RecordingMeta, audio: DecodedAudio,
                    options: SpeakerOptions, voiceprints, expected: int | None, two_sided: str, taken_as: str,
-                   segment_stats: dict | None) -> tuple[list[Utterance], RoleResult, Diarization | None]:
+                   segment_stats: dict | None, given: int | None = None) -> tuple[list[Utterance], RoleResult, Diarization | None]:
     """A mono recording's (or part's: ``samples`` silenced elsewhere) speakers and roles: diarized,
-    its turns chosen with the words, roles given, and the flags and doubts that go with them."""
+    its turns chosen with the words, roles given, and the flags and doubts that go with them.
+    ``given``: the count to diarize into, whatever the metadata says, with the phone call's
+    encoder (CAM++ under ``auto``)."""
     diarization, chosen = None, ""
     if options.diarization and utterances:
+        model = options.speaker_model if given is None or encoder_setting(options.speaker_model) != "auto" else "campplus"
         diarization = diarize_full(
-            samples, n_speakers=meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
+            samples, n_speakers=given or meta.n_speakers or None, expected=expected, source_rate=audio.info.sample_rate,
             two_sided=bool(two_sided),
             options=DiarizeOptions(max_speakers=options.max_speakers, min_speakers=min_speakers(meta),
-                                   encoder=options.speaker_model, **({} if options.crosstalk else {"crosstalk_gap_s": 0.0})),
+                                   encoder=model, **({} if options.crosstalk else {"crosstalk_gap_s": 0.0})),
         )
         diarization, utterances, chosen = choose_turns(diarization, utterances, options.utterance_gap_s, segment_stats)
     utterances, roles = assign_roles(
@@ -141,6 +145,10 @@ def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: Recor
     return utterances, roles, diarization
 
 
+WARM_WITHIN_S = 40.0
+"""``transferred_roles``: a warm transfer's first staff member speaks within this long after it ..."""
+WARM_MIN_S = 5.0
+"""... for at least this long (their voice of three, the customer's and the colleague's the others)."""
 SAME_STAFF_VOICE = 0.3
 """``transferred_roles``: the staff voices before and after a transfer are one person's when the
 cosine of their mean voices (the clustering encoder's windows, less the mean of every window of
@@ -166,6 +174,13 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
       first staff member's name where the voices are alike (``SAME_STAFF_VOICE``: nobody new
       took over).
 
+    A warm transfer, where the first staff member stays on to introduce the customer to the
+    colleague and then leaves, holds three voices after it, which two cannot: the part after it
+    is first diarized as three voices with both people's earlier speech, and that run is kept
+    where the voice holding most of the first staff member's earlier speech speaks at least
+    ``WARM_MIN_S`` within ``WARM_WITHIN_S`` after the transfer (the first staff member keeps
+    their name, the colleague is new); otherwise the two-voice run above.
+
     The roles after the transfer follow from the customer carried over (the second run's own
     content cues count the customer's earlier speech: "spoke first" goes to them); where there is
     no one customer to carry over, or their earlier speech is not mostly one voice of the second
@@ -185,12 +200,30 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
     else:
         anchor = [u for u in first if u.speaker == customer_first[0]]
         quiet = [(t.start, min(t.end, at)) for t in first_d.turns if t.speaker in staff_first]
-    joined, second_roles, second_d = diarized_roles(silenced(samples, quiet), anchor + after, meta, audio, options, voiceprints, 2,
-                                                    "", "", segment_stats)
+    joined = None
+    stayed = 0.0
+    if anchor and len(staff_first) == 1:
+        # first as a warm transfer: both people's earlier speech with the part after it, three
+        # voices; taken where the first staff member's voice stays on after the transfer
+        # (introducing the customer to the colleague), which two voices cannot hold
+        staff_anchor = [u for u in first if u.speaker in staff_first]
+        joined3, roles3, d3 = diarized_roles(samples, anchor + staff_anchor + after, meta, audio, options, voiceprints, 2, "", "",
+                                             segment_stats, given=3)
+        held, staff_held = anchor_holders(first, customer_first, joined3, at)
+        if d3 is not None and staff_held:
+            customer3, staff3 = max(held, key=held.get, default=None), max(staff_held, key=staff_held.get)
+            stayed = sum(min(u.end, at + WARM_WITHIN_S) - max(u.start, at) for u in joined3
+                         if u.speaker == staff3 != customer3 and u.end > at and u.start < at + WARM_WITHIN_S)
+            if stayed >= WARM_MIN_S:
+                joined, second_roles, second_d = joined3, roles3, d3
+    three = joined is not None
+    if joined is None:
+        joined, second_roles, second_d = diarized_roles(silenced(samples, quiet), anchor + after, meta, audio, options, voiceprints,
+                                                        2, "", "", segment_stats)
     if second_d is None or not first:
         return first + [u for u in joined if (u.start + u.end) / 2 >= at], first_roles if first else second_roles, first_d or second_d
     second = [u for u in joined if (u.start + u.end) / 2 >= at]
-    names, doubt = names_after_transfer(first, first_roles, first_d, customer_first, joined, second_roles, second_d, at)
+    names, doubt = names_after_transfer(first, first_roles, first_d, customer_first, joined, second_roles, second_d, at, three)
     customer = customer_first[0] if anchor and not doubt else None
     if customer is not None:
         # the customer's voice carried over decides the roles after the transfer: the second run's
@@ -209,6 +242,14 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
         confidence, flagged = min(first_roles.confidence, second_roles.confidence), first_roles.flagged or second_roles.flagged
     second = [replace(u, speaker=names.get(u.speaker, u.speaker),
                       words=[replace(w, speaker=names.get(w.speaker, w.speaker)) for w in u.words]) for u in second]
+    if three and customer is not None:
+        # the second run's own roles (three voices, its content cues counting both people's
+        # earlier speech) say nothing here: flag what the carried roles show instead
+        check = RoleResult("content", second_staff)
+        flag_script(check, second)
+        flag_sentence_cuts(check, second, options.utterance_gap_s)
+        flagged = first_roles.flagged or check.flagged
+        after_reason = "; ".join(r for r in (carried, check.reason) if r)
     utterances = [replace(u, index=i) for i, u in enumerate(sorted(first + second, key=lambda u: (u.start, u.end)))]
     turns = [replace(t, start=max(t.start, at), speaker=names.get(t.speaker, t.speaker)) for t in second_d.turns if t.end > at]
     staff = list(dict.fromkeys(first_roles.staff_speakers + second_staff))
@@ -217,9 +258,11 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
         method, staff, first_roles.matched_staff_id or second_roles.matched_staff_id, first_roles.similarity,
         confidence, flagged or bool(doubt),
         "; ".join(r for r in (
-            f"transferred to a colleague at {at:.1f} s ({transfer.reason}): the parts before and after it diarized as two "
-            f"calls with one customer", doubt, f"before it: {first_roles.reason}",
-            f"after it (with the customer's earlier speech): {after_reason}") if r),
+            f"transferred to a colleague at {at:.1f} s ({transfer.reason}): " + (
+                f"a warm transfer, the first staff member's voice staying on for {stayed:.0f} s after it: the part before it "
+                f"diarized alone, the part after it with both people's earlier speech as three voices" if three else
+                "the parts before and after it diarized as two calls with one customer"), doubt, f"before it: {first_roles.reason}",
+            f"after it (with {'both people' if three else 'the customer'}'s earlier speech): {after_reason}") if r),
         n_speakers=len(speakers),
     )
     count = SpeakerCount(len(speakers), min(first_d.count.confidence, second_d.count.confidence),
@@ -236,9 +279,26 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
     return utterances, roles, diarization
 
 
+def anchor_holders(first: list[Utterance], customer_first: list[str], joined: list[Utterance],
+                   at: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds of the speech before ``at`` that each speaker of a run over the whole call
+    (``joined``) holds: of the customer's (``customer_first``, the first part's customer speaker)
+    and of the first staff member's (every other first-part speaker; nothing when
+    ``customer_first`` is empty: all of it counts as the customer's)."""
+    held: dict[str, float] = {}
+    staff_held: dict[str, float] = {}
+    for u in joined:
+        middle = (u.start + u.end) / 2
+        if middle < at:
+            whose = next((v.speaker for v in first if v.start - 0.05 <= middle <= v.end + 0.05), None) if customer_first else None
+            into = staff_held if whose is not None and whose not in customer_first else held
+            into[u.speaker] = into.get(u.speaker, 0.0) + (u.end - u.start)
+    return held, staff_held
+
+
 def names_after_transfer(first: list[Utterance], first_roles: RoleResult, first_d: Diarization, customer_first: list[str],
                          joined: list[Utterance], second_roles: RoleResult, second_d: Diarization,
-                         at: float) -> tuple[dict[str, str], str]:
+                         at: float, three: bool = False) -> tuple[dict[str, str], str]:
     """The second run's speaker names in the first part's terms (``transferred_roles``), and a
     doubt ("" when none). ``customer_first``: the first part's customer speaker(s). The customer
     is the speaker holding most of the customer's earlier speech in the second run (``joined``'s utterances before ``at``); with none given (the first
@@ -246,10 +306,7 @@ def names_after_transfer(first: list[Utterance], first_roles: RoleResult, first_
     first staff member's name where their voices are alike (``SAME_STAFF_VOICE``, the clustering
     encoder's mean voices less the call's mean), else a new name."""
     used = {u.speaker for u in first}
-    held: dict[str, float] = {}
-    for u in joined:
-        if (u.start + u.end) / 2 < at:
-            held[u.speaker] = held.get(u.speaker, 0.0) + (u.end - u.start)
+    held, staff_held = anchor_holders(first, customer_first if three else [], joined, at)
     doubt = ""
     later = sorted({u.speaker for u in joined if (u.start + u.end) / 2 >= at})
     if held:
@@ -279,9 +336,13 @@ def names_after_transfer(first: list[Utterance], first_roles: RoleResult, first_
     names: dict[str, str] = {}
     fresh = (f"S{i}" for i in range(1, 100) if f"S{i}" not in used)
     staff_first = first_roles.staff_speakers
+    first_staff = max(staff_held, key=staff_held.get) if staff_held and len(first_roles.staff_speakers) == 1 else None
     for speaker in later:
         if speaker == customer and len(customer_first) == 1:
             names[speaker] = customer_first[0]
+            continue
+        if speaker == first_staff != customer:
+            names[speaker] = first_roles.staff_speakers[0]
             continue
         if len(staff_first) == 1 and staff_first[0] not in names.values():
             mine, theirs = mean_voice(joined, second_d, speaker), mean_voice(first, first_d, staff_first[0])

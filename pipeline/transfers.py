@@ -24,8 +24,12 @@ from .records import Utterance
 HANDED_OVER = (r"(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|pass(?:ing)? you\b|"
                r"connect(?:ing)? you (?:to|with|through)|hand(?:ing)? you over|to (?:a|my) colleague")
 """Words that hand the customer over, whatever the verb (not "walk you through")."""
+BRINGS_IN = (r"\b(?:bring|get|conference) (?:in |on )?(?:a |my |one of (?:my|our) )?(?:colleague|manager|supervisor|team leader|specialist)s?\b"
+             r"(?! to (?:call|ring|phone|email|contact|get back))|\bjoin (?:us|the call)\b|\bintroduce you\b")
+"""Words that bring someone else onto the call (a warm transfer: the staff member stays to
+introduce the customer, then leaves; or a manager joins), not those of a call back."""
 TRANSFER = re.compile(
-    r"\b(?:(?<!a )(?<!bank )(?<!balance )(?<!wire )transfer(?:ring)?\b(?! money| funds)|" + HANDED_OVER + ")",
+    r"\b(?:(?<!a )(?<!bank )(?<!balance )(?<!wire )transfer(?:ring)?\b(?! money| funds)|" + HANDED_OVER + "|" + BRINGS_IN + ")",
     re.IGNORECASE,
 )
 """The first staff member's words that hand the call over."""
@@ -36,7 +40,7 @@ INTRODUCTION = re.compile(
     re.IGNORECASE,
 )
 """How the colleague who takes the call over opens it."""
-PUT_THROUGH = re.compile(r"\b(?:transfer(?:ring)? you\b|" + HANDED_OVER + ")", re.IGNORECASE)
+PUT_THROUGH = re.compile(r"\b(?:transfer(?:ring)? you\b|" + HANDED_OVER + "|" + BRINGS_IN + ")", re.IGNORECASE)
 """A transfer line that says the customer is being handed over (not a money transfer) ..."""
 HOLD_ON = re.compile(r"\b(?:hold|(?:on|in) the line|bear with|(?:a|one) moment|a sec(?:ond)?)\b", re.IGNORECASE)
 """... and a request to hold on, in it or before the pause: the transfer is being made now, and

@@ -157,10 +157,21 @@ def test_named_queries_run_and_find_the_right_interactions(store):
                                   "text": "..."} for i, (who, role, a, b) in enumerate(
                                       [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 30.0, 33.0),
                                        ("S3", "staff", 40.0, 49.0), ("S2", "customer", 51.0, 53.0)])])
+    # a warm transfer at 20 s: the first staff member stays on to introduce the customer
+    insert(store, "recordings", [{"id": "v-warm", "staff_id": "ann", "started_at": now - timedelta(hours=2)}])
+    insert(store, "role_assignment", [{"recording_id": "v-warm", "run_id": "run-1", "method": "content", "staff_speakers": ["S1", "S3"],
+                                       "flagged": False, "n_speakers": 3,
+                                       "reason": "transferred to a colleague at 20.0 s (a transfer line at 12 s ...): a warm transfer, the "
+                                                 "first staff member's voice staying on for 9 s after it: ..."}])
+    insert(store, "utterances", [{"recording_id": "v-warm", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a, "end_s": b,
+                                  "text": "..."} for i, (who, role, a, b) in enumerate(
+                                      [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 20.0, 29.0),
+                                       ("S3", "staff", 30.0, 40.0)])])
     results = {name: run_query(store, name) for name in NAMED_QUERIES}
-    moved = results["transfers"][["recording_id", "transferred_at_s", "staff_before", "staff_after", "staff_talk_before_s",
+    moved = results["transfers"][["recording_id", "transferred_at_s", "warm", "staff_before", "staff_after", "staff_talk_before_s",
                                   "staff_talk_after_s", "n_speakers", "flagged"]]
-    assert moved.values.tolist() == [["v-moved", 39.6, "S1", "S3", 8.0, 9.0, 3, False]]
+    assert moved.values.tolist() == [["v-moved", 39.6, False, "S1", "S3", 8.0, 9.0, 3, False],
+                                     ["v-warm", 20.0, True, "S1", "S1, S3", 5.0, 19.0, 3, False]]
     assert results["vulnerable_customers_30d"].recording_id.tolist() == ["v-new"]
     assert results["vulnerable_customers_30d"].evidence.tolist() == [["passed away"]]
     missing = results["calls_without_disclosure"].set_index("recording_id")

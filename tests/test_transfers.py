@@ -50,6 +50,9 @@ def test_a_transfer_line_then_a_pause_and_a_colleague_opening_is_a_transfer() ->
     [(10.0, 14.0, "Let me walk you through the steps."), (16.0, 19.0, "Hello, is that the right screen?")],
     # a customer's bank transfer
     [(10.0, 14.0, "I made a bank transfer last week."), (16.0, 19.0, "Good morning to you too.")],
+    # a manager to call back later, not brought onto the call
+    [(10.0, 14.0, "I'll get my manager to call you back this afternoon, please hold while I book it."),
+     (17.0, 20.0, "Thanks for holding, that's booked in for three o'clock.")],
 ])
 def test_what_is_not_a_transfer(lines) -> None:
     assert transfer_point(said(*lines)) is None
@@ -63,6 +66,18 @@ def test_being_put_through_and_asked_to_hold_on_is_enough() -> None:
     # a money transfer and a moment's wait is not a hand-over
     assert transfer_point(said((10.0, 14.0, "Can I transfer money to my son?"), (14.2, 15.5, "One moment, let me check."),
                                (17.0, 20.0, "The loan there is fine.")) ) is None
+
+
+def test_a_colleague_brought_onto_the_call_is_a_transfer() -> None:
+    # a warm transfer: the staff member stays on to introduce the customer, and is the first voice after the pause
+    found = transfer_point(said((10.0, 15.0, "I'm going to bring in a colleague from our billing team and introduce you."),
+                                (15.2, 16.0, "Please hold for a moment."),
+                                (18.0, 23.0, "Hi Sam, I've got Mrs Jones on the line about a double payment."),
+                                (23.5, 26.0, "Thanks Priya. Hello Mrs Jones, I'll take it from here.")))
+    assert found is not None and found.at_s == 18.0 and "bring in a colleague" in found.reason
+    found = transfer_point(said((10.0, 14.0, "Let me see if my supervisor can join us, one moment."),
+                                (16.0, 19.0, "Hello, you're through to the team leader.")))
+    assert found is not None and found.at_s == 16.0
 
 
 def test_a_hold_after_the_transfer_line_is_enough() -> None:
@@ -83,6 +98,22 @@ def test_bench_calls_hands_the_staff_lines_after_the_story_to_the_colleague() ->
     assert first == 6 and out[6].role == "colleague" and out[6].gap_s == 2.0
     assert [t.role for t in out[7:]] == ["colleague", "colleague", "customer", "colleague"]
     assert [t.text for t in out[7:]] == [t.text for t in turns[5:]]
+
+
+def test_bench_calls_warm_transfer_keeps_the_staff_member_on_to_introduce_the_customer() -> None:
+    turns = [Turn("staff", "Good morning."), Turn("customer", "I'm here about my bill."), Turn("staff", "Your full name?"),
+             Turn("customer", "Jo Bloggs."), Turn("customer", "It doubled since March."), Turn("staff", "I'm sorry."),
+             Turn("staff", "I've logged it."), Turn("customer", "Thanks."), Turn("staff", "Goodbye.")]
+    values = {"staff": "Priya", "company": "Castlegate Bank", "customer": "Jo Bloggs"}
+    out, first = calls.with_transfer(random.Random(0), turns, values, after=4, split="dev", warm=True)
+    assert out[:5] == turns[:5] and first == 6
+    assert out[5].role == "staff" and out[5].text in [x.format(team=t) for x in calls.WARM_LINES[0::3] + calls.WARM_LINES[2::3]
+                                                     for t in calls.TEAMS]
+    # the staff member comes back after the pause, introduces the customer, hears the colleague and leaves
+    assert [t.role for t in out[6:9]] == ["staff", "colleague", "staff"] and out[6].gap_s == 2.0 and "Jo Bloggs" in out[6].text
+    rest = out[9:] if out[9].role == "colleague" else out[10:]
+    assert [t.role for t in rest] == ["colleague", "colleague", "customer", "colleague"]
+    assert [t.text for t in rest] == [t.text for t in turns[5:]]
 
 
 CALL = [
@@ -140,3 +171,37 @@ def test_a_transferred_call_keeps_the_colleague_on_the_staff_side(transferred_ca
     # the setting off: diarized as one two-person call, as before
     off = attribute_speakers(audio, transcript, meta, SpeakerOptions(transfers=False))
     assert "transferred" not in off.roles.reason and off.roles.n_speakers == 2
+
+
+WARM_CALL = CALL[:7] + [
+    Turn("staff", "I'm going to bring in a colleague from our payments team and introduce you. Please hold for a moment."),
+    Turn("staff", "Hi Priya, it's Gareth. I've got Margaret Ellison on the line, who was charged twice for her insurance.", gap_s=2.5),
+    Turn("colleague", "Thanks Gareth. Hello Margaret, I'm Priya from payments, I'll take it from here."),
+    Turn("staff", "Thank you. I'll leave you in good hands, Margaret. Goodbye."),
+    Turn("customer", "Thank you, goodbye."),
+    Turn("colleague", "So I can see the second payment on the fourth. I've refunded it and the overdraft fee today."),
+] + CALL[11:]
+
+
+def test_a_warm_transfer_keeps_the_staff_member_who_stayed_on(tmp_path) -> None:
+    from pipeline.settings import Settings
+    from pipeline.transcribe import TranscribeOptions, transcribe
+
+    path = tmp_path / "warm.wav"
+    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70),
+              "colleague": Voice("en-gb-x-rp+f2", 155, 65)}
+    script = synthesize(WARM_CALL, path, stereo=False, sample_rate=8000, voices=voices, telephone=True, seed=5)
+    path.with_suffix(".rttm").write_text(script.to_rttm("warm").replace(" colleague ", " staff "))
+    path.with_suffix(".json").write_text('{"channel": "phone"}\n')
+    audio, meta = load_recording(path)
+    transcript = transcribe(audio, TranscribeOptions.from_settings(Settings()))
+    result = attribute_speakers(audio, transcript, meta, SpeakerOptions())
+    assert "a warm transfer" in result.roles.reason
+    assert result.roles.n_speakers == 3 and len(result.roles.staff_speakers) == 2
+    back = next(t for t in script.turns if t.role == "staff" and t.start > 20 and "Hi Priya" in t.text)
+    before = {u.speaker for u in result.utterances if u.end <= back.start - 1.0 and u.role == "staff"}
+    # the staff member who stayed on is heard after the transfer under their own name
+    stayed = [u for u in result.utterances if back.start - 0.5 <= u.start and u.end <= back.end + 0.5]
+    assert stayed and {u.speaker for u in stayed} <= before
+    share = role_accuracy(role_spans(result.utterances, result.turns), reference_of(path.with_suffix(".rttm"), path))["share"]
+    assert share >= 0.85
