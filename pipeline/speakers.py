@@ -20,7 +20,7 @@ from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Trans
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer)
 from .transcribe import build_utterances
-from .transfers import Transfer, transfer_point
+from .transfers import Transfer, heard_by_voice, transfer_point
 from .voiceprints import Voiceprint
 
 
@@ -37,8 +37,9 @@ class SpeakerOptions:
     """Find hold music (``hold.hold_stretches``; on each channel of a stereo recording) and leave it,
     and the recorded announcements over it, out of the two people's voices and roles."""
     transfers: bool = True
-    """A mono phone call transferred to a colleague (``transfers.transfer_point``) is diarized as
-    two calls with one customer (``transferred_roles``)."""
+    """A mono phone call transferred to a colleague (``transfers.transfer_point``; or, where its
+    roles are flagged, ``transfers.heard_by_voice``) is diarized as two calls with one customer
+    (``transferred_roles``)."""
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
@@ -87,11 +88,19 @@ def attribute_speakers(
         two_sided, taken_as = ("", "") if expected else two_people_by_words(meta, audio, utterances, options.utterance_gap_s)
         if taken_as:
             expected = 2
-        transfer = (transfer_point(utterances, holds) if options.transfers and options.diarization and expected == 2
-                    and not meta.n_speakers and min_speakers(meta) == 1 else None)
+        may_transfer = options.transfers and options.diarization and expected == 2 and not meta.n_speakers and min_speakers(meta) == 1
+        transfer = transfer_point(utterances, holds) if may_transfer else None
         if transfer is None:
+            heard = utterances
             utterances, roles, diarization = diarized_roles(samples, utterances, meta, audio, options, voiceprints, expected,
                                                             two_sided, taken_as, transcript.segment_stats)
+            # roles in doubt: did the voices hand over where the words did not say so?
+            transfer = (heard_by_voice(heard, diarization.voices, diarization.windows, FRAMES_PER_S)
+                        if may_transfer and roles.flagged and diarization is not None else None)
+            if transfer is not None:
+                utterances, roles, diarization = transferred_roles(samples, heard, transfer, meta, audio, options, voiceprints,
+                                                                   transcript.segment_stats)
+                roles.flagged = True  # a guess from the voices alone, for a call whose roles were in doubt: still one to check
         else:
             utterances, roles, diarization = transferred_roles(samples, utterances, transfer, meta, audio, options, voiceprints,
                                                                transcript.segment_stats)

@@ -9,9 +9,13 @@ is taken as transferred where its words say so: a transfer line ("I'll put you t
 billing team") and, after a pause or a hold, the colleague introducing themselves ("you're
 through to Sam in billing", "thanks for holding, my name is ..."), or a hold after the transfer
 line with someone speaking after it. The speaker stage then diarizes the two parts as two
-calls and keeps the customer's name across them (``speakers.transferred_roles``).
+calls and keeps the customer's name across them (``speakers.transferred_roles``). Where the
+words say nothing (Whisper garbles the line) and the roles come out flagged, the voices of the
+two-voice diarization may still show one staff voice handing over to another
+(``heard_by_voice``).
 
-No model: the words, the pauses and the holds found (``hold.hold_stretches``).
+No model of its own: the words, the pauses and the holds found (``hold.hold_stretches``), and
+the speaker encoder's windows.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from .diarize import kmeans
 from .records import Utterance
 
 HANDED_OVER = (r"(?<!walk )(?<!talk )(?<!take )(?<!guide )you(?:r call)? through\b|pass(?:ing)? you\b|"
@@ -107,3 +114,62 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
             ended = max(ended, nxt.end)
         # a transfer line with no pause after it (one offered, not made): look for another
     return None
+
+
+VOICE_PURITY = 0.84
+"""``voice_handover``: the share, at least, of each of the two staff voices' windows on their
+own side of the point (the customer's voice, the third, on both sides). Seed 65's 40 warm
+transfers (8 kHz, CAM++ windows of the two-voice diarization): 0.60-0.91, 27 at 0.84 or more;
+seed 55's 40 calls with no transfer: 0.50-0.79 (README, round 32)."""
+VOICE_MIN_WINDOWS = 15
+"""Each of the three voices holds at least this many windows (12 s of speech)."""
+VOICE_SPAN = 0.25
+"""The voice found on both sides (the customer's) has at least this share of its windows on each."""
+
+
+def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float = 100.0) -> tuple[float, float] | None:
+    """Where one voice hands over to another in a mono call, by the voices alone: the call's
+    embedding windows clustered into three (k-means of the voices less their mean), one voice
+    speaks before a point and another after it while the third speaks on both sides (a customer
+    handed from one staff member to another). Returns (purity, seconds) for the best point in
+    the middle of the call (20-90%): purity is the smaller of the two voices' shares on their
+    own side; None where there are too few windows or a voice too small."""
+    if voices is None or len(voices) < 3 * VOICE_MIN_WINDOWS:
+        return None
+    v = np.asarray(voices, dtype=np.float64)
+    v = v - v.mean(axis=0)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+    labels = kmeans(v, 3)
+    if min(int((labels == j).sum()) for j in range(3)) < VOICE_MIN_WINDOWS:
+        return None
+    middles = np.array([(a + b) / 2 for a, b in windows]) / frames_per_s
+    end = float(middles.max())
+    best: tuple[float, float] | None = None
+    for t in np.unique(middles):
+        if not 0.2 * end <= t <= 0.9 * end:
+            continue
+        before = [float((middles[labels == j] < t).mean()) for j in range(3)]
+        for early in range(3):
+            for late in range(3):
+                other = 3 - early - late
+                if early == late or not VOICE_SPAN <= before[other] <= 1 - VOICE_SPAN:
+                    continue
+                purity = min(before[early], 1 - before[late])
+                if best is None or purity > best[0]:
+                    best = (purity, float(t))
+    return best
+
+
+def heard_by_voice(utterances: list[Utterance], voices, windows, frames_per_s: float = 100.0) -> Transfer | None:
+    """A transfer the words did not say (Whisper may garble the transfer line) but the voices
+    do (``voice_handover`` at ``VOICE_PURITY`` or more): it starts at the first utterance that
+    starts at the handover point or after it (less half a second)."""
+    found = voice_handover(voices, windows, frames_per_s)
+    if found is None or found[0] < VOICE_PURITY:
+        return None
+    purity, t = found
+    start = next((u.start for u in sorted(utterances, key=lambda u: u.start) if u.start >= t - 0.5), None)
+    if start is None:
+        return None
+    return Transfer(round(start, 3), f"no transfer heard in the words, but one staff voice before it and another after it, the "
+                                     f"customer's on both sides ({purity:.0%} of each staff voice's speech on its own side)")

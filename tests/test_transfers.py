@@ -205,3 +205,33 @@ def test_a_warm_transfer_keeps_the_staff_member_who_stayed_on(tmp_path) -> None:
     assert stayed and {u.speaker for u in stayed} <= before
     share = role_accuracy(role_spans(result.utterances, result.turns), reference_of(path.with_suffix(".rttm"), path))["share"]
     assert share >= 0.85
+
+
+def voices_in_time(order: str, seed: int = 0, per_s: float = 1.25):
+    """Made-up embedding windows (one every 0.8 s) of the voices in ``order`` ('c' customer, 'a'
+    and 'b' two staff voices), each voice a direction of its own with noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centre = {k: rng.normal(size=192) for k in "abc"}
+    voices = np.stack([centre[k] + 0.6 * rng.normal(size=192) for k in order])
+    windows = [(int(i * 80), int(i * 80 + 140)) for i in range(len(order))]
+    return voices, windows
+
+
+def test_a_staff_voice_handing_over_to_another_is_heard_by_the_voices() -> None:
+    from pipeline.transfers import VOICE_PURITY, heard_by_voice, voice_handover
+
+    # staff member a and the customer for 40 windows, then staff member b and the customer
+    order = "ac" * 20 + "bc" * 20
+    purity, at = voice_handover(*voices_in_time(order))
+    assert purity >= VOICE_PURITY and abs(at - 40 * 0.8) <= 1.0
+    lines = said((10.0, 14.0, "How can I help?"), (31.0, 33.0, "Right."), (32.4, 36.0, "Hello, it's Sam now."))
+    found = heard_by_voice(lines, *voices_in_time(order))
+    assert found is not None and found.at_s == 32.4 and "no transfer heard in the words" in found.reason
+    # one staff member and the customer all through: no handover
+    same = voice_handover(*voices_in_time("ac" * 40))
+    assert same is None or same[0] < VOICE_PURITY
+    assert heard_by_voice(lines, *voices_in_time("ac" * 40)) is None
+    # too little speech to tell
+    assert voice_handover(*voices_in_time("acbc" * 5)) is None
