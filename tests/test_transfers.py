@@ -134,20 +134,24 @@ CALL = [
 ]
 
 
-@pytest.fixture(scope="module")
-def transferred_call(tmp_path_factory):
+def spoken(turns: list[Turn], path: Path, seed: int):
+    """``turns`` spoken as a mono 8 kHz phone call at ``path`` (staff, customer and colleague
+    voices; the RTTM names the colleague staff), transcribed: (path, transcript, script)."""
     from pipeline.settings import Settings
     from pipeline.transcribe import TranscribeOptions, transcribe
 
-    folder = tmp_path_factory.mktemp("transfer")
-    path = folder / "transferred.wav"
     voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70),
               "colleague": Voice("en-gb-x-rp+f2", 155, 65)}
-    script = synthesize(CALL, path, stereo=False, sample_rate=8000, voices=voices, telephone=True, seed=4)
-    path.with_suffix(".rttm").write_text(script.to_rttm("transferred").replace(" colleague ", " staff "))
+    script = synthesize(turns, path, stereo=False, sample_rate=8000, voices=voices, telephone=True, seed=seed)
+    path.with_suffix(".rttm").write_text(script.to_rttm(path.stem).replace(" colleague ", " staff "))
     path.with_suffix(".json").write_text('{"channel": "phone"}\n')
     audio, _ = load_recording(path)
     return path, transcribe(audio, TranscribeOptions.from_settings(Settings())), script
+
+
+@pytest.fixture(scope="module")
+def transferred_call(tmp_path_factory):
+    return spoken(CALL, tmp_path_factory.mktemp("transfer") / "transferred.wav", seed=4)
 
 
 def test_a_transferred_call_keeps_the_colleague_on_the_staff_side(transferred_call) -> None:
@@ -184,17 +188,8 @@ WARM_CALL = CALL[:7] + [
 
 
 def test_a_warm_transfer_keeps_the_staff_member_who_stayed_on(tmp_path) -> None:
-    from pipeline.settings import Settings
-    from pipeline.transcribe import TranscribeOptions, transcribe
-
-    path = tmp_path / "warm.wav"
-    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70),
-              "colleague": Voice("en-gb-x-rp+f2", 155, 65)}
-    script = synthesize(WARM_CALL, path, stereo=False, sample_rate=8000, voices=voices, telephone=True, seed=5)
-    path.with_suffix(".rttm").write_text(script.to_rttm("warm").replace(" colleague ", " staff "))
-    path.with_suffix(".json").write_text('{"channel": "phone"}\n')
+    path, transcript, script = spoken(WARM_CALL, tmp_path / "warm.wav", seed=5)
     audio, meta = load_recording(path)
-    transcript = transcribe(audio, TranscribeOptions.from_settings(Settings()))
     result = attribute_speakers(audio, transcript, meta, SpeakerOptions())
     assert "a warm transfer" in result.roles.reason
     assert result.roles.n_speakers == 3 and len(result.roles.staff_speakers) == 2
