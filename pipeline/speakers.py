@@ -94,13 +94,17 @@ def attribute_speakers(
             heard = utterances
             utterances, roles, diarization = diarized_roles(samples, utterances, meta, audio, options, voiceprints, expected,
                                                             two_sided, taken_as, transcript.segment_stats)
-            # roles in doubt: did the voices hand over where the words did not say so?
+            # did the voices hand over where the words did not say so?
             transfer = (heard_by_voice(heard, diarization.voices, diarization.windows, FRAMES_PER_S)
-                        if may_transfer and roles.flagged and diarization is not None else None)
-            if transfer is not None:
+                        if may_transfer and diarization is not None else None)
+            if transfer is not None and roles.flagged:  # roles in doubt already: diarized as transferred
                 utterances, roles, diarization = transferred_roles(samples, heard, transfer, meta, audio, options, voiceprints,
                                                                    transcript.segment_stats)
-                roles.flagged = True  # a guess from the voices alone, for a call whose roles were in doubt: still one to check
+                roles.flagged = True  # a guess from the voices alone: still one to check
+            elif transfer is not None:  # roles sure by their own measures: left as they are, but to be checked
+                roles.flagged = True
+                roles.reason = "; ".join(r for r in (roles.reason, f"the voices may hand over to a colleague at {transfer.at_s:.1f} s "
+                                                                   f"({transfer.reason}): roles left as two people's") if r)
         else:
             utterances, roles, diarization = transferred_roles(samples, utterances, transfer, meta, audio, options, voiceprints,
                                                                transcript.segment_stats)
