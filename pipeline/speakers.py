@@ -39,7 +39,8 @@ class SpeakerOptions:
     transfers: bool = True
     """A mono phone call transferred to a colleague (``transfers.transfer_point``; or, where its
     roles are flagged, ``transfers.heard_by_voice``) is diarized as two calls with one customer
-    (``transferred_roles``)."""
+    (``transferred_roles``); a call whose roles are not flagged but whose voices hand over is
+    flagged, its roles left as they are."""
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":

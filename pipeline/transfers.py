@@ -10,9 +10,9 @@ billing team") and, after a pause or a hold, the colleague introducing themselve
 through to Sam in billing", "thanks for holding, my name is ..."), or a hold after the transfer
 line with someone speaking after it. The speaker stage then diarizes the two parts as two
 calls and keeps the customer's name across them (``speakers.transferred_roles``). Where the
-words say nothing (Whisper garbles the line) and the roles come out flagged, the voices of the
-two-voice diarization may still show one staff voice handing over to another
-(``heard_by_voice``).
+words say nothing (Whisper garbles the line), the voices of the two-voice diarization may
+still show one staff voice handing over to another (``heard_by_voice``): a call whose roles
+came out flagged is then diarized as transferred, another call flagged.
 
 No model of its own: the words, the pauses and the holds found (``hold.hold_stretches``), and
 the speaker encoder's windows.
@@ -144,20 +144,24 @@ def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float =
         return None
     middles = np.array([(a + b) / 2 for a, b in windows]) / frames_per_s
     end = float(middles.max())
-    best: tuple[float, float] | None = None
-    for t in np.unique(middles):
-        if not 0.2 * end <= t <= 0.9 * end:
-            continue
-        before = [float((middles[labels == j] < t).mean()) for j in range(3)]
-        for early in range(3):
-            for late in range(3):
-                other = 3 - early - late
-                if early == late or not VOICE_SPAN <= before[other] <= 1 - VOICE_SPAN:
-                    continue
-                purity = min(before[early], 1 - before[late])
-                if best is None or purity > best[0]:
-                    best = (purity, float(t))
-    return best
+    points = np.unique(middles)
+    points = points[(points >= 0.2 * end) & (points <= 0.9 * end)]
+    if not len(points):
+        return None
+    # each voice's share of its windows before each point, from its sorted window times (the
+    # search runs on every two-person call: not a pass over the windows per point)
+    before = np.stack([np.searchsorted(np.sort(middles[labels == j]), points, side="left") / int((labels == j).sum())
+                       for j in range(3)], axis=1)
+    pairs = [(early, late) for early in range(3) for late in range(3) if early != late]
+    purity = np.full((len(points), len(pairs)), -1.0)
+    for k, (early, late) in enumerate(pairs):
+        other = before[:, 3 - early - late]
+        spans = (other >= VOICE_SPAN) & (other <= 1 - VOICE_SPAN)
+        purity[spans, k] = np.minimum(before[spans, early], 1 - before[spans, late])
+    if purity.max() < 0:
+        return None
+    i = int(np.argmax(purity)) // len(pairs)  # the first best, in time and then pair order, as a loop would keep
+    return float(purity.max()), float(points[i])
 
 
 def heard_by_voice(utterances: list[Utterance], voices, windows, frames_per_s: float = 100.0) -> Transfer | None:
