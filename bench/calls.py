@@ -614,8 +614,8 @@ def main() -> None:
                         help="each call transferred to a colleague (a third voice, named staff in the RTTM) once the customer has told their "
                              "story; warm: the staff member stays on the line to introduce the customer, then leaves")
     args = parser.parse_args()
-    if args.transfer and (args.companion or args.layout == "stereo"):
-        parser.error("--transfer goes with --layout mono and without --companion")
+    if args.transfer and args.companion:
+        parser.error("--transfer goes without --companion")
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
                         same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer)

@@ -242,8 +242,9 @@ NAMED_QUERIES: dict[str, Query] = {
         """,
     ),
     "transfers": Query(
-        "Mono calls transferred to a colleague (found by their words: a transfer line, then after a pause or a hold "
-        "someone opening as a colleague does) and diarized as two calls with one customer: where, whether it was warm (the "
+        "Calls transferred to a colleague (found by their words: a transfer line, then after a pause or a hold "
+        "someone opening as a colleague does; or by the voices, one staff voice handing over to another) and diarized as "
+        "two calls with one customer (mono), or the staff channel's voices told apart (stereo): where, whether it was warm (the "
         "first staff member stayed on the line to introduce the customer to the colleague), the staff speakers on each side "
         "of it (the colleague is a speaker of their own), each one's talk time, and whether the roles are flagged.",
         r"""

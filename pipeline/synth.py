@@ -31,8 +31,9 @@ from scipy.signal import butter, resample_poly, sosfiltfilt
 from .errors import ConfigError
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
-CHANNEL_OF_ROLE = {"staff": 0, "customer": 1}
-"""Stereo channel of each role: staff left (0), customer right (1)."""
+CHANNEL_OF_ROLE = {"staff": 0, "customer": 1, "colleague": 0}
+"""Stereo channel of each role: staff left (0), customer right (1); a colleague the call is
+transferred to speaks on the staff side, as a phone system records them."""
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 """Pass band of ``telephone=True`` (2nd-order Butterworth, run forwards and back)."""
 LEAD_IN_S = 0.5
@@ -153,8 +154,8 @@ def synthesize(
 
     ``sample_rate`` defaults to 8000 Hz for ``telephone`` (which also band-limits to
     300-3400 Hz and writes WAV as G.711 mu-law, as phone systems record) and 16000 Hz otherwise.
-    ``voices`` maps a role to an espeak-ng voice; stereo needs exactly the roles staff and
-    customer. The same ``seed`` gives the same gaps, hence the same audio.
+    ``voices`` maps a role to an espeak-ng voice; stereo takes the roles staff and
+    customer (and colleague, on the staff side). The same ``seed`` gives the same gaps, hence the same audio.
     """
     out_path = Path(out_path)
     voices = {role: Voice(v) if isinstance(v, str) else v for role, v in (voices or DEFAULT_VOICES).items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -134,15 +135,15 @@ CALL = [
 ]
 
 
-def spoken(turns: list[Turn], path: Path, seed: int):
-    """``turns`` spoken as a mono 8 kHz phone call at ``path`` (staff, customer and colleague
-    voices; the RTTM names the colleague staff), transcribed: (path, transcript, script)."""
+def spoken(turns: list[Turn], path: Path, seed: int, stereo: bool = False, colleague: Voice = Voice("en-gb-x-rp+f2", 155, 65)):
+    """``turns`` spoken as a mono (or ``stereo``: staff and colleague left, customer right) 8 kHz
+    phone call at ``path`` (staff, customer and ``colleague`` voices; the RTTM names the colleague
+    staff), transcribed: (path, transcript, script)."""
     from pipeline.settings import Settings
     from pipeline.transcribe import TranscribeOptions, transcribe
 
-    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70),
-              "colleague": Voice("en-gb-x-rp+f2", 155, 65)}
-    script = synthesize(turns, path, stereo=False, sample_rate=8000, voices=voices, telephone=True, seed=seed)
+    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70), "colleague": colleague}
+    script = synthesize(turns, path, stereo=stereo, sample_rate=8000, voices=voices, telephone=True, seed=seed)
     path.with_suffix(".rttm").write_text(script.to_rttm(path.stem).replace(" colleague ", " staff "))
     path.with_suffix(".json").write_text('{"channel": "phone"}\n')
     audio, _ = load_recording(path)
@@ -200,6 +201,76 @@ def test_a_warm_transfer_keeps_the_staff_member_who_stayed_on(tmp_path) -> None:
     assert stayed and {u.speaker for u in stayed} <= before
     share = role_accuracy(role_spans(result.utterances, result.turns), reference_of(path.with_suffix(".rttm"), path))["share"]
     assert share >= 0.85
+
+
+def staff_people(result, script) -> float:
+    """The share of the staff side's word time given to the right person: the first staff member
+    under the name the call opened with, the colleague under another."""
+    first = next(u.speaker for u in sorted(result.utterances, key=lambda u: u.start) if u.role == "staff")
+    right = total = 0.0
+    for u in result.utterances:
+        for w in u.words if u.role == "staff" else []:
+            middle = (w.start + w.end) / 2
+            who = next((t.role for t in script.turns if t.start - 0.3 <= middle <= t.end + 0.3 and t.role != "customer"), None)
+            if who is not None:
+                total += w.end - w.start
+                right += (w.end - w.start) * ((who == "staff") == (u.speaker == first))
+    return right / total
+
+
+@pytest.mark.parametrize("turns,warm", [(CALL, False), (WARM_CALL, True)], ids=["cold", "warm"])
+def test_a_stereo_transfer_names_the_colleague_on_the_staff_channel(tmp_path, turns, warm) -> None:
+    # both staff members speak on the staff channel: the channel alone would give the colleague's
+    # words to the first staff member; their voices tell the two apart after the transfer
+    path, transcript, script = spoken(turns, tmp_path / "stereo.wav", seed=6, stereo=True)
+    audio, meta = load_recording(path)
+    assert audio.channels == 2
+    result = attribute_speakers(audio, transcript, meta, SpeakerOptions())
+    assert "transferred to a colleague at" in result.roles.reason and "the colleague (S3)" in result.roles.reason
+    assert ("a warm transfer" in result.roles.reason) == warm
+    assert result.roles.n_speakers == 3 and result.roles.staff_speakers == ["S1", "S3"]
+    assert {u.role for u in result.utterances if u.speaker in ("S1", "S3")} == {"staff"}
+    assert {u.speaker for u in result.utterances if u.channel == 1} == {"S2"}
+    assert staff_people(result, script) >= 0.9
+    row = result.rows["role_assignment"][0]
+    assert row["staff_speakers"] == ["S1", "S3"] and row["n_speakers"] == 3 and not row["flagged"]
+    # the setting off: the staff channel is one speaker, as before
+    off = attribute_speakers(audio, transcript, meta, SpeakerOptions(transfers=False))
+    assert {u.speaker for u in off.utterances if u.role == "staff"} == {"S1"} and "transferred" not in off.roles.reason
+
+
+UNSAID = CALL[:7] + [
+    Turn("staff", "Right, one moment."),
+    Turn("colleague", "Okay, I can see the two payments from the first and the fourth of the month.", gap_s=2.5),
+] + CALL[9:]
+"""A transfer no line says (as when Whisper mangles the line): the colleague just carries on."""
+
+
+def test_a_stereo_transfer_no_line_says_is_found_by_the_voices_and_flagged(tmp_path) -> None:
+    path, transcript, script = spoken(UNSAID, tmp_path / "unsaid.wav", seed=6, stereo=True)
+    audio, meta = load_recording(path)
+    result = attribute_speakers(audio, transcript, meta, SpeakerOptions())
+    assert result.roles.reason.startswith("transferred to a colleague at") and "found by the voices alone" in result.roles.reason
+    assert result.roles.flagged and result.roles.staff_speakers == ["S1", "S3"]
+    assert staff_people(result, script) >= 0.9
+    handed = next(t.start for t in script.turns if t.role == "colleague")
+    assert abs(float(result.roles.reason.split("colleague at ")[1].split(" s")[0]) - handed) < 2.0
+    # one staff voice throughout (the same words, nobody new): nothing is named or flagged by it
+    path, transcript, _ = spoken([replace(t, role="staff") if t.role == "colleague" else t for t in UNSAID], tmp_path / "one.wav",
+                                 seed=6, stereo=True)
+    audio, meta = load_recording(path)
+    one = attribute_speakers(audio, transcript, meta, SpeakerOptions())
+    assert "colleague" not in one.roles.reason and {u.speaker for u in one.utterances if u.role == "staff"} == {"S1"}
+
+
+def test_a_stereo_transfer_to_the_same_voice_names_nobody_new(tmp_path) -> None:
+    # the words say a transfer, but the voice after it is the first staff member's own (the same
+    # person came back): nobody new is named, and the reason says why
+    path, transcript, _ = spoken(CALL, tmp_path / "same.wav", seed=6, stereo=True, colleague=Voice("en-gb+m3", 155, 40))
+    audio, meta = load_recording(path)
+    result = attribute_speakers(audio, transcript, meta, SpeakerOptions())
+    assert "transferred to a colleague at" in result.roles.reason and "nobody new is named" in result.roles.reason
+    assert {u.speaker for u in result.utterances if u.role == "staff"} == {"S1"} and result.roles.n_speakers == 2
 
 
 def voices_in_time(order: str, seed: int = 0, per_s: float = 1.25):
