@@ -253,12 +253,12 @@ NAMED_QUERIES: dict[str, Query] = {
                    CAST(regexp_extract(reason, 'transferred to a colleague at (\d+(?:\.\d+)?) s', 1) AS DOUBLE) AS transferred_at_s,
                    reason LIKE 'transferred to a colleague at % s (%): a warm transfer, %' AS warm
             FROM role_assignment WHERE reason LIKE 'transferred to a colleague at %'),
-        talk AS (
+        talk AS (  -- (the reason gives the time to 0.1 s: a turn that starts at it may start 0.05 s before)
             SELECT u.recording_id,
-                   string_agg(DISTINCT u.speaker, ', ' ORDER BY u.speaker) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s) AS staff_before,
-                   string_agg(DISTINCT u.speaker, ', ' ORDER BY u.speaker) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s) AS staff_after,
-                   round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s), 1) AS staff_talk_before_s,
-                   round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s), 1) AS staff_talk_after_s
+                   string_agg(DISTINCT u.speaker, ', ' ORDER BY u.speaker) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s - 0.05) AS staff_before,
+                   string_agg(DISTINCT u.speaker, ', ' ORDER BY u.speaker) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s - 0.05) AS staff_after,
+                   round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s < h.transferred_at_s - 0.05), 1) AS staff_talk_before_s,
+                   round(sum(u.end_s - u.start_s) FILTER (WHERE u.role = 'staff' AND u.start_s >= h.transferred_at_s - 0.05), 1) AS staff_talk_after_s
             FROM utterances u JOIN handed h ON h.recording_id = u.recording_id GROUP BY 1)
         SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at, h.transferred_at_s, h.warm,
                t.staff_before, t.staff_after, t.staff_talk_before_s, t.staff_talk_after_s, h.n_speakers, h.flagged

@@ -167,18 +167,29 @@ def test_named_queries_run_and_find_the_right_interactions(store):
                                   "text": "..."} for i, (who, role, a, b) in enumerate(
                                       [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 20.0, 29.0),
                                        ("S3", "staff", 30.0, 40.0)])])
+    # a stereo call's colleague found by the voices alone at 45.56 s, which the reason gives as 45.6 s
+    insert(store, "recordings", [{"id": "v-stereo", "staff_id": "ann", "started_at": now - timedelta(hours=1)}])
+    insert(store, "role_assignment", [{"recording_id": "v-stereo", "run_id": "run-1", "method": "channel", "staff_speakers": ["S1", "S3"],
+                                       "flagged": True, "n_speakers": 3,
+                                       "reason": "transferred to a colleague at 45.6 s (found by the voices alone, ...): ..."}])
+    insert(store, "utterances", [{"recording_id": "v-stereo", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a, "end_s": b,
+                                  "text": "..."} for i, (who, role, a, b) in enumerate(
+                                      [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S3", "staff", 45.56, 51.1),
+                                       ("S1", "staff", 51.5, 55.4)])])
     results = {name: run_query(store, name) for name in NAMED_QUERIES}
     moved = results["transfers"][["recording_id", "transferred_at_s", "warm", "staff_before", "staff_after", "staff_talk_before_s",
                                   "staff_talk_after_s", "n_speakers", "flagged"]]
     assert moved.values.tolist() == [["v-moved", 39.6, False, "S1", "S3", 8.0, 9.0, 3, False],
-                                     ["v-warm", 20.0, True, "S1", "S1, S3", 5.0, 19.0, 3, False]]
+                                     ["v-warm", 20.0, True, "S1", "S1, S3", 5.0, 19.0, 3, False],
+                                     ["v-stereo", 45.6, False, "S1", "S1, S3", 5.0, 9.4, 3, True]]
     assert results["vulnerable_customers_30d"].recording_id.tolist() == ["v-new"]
     assert results["vulnerable_customers_30d"].evidence.tolist() == [["passed away"]]
     missing = results["calls_without_disclosure"].set_index("recording_id")
     assert sorted(missing.index) == ["v-new", "v-old"]
     assert missing.loc["v-new", "expected_at_text"] == "Hello, Acme Bank." and missing.loc["v-new", "end_s"] == 4.0
     assert results["complaints_by_topic"].values.tolist()[0][:2] == ["fees", 2]
-    assert results["flagged_roles"][["recording_id", "unknown_role_utterances", "utterances"]].values.tolist() == [["v-new", 1, 2]]
+    assert results["flagged_roles"][["recording_id", "unknown_role_utterances", "utterances"]].values.tolist() == [["v-new", 1, 2],
+                                                                                                                 ["v-stereo", 0, 4]]
     low = results["low_scores"]
     assert set(low.staff_id) == {"poor"} and len(low) == CALLS_EACH
     by_staff = results["failed_rules_by_staff"]
