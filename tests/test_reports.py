@@ -148,34 +148,28 @@ def test_named_queries_run_and_find_the_right_interactions(store):
         store_interaction(store, rec, [cue, miss], [Tag("complaint_topic", "fees", 0.7)], [])
     insert(store, "utterances", [{"recording_id": "v-new", "run_id": "run-1", "idx": 0, "role": "staff", "start_s": 0.0, "end_s": 4.0, "text": "Hello, Acme Bank."},
                                  {"recording_id": "v-new", "run_id": "run-1", "idx": 1, "role": "unknown", "start_s": 4.0, "end_s": 6.0, "text": "Hi."}])
-    # a call transferred to a colleague at 40 s (speakers.transferred_roles' row and utterances)
-    insert(store, "recordings", [{"id": "v-moved", "staff_id": "ann", "started_at": now - timedelta(days=1)}])
-    insert(store, "role_assignment", [{"recording_id": "v-moved", "run_id": "run-1", "method": "content", "staff_speakers": ["S1", "S3"],
-                                       "flagged": False, "n_speakers": 3,
-                                       "reason": "transferred to a colleague at 39.6 s (a transfer line at 30 s ...): ..."}])
-    insert(store, "utterances", [{"recording_id": "v-moved", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a, "end_s": b,
-                                  "text": "..."} for i, (who, role, a, b) in enumerate(
-                                      [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 30.0, 33.0),
-                                       ("S3", "staff", 40.0, 49.0), ("S2", "customer", 51.0, 53.0)])])
+    def transferred(rec: str, started_at, method: str, flagged: bool, reason: str, turns) -> None:
+        """A transferred call's recording, role_assignment row (speakers.transferred_roles' or
+        stereo_transfer's) and utterances ((speaker, role, start, end) each)."""
+        insert(store, "recordings", [{"id": rec, "staff_id": "ann", "started_at": started_at}])
+        insert(store, "role_assignment", [{"recording_id": rec, "run_id": "run-1", "method": method, "staff_speakers": ["S1", "S3"],
+                                           "flagged": flagged, "n_speakers": 3, "reason": reason}])
+        insert(store, "utterances", [{"recording_id": rec, "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a,
+                                      "end_s": b, "text": "..."} for i, (who, role, a, b) in enumerate(turns)])
+
+    # a call transferred to a colleague at 40 s
+    transferred("v-moved", now - timedelta(days=1), "content", False, "transferred to a colleague at 39.6 s (a transfer line at 30 s ...): ...",
+                [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 30.0, 33.0),
+                 ("S3", "staff", 40.0, 49.0), ("S2", "customer", 51.0, 53.0)])
     # a warm transfer at 20 s: the first staff member stays on to introduce the customer
-    insert(store, "recordings", [{"id": "v-warm", "staff_id": "ann", "started_at": now - timedelta(hours=2)}])
-    insert(store, "role_assignment", [{"recording_id": "v-warm", "run_id": "run-1", "method": "content", "staff_speakers": ["S1", "S3"],
-                                       "flagged": False, "n_speakers": 3,
-                                       "reason": "transferred to a colleague at 20.0 s (a transfer line at 12 s ...): a warm transfer, the "
-                                                 "first staff member's voice staying on for 9 s after it: ..."}])
-    insert(store, "utterances", [{"recording_id": "v-warm", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a, "end_s": b,
-                                  "text": "..."} for i, (who, role, a, b) in enumerate(
-                                      [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 20.0, 29.0),
-                                       ("S3", "staff", 30.0, 40.0)])])
+    transferred("v-warm", now - timedelta(hours=2), "content", False,
+                "transferred to a colleague at 20.0 s (a transfer line at 12 s ...): a warm transfer, the "
+                "first staff member's voice staying on for 9 s after it: ...",
+                [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S1", "staff", 20.0, 29.0), ("S3", "staff", 30.0, 40.0)])
     # a stereo call's colleague found by the voices alone at 45.56 s, which the reason gives as 45.6 s
-    insert(store, "recordings", [{"id": "v-stereo", "staff_id": "ann", "started_at": now - timedelta(hours=1)}])
-    insert(store, "role_assignment", [{"recording_id": "v-stereo", "run_id": "run-1", "method": "channel", "staff_speakers": ["S1", "S3"],
-                                       "flagged": True, "n_speakers": 3,
-                                       "reason": "transferred to a colleague at 45.6 s (found by the voices alone, ...): ..."}])
-    insert(store, "utterances", [{"recording_id": "v-stereo", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a, "end_s": b,
-                                  "text": "..."} for i, (who, role, a, b) in enumerate(
-                                      [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S3", "staff", 45.56, 51.1),
-                                       ("S1", "staff", 51.5, 55.4)])])
+    transferred("v-stereo", now - timedelta(hours=1), "channel", True,
+                "transferred to a colleague at 45.6 s (found by the voices alone, ...): ...",
+                [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S3", "staff", 45.56, 51.1), ("S1", "staff", 51.5, 55.4)])
     results = {name: run_query(store, name) for name in NAMED_QUERIES}
     moved = results["transfers"][["recording_id", "transferred_at_s", "warm", "staff_before", "staff_after", "staff_talk_before_s",
                                   "staff_talk_after_s", "n_speakers", "flagged"]]
