@@ -80,8 +80,9 @@ def attribute_speakers(
         holds = sorted(h for hs in by_channel for h in hs)
         # transferred to a colleague (by the words, else by the voices): the staff channel holds two staff members
         if options.transfers and not meta.n_speakers and min_speakers(meta) == 1:
-            utterances, roles = stereo_transfer(audio, utterances, roles, transfer_point(utterances, holds), stereo_map, options,
-                                                transcript.segment_stats)
+            staff_side = {ch for ch, role in stereo_map.items() if role == "staff"}
+            utterances, roles = stereo_transfer(audio, utterances, roles, transfer_point(utterances, holds, staff_side), stereo_map,
+                                                options, transcript.segment_stats)
         if holds:
             utterances, turns = with_held(utterances, held, holds, roles)
     else:

@@ -80,17 +80,19 @@ def quoted(text: str, cue: re.Pattern | None = None, most: int = 60) -> str:
     return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " ..."
 
 
-def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]] = ()) -> Transfer | None:
+def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]] = (),
+                   staff_channels: set[int] | None = None) -> Transfer | None:
     """Where a mono call is handed over to a colleague, from its words (before diarization: the
     utterances are cut by pauses only) and its holds: the first utterance after a transfer line
     (``TRANSFER``) that follows a pause of ``MIN_PAUSE_S`` or more or a hold, when it or another
     within ``INTRO_WITHIN_S`` opens as a colleague does (``INTRODUCTION``), when a hold lies in
     the pause, or when the line says the customer is being put through (``PUT_THROUGH``) and asks
     them to hold on (``HOLD_ON``) before the pause. None: no transfer heard (a transfer line offered and not carried out, or carried
-    out with no pause and no introduction, is not one)."""
+    out with no pause and no introduction, is not one). ``staff_channels``: in a stereo call, the
+    channels whose transfer lines count (a customer who asks to be transferred has not been)."""
     ordered = sorted(utterances, key=lambda u: u.start)
     for i, u in enumerate(ordered):
-        if not TRANSFER.search(u.text):
+        if not TRANSFER.search(u.text) or (staff_channels is not None and u.channel not in staff_channels):
             continue
         ended = u.end
         for j in range(i + 1, len(ordered)):

@@ -69,6 +69,17 @@ def test_being_put_through_and_asked_to_hold_on_is_enough() -> None:
                                (17.0, 20.0, "The loan there is fine.")) ) is None
 
 
+def test_in_stereo_only_the_staff_side_transfers() -> None:
+    # a customer who asks to be transferred, a pause, then the staff member's reply: no transfer
+    lines = said((0.0, 4.0, "Hello, you're through to Castlegate Bank."), (5.0, 9.0, "Can you transfer me to your complaints team?"),
+                 (11.0, 15.0, "Hello, this is Priya from complaints, how can I help?"))
+    lines[1].channel = 1
+    assert transfer_point(lines) is not None  # mono: the line is heard whoever said it
+    assert transfer_point(lines, staff_channels={0}) is None
+    lines[1].channel = 0
+    assert transfer_point(lines, staff_channels={0}) is not None
+
+
 def test_a_colleague_brought_onto_the_call_is_a_transfer() -> None:
     # a warm transfer: the staff member stays on to introduce the customer, and is the first voice after the pause
     found = transfer_point(said((10.0, 15.0, "I'm going to bring in a colleague from our billing team and introduce you."),
