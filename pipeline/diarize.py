@@ -687,7 +687,7 @@ def kmeans(points: np.ndarray, k: int, sample_weight: np.ndarray | None = None) 
 def fit_mixture(frames: np.ndarray, components: int, max_iter: int, fitted: dict | None = None):
     """A diagonal Gaussian mixture of ``frames`` (every n-th, at most ``MAX_FIT_FRAMES``),
     seeded for the same result every time (``mixture.DiagonalMixture``: scikit-learn's
-    ``GaussianMixture``, the same numbers in half the time; the iterations are capped on
+    ``GaussianMixture``, the same numbers in under half the time; the iterations are capped on
     purpose, and a fit that stops at the cap is not warned about). ``fitted``: models already fitted, by what they were
     fitted on (the same frames give the same model, so it is reused)."""
     from .mixture import DiagonalMixture

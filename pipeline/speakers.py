@@ -21,7 +21,7 @@ from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Trans
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer)
 from .transcribe import build_utterances
-from .transfers import Transfer, heard_by_voice, transfer_point
+from .transfers import VOICE_PURITY, Transfer, heard_by_voice, transfer_point
 from .voiceprints import Voiceprint
 
 
@@ -80,9 +80,7 @@ def attribute_speakers(
         holds = sorted(h for hs in by_channel for h in hs)
         # transferred to a colleague (by the words, else by the voices): the staff channel holds two staff members
         if options.transfers and not meta.n_speakers and min_speakers(meta) == 1:
-            staff_side = {ch for ch, role in stereo_map.items() if role == "staff"}
-            utterances, roles = stereo_transfer(audio, utterances, roles, transfer_point(utterances, holds, staff_side), stereo_map,
-                                                options, transcript.segment_stats)
+            utterances, roles = stereo_transfer(audio, utterances, roles, holds, stereo_map, options, transcript.segment_stats)
         if holds:
             utterances, turns = with_held(utterances, held, holds, roles)
     else:
@@ -300,10 +298,10 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
     return utterances, roles, diarization
 
 
-STEREO_PURITY = 0.84
+STEREO_PURITY = VOICE_PURITY
 """``stereo_transfer``: the staff channel's two voices are the first staff member and a
 colleague when at least this share of the staff speech before the transfer is one voice's and
-this share of the other voice's speech lies after it (``transfers.VOICE_PURITY``'s value). With
+this share of the other voice's speech lies after it (0.84, as for a mono call's voices). With
 no transfer heard in the words, the best point of the call must reach it: 48-79% on 20 stereo
 8 kHz calls without a transfer (seed 75), 100% on 38 of 40 transferred ones (seeds 70 and 71;
 the other two, a pair of voices CAM++ hears as alike at 8 kHz, 66% and 69%)."""
@@ -327,14 +325,15 @@ def _staff_voices_split(words: list, at: float) -> tuple[float, str | None, str 
     return purity, first, other, before[first], after[other]
 
 
-def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: RoleResult, transfer: Transfer | None,
+def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: RoleResult, holds: list[tuple[float, float]],
                     stereo_map: dict[int, str], options: SpeakerOptions, segment_stats: dict | None,
                     ) -> tuple[list[Utterance], RoleResult]:
     """A stereo call transferred to a colleague: both staff members speak on the staff channel, so
     the channel alone names them as one. The staff channel's speech (its words' spans only: no
     leak from the other side, no music) is diarized as two voices (CAM++ under ``auto``).
 
-    - ``transfer`` heard in the words (``transfers.transfer_point``) at ``transfer.at_s``: the
+    - a transfer heard in the words (``transfers.transfer_point``: the staff channel's lines, and
+      ``holds``, the call's hold stretches) at ``transfer.at_s``: the
       voice holding most of the staff speech before it is the first staff member, who keeps the
       channel's speaker name, and the other is the colleague, a new speaker (staff role), for the
       words after it; taken where the voices agree (``STEREO_PURITY``, ``STEREO_MIN_S``), else
@@ -352,6 +351,7 @@ def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: Rol
         return utterances, roles
     ch = staff_channels[0]
     staff = [u for u in utterances if u.channel == ch and u.speaker != HOLD_SPEAKER]
+    transfer = transfer_point(utterances, holds, {ch})
     if transfer is None and sum(u.end - u.start for u in staff) < 4 * STEREO_MIN_S:
         return utterances, roles
     duration = audio.samples.shape[1] / SAMPLE_RATE
