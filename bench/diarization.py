@@ -1,7 +1,7 @@
 """Benchmark: diarization time against transcription time of the same 10-minute recording.
 
-    python bench/diarization.py [--minutes 10] [--clips DIR] [--phone | --face-to-face] [--speakers N] [--quick-turns]
-    python bench/diarization.py --real-call [--telephone] [--stages]
+    python bench/diarization.py [--minutes 10] [--clips DIR] [--phone | --face-to-face] [--speakers N] [--quick-turns] [--telephone]
+    python bench/diarization.py --real-call [--telephone] [--stages] [--set KEY=VALUE ...]
 
 Builds a mono conversation from LibriSpeech clips (two speakers at a time taking turns with
 short pauses, cycling through the speakers in ``--clips``, default the shared data folder or
@@ -90,8 +90,6 @@ def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[f
     from faster_whisper import decode_audio
     from scipy.signal import resample_poly
 
-    from pipeline.speaker_models import telephone_band
-
     call = decode_audio(str(ROOT / "tests" / "data" / "pyannote_sample.wav"), sampling_rate=RATE)
     turns = [(float(f[3]), float(f[4]), f[7]) for f in (line.split() for line in
              (ROOT / "tests" / "data" / "pyannote_sample.rttm").read_text().splitlines())]
@@ -104,19 +102,26 @@ def real_call(minutes: float, telephone: bool) -> tuple[np.ndarray, list[tuple[f
         parts.append(copy)
         t += len(copy) / RATE
     samples = np.concatenate(parts)
-    if telephone:
-        import io
+    return (narrowband(samples) if telephone else samples), reference
 
-        import soundfile as sf
 
-        narrow = resample_poly(telephone_band(samples), 1, 2)
-        peak = max(1e-9, float(np.abs(narrow).max()))
-        coded = io.BytesIO()  # G.711 mu-law, as pipeline.synth writes a telephone call, peak at 0.9 of full scale
-        sf.write(coded, narrow / peak * 0.9, 8000, format="WAV", subtype="ULAW")
-        coded.seek(0)
-        narrow = sf.read(coded, dtype="float32")[0] / 0.9 * peak
-        samples = resample_poly(narrow, 2, 1).astype(np.float32)
-    return samples, reference
+def narrowband(samples: np.ndarray) -> np.ndarray:
+    """16 kHz audio through the telephone band with G.711 mu-law at 8 kHz (as ``pipeline.synth``
+    writes a telephone call, peak at 0.9 of full scale), back at 16 kHz as Parley decodes it."""
+    import io
+
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    from pipeline.speaker_models import telephone_band
+
+    narrow = resample_poly(telephone_band(samples), 1, 2)
+    peak = max(1e-9, float(np.abs(narrow).max()))
+    coded = io.BytesIO()
+    sf.write(coded, narrow / peak * 0.9, 8000, format="WAV", subtype="ULAW")
+    coded.seek(0)
+    narrow = sf.read(coded, dtype="float32")[0] / 0.9 * peak
+    return resample_poly(narrow, 2, 1).astype(np.float32)
 
 
 STAGES = (
@@ -179,13 +184,14 @@ def main() -> None:
                         help="Trim the clips' own silence: every change of speaker after 0.3-0.9 s.")
     parser.add_argument("--real-call", action="store_true",
                         help="pyannote's real call, each copy at its own speed, diarized as a phone call.")
-    parser.add_argument("--telephone", action="store_true", help="With --real-call: through the telephone band at 8 kHz.")
+    parser.add_argument("--telephone", action="store_true",
+                        help="Through the telephone band at 8 kHz (G.711), diarized as 8 kHz audio: the real call, or the "
+                             "conversation (a room recorded at 8 kHz unless --phone or --face-to-face).")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="A DiarizeOptions field.")
     parser.add_argument("--stages", action="store_true",
                         help="Also time diarization's stages (embeddings, speech detection, listening for two voices at "
                              "once, resegmentation, clustering) in one more run, under cProfile.")
     args = parser.parse_args()
-    if args.telephone and not args.real_call:
-        parser.error("--telephone goes with --real-call")
     if args.real_call and (args.face_to_face or args.quick_turns or args.speakers):
         parser.error("--real-call is a phone call of its own two people: not with --face-to-face, --quick-turns or --speakers")
 
@@ -205,9 +211,14 @@ def main() -> None:
         args.phone = True
     else:
         samples, reference = conversation(args.clips, args.minutes, args.speakers, trim=args.quick_turns)
+        if args.telephone:
+            samples = narrowband(samples)
     duration = len(samples) / RATE
     rate = 8000 if args.telephone else RATE
-    doptions = DiarizeOptions(encoder=args.model, min_speakers=2 if args.face_to_face else 1)
+    from speakers import option_overrides  # bench/speakers.py
+
+    doptions = DiarizeOptions(**{"encoder": args.model, "min_speakers": 2 if args.face_to_face else 1,
+                                 **option_overrides(args.set)})
     expected = 2 if args.phone or args.face_to_face else None
     two_sided = args.face_to_face
 
