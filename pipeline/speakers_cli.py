@@ -143,6 +143,7 @@ def evaluate_diarization(
         reach = max(reach, b)
     uem = Timeline(scored)
     parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
+    missed_over, over_s = missed_in_overlap(ref, hyp, uem, collar)
     jer = JaccardErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem)
     n_ref, n_hyp = len({s for _, _, s in reference}), len({t.speaker for t in result.turns})
     return {
@@ -150,6 +151,8 @@ def evaluate_diarization(
         "der": round(parts["diarization error rate"], 4),
         "jer": round(float(jer), 4),
         "missed_s": round(parts["missed detection"], 3),
+        "missed_overlap_s": round(missed_over, 3),
+        "overlap_ref_s": round(over_s, 3),
         "false_alarm_s": round(parts["false alarm"], 3),
         "confusion_s": round(parts["confusion"], 3),
         "scored_s": round(parts["total"], 3),
@@ -171,6 +174,21 @@ def evaluate_diarization(
     }
 
 
+def missed_in_overlap(ref, hyp, uem, collar: float) -> tuple[float, float]:
+    """Of the missed speech, the seconds where two or more people speak at once in the
+    reference, and how much reference speech those stretches hold (each voice counted, as DER
+    counts it): DER scored on the reference's overlapped stretches alone (the same ``collar``),
+    whose parts add up with the rest's. A second voice that the turns leave out is missed here;
+    so is speech that no turn covers."""
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    region = ref.get_overlap().crop(uem, mode="intersection")
+    if not region:
+        return 0.0, 0.0
+    parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=region, detailed=True)
+    return float(parts["missed detection"]), float(parts["total"])
+
+
 def overall(rows: list[dict]) -> dict:
     """DER over all files (components summed, as pyannote.metrics does), mean JER, count accuracy,
     and how many wrong and right counts were doubted (``count_doubted``): a count's confidence
@@ -181,6 +199,8 @@ def overall(rows: list[dict]) -> dict:
         "files": len(rows),
         "der": round(sum(parts.values()) / scored, 4),
         "missed": round(parts["missed_s"] / scored, 4),
+        "missed_overlap": round(sum(r["missed_overlap_s"] for r in rows) / scored, 4),
+        "overlap_ref_s": round(sum(r["overlap_ref_s"] for r in rows), 2),
         "false_alarm": round(parts["false_alarm_s"] / scored, 4),
         "confusion": round(parts["confusion_s"] / scored, 4),
         "jer": round(sum(r["jer"] for r in rows) / len(rows), 4),
@@ -321,14 +341,17 @@ def register(eval_app: typer.Typer) -> None:
             row = evaluate_diarization(path, reference, collar, n_speakers, options)
             rows.append(row)
             typer.echo(
-                f"{path.name}: DER {row['der']:.1%} JER {row['jer']:.1%} (missed {row['missed_s']} s, false alarm "
+                f"{path.name}: DER {row['der']:.1%} JER {row['jer']:.1%} (missed {row['missed_s']} s, "
+                f"{row['missed_overlap_s']} s of it where two or more spoke at once; false alarm "
                 f"{row['false_alarm_s']} s, confusion {row['confusion_s']} s of {row['scored_s']} s); speakers "
                 f"{row['n_speakers_hyp']} found, {row['n_speakers_ref']} in the reference ({row['count_reason']})"
                 f"{'; count doubted' if row['count_doubted'] else ''}"
             )
         total = overall(rows)
         typer.echo(
-            f"overall, {total['files']} files: DER {total['der']:.1%} (missed {total['missed']:.1%}, false alarm "
+            f"overall, {total['files']} files: DER {total['der']:.1%} (missed {total['missed']:.1%}: "
+            f"{total['missed_overlap']:.1%} where two or more spoke at once, {total['missed'] - total['missed_overlap']:.1%} "
+            f"elsewhere; false alarm "
             f"{total['false_alarm']:.1%}, confusion {total['confusion']:.1%}), JER {total['jer']:.1%}, speaker count "
             f"right in {total['count_accuracy']:.0%} (doubted: {total['wrong_counts_doubted']} of the {total['wrong_counts']} wrong, "
             f"{total['right_counts_doubted']} of the {total['files'] - total['wrong_counts']} right); "

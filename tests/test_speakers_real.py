@@ -19,7 +19,8 @@ from pipeline.records import AudioInfo, DecodedAudio, RecordingMeta, Utterance, 
 from pipeline.roles import assign_roles, call_shape
 from pipeline.speaker_models import encoder, kaldi_fbank
 from pipeline.speakers import expected_speakers, face_to_face_pair, flag_count, two_people_by_words
-from pipeline.speakers_cli import evaluate_diarization, evaluate_roles, load_recording, register, role_accuracy, role_spans
+from pipeline.speakers_cli import (evaluate_diarization, evaluate_roles, load_recording, missed_in_overlap, register, role_accuracy,
+                                   role_spans)
 from pipeline.synth import Turn, Voice, synthesize
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -46,6 +47,29 @@ def test_room_speech_is_found_and_told_apart() -> None:
     assert result["der"] <= 0.40
     # resemblyzer, with CAM++ beside it for the count rules (auto, a count to estimate)
     assert result["model"]["name"] == f"{encoder().name}+campplus" and result["model"]["version"].count("+") == 1
+
+
+def test_missed_speech_where_two_spoke_at_once_is_told_apart() -> None:
+    from pyannote.core import Annotation, Segment, Timeline
+
+    def annotation(*turns):
+        out = Annotation()
+        for a, b, who in turns:
+            out[Segment(a, b)] = who
+        return out
+
+    ref = annotation((0, 10, "A"), (8, 14, "B"))  # two at once from 8 to 10 s
+    uem = Timeline([Segment(0, 20)])
+    # B's voice left out where both spoke and after A stopped: by hand, 8.125-9.875 s (the collars
+    # at 8 and 10 s taken off) is missed in the overlap, 12-13.875 s elsewhere
+    missed, over = missed_in_overlap(ref, annotation((0, 10, "x"), (10, 12, "y")), uem, 0.25)
+    assert missed == pytest.approx(1.75) and over == pytest.approx(3.5)  # both voices of 1.75 s scored
+    missed, _ = missed_in_overlap(ref, annotation((0, 10, "x"), (8, 14, "y")), uem, 0.25)
+    assert missed == 0.0  # both voices there: nothing missed
+    assert missed_in_overlap(annotation((0, 5, "A"), (6, 9, "B")), annotation((0, 5, "x")), uem, 0.25) == (0.0, 0.0)
+    # The AMI clip: its overlapped stretches hold part of what is missed, never more than all of it
+    result = ami()
+    assert result["overlap_ref_s"] > 1.0 and 0.0 < result["missed_overlap_s"] <= result["missed_s"]
 
 
 def test_overlapped_speech_gives_the_second_voice_a_turn() -> None:
