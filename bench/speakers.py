@@ -37,7 +37,8 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 
 ``--set vad=silero`` (any ``DiarizeOptions`` field) changes a setting for the run. Prints one
 line per recording (DER, missed, false alarm, confusion, count), a summary per set (with the
-missed speech that faster-whisper's Silero VAD hears as speech too, ``voiced_missed``), and with
+missed speech that faster-whisper's Silero VAD hears as speech too, ``voiced_missed``, and the
+missed speech where two or more spoke at once, ``missed_overlap``), and with
 ``--json`` writes every row. CPU seconds are summed per set (``time.process_time``).
 """
 
@@ -310,7 +311,10 @@ def score(samples: np.ndarray, reference, turns, collar: float = 0.25) -> dict:
             hyp[Segment(t.start, t.end)] = t.speaker
     uem = Timeline([Segment(0, max(len(samples) / 16000, max(b for _, b, _ in reference)))])
     d = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
-    return {"missed_s": d["missed detection"], "false_alarm_s": d["false alarm"], "confusion_s": d["confusion"],
+    from pipeline.speakers_cli import missed_in_overlap
+
+    return {"missed_s": d["missed detection"], "missed_overlap_s": missed_in_overlap(ref, hyp, uem, collar)[0],
+            "false_alarm_s": d["false alarm"], "confusion_s": d["confusion"],
             "scored_s": d["total"], "missed_voiced_s": voiced_missed(samples, reference, turns, collar)}
 
 
@@ -339,6 +343,7 @@ def summary(rows: list[dict]) -> dict:
     total = sum(r["scored_s"] for r in rows) or 1e-9
     parts = {k: sum(r[k + "_s"] for r in rows) / total for k in ("missed", "false_alarm", "confusion")}
     return {"n": len(rows), "der": sum(parts.values()), **parts,
+            "missed_overlap": sum(r["missed_overlap_s"] for r in rows) / total,
             "missed_voiced": sum(r["missed_voiced_s"] for r in rows) / total,
             "count_right": sum(r["n_ref"] == r["n_hyp"] for r in rows), "worst": max(r["der"] for r in rows),
             "wrong_counts_doubted": sum(r["count_doubted"] and r["n_ref"] != r["n_hyp"] for r in rows),
@@ -415,7 +420,8 @@ def main() -> None:
     out = {}
     for key, group in groups.items():
         s = out[key] = summary(group)
-        print(f"{key:14s} DER {s['der']:.4f} (missed {s['missed']:.4f}, of it speech to Silero too {s['missed_voiced']:.4f}, "
+        print(f"{key:14s} DER {s['der']:.4f} (missed {s['missed']:.4f}, of it where two or more spoke at once "
+              f"{s['missed_overlap']:.4f} and speech to Silero too {s['missed_voiced']:.4f}, "
               f"false alarm {s['false_alarm']:.4f}, "
               f"confusion {s['confusion']:.4f}) count {s['count_right']}/{s['n']} (doubted: {s['wrong_counts_doubted']} of "
               f"{s['n'] - s['count_right']} wrong, {s['right_counts_doubted']} of {s['count_right']} right) worst {s['worst']:.3f} "
