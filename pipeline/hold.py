@@ -117,6 +117,18 @@ def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
+def uncovered(stretches: list[tuple[float, float]], end: float) -> list[tuple[float, float]]:
+    """The stretches from 0 to ``end`` (seconds) that none of ``stretches`` covers, in order."""
+    out, reach = [], 0.0
+    for a, b in sorted(stretches):
+        if a > reach:
+            out.append((reach, a))
+        reach = max(reach, b)
+    if end > reach:
+        out.append((reach, end))
+    return out
+
+
 def silenced(samples: np.ndarray, stretches: list[tuple[float, float]]) -> np.ndarray:
     """``samples`` with ``stretches`` (seconds) set to silence (a copy; the same array when none)."""
     if not stretches:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced
+from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced, uncovered
 from .speaker_models import encoder_setting
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
@@ -178,6 +178,13 @@ member: -0.39 to 0.86, 30 of 39 over 0.3). Only the speaker's name depends on it
 from each part's own words."""
 
 
+def spoken_after(spans: list, speaker: str, at: float) -> float:
+    """Seconds that ``speaker``'s ``spans`` (utterances or words) hold within ``WARM_WITHIN_S``
+    after ``at``: a first staff member this long there stayed on (a warm transfer, ``WARM_MIN_S``)."""
+    return sum(min(x.end, at + WARM_WITHIN_S) - max(x.start, at) for x in spans
+               if x.speaker == speaker and x.end > at and x.start < at + WARM_WITHIN_S)
+
+
 def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer: Transfer, meta: RecordingMeta,
                       audio: DecodedAudio, options: SpeakerOptions, voiceprints, segment_stats: dict | None,
                       ) -> tuple[list[Utterance], RoleResult, Diarization]:
@@ -231,8 +238,7 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
         held, staff_held = anchor_holders(first, customer_first, joined3, at)
         if d3 is not None and staff_held:
             customer3, staff3 = max(held, key=held.get, default=None), max(staff_held, key=staff_held.get)
-            stayed = sum(min(u.end, at + WARM_WITHIN_S) - max(u.start, at) for u in joined3
-                         if u.speaker == staff3 != customer3 and u.end > at and u.start < at + WARM_WITHIN_S)
+            stayed = spoken_after(joined3, staff3, at) if staff3 != customer3 else 0.0
             if stayed >= WARM_MIN_S:
                 joined, second_roles, second_d = joined3, roles3, d3
     three = joined is not None
@@ -355,12 +361,7 @@ def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: Rol
     if transfer is None and sum(u.end - u.start for u in staff) < 4 * STEREO_MIN_S:
         return utterances, roles
     duration = audio.samples.shape[1] / SAMPLE_RATE
-    quiet, last = [], 0.0
-    for a, b in sorted((max(0.0, u.start - 0.1), min(duration, u.end + 0.1)) for u in staff):
-        if a > last:
-            quiet.append((last, a))
-        last = max(last, b)
-    quiet.append((last, duration + 1.0))
+    quiet = uncovered([(max(0.0, u.start - 0.1), min(duration, u.end + 0.1)) for u in staff], duration + 1.0)
     model = options.speaker_model if encoder_setting(options.speaker_model) != "auto" else "campplus"
     found = diarize_full(silenced(audio.samples[ch], quiet), n_speakers=2, expected=2, source_rate=audio.info.sample_rate,
                          options=DiarizeOptions(max_speakers=2, encoder=model, crosstalk_gap_s=0.0))
@@ -395,8 +396,7 @@ def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: Rol
     used = {u.speaker for u in utterances}
     colleague = next(f"S{i}" for i in range(1, 100) if f"S{i}" not in used)
     name = staff[0].speaker
-    stayed = sum(min(w.end, at + WARM_WITHIN_S) - max(w.start, at) for w in words
-                 if w.speaker == first and w.end > at and w.start < at + WARM_WITHIN_S) if transfer is not None else 0.0
+    stayed = spoken_after(words, first, at) if transfer is not None else 0.0
     new_name = {(w.start, w.end, w.word): colleague if w.speaker == other and (w.start + w.end) / 2 >= at else name for w in words}
     relabelled = [replace(w, speaker=new_name.get((w.start, w.end, w.word), w.speaker)) if w.channel == ch else w
                   for u in utterances if u.speaker != HOLD_SPEAKER for w in u.words]

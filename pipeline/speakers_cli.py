@@ -19,7 +19,7 @@ import typer
 
 from .diarize import DiarizeOptions, diarize_full
 from .errors import ConfigError
-from .hold import HOLD_SPEAKER, hold_stretches, silenced
+from .hold import HOLD_SPEAKER, hold_stretches, silenced, uncovered
 from .records import SIDES
 from .voiceprints import enroll, save_voiceprint
 
@@ -136,12 +136,9 @@ def evaluate_diarization(
                           options=options, source_rate=audio.info.sample_rate)
     elapsed = time.perf_counter() - started
     ref, hyp = _annotation(reference), _annotation([(t.start, t.end, t.speaker) for t in result.heard_turns()])
-    scored, reach = [], 0.0  # the holds are not scored: their music and announcements are nobody's turns
-    for a, b in holds + [(max(len(samples) / 16000, max(end for _, end, _ in reference)), float("inf"))]:
-        if a > reach:
-            scored.append(Segment(reach, a))
-        reach = max(reach, b)
-    uem = Timeline(scored)
+    # the holds are not scored: their music and announcements are nobody's turns
+    end = max(len(samples) / 16000, max(end for _, end, _ in reference))
+    uem = Timeline([Segment(a, b) for a, b in uncovered(holds, end)])
     parts = DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
     missed_over, over_s = missed_in_overlap(ref, hyp, uem, collar)
     jer = JaccardErrorRate(collar=collar, skip_overlap=False)(ref, hyp, uem=uem)
