@@ -706,7 +706,40 @@ def test_campplus_int8_build_is_made_and_embeds_as_the_float_model_does(tmp_path
     assert same > other + 0.2
 
 
+def test_campplus_single_segment_build_gives_the_full_builds_embeddings_up_to_two_seconds(tmp_path, monkeypatch) -> None:
+    """The short build (``campplus_int8_short``) is made from the full int8 build in the cache
+    and left beside it; on windows of 2 s or less it gives the full build's embeddings, and
+    ``embed`` sends longer windows, whose segments it would pool wrongly, to the full build."""
+    from speaker_mixtures import SPEAKERS, clips
+
+    import pipeline.speaker_models as models
+
+    monkeypatch.setattr(models, "_build_folders", lambda: [tmp_path / "cache"])
+    full_session, short_session = models.campplus_int8.__wrapped__(1), models.campplus_int8_short.__wrapped__(1)
+    assert full_session is not None and short_session is not None
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").iterdir()) == ["campplus-int8", "campplus-short-int8"]
+    model = encoder("campplus")
+    features = model.features(np.concatenate([clip for s in SPEAKERS[:3] for clip in clips(s, "mix")[:1]]))
+
+    def by(session, frames: int) -> np.ndarray:
+        stack = models._campplus_windows(features, [(a, a + frames) for a in range(0, len(features) - frames, 90)])
+        out = np.concatenate([session.run(None, {"x": stack[i : i + 8]})[0] for i in range(0, len(stack), 8)])
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    for frames in (40, 140, models.CAMPPLUS_SHORT_FRAMES):
+        exact, fast = by(full_session, frames), by(short_session, frames)
+        alike = (exact * fast).sum(axis=1)
+        assert np.mean(np.abs(exact - fast).max(axis=1) == 0) > 0.9 and alike.min() > 0.999, (frames, alike.min())
+    longer = models.CAMPPLUS_SHORT_FRAMES + 100  # two segments: the short build is wrong there
+    assert (by(full_session, longer) * by(short_session, longer)).sum(axis=1).min() < 0.999
+    monkeypatch.setattr(models, "campplus_int8", lambda threads=1: full_session)
+    monkeypatch.setattr(models, "campplus_int8_short", lambda threads=1: short_session)
+    spans = [(a, a + longer) for a in range(0, len(features) - longer, 90)]
+    assert np.allclose(model.embed(features, spans), by(full_session, longer), atol=1e-6)
+
+
 @pytest.mark.parametrize("build, name, fallback", [("campplus_int8", "campplus-int8", "CAM++ runs in float32"),
+                                                    ("campplus_int8_short", "campplus-short-int8", "full int8 build runs every window"),
                                                     ("segmentation_onnx", "segmentation", "torch runs it"),
                                                     ("resemblyzer_onnx", "resemblyzer", "torch runs it")])
 def test_a_model_runs_in_torch_when_its_onnx_build_cannot_be_made(tmp_path, monkeypatch, caplog, build, name, fallback) -> None:
