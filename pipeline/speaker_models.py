@@ -174,14 +174,11 @@ class CamPlusPlus:
             torch.set_num_threads(threads)
         out = []
         order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])  # similar lengths batch together
-        short = None
         for i in range(0, len(order), batch):
             stack = _campplus_windows(features, [spans[j] for j in order[i : i + batch]])
-            if session is not None and stack.shape[1] <= CAMPPLUS_SHORT_FRAMES:
-                short = short or campplus_int8_short(threads) or session
-                out.append(short.run(None, {"x": stack})[0])
-            elif session is not None:
-                out.append(session.run(None, {"x": stack})[0])
+            if session is not None:  # windows of 2 s or less: the single-segment build (cached), if it could be made
+                short = campplus_int8_short(threads) if stack.shape[1] <= CAMPPLUS_SHORT_FRAMES else None
+                out.append((short or session).run(None, {"x": stack})[0])
             else:
                 with torch.inference_mode():
                     out.append(model(torch.from_numpy(stack)).numpy())
