@@ -166,6 +166,17 @@ class DiarizeOptions:
     telephone_folded_below: float = 0.76
     """``folded_below`` for telephone-band recordings (8 kHz or less): tuning mixtures 10 of 14
     flagged, 0 of 19 right twos."""
+    folded_sound: float = 0.0
+    """Where ``folded_below`` doubts a count of two, the smaller group of that voice's speech
+    regions is counted as a third speaker when the two groups also differ in sound by at least
+    this (``sound_apart``: one diagonal Gaussian of their MFCC frames against two, BIC's gain);
+    0: off. Off at 16 kHz: there the two groups of one person's voice in a two-person mixture
+    sounded as far apart as a folded person's did (tuning mixtures: 308 and 470 against
+    397-729), and the closest split missed the folded person in three of five (README, round 36)."""
+    telephone_folded_sound: float = 300.0
+    """``folded_sound`` for telephone-band recordings (8 kHz or less). Chosen on the tuning
+    mixtures' doubted twos at 8 kHz (short8, shortx8, librix8, libri8, rooms8): the nine with a
+    third person folded in 408-1361, the three without 168-226."""
     room_campplus_weight: float = 0.4
     """No count given and none expected, under ``encoder`` auto (resemblyzer): the
     ``new_voice_below`` and ``split_below`` rules compare voices by (1 - this) x resemblyzer's
@@ -513,9 +524,21 @@ def diarize_full(
         split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
     if estimated and split_below > 0:
         labels, count = split_joined(regions, spans, rule_voices, labels, count, split_below, options)
+    sound: list[np.ndarray] = []
+
+    def sound_of() -> np.ndarray:
+        if not sound:
+            sound.append(sound_frames(samples, max(b for _, b in regions), source_rate))
+        return sound[0]
+
     folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
-        count = perhaps_folded(regions, spans, rule_voices, labels, count, folded, options)
+        doubted = perhaps_folded(regions, spans, rule_voices, labels, count, folded, options)
+        by_sound = options.telephone_folded_sound if source_rate <= 8000 else options.folded_sound
+        if doubted.maybe_more and by_sound > 0:
+            labels, count = folded_by_sound(sound_of(), regions, spans, rule_voices, labels, count, doubted, by_sound, options)
+        else:
+            count = doubted
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
@@ -526,13 +549,6 @@ def diarize_full(
     # (three or more only when not heard surely: three sure voices keep three)
     as_two = (two_sided and estimated and len(vectors) >= 3
               and (count.n == 2 or count.more_than_two_unsurely(options.strong_count)))
-
-    sound: list[np.ndarray] = []
-
-    def sound_of() -> np.ndarray:
-        if not sound:
-            sound.append(sound_frames(samples, len(frame_labels), source_rate))
-        return sound[0]
 
     # The other groupings often start from labels that were refined already, or meet on the way
     # (the same frames to model): each result is kept for this recording and reused, exactly
@@ -1085,7 +1101,7 @@ def unexplained_voice(
     k = int(labels.max()) + 1
     centroids = unit_centroids(vectors, labels)
     odd, seconds = [], 0.0
-    for voice, length, _, inside in region_voices(regions, spans, vectors, labels, options.min_new_voice_s):
+    for voice, length, _, inside, _ in region_voices(regions, spans, vectors, labels, options.min_new_voice_s):
         if float((centroids @ voice).max()) < below:
             odd.extend(inside.tolist())
             seconds += length
@@ -1104,10 +1120,10 @@ def unexplained_voice(
 def region_voices(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
     min_s: float,
-) -> list[tuple[np.ndarray, float, int, np.ndarray]]:
-    """(voice, seconds, label, window indexes) of each speech region of at least ``min_s``
-    seconds with windows wholly inside it: the L2-normalised mean of its windows and the label
-    most of them carry."""
+) -> list[tuple[np.ndarray, float, int, np.ndarray, tuple[int, int]]]:
+    """(voice, seconds, label, window indexes, region) of each speech region of at least ``min_s``
+    seconds with windows wholly inside it: the L2-normalised mean of its windows, the label
+    most of them carry, and the region itself (its frames)."""
     starts, ends = np.array([a for a, _ in spans]), np.array([b for _, b in spans])
     out = []
     for a, b in regions:
@@ -1115,7 +1131,7 @@ def region_voices(
         if (b - a) / FRAMES_PER_S < min_s or not len(inside):
             continue
         voice = vectors[inside].mean(axis=0)
-        out.append((voice / np.linalg.norm(voice), (b - a) / FRAMES_PER_S, int(np.bincount(labels[inside]).argmax()), inside))
+        out.append((voice / np.linalg.norm(voice), (b - a) / FRAMES_PER_S, int(np.bincount(labels[inside]).argmax()), inside, (a, b)))
     return out
 
 
@@ -1150,7 +1166,7 @@ def split_joined(
     return labels, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})")
 
 
-def speakers_regions(units: list[tuple[np.ndarray, float, int, np.ndarray]], n: int):
+def speakers_regions(units: list[tuple[np.ndarray, float, int, np.ndarray, tuple[int, int]]], n: int):
     """For each speaker 0..n-1 with two or more of ``units`` (``region_voices``): (speaker, its
     units, their voices stacked, their seconds)."""
     for c in range(n):
@@ -1178,17 +1194,32 @@ FOLDED_CONFIDENCE = 0.4
 (``perhaps_folded``): under the 0.5 of a count a rule added."""
 
 
+class Split(NamedTuple):
+    """One speaker's speech regions in two groups (``closest_split``)."""
+
+    similarity: float
+    """Of the two groups' mean voices."""
+    small_s: float
+    """Seconds of speech in the smaller group."""
+    speaker: int
+    small: list
+    """The smaller group's units (``region_voices``)."""
+    rest: list
+    """The other group's units."""
+
+
 def closest_split(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray, min_s: float,
-) -> tuple[float, float, int] | None:
+) -> Split | None:
     """Of every speaker with two or more speech regions of at least ``min_s`` seconds, the one
-    whose regions fall furthest apart in two groups (``two_groups``): (similarity, seconds in the
-    smaller group, speaker); None when no speaker has two regions."""
+    whose regions fall furthest apart in two groups (``two_groups``); None when no speaker has two
+    regions."""
     best = None
-    for c, _, voices, seconds in speakers_regions(region_voices(regions, spans, vectors, labels, min_s), int(labels.max()) + 1):
+    for c, mine, voices, seconds in speakers_regions(region_voices(regions, spans, vectors, labels, min_s), int(labels.max()) + 1):
         sim, groups, small = two_groups(voices, seconds)
-        if best is None or sim < best[0]:
-            best = (sim, float(seconds[groups == small].sum()), c)
+        if best is None or sim < best.similarity:
+            best = Split(sim, float(seconds[groups == small].sum()), c, [u for u, g in zip(mine, groups) if g == small],
+                         [u for u, g in zip(mine, groups) if g != small])
     return best
 
 
@@ -1201,12 +1232,66 @@ def perhaps_folded(
     regions fall in two groups less than ``below`` alike (a third person heard too briefly to
     split off: ``DiarizeOptions.folded_below``); else as it was."""
     closest = closest_split(regions, spans, vectors, labels, options.min_new_voice_s)
-    if closest is None or closest[0] >= below:
+    if closest is None or closest.similarity >= below:
         return count
-    sim, small, _ = closest
+    sim, small = closest.similarity, closest.small_s
     return replace(count, confidence=round(min(count.confidence, FOLDED_CONFIDENCE), 3), maybe_more=True,
                    reason=f"{count.reason}; perhaps a third person: {small:.1f} s of one voice's speech only {sim:.2f} like "
                           f"the rest of it (similarity < {below:.2f}), too little to count apart")
+
+
+MIN_APART_FRAMES = 50
+"""``folded_by_sound`` compares two groups' sound only where each has this many frames (0.5 s)."""
+
+
+def sound_apart(first: np.ndarray, second: np.ndarray) -> float:
+    """How far apart two sets of sound frames (rows: ``sound_frames``, standardised) sound: the
+    gain in log-likelihood from one diagonal Gaussian for each set over one for both, less BIC's
+    penalty for the second Gaussian's parameters (delta BIC, lambda 1: d x log(frames)). Above 0
+    the data prefer two sources; frames of one person's speech are not independent, so one
+    person's two groups score above 0 too (``DiarizeOptions.folded_sound``)."""
+    both = np.concatenate([first, second])
+
+    def spread(x: np.ndarray) -> float:
+        return float(np.sum(np.log(x.var(axis=0, ddof=1) + 1e-3)))
+
+    gain = 0.5 * (len(both) * spread(both) - len(first) * spread(first) - len(second) * spread(second))
+    return gain - both.shape[1] * float(np.log(len(both)))
+
+
+def folded_by_sound(
+    sound: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], voices: np.ndarray,
+    labels: np.ndarray, count: SpeakerCount, doubted: SpeakerCount, apart: float, options: DiarizeOptions,
+) -> tuple[np.ndarray, SpeakerCount]:
+    """Where ``perhaps_folded`` doubted a count of two (``doubted``; ``count`` before it): the
+    smaller group of the closest split (``closest_split`` of ``voices``) becomes one more
+    speaker when the two groups' frames of that voice (``sound``, ``sound_frames`` of the
+    recording, standardised over its speech) sound at least ``apart`` apart (``sound_apart``):
+    the labels with its windows moved, and the count (confidence 0.5: the eigengap did not say
+    so); else ``labels`` and ``doubted``. A person who says a few seconds is too briefly heard
+    for the speaker encoder to set apart, but their sound within the recording still differs."""
+    split = closest_split(regions, spans, voices, labels, options.min_new_voice_s)
+    if split is None or not split.small or not split.rest:
+        return labels, doubted
+    frame_labels = label_frames(regions, spans, voices, labels)
+    x = standardised(sound, np.flatnonzero(frame_labels >= 0))
+
+    def frames(units: list) -> np.ndarray:  # the frames of the units' regions given to that speaker
+        inside = np.concatenate([np.arange(a, min(b, len(frame_labels))) for *_, (a, b) in units])
+        return inside[frame_labels[inside] == split.speaker]
+
+    small, rest = frames(split.small), frames(split.rest)
+    if min(len(small), len(rest)) < MIN_APART_FRAMES:
+        return labels, doubted
+    gain = sound_apart(x[small], x[rest])
+    if gain < apart:
+        return labels, doubted
+    grown = labels.copy()
+    grown[[i for u in split.small for i in u[3] if labels[i] == split.speaker]] = int(labels.max()) + 1
+    n = int(grown.max()) + 1
+    return grown, SpeakerCount(n, 0.5, f"{count.reason}; {n} with {split.small_s:.1f} s of one voice's speech only "
+                                       f"{split.similarity:.2f} like the rest of it and apart in sound (delta BIC "
+                                       f"{gain:.0f} >= {apart:.0f})")
 
 
 def label_frames(
