@@ -36,6 +36,9 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortv16`` / ``shortv8`` (a third person who speaks first, C A B A C B) and ``pairv16`` /
   ``pairv8`` (two people only, the same clips): made after round 36's rule (a folded person
   counted by their sound) was chosen, to check it.
+- ``pairw16`` / ``pairw8`` and ``threew16`` / ``threew8``: two or three people whose every turn
+  comes from another of their clips (``varied_set``): made after round 36's join (a part split off
+  that sounds like another speaker joins them) was chosen, to check it.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -296,6 +299,24 @@ def pairv_set(rate: int) -> list[dict]:
     return out
 
 
+def varied_set(rate: int, n: int) -> list[dict]:
+    """Every two (``n`` 2: A B A B A B A B) or three (``n`` 3: A B C A B C A B C) of the shared
+    speakers, each of a person's turns another of their clips the tests do not use (their
+    clips by length, the longest left out, round again where they have fewer); pauses from seed
+    61 (pairs) or 67 (threes). One person's turns from many recordings sound less alike than
+    one recording's: the rules that add a speaker must not make two of one person. Made after
+    round 36's join (a part split off that sounds like another speaker joins them) was chosen,
+    to check it."""
+    clips = longest_first()
+    rng, out = np.random.default_rng(61 if n == 2 else 67), []
+    for combo in combinations(sorted(clips), n):
+        turns = [(who, clips[who][1:][i % (len(clips[who]) - 1)]) for i in range(4 if n == 2 else 3) for who in combo]
+        x, reference = spaced(turns, rng)
+        out.append({"name": f"w{rate // 1000}k-" + "-".join(combo), "set": f"{'pair' if n == 2 else 'three'}w{rate // 1000}",
+                    "part": "held out", "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -431,6 +452,8 @@ def main() -> None:
                "pairz16": lambda: pairz_set(16000), "pairz8": lambda: pairz_set(8000),
                "shortv16": lambda: shortv_set(16000), "shortv8": lambda: shortv_set(8000),
                "pairv16": lambda: pairv_set(16000), "pairv8": lambda: pairv_set(8000),
+               "pairw16": lambda: varied_set(16000, 2), "pairw8": lambda: varied_set(8000, 2),
+               "threew16": lambda: varied_set(16000, 3), "threew8": lambda: varied_set(8000, 3),
                "roomsz16": lambda: rooms_set(16000, kind="z"), "roomsz8": lambda: rooms_set(8000, kind="z")}
     only = set(filter(None, args.only.split(",")))
     rows = []

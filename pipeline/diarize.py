@@ -173,6 +173,15 @@ class DiarizeOptions:
     0: off. Off at 16 kHz: there the two groups of one person's voice in a two-person mixture
     sounded as far apart as a folded person's did (tuning mixtures: 308 and 470 against
     397-729), and the closest split missed the folded person in three of five (README, round 36)."""
+    split_joins_below: float = 300.0
+    """Where ``split_below`` splits a speaker, the part split off joins another speaker found
+    already (not the one it came from) instead of counting as one more, when its frames and that
+    speaker's sound less than this apart (``sound_apart``, ``label_frames``' frames of each);
+    0: never. One person's turns can sound unlike each other to the encoders: the new-voice
+    rule makes a speaker of one of them, the split rule another of the rest. The same value as
+    ``telephone_folded_sound``, not tuned: on every LibriSpeech set of both rates the parts
+    wrongly counted as another person sounded 72-203 from the speaker they belonged to, and
+    every rightly split part at least 577 from every other speaker (README, round 36)."""
     telephone_folded_sound: float = 300.0
     """``folded_sound`` for telephone-band recordings (8 kHz or less). Chosen on the tuning
     mixtures' doubted twos at 8 kHz (short8, shortx8, librix8, libri8, rooms8): the nine with a
@@ -516,6 +525,13 @@ def diarize_full(
         by_region = region_heard(second, second.features(level), regions, spans, options)
         rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
         name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
+    sound: list[np.ndarray] = []
+
+    def sound_of() -> np.ndarray:  # the recording's MFCCs, made once when first asked for
+        if not sound:
+            sound.append(sound_frames(samples, max(b for _, b in regions), source_rate))
+        return sound[0]
+
     new_voice = model.new_voice_below if options.new_voice_below is None else options.new_voice_below
     if estimated and new_voice > 0:
         labels, count = unexplained_voice(regions, spans, rule_voices, labels, count, new_voice, options)
@@ -523,14 +539,8 @@ def diarize_full(
     if split_below is None:
         split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
     if estimated and split_below > 0:
-        labels, count = split_joined(regions, spans, rule_voices, labels, count, split_below, options)
-    sound: list[np.ndarray] = []
-
-    def sound_of() -> np.ndarray:
-        if not sound:
-            sound.append(sound_frames(samples, max(b for _, b in regions), source_rate))
-        return sound[0]
-
+        labels, count = split_joined(regions, spans, rule_voices, labels, count, split_below, options,
+                                     sound=sound_of if options.split_joins_below > 0 else None)
     folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
         doubted = perhaps_folded(regions, spans, rule_voices, labels, count, folded, options)
@@ -1137,16 +1147,20 @@ def region_voices(
 
 def split_joined(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
-    count: SpeakerCount, below: float, options: DiarizeOptions,
+    count: SpeakerCount, below: float, options: DiarizeOptions, sound=None,
 ) -> tuple[np.ndarray, SpeakerCount]:
     """Labels and count with a speaker split in two where their speech regions' voices fall in
     two groups (weighted 2-means) whose mean voices are less than ``below`` similar and the
     smaller group holds at least ``min_split_s`` of speech; repeated while a speaker splits.
-    The count's confidence is then 0.5: the eigengap did not say so."""
+    The count's confidence is then 0.5: the eigengap did not say so. ``sound``: a function
+    giving the recording's ``sound_frames``; with it, a part split off that sounds like another
+    speaker already found (``split_joins_below``) joins that speaker instead."""
     if len(labels) < 3:
         return labels, count
-    labels, n, said = labels.copy(), int(labels.max()) + 1, []
-    while n < options.max_speakers:
+    labels, n, said, joined = labels.copy(), int(labels.max()) + 1, [], []
+    for _ in range(2 * options.max_speakers):  # each pass splits one speaker, or moves a part to another
+        if n >= options.max_speakers:
+            break
         best = None
         units = region_voices(regions, spans, vectors, labels, options.min_new_voice_s)
         for c, mine, voices, seconds in speakers_regions(units, n):
@@ -1155,15 +1169,52 @@ def split_joined(
             sim, groups, small = two_groups(voices, seconds)
             if sim < below and seconds[groups == small].sum() >= options.min_split_s and (best is None or sim < best[0]):
                 moved = [i for u, g in zip(mine, groups) if g == small for i in u[3] if labels[i] == c]  # its own windows
-                best = (sim, moved, float(seconds[groups == small].sum()))
+                best = (sim, moved, float(seconds[groups == small].sum()), c)
         if best is None:
             break
-        labels[best[1]] = n
+        sim, moved, seconds, parent = best
+        tried = labels.copy()
+        tried[moved] = n
+        alike = sound_alike(sound(), regions, spans, vectors, tried, n, [o for o in range(n) if o != parent],
+                            options.split_joins_below) if sound is not None and n > 1 else None
+        if alike is not None:
+            other, gain = alike
+            labels[moved] = other
+            joined.append(f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest, which sound like another's "
+                          f"(delta BIC {gain:.0f} < {options.split_joins_below:.0f}): given to them")
+            continue
+        labels = tried
         n += 1
-        said.append(f"{best[2]:.1f} s of one speaker's speech only {best[0]:.2f} like the rest")
-    if not said:
+        said.append(f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest")
+    if not said and not joined:
         return labels, count
-    return labels, SpeakerCount(n, 0.5, f"{count.reason}; {n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})")
+    labels = np.unique(labels, return_inverse=True)[1]  # a speaker left with no windows goes
+    n = int(labels.max()) + 1
+    parts = ([f"{n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})"] if said else []) + joined
+    return labels, SpeakerCount(n, 0.5 if said else count.confidence, f"{count.reason}; {'; '.join(parts)}")
+
+
+def sound_alike(
+    sound: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray,
+    labels: np.ndarray, speaker: int, others: list[int], below: float,
+) -> tuple[int, float] | None:
+    """Of ``others``, the speaker whose frames sound least apart from ``speaker``'s (``sound_apart``
+    of the frames ``label_frames`` gives each; ``sound``: ``sound_frames`` of the recording,
+    standardised over its speech), with that gain, where it is under ``below``; else None.
+    Speakers with under ``MIN_APART_FRAMES`` are not compared."""
+    frame_labels = label_frames(regions, spans, vectors, labels)
+    x = standardised(sound, np.flatnonzero(frame_labels >= 0))
+    mine = x[frame_labels == speaker]
+    if len(mine) < MIN_APART_FRAMES:
+        return None
+    best = None
+    for o in others:
+        theirs = x[frame_labels == o]
+        if len(theirs) >= MIN_APART_FRAMES:
+            gain = sound_apart(mine, theirs)
+            if gain < below and (best is None or gain < best[1]):
+                best = (o, gain)
+    return best
 
 
 def speakers_regions(units: list[tuple[np.ndarray, float, int, np.ndarray, tuple[int, int]]], n: int):
