@@ -251,17 +251,30 @@ def shortz_set(rate: int) -> list[dict]:
         (c, clips[c][1][-32000:])])
 
 
+def two_person_set(rate: int, prefix: str, seed: int, turns_of) -> list[dict]:
+    """Mixtures of every two of the shared speakers (A < B): ``turns_of(a, b)`` gives the
+    (speaker, clip) turns, joined by ``spaced`` with pauses from ``seed``; named
+    ``pPREFIX8k-A-B`` in set ``pair{z,v}8`` (or 16), through the telephone band at 8 kHz."""
+    rng, out = np.random.default_rng(seed), []
+    for a, b in combinations(sorted(longest_first()), 2):
+        x, reference = spaced(turns_of(a, b), rng)
+        out.append({"name": f"p{prefix}{rate // 1000}k-{a}-{b}", "set": f"pair{prefix}{rate // 1000}", "part": "held out",
+                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
 def pairz_set(rate: int) -> list[dict]:
     """Every two of the shared speakers alone (A B A B: their second-longest clips, then their
     longest, of the clips the tests do not use; pauses from seed 43): right counts of two that a
     rule doubting two (``DiarizeOptions.folded_below``) must leave alone. Made with ``shortz``."""
     clips = longest_first()
-    rng, out = np.random.default_rng(43), []
-    for a, b in combinations(sorted(clips), 2):
-        x, reference = spaced([(a, clips[a][1]), (b, clips[b][1]), (a, clips[a][0]), (b, clips[b][0])], rng)
-        out.append({"name": f"pz{rate // 1000}k-{a}-{b}", "set": f"pairz{rate // 1000}", "part": "held out",
-                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
-    return out
+    return two_person_set(rate, "z", 43, lambda a, b: [(a, clips[a][1]), (b, clips[b][1]), (a, clips[a][0]), (b, clips[b][0])])
+
+
+def longest_half(speaker: str, i: int) -> np.ndarray:
+    """The first (``i`` 0) or second (1) half of ``speaker``'s longest clip that the tests do not use."""
+    x = longest_first()[speaker][0]
+    return x[: len(x) // 2] if i == 0 else x[len(x) // 2:]
 
 
 def shortv_set(rate: int) -> list[dict]:
@@ -272,14 +285,11 @@ def shortv_set(rate: int) -> list[dict]:
     to check it."""
     clips = longest_first()
 
-    def half(s: str, i: int) -> np.ndarray:
-        x = clips[s][0]
-        return x[: len(x) // 2] if i == 0 else x[len(x) // 2:]
-
     def middle(s: str) -> np.ndarray:
         x = clips[s][0]
         return x[len(x) // 2 - 16000: len(x) // 2 + 16000]
 
+    half = longest_half
     return third_person_set(rate, "v", sorted(clips), 53, lambda a, b, c: [
         (c, middle(c)), (a, half(a, 0)), (b, half(b, 0)), (a, half(a, 1)), (c, clips[c][1][:32000]), (b, half(b, 1))])
 
@@ -288,15 +298,8 @@ def pairv_set(rate: int) -> list[dict]:
     """Every two of the shared speakers alone, as ``shortv`` without its third person (A B A B:
     the two halves of each one's longest clip; pauses from seed 59): right counts of two that
     round 36's rule must leave alone. Made with ``shortv``."""
-    clips = longest_first()
-    rng, out = np.random.default_rng(59), []
-    for a, b in combinations(sorted(clips), 2):
-        xa, xb = clips[a][0], clips[b][0]
-        x, reference = spaced([(a, xa[: len(xa) // 2]), (b, xb[: len(xb) // 2]), (a, xa[len(xa) // 2:]),
-                               (b, xb[len(xb) // 2:])], rng)
-        out.append({"name": f"pv{rate // 1000}k-{a}-{b}", "set": f"pairv{rate // 1000}", "part": "held out",
-                    "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
-    return out
+    half = longest_half
+    return two_person_set(rate, "v", 59, lambda a, b: [(a, half(a, 0)), (b, half(b, 0)), (a, half(a, 1)), (b, half(b, 1))])
 
 
 def varied_set(rate: int, n: int) -> list[dict]:

@@ -543,10 +543,11 @@ def diarize_full(
                                      sound=sound_of if options.split_joins_below > 0 else None)
     folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
-        doubted = perhaps_folded(regions, spans, rule_voices, labels, count, folded, options)
+        split = closest_split(regions, spans, rule_voices, labels, options.min_new_voice_s)
+        doubted = perhaps_folded(split, count, folded)
         by_sound = options.telephone_folded_sound if source_rate <= 8000 else options.folded_sound
         if doubted.maybe_more and by_sound > 0:
-            labels, count = folded_by_sound(sound_of(), regions, spans, rule_voices, labels, count, doubted, by_sound, options)
+            labels, count = folded_by_sound(sound_of(), split, regions, spans, rule_voices, labels, count, doubted, by_sound)
         else:
             count = doubted
     frame_labels = label_frames(regions, spans, vectors, labels)
@@ -1274,15 +1275,12 @@ def closest_split(
     return best
 
 
-def perhaps_folded(
-    regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
-    count: SpeakerCount, below: float, options: DiarizeOptions,
-) -> SpeakerCount:
+def perhaps_folded(closest: Split | None, count: SpeakerCount, below: float) -> SpeakerCount:
     """Two voices found with no count given or expected: the count, with its confidence at most
     ``FOLDED_CONFIDENCE``, ``maybe_more`` and the reason saying so, where one voice's speech
-    regions fall in two groups less than ``below`` alike (a third person heard too briefly to
-    split off: ``DiarizeOptions.folded_below``); else as it was."""
-    closest = closest_split(regions, spans, vectors, labels, options.min_new_voice_s)
+    regions fall in two groups less than ``below`` alike (``closest``: ``closest_split`` of the
+    voices; a third person heard too briefly to split off: ``DiarizeOptions.folded_below``);
+    else as it was."""
     if closest is None or closest.similarity >= below:
         return count
     sim, small = closest.similarity, closest.small_s
@@ -1292,7 +1290,8 @@ def perhaps_folded(
 
 
 MIN_APART_FRAMES = 50
-"""``folded_by_sound`` compares two groups' sound only where each has this many frames (0.5 s)."""
+"""``folded_by_sound`` and ``sound_alike`` compare two groups' sound only where each has this many
+frames (0.5 s)."""
 
 
 def sound_apart(first: np.ndarray, second: np.ndarray) -> float:
@@ -1311,18 +1310,17 @@ def sound_apart(first: np.ndarray, second: np.ndarray) -> float:
 
 
 def folded_by_sound(
-    sound: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], voices: np.ndarray,
-    labels: np.ndarray, count: SpeakerCount, doubted: SpeakerCount, apart: float, options: DiarizeOptions,
+    sound: np.ndarray, split: Split, regions: list[tuple[int, int]], spans: list[tuple[int, int]], voices: np.ndarray,
+    labels: np.ndarray, count: SpeakerCount, doubted: SpeakerCount, apart: float,
 ) -> tuple[np.ndarray, SpeakerCount]:
     """Where ``perhaps_folded`` doubted a count of two (``doubted``; ``count`` before it): the
-    smaller group of the closest split (``closest_split`` of ``voices``) becomes one more
-    speaker when the two groups' frames of that voice (``sound``, ``sound_frames`` of the
+    smaller group of the closest split (``split``, the ``closest_split`` of ``voices`` it judged)
+    becomes one more speaker when the two groups' frames of that voice (``sound``, ``sound_frames`` of the
     recording, standardised over its speech) sound at least ``apart`` apart (``sound_apart``):
     the labels with its windows moved, and the count (confidence 0.5: the eigengap did not say
     so); else ``labels`` and ``doubted``. A person who says a few seconds is too briefly heard
     for the speaker encoder to set apart, but their sound within the recording still differs."""
-    split = closest_split(regions, spans, voices, labels, options.min_new_voice_s)
-    if split is None or not split.small or not split.rest:
+    if not split.small or not split.rest:
         return labels, doubted
     frame_labels = label_frames(regions, spans, voices, labels)
     x = standardised(sound, np.flatnonzero(frame_labels >= 0))

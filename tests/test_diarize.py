@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.diarize import (FOLDED_CONFIDENCE, DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, diarize,
-                              diarize_full, perhaps_folded, resegment, sound_frames, sound_groupings, split_joined,
+from pipeline.diarize import (FOLDED_CONFIDENCE, DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, closest_split,
+                              diarize, diarize_full, perhaps_folded, resegment, sound_frames, sound_groupings, split_joined,
                               unexplained_voice, unit_groupings)
 from pipeline.speaker_models import mel_filters
 from pipeline.errors import ConfigError
@@ -409,7 +409,8 @@ def test_a_speaker_splits_only_into_two_groups_unlike_each_other_with_enough_spe
 def _folded(vectors, seconds, labels, below=0.77):
     """perhaps_folded on one region per vector (``_regions``), two voices found."""
     regions, spans, vectors, labels = _regions(vectors, seconds, labels)
-    return perhaps_folded(regions, spans, vectors, labels, SpeakerCount(2, 0.9, "2 by the eigengap"), below, DiarizeOptions())
+    closest = closest_split(regions, spans, vectors, labels, DiarizeOptions().min_new_voice_s)
+    return perhaps_folded(closest, SpeakerCount(2, 0.9, "2 by the eigengap"), below)
 
 
 def test_two_voices_one_of_which_holds_a_little_unlike_speech_may_be_three_people() -> None:
