@@ -129,8 +129,8 @@ STAGES = (
     ("speech detection", "diarize.py", ("speech_activity", "regions_of")),
     ("listening for two voices at once", "diarize.py", ("crosstalk_near_changes",)),
     ("resegmentation", "diarize.py", ("resegment",)),
-    ("clustering and count rules", "diarize.py", ("cluster_count", "unexplained_voice", "split_joined", "closest_split",
-                                                    "folded_by_sound")),
+    ("clustering and count rules", "diarize.py", ("cluster_count", "joined_by_sound", "unexplained_voice", "split_joined",
+                                                    "closest_split", "folded_by_sound")),
 )
 """Diarization's stages for ``--stages``: (label, file, functions whose cumulative time is the stage's)."""
 

@@ -38,7 +38,12 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   counted by their sound) was chosen, to check it.
 - ``pairw16`` / ``pairw8`` and ``threew16`` / ``threew8``: two or three people whose every turn
   comes from another of their clips (``varied_set``): made after round 36's join (a part split off
-  that sounds like another speaker joins them) was chosen, to check it.
+  that sounds like another speaker joins them) was chosen, to check it; then in view (tuned on)
+  when round 37's join was chosen.
+- ``pairy16`` / ``pairy8`` and ``threey16`` / ``threey8`` (five or four turns each, each 3-6 s
+  cut from another of the person's clips, ``pieces_set``) and ``roomsy16`` / ``roomsy8``
+  (two-person calls, seeds 84 and 85): made after round 37's join (voices the eigengap set
+  apart that sound alike joined) was chosen, to check it.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -320,6 +325,29 @@ def varied_set(rate: int, n: int) -> list[dict]:
     return out
 
 
+def pieces_set(rate: int, n: int) -> list[dict]:
+    """Every two (``n`` 2) or three of the shared speakers, taking five (pairs: A B A B ...) or
+    four (threes) turns each; each turn 3-6 s cut at a random place from the next of the
+    person's clips the tests do not use (the longest too, round again). Pauses and cuts from
+    seed 83 (pairs) or 89 (threes). Made after round 37's join (voices that sound alike joined)
+    was chosen, to check it: one person's turns from different clips, as in ``varied_set``,
+    shorter and more of them."""
+    clips = longest_first()
+    rng, out = np.random.default_rng(83 if n == 2 else 89), []
+    for combo in combinations(sorted(clips), n):
+        turns = []
+        for i in range(5 if n == 2 else 4):
+            for who in combo:
+                clip = clips[who][i % len(clips[who])]
+                length = min(len(clip), int(rng.uniform(3.0, 6.0) * 16000))
+                start = int(rng.integers(0, len(clip) - length + 1))
+                turns.append((who, clip[start : start + length]))
+        x, reference = spaced(turns, rng)
+        out.append({"name": f"y{rate // 1000}k-" + "-".join(combo), "set": f"{'pair' if n == 2 else 'three'}y{rate // 1000}",
+                    "part": "held out", "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
+    return out
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -337,10 +365,10 @@ def short_set(rate: int) -> list[dict]:
 
 
 ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out"),
-             "z": ((38, 39), "held out")}
+             "z": ((38, 39), "held out"), "y": ((84, 85), "made after")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
-its second was chosen (README "Round 13")."""
+its second was chosen (README "Round 13"); ``roomsy`` after round 37's join was chosen."""
 
 
 def rooms_set(rate: int, n: int = 30, kind: str = "") -> list[dict]:
@@ -457,7 +485,10 @@ def main() -> None:
                "pairv16": lambda: pairv_set(16000), "pairv8": lambda: pairv_set(8000),
                "pairw16": lambda: varied_set(16000, 2), "pairw8": lambda: varied_set(8000, 2),
                "threew16": lambda: varied_set(16000, 3), "threew8": lambda: varied_set(8000, 3),
-               "roomsz16": lambda: rooms_set(16000, kind="z"), "roomsz8": lambda: rooms_set(8000, kind="z")}
+               "roomsz16": lambda: rooms_set(16000, kind="z"), "roomsz8": lambda: rooms_set(8000, kind="z"),
+               "pairy16": lambda: pieces_set(16000, 2), "pairy8": lambda: pieces_set(8000, 2),
+               "threey16": lambda: pieces_set(16000, 3), "threey8": lambda: pieces_set(8000, 3),
+               "roomsy16": lambda: rooms_set(16000, kind="y"), "roomsy8": lambda: rooms_set(8000, kind="y")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
