@@ -126,7 +126,7 @@ def narrowband(samples: np.ndarray) -> np.ndarray:
 
 STAGES = (
     ("speaker embeddings", "speaker_models.py", ("features", "embed")),
-    ("speech detection", "diarize.py", ("speech_activity", "regions_of")),
+    ("speech detection", "diarize.py", ("speech_activity", "regions_of", "cut_at_changes")),
     ("listening for two voices at once", "diarize.py", ("crosstalk_near_changes",)),
     ("resegmentation", "diarize.py", ("resegment",)),
     ("clustering and count rules", "diarize.py", ("cluster_count", "joined_by_sound", "unexplained_voice", "split_joined",

@@ -186,6 +186,20 @@ class DiarizeOptions:
     """``folded_sound`` for telephone-band recordings (8 kHz or less). Chosen on the tuning
     mixtures' doubted twos at 8 kHz (short8, shortx8, librix8, libri8, rooms8): the nine with a
     third person folded in 408-1361, the three without 168-226."""
+    change_apart: float = 400.0
+    """No count given and none expected: a speech region is cut in two where its sound changes,
+    at the frame where one diagonal Gaussian of its MFCC frames (``sound_frames``, standardised
+    over the recording's speech) on each side gains the most over one for the whole
+    (``change_gain``, delta BIC as ``sound_apart``), when that gain is at least this; each part
+    again, down to ``min_change_s``. 0: off. A person who answers within a few tenths of a
+    second is otherwise in the same speech region as the one before them (the segmentation
+    model bridges short pauses), and their voice is heard only mixed with that one's, so the
+    count rules cannot hear them. Chosen in round 37 on short16, pairv16, pairz16, libri16,
+    threew16 and rooms16 (200, 300, 400, 500, 700 with 1 s, 1.5 s, 2 s, 2.5 s): with 1 s parts the
+    new-voice rule made one more person of parts of one (pairv16 10 -> 3 of 10 at 200), with 2 s
+    and 400 short16 23 -> 30 of 30, threew16 and rooms16 one fewer right (README, round 37)."""
+    min_change_s: float = 2.0
+    """Speech on each side of a cut by ``change_apart``."""
     sound_joins_below: float = 500.0
     """Where the eigengap counts three or more voices with no count given or expected, the two
     whose frames sound least apart (``sound_apart``, ``label_frames``' frames of each, each with
@@ -530,18 +544,6 @@ def diarize_full(
     regions = regions_of(samples, active, options)
     if not regions:
         return Diarization([], SpeakerCount(0, 1.0, "no speech found"), model.name, model.version, vad)
-    spans = windows(regions, options, model)
-    level = normalise_level(samples, regions)
-    vectors = model.embed(model.features(level), spans, options.threads)
-    labels, count = cluster_count(vectors, n_speakers, options, expected)
-    estimated = not n_speakers and expected is None  # the count is for the voices to say
-    second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
-    name, version = model.name, model.version
-    rule_voices = vectors  # what the count rules compare; the frames are labelled by ``vectors``
-    if second is not None:  # the rules hear the voices by both encoders
-        by_region = region_heard(second, second.features(level), regions, spans, options)
-        rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
-        name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
     sound: list[np.ndarray] = []
 
     def sound_of() -> np.ndarray:  # the recording's MFCCs, made once when first asked for
@@ -549,6 +551,20 @@ def diarize_full(
             sound.append(sound_frames(samples, max(b for _, b in regions), source_rate))
         return sound[0]
 
+    estimated = not n_speakers and expected is None  # the count is for the voices to say
+    if estimated and options.change_apart > 0:
+        regions = cut_at_changes(regions, sound_of(), options.change_apart, options.min_change_s)
+    spans = windows(regions, options, model)
+    level = normalise_level(samples, regions)
+    vectors = model.embed(model.features(level), spans, options.threads)
+    labels, count = cluster_count(vectors, n_speakers, options, expected)
+    second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
+    name, version = model.name, model.version
+    rule_voices = vectors  # what the count rules compare; the frames are labelled by ``vectors``
+    if second is not None:  # the rules hear the voices by both encoders
+        by_region = region_heard(second, second.features(level), regions, spans, options)
+        rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
+        name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
     joins = options.telephone_sound_joins_below if source_rate <= 8000 else options.sound_joins_below
     kept = np.zeros(len(labels), dtype=bool)  # windows of a voice the sound joined: not split again
     if estimated and joins > 0 and count.n >= 3:
@@ -1334,6 +1350,47 @@ def sound_apart(first: np.ndarray, second: np.ndarray) -> float:
 
     gain = 0.5 * (len(both) * spread(both) - len(first) * spread(first) - len(second) * spread(second))
     return gain - both.shape[1] * float(np.log(len(both)))
+
+
+def change_gain(frames: np.ndarray, shortest: int) -> tuple[int, float]:
+    """Where one run of sound frames (rows, standardised) changes most: the frame k (at least
+    ``shortest`` from either end) at which a diagonal Gaussian for frames[:k] and one for
+    frames[k:] gain the most log-likelihood over one for all, less BIC's penalty (d x
+    log(frames), as ``sound_apart``); (0, -inf) where the run is too short to cut."""
+    n, d = frames.shape
+    cuts = np.arange(shortest, n - shortest + 1)
+    if not len(cuts):
+        return 0, -np.inf
+    first, second = np.cumsum(frames, axis=0), np.cumsum(frames * frames, axis=0)
+
+    def spread(total: np.ndarray, squares: np.ndarray, m: np.ndarray) -> np.ndarray:  # ddof 1, as sound_apart
+        var = (squares - total * total / m) / np.maximum(m - 1, 1)
+        return np.sum(np.log(np.maximum(var, 0.0) + 1e-3), axis=-1)
+
+    m = cuts[:, None].astype(float)
+    left = spread(first[cuts - 1], second[cuts - 1], m)
+    right = spread(first[-1] - first[cuts - 1], second[-1] - second[cuts - 1], n - m)
+    whole = spread(first[-1], second[-1], np.array(float(n)))
+    gain = 0.5 * (n * whole - cuts * left - (n - cuts) * right) - d * np.log(n)
+    best = int(np.argmax(gain))
+    return int(cuts[best]), float(gain[best])
+
+
+def cut_at_changes(regions: list[tuple[int, int]], sound: np.ndarray, apart: float, min_s: float) -> list[tuple[int, int]]:
+    """``regions`` (10 ms frames) with each cut where its sound changes by at least ``apart``
+    (``change_gain`` of its frames of ``sound``, ``sound_frames`` of the recording, standardised
+    over the regions), each part again, no part under ``min_s`` seconds; the parts meet."""
+    x = standardised(sound, np.concatenate([np.arange(a, min(b, len(sound))) for a, b in regions]))
+    shortest = max(1, int(round(min_s * FRAMES_PER_S)))
+    out, todo = [], list(regions)
+    while todo:
+        a, b = todo.pop()
+        k, gain = change_gain(x[a:b], shortest) if b - a >= 2 * shortest else (0, -np.inf)
+        if gain >= apart:
+            todo += [(a + k, b), (a, a + k)]
+        else:
+            out.append((a, b))
+    return sorted(out)
 
 
 def joined_by_sound(

@@ -442,7 +442,9 @@ def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path:
     import soundfile as sf
     from speaker_mixtures import mixture, with_a_short_speaker
 
-    for name, mix in (("folded", with_a_short_speaker("1688", "2033", "2414")), ("pair", mixture(("1688", "2033")))):
+    # (1688-2033+2414 was this test's folded mixture until round 37 cut speech regions where
+    # their sound changes: now its third person is counted)
+    for name, mix in (("folded", with_a_short_speaker("1688", "2414", "2033")), ("pair", mixture(("1688", "2414")))):
         sf.write(tmp_path / f"{name}.wav", mix.samples, 16000, subtype="FLOAT")
         (tmp_path / f"{name}.rttm").write_text("".join(
             f"SPEAKER {name} 1 {s:.3f} {e - s:.3f} <NA> <NA> {who} <NA> <NA>\n" for s, e, who in mix.reference))
