@@ -211,6 +211,29 @@ def test_a_folded_third_person_at_8khz_is_counted_where_their_sound_is_apart() -
     assert pair.n == 2 and not pair.maybe_more
 
 
+def extra_clips_taking_turns(first: tuple[str, tuple[str, ...]], second: tuple[str, tuple[str, ...]],
+                             pauses: list[float]) -> Mixture:
+    """Two speakers' ``librispeech_extra`` clips (a file prefix and its numbers, in order) taking
+    turns, first, second, first, ..., each after its pause (seconds, as ``bench/speakers.py``'s
+    ``spaced`` drew them) and 0.5 s of silence at the end, through the telephone band at 8 kHz;
+    the reference names each speaker by the prefix's first four characters."""
+    from faster_whisper import decode_audio
+
+    from pipeline.speaker_models import telephone_band
+
+    def said(prefix: str, numbers: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+        return [(prefix[:4], decode_audio(str(DATA / "librispeech_extra" / f"{prefix}-{n}.opus"), sampling_rate=16000))
+                for n in numbers]
+
+    parts, reference, t = [], [], 0.0
+    for pause, (who, clip) in zip(pauses, [turn for pair in zip(said(*first), said(*second)) for turn in pair]):
+        parts += [np.zeros(int(pause * 16000), np.float32), clip]
+        t += int(pause * 16000) / 16000
+        reference.append((t, t + len(clip) / 16000, who))
+        t += len(clip) / 16000
+    return Mixture(telephone_band(np.concatenate(parts + [np.zeros(8000, np.float32)])), tuple(reference))
+
+
 def test_a_part_split_off_that_sounds_like_another_speaker_joins_them() -> None:
     # librix8's pair 2414-2609 through the telephone band (its clips and pauses): 2414's three
     # short turns sound unlike each other to the encoders, so the new-voice rule makes a speaker
@@ -218,28 +241,14 @@ def test_a_part_split_off_that_sounds_like_another_speaker_joins_them() -> None:
     # sounds like the first 2414 turn (delta BIC about 80, under 300): it joins it, and two
     # people are two. (CAM++'s int8 build beside resemblyzer differs with the CPU: where the
     # split is not made at all, the count is two as well.)
-    from faster_whisper import decode_audio
-
-    from pipeline.speaker_models import telephone_band
-
-    extra = DATA / "librispeech_extra"
-    a = [decode_audio(str(extra / f"2414-128291-{n}.opus"), sampling_rate=16000) for n in ("0006", "0008", "0009")]
-    b = [decode_audio(str(extra / f"2609-156975-{n}.opus"), sampling_rate=16000) for n in ("0004", "0006", "0007")]
-    pauses = [0.46, 0.348, 0.781, 0.497, 0.886, 0.633]
-    parts, reference, t = [], [], 0.0
-    for pause, (who, clip) in zip(pauses, [("2414", a[0]), ("2609", b[0]), ("2414", a[1]), ("2609", b[1]), ("2414", a[2]),
-                                           ("2609", b[2])]):
-        parts += [np.zeros(int(pause * 16000), np.float32), clip]
-        t += int(pause * 16000) / 16000
-        reference.append((t, t + len(clip) / 16000, who))
-        t += len(clip) / 16000
-    samples = telephone_band(np.concatenate(parts + [np.zeros(8000, np.float32)]))
+    mix = extra_clips_taking_turns(("2414-128291", ("0006", "0008", "0009")), ("2609-156975", ("0004", "0006", "0007")),
+                                   [0.46, 0.348, 0.781, 0.497, 0.886, 0.633])
+    samples = mix.samples
     off = diarize_full(samples, source_rate=8000, options=DiarizeOptions(split_joins_below=0))
     on = diarize_full(samples, source_rate=8000)
     assert on.count.n == 2, on.count.reason
     if "split in two" in off.count.reason:
         assert off.count.n == 3 and "given to them" in on.count.reason and "split in two" not in on.count.reason
-        mix = Mixture(samples, tuple(reference))
         assert der(mix, on.turns) < der(mix, off.turns)
 
 
@@ -250,28 +259,17 @@ def test_one_persons_voices_that_the_eigengap_set_apart_are_joined_by_their_soun
     # 700; two people's at least 800): joined, two people are two, and the joined voice is not
     # split again by the voice rules. (CAM++'s int8 build beside resemblyzer differs with the
     # CPU: where the eigengap counts two already, nothing is joined.)
-    from faster_whisper import decode_audio
-
     from pipeline.speaker_models import telephone_band
 
-    extra = DATA / "librispeech_extra"
-    a = [decode_audio(str(extra / f"1688-142285-{n}.opus"), sampling_rate=16000) for n in ("0001", "0007", "0002", "0001")]
-    b = [decode_audio(str(extra / f"1998-15444-{n}.opus"), sampling_rate=16000) for n in ("0002", "0005", "0007", "0008")]
-    pauses = [0.493, 0.752, 0.686, 0.711, 0.532, 0.898, 0.899, 0.866]
-    parts, reference, t = [], [], 0.0
-    for pause, (who, clip) in zip(pauses, [turn for pair in zip([("1688", c) for c in a], [("1998", c) for c in b]) for turn in pair]):
-        parts += [np.zeros(int(pause * 16000), np.float32), clip]
-        t += int(pause * 16000) / 16000
-        reference.append((t, t + len(clip) / 16000, who))
-        t += len(clip) / 16000
-    samples = telephone_band(np.concatenate(parts + [np.zeros(8000, np.float32)]))
+    mix = extra_clips_taking_turns(("1688-142285", ("0001", "0007", "0002", "0001")), ("1998-15444", ("0002", "0005", "0007", "0008")),
+                                   [0.493, 0.752, 0.686, 0.711, 0.532, 0.898, 0.899, 0.866])
+    samples = mix.samples
     off = diarize_full(samples, source_rate=8000, options=DiarizeOptions(telephone_sound_joins_below=0))
     on = diarize_full(samples, source_rate=8000)
     assert on.count.n == 2, on.count.reason
     if off.count.n > 2:
         assert "sound alike joined" in on.count.reason and on.count.confidence == 0.5, on.count.reason
         assert "split in two" not in on.count.reason and "apart in sound" not in on.count.reason
-        mix = Mixture(samples, tuple(reference))
         assert der(mix, on.turns) < der(mix, off.turns) and der(mix, on.turns) < 0.10
     # a real triple of the tests' voices stays three: different people's frames sound far apart
     triple = diarize_full(telephone_band(mixture(("1688", "2033", "2414")).samples), source_rate=8000).count
