@@ -43,7 +43,8 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``pairy16`` / ``pairy8`` and ``threey16`` / ``threey8`` (five or four turns each, each 3-6 s
   cut from another of the person's clips, ``pieces_set``) and ``roomsy16`` / ``roomsy8``
   (two-person calls, seeds 84 and 85): made after round 37's join (voices the eigengap set
-  apart that sound alike joined) was chosen, to check it.
+  apart that sound alike joined) was chosen, to check it, and before its cut of speech regions
+  where their sound changes was chosen, which they check too.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
