@@ -1337,6 +1337,12 @@ MIN_APART_FRAMES = 50
 frames (0.5 s)."""
 
 
+def log_spread(variances: np.ndarray) -> np.ndarray:
+    """A diagonal Gaussian's log-determinant from its variances (last axis), floored at 1e-3 so
+    that a silent coefficient does not dominate: what ``sound_apart`` and ``change_gain`` weigh."""
+    return np.sum(np.log(np.maximum(variances, 0.0) + 1e-3), axis=-1)
+
+
 def sound_apart(first: np.ndarray, second: np.ndarray) -> float:
     """How far apart two sets of sound frames (rows: ``sound_frames``, standardised) sound: the
     gain in log-likelihood from one diagonal Gaussian for each set over one for both, less BIC's
@@ -1346,7 +1352,7 @@ def sound_apart(first: np.ndarray, second: np.ndarray) -> float:
     both = np.concatenate([first, second])
 
     def spread(x: np.ndarray) -> float:
-        return float(np.sum(np.log(x.var(axis=0, ddof=1) + 1e-3)))
+        return float(log_spread(x.var(axis=0, ddof=1)))
 
     gain = 0.5 * (len(both) * spread(both) - len(first) * spread(first) - len(second) * spread(second))
     return gain - both.shape[1] * float(np.log(len(both)))
@@ -1364,8 +1370,7 @@ def change_gain(frames: np.ndarray, shortest: int) -> tuple[int, float]:
     first, second = np.cumsum(frames, axis=0), np.cumsum(frames * frames, axis=0)
 
     def spread(total: np.ndarray, squares: np.ndarray, m: np.ndarray) -> np.ndarray:  # ddof 1, as sound_apart
-        var = (squares - total * total / m) / np.maximum(m - 1, 1)
-        return np.sum(np.log(np.maximum(var, 0.0) + 1e-3), axis=-1)
+        return log_spread((squares - total * total / m) / np.maximum(m - 1, 1))
 
     m = cuts[:, None].astype(float)
     left = spread(first[cuts - 1], second[cuts - 1], m)
@@ -1380,7 +1385,7 @@ def cut_at_changes(regions: list[tuple[int, int]], sound: np.ndarray, apart: flo
     """``regions`` (10 ms frames) with each cut where its sound changes by at least ``apart``
     (``change_gain`` of its frames of ``sound``, ``sound_frames`` of the recording, standardised
     over the regions), each part again, no part under ``min_s`` seconds; the parts meet."""
-    x = standardised(sound, np.concatenate([np.arange(a, min(b, len(sound))) for a, b in regions]))
+    x = standardised(sound, np.concatenate([np.arange(a, b) for a, b in regions]))
     shortest = max(1, int(round(min_s * FRAMES_PER_S)))
     out, todo = [], list(regions)
     while todo:
