@@ -45,6 +45,11 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   (two-person calls, seeds 84 and 85): made after round 37's join (voices the eigengap set
   apart that sound alike joined) was chosen, to check it, and before its cut of speech regions
   where their sound changes was chosen, which they check too.
+- ``shortq16`` / ``shortq8`` (a third person's 2 s twice, A B C A B A C B, every turn a piece from
+  a random place in a random clip), ``pairq16`` / ``pairq8`` (two people only, the same kind of
+  pieces) and ``roomsq16`` / ``roomsq8`` (two-person calls, seeds 90 and 91): made in round 38
+  before its rule (a voice split a little alike counted apart where its sound is far apart) was
+  chosen, and not looked at until it was, to check it.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -349,6 +354,40 @@ def pieces_set(rate: int, n: int) -> list[dict]:
     return out
 
 
+def piece(rng, clip: np.ndarray, low_s: float, high_s: float) -> np.ndarray:
+    """A piece of ``clip`` of ``low_s``-``high_s`` seconds (the whole clip when shorter) from a random place."""
+    length = min(len(clip), int(rng.uniform(low_s, high_s) * 16000))
+    start = int(rng.integers(0, len(clip) - length + 1))
+    return clip[start : start + length]
+
+
+def shortq_set(rate: int) -> list[dict]:
+    """Two talkers and a third who says 2 s twice (A B C A B A C B), every turn a piece from a
+    random place in a random one of the person's clips the tests do not use (A and B 3-6 s, the
+    third exactly 2 s); pieces from seed 97, pauses from 98. Made in round 38 before its rule (a
+    voice split a little alike counted apart where its sound is far apart) was chosen, and not
+    looked at until it was, to check it."""
+    clips = longest_first()
+    rng = np.random.default_rng(97)
+
+    def turns(a: str, b: str, c: str) -> list:
+        said = {who: (3.0, 6.0) for who in (a, b)} | {c: (2.0, 2.0)}
+        return [(who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], *said[who])) for who in (a, b, c, a, b, a, c, b)]
+
+    return third_person_set(rate, "q", sorted(clips), 98, turns)
+
+
+def pairq_set(rate: int) -> list[dict]:
+    """Every two of the shared speakers alone (A B A B A B), each turn a 3-6 s piece from a
+    random place in a random one of the person's clips the tests do not use; pieces from seed
+    101, pauses from 102. Made
+    with ``shortq``, to check that its rule leaves a right two alone."""
+    clips = longest_first()
+    rng = np.random.default_rng(101)
+    return two_person_set(rate, "q", 102, lambda a, b: [
+        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -366,10 +405,11 @@ def short_set(rate: int) -> list[dict]:
 
 
 ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out"),
-             "z": ((38, 39), "held out"), "y": ((84, 85), "made after")}
+             "z": ((38, 39), "held out"), "y": ((84, 85), "made after"), "q": ((90, 91), "made after")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
-its second was chosen (README "Round 13"); ``roomsy`` after round 37's join was chosen."""
+its second was chosen (README "Round 13"); ``roomsy`` after round 37's join was chosen; ``roomsq``
+in round 38, before its rule was chosen and not looked at until it was."""
 
 
 def rooms_set(rate: int, n: int = 30, kind: str = "") -> list[dict]:
@@ -489,7 +529,10 @@ def main() -> None:
                "roomsz16": lambda: rooms_set(16000, kind="z"), "roomsz8": lambda: rooms_set(8000, kind="z"),
                "pairy16": lambda: pieces_set(16000, 2), "pairy8": lambda: pieces_set(8000, 2),
                "threey16": lambda: pieces_set(16000, 3), "threey8": lambda: pieces_set(8000, 3),
-               "roomsy16": lambda: rooms_set(16000, kind="y"), "roomsy8": lambda: rooms_set(8000, kind="y")}
+               "roomsy16": lambda: rooms_set(16000, kind="y"), "roomsy8": lambda: rooms_set(8000, kind="y"),
+               "shortq16": lambda: shortq_set(16000), "shortq8": lambda: shortq_set(8000),
+               "pairq16": lambda: pairq_set(16000), "pairq8": lambda: pairq_set(8000),
+               "roomsq16": lambda: rooms_set(16000, kind="q"), "roomsq8": lambda: rooms_set(8000, kind="q")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
