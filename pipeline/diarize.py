@@ -182,6 +182,13 @@ class DiarizeOptions:
     ``telephone_folded_sound``, not tuned: on every LibriSpeech set of both rates the parts
     wrongly counted as another person sounded 72-203 from the speaker they belonged to, and
     every rightly split part at least 577 from every other speaker (README, round 36)."""
+    telephone_split_own_sound: float = 375.0
+    """Telephone-band recordings (8 kHz or less): where ``split_below`` would split a speaker, the
+    part stays with them when its frames sound less than this apart (``sound_apart``) from the
+    rest of theirs; 0: never. Chosen in round 38 on every LibriSpeech, rooms and AMI set at 8 kHz
+    (84 splits): the 4 parts of one person (espeak calls read as rooms) 157-350 from the rest of
+    their voice, the 80 third persons split off 403-3134. Not at 16 kHz: there the parts of one
+    person were 198 and 617 apart, third persons from 166."""
     telephone_folded_sound: float = 300.0
     """``folded_sound`` for telephone-band recordings (8 kHz or less). Chosen on the tuning
     mixtures' doubted twos at 8 kHz (short8, shortx8, librix8, libri8, rooms8): the nine with a
@@ -591,8 +598,10 @@ def diarize_full(
     if split_below is None:
         split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
     if estimated and split_below > 0:
+        own_sound = options.telephone_split_own_sound if source_rate <= 8000 else 0.0
         labels, count = split_joined(regions, spans, rule_voices, labels, count, split_below, options,
-                                     sound=sound_of if options.split_joins_below > 0 else None, kept=kept)
+                                     sound=sound_of if options.split_joins_below > 0 or own_sound > 0 else None, kept=kept,
+                                     own_sound=own_sound)
     folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
         split = closest_split(regions, spans, rule_voices, labels, options.min_new_voice_s, kept)
@@ -1207,6 +1216,7 @@ def region_voices(
 def split_joined(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
     count: SpeakerCount, below: float, options: DiarizeOptions, sound=None, kept: np.ndarray | None = None,
+    own_sound: float = 0.0,
 ) -> tuple[np.ndarray, SpeakerCount]:
     """Labels and count with a speaker split in two where their speech regions' voices fall in
     two groups (weighted 2-means) whose mean voices are less than ``below`` similar and the
@@ -1214,17 +1224,19 @@ def split_joined(
     The count's confidence is then 0.5: the eigengap did not say so. ``sound``: a function
     giving the recording's ``sound_frames``; with it, a part split off that sounds like another
     speaker already found (``split_joins_below``) joins that speaker instead. ``kept``: windows
-    (a mask) of voices the sound joined (``joined_by_sound``): a speaker holding any is not split."""
+    (a mask) of voices the sound joined (``joined_by_sound``): a speaker holding any is not split.
+    ``own_sound`` (with ``sound``; 0: not asked): a part whose frames sound less than this apart
+    from the rest of its speaker's stays with them, and that speaker is not split again."""
     if len(labels) < 3:
         return labels, count
-    labels, n, said, joined = labels.copy(), int(labels.max()) + 1, [], []
+    labels, n, said, joined, stayed = labels.copy(), int(labels.max()) + 1, [], [], {}
     for _ in range(2 * options.max_speakers):  # each pass splits one speaker, or moves a part to another
         if n >= options.max_speakers:
             break
         best = None
         units = region_voices(regions, spans, vectors, labels, options.min_new_voice_s)
         for c, mine, voices, seconds in speakers_regions(units, n):
-            if float((voices @ voices.T).min()) >= below:  # every region like every other: one voice
+            if float((voices @ voices.T).min()) >= below or c in stayed:  # every region like every other: one voice
                 continue
             if kept is not None and kept[labels == c].any():  # joined by their sound: one person
                 continue
@@ -1237,8 +1249,14 @@ def split_joined(
         sim, moved, seconds, parent = best
         tried = labels.copy()
         tried[moved] = n
+        asked = sound is not None and own_sound > 0
+        own = sound_alike(sound(), regions, spans, vectors, tried, n, [parent], own_sound) if asked else None
+        if own is not None:
+            stayed[parent] = (f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest, which sound like it "
+                              f"(delta BIC {own[1]:.0f} < {own_sound:.0f}): not split")
+            continue
         alike = sound_alike(sound(), regions, spans, vectors, tried, n, [o for o in range(n) if o != parent],
-                            options.split_joins_below) if sound is not None and n > 1 else None
+                            options.split_joins_below) if sound is not None and n > 1 and options.split_joins_below > 0 else None
         if alike is not None:
             other, gain = alike
             labels[moved] = other
@@ -1248,11 +1266,12 @@ def split_joined(
         labels = tried
         n += 1
         said.append(f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest")
-    if not said and not joined:
+    if not said and not joined and not stayed:
         return labels, count
     labels = np.unique(labels, return_inverse=True)[1]  # a speaker left with no windows goes
     n = int(labels.max()) + 1
-    parts = ([f"{n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})"] if said else []) + joined
+    parts = (([f"{n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})"] if said else []) + joined
+             + list(stayed.values()))
     return labels, SpeakerCount(n, 0.5 if said else count.confidence, f"{count.reason}; {'; '.join(parts)}")
 
 

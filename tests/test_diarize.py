@@ -523,6 +523,31 @@ def test_a_speaker_splits_only_into_two_groups_unlike_each_other_with_enough_spe
     assert count.n == 2
 
 
+def test_a_part_that_sounds_like_the_rest_of_its_speaker_is_not_split_off() -> None:
+    # speaker 0: three regions of one voice and two (3 s) of another, which the voices alone split
+    # off (above). With their sound: where those two regions' frames sound like the rest of
+    # speaker 0's (one distribution), the part stays and the reason says why; where they sound
+    # apart (shifted), it is split off as before; own_sound 0 does not ask.
+    e = np.eye(3, dtype=np.float32)
+    regions, spans, vectors, labels = _regions([e[0], e[0], e[0], e[1], e[1], e[2]], [2, 2, 2, 1.5, 1.5, 3], [0, 0, 0, 0, 0, 1])
+    alike = np.random.default_rng(3).normal(size=(regions[-1][1], 19))  # one frame per 10 ms, as sound_frames
+    apart = alike.copy()
+    for a, b in regions[3:5]:
+        apart[a:b] += 1.5
+    count = SpeakerCount(2, 0.9, "by the eigengap")
+
+    def split(sound, own):  # (a part is not given to another speaker by its sound here: split_joins_below 0)
+        return split_joined(regions, spans, vectors, labels, count, 0.72, DiarizeOptions(split_joins_below=0), sound=lambda: sound,
+                            own_sound=own)
+
+    kept, stayed = split(alike, 375.0)
+    assert stayed.n == 2 and (kept == labels).all() and "which sound like it" in stayed.reason and "not split" in stayed.reason
+    assert stayed.confidence == 0.9
+    out, grown = split(apart, 375.0)
+    assert grown.n == 3 and (out[6:10] == 2).all() and "split in two" in grown.reason
+    assert split(alike, 0.0)[1].n == 3
+
+
 def _folded(vectors, seconds, labels, below=0.77):
     """perhaps_folded on one region per vector (``_regions``), two voices found."""
     regions, spans, vectors, labels = _regions(vectors, seconds, labels)
