@@ -200,7 +200,8 @@ class DiarizeOptions:
     ``telephone_folded_far_sound`` apart (``sound_apart``), the smaller group is a third speaker;
     0: off. The encoder is less sure of a third person here than under
     ``telephone_folded_below`` (0.76), so the sound must be much further apart than
-    ``telephone_folded_sound`` asks. Chosen in round 38 on every LibriSpeech, rooms and AMI set at
+    ``telephone_folded_sound`` asks. Off where ``telephone_folded_far_sound``, ``telephone_folded_below``
+    or ``split_below`` is 0, and for a speaker ``telephone_split_own_sound`` kept whole. Chosen in round 38 on every LibriSpeech, rooms and AMI set at
     8 kHz (counts of two whose closest split is under 0.79 alike): a third person folded in
     1056-1753 apart (shorte8, shortz8, threew8; 882 and 683 left), one person's two groups at
     most 864 (an espeak call). Not at 16 kHz: there pyannote's real two-person call has 2.2 s of
@@ -597,26 +598,28 @@ def diarize_full(
     split_below = options.split_below
     if split_below is None:
         split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
+    whole = np.zeros(len(labels), dtype=bool)  # windows of a speaker whose part sounded like the rest: not split by sound
     if estimated and split_below > 0:
         own_sound = options.telephone_split_own_sound if source_rate <= 8000 else 0.0
-        labels, count = split_joined(regions, spans, rule_voices, labels, count, split_below, options,
-                                     sound=sound_of if options.split_joins_below > 0 or own_sound > 0 else None, kept=kept,
-                                     own_sound=own_sound)
+        labels, count, whole = split_joined(regions, spans, rule_voices, labels, count, split_below, options,
+                                            sound=sound_of if options.split_joins_below > 0 or own_sound > 0 else None,
+                                            kept=kept, own_sound=own_sound)
     folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
         split = closest_split(regions, spans, rule_voices, labels, options.min_new_voice_s, kept)
-        doubted = perhaps_folded(split, count, folded)
+        doubted = perhaps_folded(split, count, folded)  # doubted still where the sound kept the speaker whole
         by_sound = options.telephone_folded_sound if source_rate <= 8000 else options.folded_sound
+        far = options.telephone_folded_far_below if source_rate <= 8000 and options.telephone_folded_far_sound > 0 else 0.0
+        sound_may_split = split is not None and not whole[labels == split.speaker].any()
         before = count
-        if doubted.maybe_more and by_sound > 0:
+        if doubted.maybe_more and by_sound > 0 and sound_may_split:
             labels, count = folded_by_sound(sound_of(), split, regions, spans, rule_voices, labels, before, doubted, by_sound)
+        elif far > 0 and sound_may_split and split.similarity < far:
+            # a split the encoder heard a little alike, far apart in sound: a third person all the same
+            labels, count = folded_by_sound(sound_of(), split, regions, spans, rule_voices, labels, before, doubted,
+                                            options.telephone_folded_far_sound)
         else:
             count = doubted
-        far = options.telephone_folded_far_below if source_rate <= 8000 and options.telephone_folded_far_sound > 0 else 0.0
-        if count.n == 2 and split is not None and split.similarity < far:
-            # a split the encoder heard a little alike, far apart in sound: a third person all the same
-            labels, count = folded_by_sound(sound_of(), split, regions, spans, rule_voices, labels, before, count,
-                                            options.telephone_folded_far_sound)
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
@@ -1217,7 +1220,7 @@ def split_joined(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray,
     count: SpeakerCount, below: float, options: DiarizeOptions, sound=None, kept: np.ndarray | None = None,
     own_sound: float = 0.0,
-) -> tuple[np.ndarray, SpeakerCount]:
+) -> tuple[np.ndarray, SpeakerCount, np.ndarray]:
     """Labels and count with a speaker split in two where their speech regions' voices fall in
     two groups (weighted 2-means) whose mean voices are less than ``below`` similar and the
     smaller group holds at least ``min_split_s`` of speech; repeated while a speaker splits.
@@ -1225,18 +1228,24 @@ def split_joined(
     giving the recording's ``sound_frames``; with it, a part split off that sounds like another
     speaker already found (``split_joins_below``) joins that speaker instead. ``kept``: windows
     (a mask) of voices the sound joined (``joined_by_sound``): a speaker holding any is not split.
-    ``own_sound`` (with ``sound``; 0: not asked): a part whose frames sound less than this apart
-    from the rest of its speaker's stays with them, and that speaker is not split again."""
+    ``split_joins_below`` 0: no part is given to another speaker. ``own_sound`` (with ``sound``;
+    0: not asked): a part whose frames sound less than this apart from the rest of its
+    speaker's stays with them, and that speaker is not split again. Returns the labels, the
+    count and a mask of the windows of the speakers so kept whole (for ``folded_by_sound`` to
+    leave alone)."""
+    whole = np.zeros(len(labels), dtype=bool)
     if len(labels) < 3:
-        return labels, count
+        return labels, count, whole
     labels, n, said, joined, stayed = labels.copy(), int(labels.max()) + 1, [], [], {}
-    for _ in range(2 * options.max_speakers):  # each pass splits one speaker, or moves a part to another
+    for _ in range(2 * options.max_speakers):  # each pass splits one speaker, moves a part to another or keeps it whole
         if n >= options.max_speakers:
             break
         best = None
         units = region_voices(regions, spans, vectors, labels, options.min_new_voice_s)
         for c, mine, voices, seconds in speakers_regions(units, n):
-            if float((voices @ voices.T).min()) >= below or c in stayed:  # every region like every other: one voice
+            if float((voices @ voices.T).min()) >= below:  # every region like every other: one voice
+                continue
+            if c in stayed:  # a part of theirs sounded like the rest: one person
                 continue
             if kept is not None and kept[labels == c].any():  # joined by their sound: one person
                 continue
@@ -1252,8 +1261,8 @@ def split_joined(
         asked = sound is not None and own_sound > 0
         own = sound_alike(sound(), regions, spans, vectors, tried, n, [parent], own_sound) if asked else None
         if own is not None:
-            stayed[parent] = (f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest, which sound like it "
-                              f"(delta BIC {own[1]:.0f} < {own_sound:.0f}): not split")
+            stayed[parent] = (f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest, which sound like the "
+                              f"rest of that voice (delta BIC {own[1]:.0f} < {own_sound:.0f}): not split")
             continue
         alike = sound_alike(sound(), regions, spans, vectors, tried, n, [o for o in range(n) if o != parent],
                             options.split_joins_below) if sound is not None and n > 1 and options.split_joins_below > 0 else None
@@ -1267,12 +1276,13 @@ def split_joined(
         n += 1
         said.append(f"{seconds:.1f} s of one speaker's speech only {sim:.2f} like the rest")
     if not said and not joined and not stayed:
-        return labels, count
+        return labels, count, whole
+    whole = np.isin(labels, list(stayed))
     labels = np.unique(labels, return_inverse=True)[1]  # a speaker left with no windows goes
     n = int(labels.max()) + 1
     parts = (([f"{n} with a speaker split in two ({'; '.join(said)}; similarity < {below:.2f})"] if said else []) + joined
              + list(stayed.values()))
-    return labels, SpeakerCount(n, 0.5 if said else count.confidence, f"{count.reason}; {'; '.join(parts)}")
+    return labels, SpeakerCount(n, 0.5 if said else count.confidence, f"{count.reason}; {'; '.join(parts)}"), whole
 
 
 def sound_alike(
@@ -1481,7 +1491,8 @@ def folded_by_sound(
     sound: np.ndarray, split: Split, regions: list[tuple[int, int]], spans: list[tuple[int, int]], voices: np.ndarray,
     labels: np.ndarray, count: SpeakerCount, doubted: SpeakerCount, apart: float,
 ) -> tuple[np.ndarray, SpeakerCount]:
-    """Where ``perhaps_folded`` doubted a count of two (``doubted``; ``count`` before it): the
+    """A count of two (``count``; ``doubted``: the count to keep where nothing is split, as
+    ``perhaps_folded`` doubted it or not): the
     smaller group of the closest split (``split``, the ``closest_split`` of ``voices`` it judged)
     becomes one more speaker when the two groups' frames of that voice (``sound``, ``sound_frames`` of the
     recording, standardised over its speech) sound at least ``apart`` apart (``sound_apart``):
