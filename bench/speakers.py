@@ -331,6 +331,13 @@ def varied_set(rate: int, n: int) -> list[dict]:
     return out
 
 
+def piece(rng, clip: np.ndarray, low_s: float, high_s: float) -> np.ndarray:
+    """A piece of ``clip`` of ``low_s``-``high_s`` seconds (the whole clip when shorter) from a random place."""
+    length = min(len(clip), int(rng.uniform(low_s, high_s) * 16000))
+    start = int(rng.integers(0, len(clip) - length + 1))
+    return clip[start : start + length]
+
+
 def pieces_set(rate: int, n: int) -> list[dict]:
     """Every two (``n`` 2) or three of the shared speakers, taking five (pairs: A B A B ...) or
     four (threes) turns each; each turn 3-6 s cut at a random place from the next of the
@@ -344,21 +351,11 @@ def pieces_set(rate: int, n: int) -> list[dict]:
         turns = []
         for i in range(5 if n == 2 else 4):
             for who in combo:
-                clip = clips[who][i % len(clips[who])]
-                length = min(len(clip), int(rng.uniform(3.0, 6.0) * 16000))
-                start = int(rng.integers(0, len(clip) - length + 1))
-                turns.append((who, clip[start : start + length]))
+                turns.append((who, piece(rng, clips[who][i % len(clips[who])], 3.0, 6.0)))
         x, reference = spaced(turns, rng)
         out.append({"name": f"y{rate // 1000}k-" + "-".join(combo), "set": f"{'pair' if n == 2 else 'three'}y{rate // 1000}",
                     "part": "held out", "samples": x if rate == 16000 else telephone(x), "reference": reference, "rate": rate})
     return out
-
-
-def piece(rng, clip: np.ndarray, low_s: float, high_s: float) -> np.ndarray:
-    """A piece of ``clip`` of ``low_s``-``high_s`` seconds (the whole clip when shorter) from a random place."""
-    length = min(len(clip), int(rng.uniform(low_s, high_s) * 16000))
-    start = int(rng.integers(0, len(clip) - length + 1))
-    return clip[start : start + length]
 
 
 def shortq_set(rate: int) -> list[dict]:
@@ -380,8 +377,7 @@ def shortq_set(rate: int) -> list[dict]:
 def pairq_set(rate: int) -> list[dict]:
     """Every two of the shared speakers alone (A B A B A B), each turn a 3-6 s piece from a
     random place in a random one of the person's clips the tests do not use; pieces from seed
-    101, pauses from 102. Made
-    with ``shortq``, to check that its rule leaves a right two alone."""
+    101, pauses from 102. Made with ``shortq``, to check that its rule leaves a right two alone."""
     clips = longest_first()
     rng = np.random.default_rng(101)
     return two_person_set(rate, "q", 102, lambda a, b: [

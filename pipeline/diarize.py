@@ -200,9 +200,10 @@ class DiarizeOptions:
     ``telephone_folded_far_sound`` apart (``sound_apart``), the smaller group is a third speaker;
     0: off. The encoder is less sure of a third person here than under
     ``telephone_folded_below`` (0.76), so the sound must be much further apart than
-    ``telephone_folded_sound`` asks. Off where ``telephone_folded_far_sound``, ``telephone_folded_below``
-    or ``split_below`` is 0, and for a speaker ``telephone_split_own_sound`` kept whole. Chosen in round 38 on every LibriSpeech, rooms and AMI set at
-    8 kHz (counts of two whose closest split is under 0.79 alike): a third person folded in
+    ``telephone_folded_sound`` asks. Off where ``telephone_folded_far_sound``,
+    ``telephone_folded_below`` or ``split_below`` is 0, and for a speaker
+    ``telephone_split_own_sound`` kept whole. Chosen in round 38 on every LibriSpeech, rooms and
+    AMI set at 8 kHz (counts of two whose closest split is under 0.79 alike): a third person folded in
     1056-1753 apart (shorte8, shortz8, threew8; 882 and 683 left), one person's two groups at
     most 864 (an espeak call). Not at 16 kHz: there pyannote's real two-person call has 2.2 s of
     one person 0.67 alike and 1591 apart from the rest of their voice, and would be three
@@ -610,7 +611,7 @@ def diarize_full(
         doubted = perhaps_folded(split, count, folded)  # doubted still where the sound kept the speaker whole
         by_sound = options.telephone_folded_sound if source_rate <= 8000 else options.folded_sound
         far = options.telephone_folded_far_below if source_rate <= 8000 and options.telephone_folded_far_sound > 0 else 0.0
-        sound_may_split = split is not None and not whole[labels == split.speaker].any()
+        sound_may_split = split is not None and not holds(whole, labels, split.speaker)
         before = count
         if doubted.maybe_more and by_sound > 0 and sound_may_split:
             labels, count = folded_by_sound(sound_of(), split, regions, spans, rule_voices, labels, before, doubted, by_sound)
@@ -1245,9 +1246,7 @@ def split_joined(
         for c, mine, voices, seconds in speakers_regions(units, n):
             if float((voices @ voices.T).min()) >= below:  # every region like every other: one voice
                 continue
-            if c in stayed:  # a part of theirs sounded like the rest: one person
-                continue
-            if kept is not None and kept[labels == c].any():  # joined by their sound: one person
+            if c in stayed or holds(kept, labels, c):  # kept whole or joined by their sound: one person
                 continue
             sim, groups, small = two_groups(voices, seconds)
             if sim < below and seconds[groups == small].sum() >= options.min_split_s and (best is None or sim < best[0]):
@@ -1350,6 +1349,12 @@ class Split(NamedTuple):
     """The other group's units."""
 
 
+def holds(windows: np.ndarray | None, labels: np.ndarray, speaker: int) -> bool:
+    """Whether ``speaker`` (of the window ``labels``) holds any window of the mask ``windows``
+    (None: none): a voice the sound joined or kept whole, which the voice rules leave alone."""
+    return windows is not None and bool(windows[labels == speaker].any())
+
+
 def closest_split(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], vectors: np.ndarray, labels: np.ndarray, min_s: float,
     kept: np.ndarray | None = None,
@@ -1359,7 +1364,7 @@ def closest_split(
     regions. ``kept``: as ``split_joined``'s, speakers left out."""
     best = None
     for c, mine, voices, seconds in speakers_regions(region_voices(regions, spans, vectors, labels, min_s), int(labels.max()) + 1):
-        if kept is not None and kept[labels == c].any():
+        if holds(kept, labels, c):
             continue
         sim, groups, small = two_groups(voices, seconds)
         if best is None or sim < best.similarity:
