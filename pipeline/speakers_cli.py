@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,10 @@ def evaluate_diarization(
     samples = audio.samples.mean(axis=0)
     holds = hold_stretches(samples) if may_hold(meta, SpeakerOptions.from_settings(Settings())) else []
     samples = silenced(samples, holds)  # as the speaker stage does: the hold's music and announcements are nobody's turns
-    options = options or DiarizeOptions(min_speakers=min_speakers(meta))
+    # a face-to-face sidecar's two at least holds whatever options are passed (``parley eval
+    # diarization`` passes its own, to choose the encoder), as the speaker stage applies it
+    options = options or DiarizeOptions()
+    options = replace(options, min_speakers=max(options.min_speakers, min_speakers(meta)))
     started = time.perf_counter()
     expected = expected_speakers(meta, audio)
     result = diarize_full(samples, n_speakers=n_speakers or meta.n_speakers, expected=expected,

@@ -460,6 +460,28 @@ def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path:
     assert "folded.wav: DER" in out.output and "; count doubted" in out.output.split("folded.wav: DER")[1].splitlines()[0]
 
 
+def test_eval_diarization_holds_a_face_to_face_sidecars_two_people(tmp_path: Path) -> None:
+    # one LibriSpeech voice alone, four turns: as a file with no sidecar it is one speaker; with
+    # a sidecar saying face-to-face (two people at least, as the speaker stage reads it) the
+    # command's own options (its --model) must not drop that minimum
+    import soundfile as sf
+    from speaker_mixtures import clips, joined
+
+    mix = joined([("2033", clip) for clip in clips("2033", "mix")[:4]])
+    sf.write(tmp_path / "desk.wav", mix.samples, 16000, subtype="FLOAT")
+    (tmp_path / "desk.rttm").write_text("".join(
+        f"SPEAKER desk 1 {s:.3f} {e - s:.3f} <NA> <NA> {who} <NA> <NA>\n" for s, e, who in mix.reference))
+
+    def found() -> int:
+        out = CliRunner().invoke(cli(), ["diarization", str(tmp_path), "--model", "resemblyzer"])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output.strip().splitlines()[-1])["n_speakers_hyp"]
+
+    assert found() == 1
+    (tmp_path / "desk.json").write_text(json.dumps({"channel": "face-to-face"}))
+    assert found() == 2
+
+
 def test_eval_roles_needs_staff_and_customer_names(tmp_path: Path) -> None:
     wav = tmp_path / "call.wav"
     wav.write_bytes((DATA / "pyannote_sample.wav").read_bytes())
