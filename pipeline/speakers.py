@@ -913,6 +913,9 @@ def count_doubt(count: SpeakerCount, expected: int | None, unsure: bool = True) 
     if unsure and expected and count.n == expected and count.confidence < UNSURE_VOICES:
         return (f"the voices did not clearly sound like {expected} people (count confidence {count.confidence:.2f}: "
                 f"{count.reason}); the turns may mix them")
+    if not expected and count.maybe_more and count.n == 1:
+        return (f"1 voice was heard, but it may be two people (count confidence {count.confidence:.2f}: "
+                f"{count.reason}); every word is given to one speaker")
     if not expected and count.maybe_more:
         return (f"{count.n} voices were heard, but one of them may be two people (count confidence {count.confidence:.2f}: "
                 f"{count.reason}); a third person's words would be given to one of the {count.n}")

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.diarize import (FOLDED_CONFIDENCE, DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, closest_split,
+from pipeline.diarize import (FOLDED_CONFIDENCE, DiarizeOptions, SpeakerCount, SpeakerTurn, assign_speakers, at_least, closest_split,
                               diarize, diarize_full, perhaps_folded, resegment, sound_frames, sound_groupings, split_joined,
                               unexplained_voice, unit_groupings)
 from pipeline.speaker_models import mel_filters
@@ -412,6 +412,29 @@ def test_a_room_whose_words_read_as_two_people_is_offered_groupings_into_two() -
     # three voices heard surely (a couple and an adviser at a branch) are left as they are
     sure = DiarizeOptions(min_speakers=2, strong_count=heard.count.confidence - 0.01)
     assert diarize_full(mix.samples, options=sure, two_sided=True).more is None
+
+
+def test_a_minimum_of_two_is_met_by_the_speech_least_like_the_rest() -> None:
+    # one voice heard (a face-to-face recording: two at least): of four speech regions, the one
+    # whose voice is least like the others' becomes the second speaker, the rest stay one
+    from pipeline.speakers import count_doubt
+
+    e = np.eye(3, dtype=np.float32)
+    regions = [(0, 300), (400, 700), (800, 1100), (1200, 1500)]
+    spans = [(a + 150 * i, a + 150 * (i + 1)) for a, _ in regions for i in range(2)]
+    near = (e[0] + 0.3 * e[2]) / np.linalg.norm(e[0] + 0.3 * e[2])
+    voices = np.stack([e[0], e[0], near, near, e[1], e[1], e[0], e[0]])
+    heard = SpeakerCount(1, 0.7, "1 by the eigengap")
+    labels, count = at_least(regions, spans, voices, np.zeros(8, dtype=int), heard, 2)
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
+    assert (count.n, count.confidence, count.maybe_more) == (2, 0.3, False)
+    assert "2 at least: 3.0 s of speech least like the rest" in count.reason and count_doubt(count, None) == ""
+    # one unbroken stretch of speech: nothing to split by, the count stays one, doubted
+    one = [(0, 1500)]
+    spans = [(150 * i, 150 * (i + 1)) for i in range(8)]
+    labels, count = at_least(one, spans, voices, np.zeros(8, dtype=int), heard, 2)
+    assert labels.tolist() == [0] * 8 and (count.n, count.maybe_more, count.confidence) == (1, True, FOLDED_CONFIDENCE)
+    assert count_doubt(count, None).startswith("1 voice was heard, but it may be two people")
 
 
 def test_stretches_grouped_by_voice_give_the_other_turns() -> None:

@@ -482,6 +482,20 @@ def test_eval_diarization_holds_a_face_to_face_sidecars_two_people(tmp_path: Pat
     assert found() == 2
 
 
+def test_a_face_to_face_room_keeps_the_person_who_talks_most_as_one_speaker(tmp_path: Path) -> None:
+    # the AMI clip as a branch's face-to-face recording (two people at least): the voices heard
+    # first (one, and a region like neither), the minimum met after; counting from two up
+    # (before round 39) split the person who talks most in two and scored twice the DER
+    clip = tmp_path / AMI.name
+    clip.write_bytes(AMI.read_bytes())
+    (tmp_path / f"{AMI.stem}.json").write_text(json.dumps({"channel": "face-to-face"}))
+    room = ami()
+    desk = evaluate_diarization(clip, AMI.with_suffix(".rttm"))
+    before = evaluate_diarization(clip, AMI.with_suffix(".rttm"), options=DiarizeOptions(min_by_part=False))
+    assert desk["n_speakers_hyp"] >= 2 and before["n_speakers_hyp"] >= 2
+    assert desk["der"] <= room["der"] + 0.02 and desk["der"] <= before["der"] - 0.1
+
+
 def test_eval_roles_needs_staff_and_customer_names(tmp_path: Path) -> None:
     wav = tmp_path / "call.wav"
     wav.write_bytes((DATA / "pyannote_sample.wav").read_bytes())
