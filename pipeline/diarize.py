@@ -66,7 +66,8 @@ class DiarizeOptions:
     (``at_least``; one unbroken stretch of speech stays as heard, doubted). False: the eigengap counts from ``min_speakers`` up, as before round 39, which
     splits one person who does most of the talking in two. Round 39, diarized as face-to-face
     (``min_speakers`` 2): AMI 0.396 -> 0.232 at 16 kHz, 0.412 -> 0.326 at 8 kHz; two-person rooms
-    (rooms, roomsh) 0.101-0.166 -> 0.069-0.166; held out (roomsq, roomsn, roomsz, roomsy) mean 0.123 -> 0.106."""
+    (rooms, roomsh; ``bench/speakers.py``) 0.101-0.162 -> 0.069-0.166; held out (roomsq, roomsn,
+    roomsz, roomsy) mean 0.123 -> 0.106 (README, round 39)."""
     max_speakers: int = 6
     graph_candidates: int = 8
     """How many neighbour counts (from n/10 to n/3 windows) the clustering graph tries."""
@@ -131,7 +132,8 @@ class DiarizeOptions:
     """Below this count confidence the eigengap's runner-up is taken when it is the smaller count."""
     overlap_voice: bool = True
     """With the segmentation model, no count given and none expected (not a phone call; a
-    face-to-face recording's two at least already make it count two): when the voices cluster as one but the
+    face-to-face recording heard as one voice is two already, unless its speech is one unbroken
+    stretch: ``at_least``): when the voices cluster as one but the
     model hears two at once, the overlapped stretches are a second speaker's (two voices at once
     are two people; AMI: the far-field voices of a 30 s clip rarely separate by embedding, and
     the second voice of overlapped speech was lost)."""
@@ -616,6 +618,8 @@ def diarize_full(
         labels, count, whole = split_joined(regions, spans, rule_voices, labels, count, split_below, options,
                                             sound=sound_of if options.split_joins_below > 0 or own_sound > 0 else None,
                                             kept=kept, own_sound=own_sound)
+    if by_part and count.n < options.min_speakers:  # before the doubt: a part split off may still hold a third person
+        labels, count = at_least(regions, spans, rule_voices, labels, count, options.min_speakers)
     folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
         split = closest_split(regions, spans, rule_voices, labels, options.min_new_voice_s, kept)
@@ -632,8 +636,6 @@ def diarize_full(
                                             options.telephone_folded_far_sound)
         else:
             count = doubted
-    if by_part and count.n < options.min_speakers:
-        labels, count = at_least(regions, spans, rule_voices, labels, count, options.min_speakers)
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
@@ -1394,11 +1396,22 @@ def at_least(
     expected): the smaller group of the closest split of ``voices`` (``closest_split``, every
     speech region with windows in it) becomes one more speaker, until ``want`` are found. A
     person who does most of the talking stays one speaker, and the other is the speech least
-    like theirs; the count's confidence is the eigengap's doubt of what it heard (1 - its
-    confidence). Where no speaker has two speech regions to split (one unbroken stretch of
-    speech, as in a busy room), the count stays as heard, doubted (``maybe_more``): splitting
-    one stretch's windows by voice cut the one person who talked into two (round 39, AMI trn03
-    DER 0.03 -> 0.23, trn09 0.15 -> 0.23)."""
+    like theirs. The count's confidence is the eigengap's doubt of what it heard (1 - its
+    confidence), at most 0.5, as for every count a rule added. Asked before the doubt of a count
+    of two (``perhaps_folded``), so the part split off may still be doubted as two people (round
+    39: the same DER on every set, more of the wrong counts doubted: AMI 2 -> 3 of 9, at 8 kHz
+    2 -> 4 of 8).
+
+    Where no speaker has two speech regions to split (one unbroken stretch of speech, as in a
+    busy room), the count stays as heard, doubted (``maybe_more``), unless the segmentation
+    model then hears a second voice over the first (``overlap_voice``: two voices at once are
+    two people, the minimum met). Splitting one stretch's windows by voice instead cut the one
+    person who talked into two (AMI trn03 DER 0.03 -> 0.23, trn09 0.15 -> 0.23).
+
+    The minimum overrides a speaker ``split_joined`` kept whole (a part that sounds like the
+    rest of its voice): the metadata says there are two people. Regions under
+    ``min_new_voice_s`` count too: looking there first was worse (AMI 0.232 -> 0.234, at 8 kHz
+    0.326 -> 0.330, rooms8 0.090 -> 0.095, roomsh8 0.069 -> 0.072)."""
     heard = count
     while int(labels.max()) + 1 < want:
         split = closest_split(regions, spans, voices, labels, 0.0)
@@ -1407,7 +1420,7 @@ def at_least(
                                    reason=f"{count.reason}; {want} at least, but no stretch of speech to tell apart")
         labels = labels.copy()
         labels[[i for u in split.small for i in u[3] if labels[i] == split.speaker]] = int(labels.max()) + 1
-        count = SpeakerCount(int(labels.max()) + 1, round(1.0 - heard.confidence, 3),
+        count = SpeakerCount(int(labels.max()) + 1, round(min(1.0 - heard.confidence, 0.5), 3),
                              f"{count.reason}; {want} at least: {split.small_s:.1f} s of speech least like the rest "
                              f"({split.similarity:.2f} alike) is another speaker")
     return labels, count

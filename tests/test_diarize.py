@@ -429,6 +429,8 @@ def test_a_minimum_of_two_is_met_by_the_speech_least_like_the_rest() -> None:
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
     assert (count.n, count.confidence, count.maybe_more) == (2, 0.3, False)
     assert "2 at least: 3.0 s of speech least like the rest" in count.reason and count_doubt(count, None) == ""
+    # a count the eigengap was unsure of (confidence 0): the second speaker is no surer than a rule's 0.5
+    assert at_least(regions, spans, voices, np.zeros(8, dtype=int), SpeakerCount(1, 0.0, "unsure"), 2)[1].confidence == 0.5
     # one unbroken stretch of speech: nothing to split by, the count stays one, doubted
     one = [(0, 1500)]
     spans = [(150 * i, 150 * (i + 1)) for i in range(8)]
