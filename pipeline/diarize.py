@@ -405,6 +405,10 @@ class SpeakerCount:
     maybe_more: bool = False
     """Perhaps more people than ``n``: one voice's speech falls in two groups too unlike to be
     surely one person (``DiarizeOptions.folded_below``); a person should check the count."""
+    forced: bool = False
+    """The metadata's minimum made this count, not the voices (``at_least``: a face-to-face
+    recording heard as one voice, the speech least like the rest taken as the second person);
+    a person should check the turns, which may mix the two."""
 
     def more_than_two_unsurely(self, strong: float) -> bool:
         """Three or more voices heard, without the confidence ``strong`` (``DiarizeOptions.strong_count``)
@@ -636,6 +640,8 @@ def diarize_full(
                                             options.telephone_folded_far_sound)
         else:
             count = doubted
+        if before.forced and not count.forced:  # a third person found in a forced two: the minimum still made the second
+            count = replace(count, forced=True)
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
@@ -1422,7 +1428,7 @@ def at_least(
         labels[[i for u in split.small for i in u[3] if labels[i] == split.speaker]] = int(labels.max()) + 1
         count = SpeakerCount(int(labels.max()) + 1, round(min(1.0 - heard.confidence, 0.5), 3),
                              f"{count.reason}; {want} at least: {split.small_s:.1f} s of speech least like the rest "
-                             f"({split.similarity:.2f} alike) is another speaker")
+                             f"({split.similarity:.2f} alike) is another speaker", forced=True)
     return labels, count
 
 

@@ -427,15 +427,16 @@ def test_a_minimum_of_two_is_met_by_the_speech_least_like_the_rest() -> None:
     heard = SpeakerCount(1, 0.7, "1 by the eigengap")
     labels, count = at_least(regions, spans, voices, np.zeros(8, dtype=int), heard, 2)
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
-    assert (count.n, count.confidence, count.maybe_more) == (2, 0.3, False)
-    assert "2 at least: 3.0 s of speech least like the rest" in count.reason and count_doubt(count, None) == ""
+    assert (count.n, count.confidence, count.maybe_more, count.forced) == (2, 0.3, False, True)
+    assert "2 at least: 3.0 s of speech least like the rest" in count.reason
+    assert count_doubt(count, None).startswith("the voices sounded like one person, and the speech least like the rest")
     # a count the eigengap was unsure of (confidence 0): the second speaker is no surer than a rule's 0.5
     assert at_least(regions, spans, voices, np.zeros(8, dtype=int), SpeakerCount(1, 0.0, "unsure"), 2)[1].confidence == 0.5
     # one unbroken stretch of speech: nothing to split by, the count stays one, doubted
     one = [(0, 1500)]
     spans = [(150 * i, 150 * (i + 1)) for i in range(8)]
     labels, count = at_least(one, spans, voices, np.zeros(8, dtype=int), heard, 2)
-    assert labels.tolist() == [0] * 8 and (count.n, count.maybe_more, count.confidence) == (1, True, FOLDED_CONFIDENCE)
+    assert labels.tolist() == [0] * 8 and (count.n, count.maybe_more, count.forced, count.confidence) == (1, True, False, FOLDED_CONFIDENCE)
     assert count_doubt(count, None).startswith("1 voice was heard, but it may be two people")
 
 

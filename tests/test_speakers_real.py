@@ -472,16 +472,17 @@ def test_eval_diarization_holds_a_face_to_face_sidecars_two_people(tmp_path: Pat
     (tmp_path / "desk.rttm").write_text("".join(
         f"SPEAKER desk 1 {s:.3f} {e - s:.3f} <NA> <NA> {who} <NA> <NA>\n" for s, e, who in mix.reference))
 
-    def found() -> tuple[int, str]:
+    def found() -> tuple[int, str, bool]:
         out = CliRunner().invoke(cli(), ["diarization", str(tmp_path), "--model", "resemblyzer"])
         assert out.exit_code == 0, out.output
         row = json.loads(out.output.strip().splitlines()[-1])
-        return row["n_speakers_hyp"], row["count_reason"]
+        return row["n_speakers_hyp"], row["count_reason"], row["count_doubted"]
 
-    assert found() == (1, "1 by the eigengap")
+    assert found() == (1, "1 by the eigengap", False)
     (tmp_path / "desk.json").write_text(json.dumps({"channel": "face-to-face"}))
-    n, reason = found()
+    n, reason, doubted = found()
     assert n == 2 and "2 at least: " in reason and "least like the rest" in reason  # met by a part (at_least)
+    assert doubted  # the minimum made the second speaker, not the voices: never silent
 
 
 def test_a_face_to_face_room_keeps_the_person_who_talks_most_as_one_speaker(tmp_path: Path) -> None:
