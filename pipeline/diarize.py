@@ -63,8 +63,9 @@ class DiarizeOptions:
     """No count given and none expected, ``min_speakers`` above what the voices say (the eigengap
     and the count rules): the speaker whose speech regions fall furthest apart in two groups
     (``closest_split``) gives its smaller group to one more speaker, until ``min_speakers``
-    (``at_least``; one unbroken stretch of speech stays as heard, doubted). False: the eigengap counts from ``min_speakers`` up, as before round 39, which
-    splits one person who does most of the talking in two. Round 39, diarized as face-to-face
+    (``at_least``; the count is doubted, ``SpeakerCount.forced``; one unbroken stretch of speech
+    stays as heard, doubted). False: the eigengap counts from ``min_speakers`` up, as before
+    round 39, which splits one person who does most of the talking in two. Round 39, diarized as face-to-face
     (``min_speakers`` 2): AMI 0.396 -> 0.232 at 16 kHz, 0.412 -> 0.326 at 8 kHz; two-person rooms
     (rooms, roomsh; ``bench/speakers.py``) 0.101-0.162 -> 0.069-0.166; held out (roomsq, roomsn,
     roomsz, roomsy) mean 0.123 -> 0.106 (README, round 39)."""
