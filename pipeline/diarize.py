@@ -641,8 +641,6 @@ def diarize_full(
                                             options.telephone_folded_far_sound)
         else:
             count = doubted
-        if before.forced and not count.forced:  # a third person found in a forced two: the minimum still made the second
-            count = replace(count, forced=True)
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
     # a two-person call whose voices the eigengap heard as one: two voices forced apart, and the
@@ -1395,6 +1393,14 @@ def closest_split(
     return best
 
 
+def split_off(labels: np.ndarray, split: Split) -> np.ndarray:
+    """``labels`` with the windows of ``split``'s smaller group that its speaker holds given to
+    one more speaker."""
+    grown = labels.copy()
+    grown[[i for u in split.small for i in u[3] if labels[i] == split.speaker]] = int(labels.max()) + 1
+    return grown
+
+
 def at_least(
     regions: list[tuple[int, int]], spans: list[tuple[int, int]], voices: np.ndarray,
     labels: np.ndarray, count: SpeakerCount, want: int,
@@ -1425,8 +1431,7 @@ def at_least(
         if split is None or not split.small or not split.rest:
             return labels, replace(count, confidence=round(min(count.confidence, FOLDED_CONFIDENCE), 3), maybe_more=True,
                                    reason=f"{count.reason}; {want} at least, but no stretch of speech to tell apart")
-        labels = labels.copy()
-        labels[[i for u in split.small for i in u[3] if labels[i] == split.speaker]] = int(labels.max()) + 1
+        labels = split_off(labels, split)
         count = SpeakerCount(int(labels.max()) + 1, round(min(1.0 - heard.confidence, 0.5), 3),
                              f"{count.reason}; {want} at least: {split.small_s:.1f} s of speech least like the rest "
                              f"({split.similarity:.2f} alike) is another speaker", forced=True)
@@ -1561,8 +1566,9 @@ def folded_by_sound(
     smaller group of the closest split (``split``, the ``closest_split`` of ``voices`` it judged)
     becomes one more speaker when the two groups' frames of that voice (``sound``, ``sound_frames`` of the
     recording, standardised over its speech) sound at least ``apart`` apart (``sound_apart``):
-    the labels with its windows moved, and the count (confidence 0.5: the eigengap did not say
-    so); else ``labels`` and ``doubted``. A person who says a few seconds is too briefly heard
+    the labels with its windows moved (``split_off``), and the count (confidence 0.5: the eigengap
+    did not say so; still ``forced`` where ``count`` was: the minimum made its second speaker);
+    else ``labels`` and ``doubted``. A person who says a few seconds is too briefly heard
     for the speaker encoder to set apart, but their sound within the recording still differs."""
     if not split.small or not split.rest:
         return labels, doubted
@@ -1579,12 +1585,11 @@ def folded_by_sound(
     gain = sound_apart(x[small], x[rest])
     if gain < apart:
         return labels, doubted
-    grown = labels.copy()
-    grown[[i for u in split.small for i in u[3] if labels[i] == split.speaker]] = int(labels.max()) + 1
+    grown = split_off(labels, split)
     n = int(grown.max()) + 1
     return grown, SpeakerCount(n, 0.5, f"{count.reason}; {n} with {split.small_s:.1f} s of one voice's speech only "
                                        f"{split.similarity:.2f} like the rest of it and apart in sound (delta BIC "
-                                       f"{gain:.0f} >= {apart:.0f})")
+                                       f"{gain:.0f} >= {apart:.0f})", forced=count.forced)
 
 
 def label_frames(
