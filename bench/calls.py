@@ -519,12 +519,15 @@ def make_calls(
     channel: bool = True,
     companion: bool = False,
     transfer: str = "",
+    customer_db: float = 0.0,
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
     False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
     ``companion``: three people, a second customer beside the first (``with_companion``), each
     a face-to-face conversation (the sidecars say so). ``transfer``: "cold" or "warm", the call is
-    transferred to a colleague halfway (``with_transfer``); the RTTM names both staff voices ``staff``."""
+    transferred to a colleague halfway (``with_transfer``); the RTTM names both staff voices ``staff``.
+    ``customer_db``: the customer's level against the staff member's (a quieter phone line: -10);
+    the same seed makes the same calls at any level."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
@@ -542,7 +545,7 @@ def make_calls(
         turns, said, extra, values = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff)
         name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
         path = out / f"{name}{suffix}"
-        vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2])}
+        vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2], customer_db)}
         third = ""
         if companion:
             other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
@@ -606,6 +609,8 @@ def main() -> None:
     parser.add_argument("--format", default=".wav", help="file extension: .wav .flac .mp3 .ogg .m4a")
     parser.add_argument("--drop-share", type=float, default=0.2, help="chance of leaving out each of disclosure, further help, closing")
     parser.add_argument("--prefix", default="call")
+    parser.add_argument("--customer-db", type=float, default=0.0,
+                        help="the customer's level against the staff member's, in dB (a quieter phone line: -10)")
     parser.add_argument("--same-staff", action="store_true", help="the same staff lines and customer opening for complaints and requests")
     parser.add_argument("--no-channel", action="store_true", help="no channel in the sidecars: only the words say it is a call")
     parser.add_argument("--companion", action="store_true",
@@ -618,7 +623,8 @@ def main() -> None:
         parser.error("--transfer goes without --companion")
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
-                        same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer)
+                        same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer,
+                        customer_db=args.customer_db)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 

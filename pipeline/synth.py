@@ -55,11 +55,13 @@ SUFFIXES = (".wav", ".flac", *FFMPEG_CODECS)
 
 @dataclass(frozen=True)
 class Voice:
-    """An espeak-ng voice (``language+variant``), its speed in words per minute and pitch 0-99."""
+    """An espeak-ng voice (``language+variant``), its speed in words per minute and pitch 0-99,
+    and its level in the recording in dB (``gain_db``: a quieter phone line below 0)."""
 
     name: str
     speed_wpm: int = 160
     pitch: int = 50
+    gain_db: float = 0.0
 
 
 DEFAULT_VOICES = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
@@ -171,7 +173,7 @@ def synthesize(
     timeline: list[ScriptTurn] = []
     for i, turn in enumerate(turns):
         samples, espeak_rate = speak(turn.text, voices[turn.role])
-        clip = _resample(samples, espeak_rate, rate)
+        clip = _resample(samples, espeak_rate, rate) * np.float32(10 ** (voices[turn.role].gain_db / 20))
         if i == 0:
             start = LEAD_IN_S
         else:

@@ -101,6 +101,20 @@ def test_mono_mixes_both_voices_at_16k(tmp_path):
         assert rms(audio[int(turn.start * rate) : int(turn.end * rate), 0]) > 0.05
 
 
+
+def test_a_voice_gain_makes_that_side_quieter_and_changes_nothing_else(tmp_path):
+    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
+    quiet = {**voices, "customer": Voice("en-us+f4", 165, 70, gain_db=-10.0)}
+    loud_script = synthesize(CALL, tmp_path / "loud.flac", stereo=False, voices=voices, seed=5)
+    quiet_script = synthesize(CALL, tmp_path / "quiet.flac", stereo=False, voices=quiet, seed=5)
+    assert loud_script.turns == quiet_script.turns  # the same words at the same times
+    loud, rate = sf.read(tmp_path / "loud.flac", dtype="float32")
+    soft, _ = sf.read(tmp_path / "quiet.flac", dtype="float32")
+    for turn in loud_script.turns:
+        span = slice(int(turn.start * rate), int(turn.end * rate))
+        ratio_db = 20 * np.log10(rms(soft[span]) / rms(loud[span]))
+        assert ratio_db == pytest.approx(-10.0 if turn.role == "customer" else 0.0, abs=0.2)
+
 def test_random_gaps_are_deterministic_and_in_range(tmp_path):
     turns = [Turn("staff" if i % 2 == 0 else "customer", "Yes.") for i in range(8)]
     first = synthesize(turns, tmp_path / "a.wav", stereo=True, seed=5)
