@@ -520,6 +520,8 @@ def make_calls(
     companion: bool = False,
     transfer: str = "",
     customer_db: float = 0.0,
+    customer_reverb_s: float = 0.0,
+    face_to_face: bool = False,
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
     False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
@@ -527,7 +529,9 @@ def make_calls(
     a face-to-face conversation (the sidecars say so). ``transfer``: "cold" or "warm", the call is
     transferred to a colleague halfway (``with_transfer``); the RTTM names both staff voices ``staff``.
     ``customer_db``: the customer's level against the staff member's (a quieter phone line: -10);
-    the same seed makes the same calls at any level."""
+    ``customer_reverb_s``: the customer heard from across a room with that reverberation time
+    (``synth.room_echo``). ``face_to_face``: the sidecars say ``channel: face-to-face`` (two people
+    at a desk). The same seed makes the same calls at any level, echo and channel."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
@@ -545,7 +549,7 @@ def make_calls(
         turns, said, extra, values = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff)
         name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
         path = out / f"{name}{suffix}"
-        vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2], customer_db)}
+        vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2], customer_db, customer_reverb_s)}
         third = ""
         if companion:
             other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
@@ -560,7 +564,7 @@ def make_calls(
         (out / f"{name}.stm").write_text(script.to_stm(name))
         (out / f"{name}.rttm").write_text(script.to_rttm(name).replace(" companion ", " customer ").replace(" colleague ", " staff "))
         meta = {"staff_id": f"S{1000 + rng.randint(0, 49)}", "team": rng.choice(["billing", "service", "collections"]),
-                "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "face-to-face" if companion else "phone",
+                "site": rng.choice(["leeds", "york", "cardiff"]), "channel": "face-to-face" if companion or face_to_face else "phone",
                 "direction": "inbound",
                 "started_at": f"2026-10-{1 + i % 28:02d}T{9 + i % 8:02d}:{(7 * i) % 60:02d}:00"}
         if not channel:
@@ -611,6 +615,9 @@ def main() -> None:
     parser.add_argument("--prefix", default="call")
     parser.add_argument("--customer-db", type=float, default=0.0,
                         help="the customer's level against the staff member's, in dB (a quieter phone line: -10)")
+    parser.add_argument("--customer-reverb", type=float, default=0.0,
+                        help="the customer heard from across a room with this reverberation time (RT60, seconds; 0.5: an office)")
+    parser.add_argument("--face-to-face", action="store_true", help="sidecars say channel face-to-face (two people at a desk)")
     parser.add_argument("--same-staff", action="store_true", help="the same staff lines and customer opening for complaints and requests")
     parser.add_argument("--no-channel", action="store_true", help="no channel in the sidecars: only the words say it is a call")
     parser.add_argument("--companion", action="store_true",
@@ -624,7 +631,7 @@ def main() -> None:
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
                         same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer,
-                        customer_db=args.customer_db)
+                        customer_db=args.customer_db, customer_reverb_s=args.customer_reverb, face_to_face=args.face_to_face)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 

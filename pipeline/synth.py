@@ -56,12 +56,35 @@ SUFFIXES = (".wav", ".flac", *FFMPEG_CODECS)
 @dataclass(frozen=True)
 class Voice:
     """An espeak-ng voice (``language+variant``), its speed in words per minute and pitch 0-99,
-    and its level in the recording in dB (``gain_db``: a quieter phone line below 0)."""
+    its level in the recording in dB (``gain_db``: a quieter phone line below 0) and the
+    reverberation time of the room between it and the microphone (``reverb_s``, RT60 in
+    seconds; 0: dry, as if close to the microphone; see ``room_echo``)."""
 
     name: str
     speed_wpm: int = 160
     pitch: int = 50
     gain_db: float = 0.0
+    reverb_s: float = 0.0
+
+
+REVERB_DRR_DB = 3.0
+"""Direct-to-reverberant ratio of a voice with ``reverb_s``: someone across a desk, 1-2 m from the
+microphone, in an office or a branch."""
+
+
+def room_echo(clip: np.ndarray, rate: int, rt60_s: float, seed: str) -> np.ndarray:
+    """``clip`` as heard from across a room: convolved with an impulse response made of the direct
+    sound and a tail of noise that decays by 60 dB in ``rt60_s`` seconds, its energy
+    ``REVERB_DRR_DB`` under the direct sound's (the usual synthetic room of speech research; no
+    early reflections). The result is longer than ``clip`` by the tail. ``seed`` (the voice's
+    name) gives the same room every time."""
+    from scipy.signal import fftconvolve
+
+    n = int(rt60_s * rate)
+    rng = np.random.default_rng(int.from_bytes(seed.encode()[:8].ljust(8, b"\0"), "little"))
+    tail = rng.standard_normal(n) * np.exp(-6.91 * np.arange(1, n + 1) / n)
+    tail *= np.sqrt(10 ** (-REVERB_DRR_DB / 10) / np.sum(tail**2))
+    return fftconvolve(clip, np.concatenate([[1.0], tail])).astype(np.float32)
 
 
 DEFAULT_VOICES = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
@@ -173,7 +196,9 @@ def synthesize(
     timeline: list[ScriptTurn] = []
     for i, turn in enumerate(turns):
         samples, espeak_rate = speak(turn.text, voices[turn.role])
-        clip = _resample(samples, espeak_rate, rate) * np.float32(10 ** (voices[turn.role].gain_db / 20))
+        voice = voices[turn.role]
+        clip = _resample(samples, espeak_rate, rate) * np.float32(10 ** (voice.gain_db / 20))
+        heard = room_echo(clip, rate, voice.reverb_s, voice.name) if voice.reverb_s > 0 else clip
         if i == 0:
             start = LEAD_IN_S
         else:
@@ -182,10 +207,11 @@ def synthesize(
         start = round(start, 3)
         channel = CHANNEL_OF_ROLE[turn.role] if stereo else 0
         timeline.append(ScriptTurn(i, turn.role, turn.role, channel, start, round(start + len(clip) / rate, 3), turn.text))
-        clips.append(clip)
+        clips.append(heard)  # the turn ends where the words end; a room's echo trails into the pause
     audio = np.zeros((2 if stereo else 1, int(round((max(t.end for t in timeline) + TAIL_S) * rate))), np.float32)
     for t, clip in zip(timeline, clips):
         first = int(round(t.start * rate))
+        clip = clip[: audio.shape[1] - first]
         audio[t.channel, first : first + len(clip)] += clip
     if telephone:
         audio = telephone_band(audio, rate)

@@ -115,6 +115,23 @@ def test_a_voice_gain_makes_that_side_quieter_and_changes_nothing_else(tmp_path)
         ratio_db = 20 * np.log10(rms(soft[span]) / rms(loud[span]))
         assert ratio_db == pytest.approx(-10.0 if turn.role == "customer" else 0.0, abs=0.2)
 
+
+def test_a_voice_across_the_room_echoes_into_the_pause_and_keeps_its_times(tmp_path):
+    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
+    far = {**voices, "customer": Voice("en-us+f4", 165, 70, reverb_s=0.5)}
+    dry_script = synthesize(CALL, tmp_path / "dry.flac", stereo=False, voices=voices, seed=5)
+    far_script = synthesize(CALL, tmp_path / "far.flac", stereo=False, voices=far, seed=5)
+    assert dry_script.turns == far_script.turns
+    dry, rate = sf.read(tmp_path / "dry.flac", dtype="float32")
+    wet, _ = sf.read(tmp_path / "far.flac", dtype="float32")
+    end = int(next(t for t in far_script.turns if t.role == "customer").end * rate)
+    first, second = slice(end, end + rate // 5), slice(end + rate // 5, end + 2 * rate // 5)  # the 0.4 s pause after
+    assert rms(dry[first]) < 1e-4  # a dry voice leaves silence
+    assert rms(wet[first]) > 10 * rms(wet[second]) > 0  # the echo trails into the pause and dies away
+    staff = next(t for t in far_script.turns if t.role == "staff")
+    span = slice(int(staff.start * rate), int(staff.end * rate))
+    assert np.abs(wet[span] - dry[span]).max() < 1e-3  # the staff member, close to the microphone, unchanged
+
 def test_random_gaps_are_deterministic_and_in_range(tmp_path):
     turns = [Turn("staff" if i % 2 == 0 else "customer", "Yes.") for i in range(8)]
     first = synthesize(turns, tmp_path / "a.wav", stereo=True, seed=5)
