@@ -195,8 +195,8 @@ def synthesize(
     clips: list[np.ndarray] = []
     timeline: list[ScriptTurn] = []
     for i, turn in enumerate(turns):
-        samples, espeak_rate = speak(turn.text, voices[turn.role])
         voice = voices[turn.role]
+        samples, espeak_rate = speak(turn.text, voice)
         clip = _resample(samples, espeak_rate, rate) * np.float32(10 ** (voice.gain_db / 20))
         heard = room_echo(clip, rate, voice.reverb_s, voice.name) if voice.reverb_s > 0 else clip
         if i == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -13,7 +14,8 @@ import yaml
 
 from pipeline.errors import ConfigError
 from pipeline.records import METADATA_FIELDS
-from pipeline.synth import GAP_RANGE_S, LEAD_IN_S, OVERLAP_RANGE_S, SAMPLES_DIR, Turn, Voice, build_samples, synthesize
+from pipeline.synth import (DEFAULT_VOICES, GAP_RANGE_S, LEAD_IN_S, OVERLAP_RANGE_S, SAMPLES_DIR, Turn, Voice, build_samples,
+                            synthesize)
 
 CALL = [
     Turn("staff", "Thank you for calling Northfield."),
@@ -101,11 +103,9 @@ def test_mono_mixes_both_voices_at_16k(tmp_path):
         assert rms(audio[int(turn.start * rate) : int(turn.end * rate), 0]) > 0.05
 
 
-
 def test_a_voice_gain_makes_that_side_quieter_and_changes_nothing_else(tmp_path):
-    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
-    quiet = {**voices, "customer": Voice("en-us+f4", 165, 70, gain_db=-10.0)}
-    loud_script = synthesize(CALL, tmp_path / "loud.flac", stereo=False, voices=voices, seed=5)
+    quiet = {**DEFAULT_VOICES, "customer": replace(DEFAULT_VOICES["customer"], gain_db=-10.0)}
+    loud_script = synthesize(CALL, tmp_path / "loud.flac", stereo=False, voices=DEFAULT_VOICES, seed=5)
     quiet_script = synthesize(CALL, tmp_path / "quiet.flac", stereo=False, voices=quiet, seed=5)
     assert loud_script.turns == quiet_script.turns  # the same words at the same times
     loud, rate = sf.read(tmp_path / "loud.flac", dtype="float32")
@@ -117,9 +117,8 @@ def test_a_voice_gain_makes_that_side_quieter_and_changes_nothing_else(tmp_path)
 
 
 def test_a_voice_across_the_room_echoes_into_the_pause_and_keeps_its_times(tmp_path):
-    voices = {"staff": Voice("en-gb+m3", 155, 40), "customer": Voice("en-us+f4", 165, 70)}
-    far = {**voices, "customer": Voice("en-us+f4", 165, 70, reverb_s=0.5)}
-    dry_script = synthesize(CALL, tmp_path / "dry.flac", stereo=False, voices=voices, seed=5)
+    far = {**DEFAULT_VOICES, "customer": replace(DEFAULT_VOICES["customer"], reverb_s=0.5)}
+    dry_script = synthesize(CALL, tmp_path / "dry.flac", stereo=False, voices=DEFAULT_VOICES, seed=5)
     far_script = synthesize(CALL, tmp_path / "far.flac", stereo=False, voices=far, seed=5)
     assert dry_script.turns == far_script.turns
     dry, rate = sf.read(tmp_path / "dry.flac", dtype="float32")
@@ -131,6 +130,7 @@ def test_a_voice_across_the_room_echoes_into_the_pause_and_keeps_its_times(tmp_p
     staff = next(t for t in far_script.turns if t.role == "staff")
     span = slice(int(staff.start * rate), int(staff.end * rate))
     assert np.abs(wet[span] - dry[span]).max() < 1e-3  # the staff member, close to the microphone, unchanged
+
 
 def test_random_gaps_are_deterministic_and_in_range(tmp_path):
     turns = [Turn("staff" if i % 2 == 0 else "customer", "Yes.") for i in range(8)]
