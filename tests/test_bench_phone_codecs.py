@@ -1,0 +1,79 @@
+"""bench/phone_codecs.py: a call through a mobile or VoIP codec, and with packets lost in bursts, stays
+an 8 kHz G.711 call of the same length and timing (the README's codec figures rest on it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import phone_codecs as bench_codecs  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+
+
+def _encoders() -> str:
+    if shutil.which("ffmpeg") is None:
+        return ""
+    return subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True, check=False).stdout
+
+
+@pytest.fixture(scope="module")
+def call_8k(tmp_path_factory) -> Path:
+    samples, rate = sf.read(DATA / "jfk.flac", dtype="float32", always_2d=True)
+    assert rate == 44100
+    src = tmp_path_factory.mktemp("in") / "jfk.wav"
+    sf.write(src, resample_poly(samples[:, 0], 80, 441), 8000, subtype="ULAW")
+    return src
+
+
+def test_packets_are_lost_in_bursts_at_the_share_asked_for() -> None:
+    rng = np.random.default_rng(0)
+    assert not bench_codecs.lost_packets(1000, 0.0, rng).any()
+    lost = bench_codecs.lost_packets(200_000, 0.05, rng)
+    assert abs(lost.mean() - 0.05) < 0.005
+    starts = np.flatnonzero(np.diff(lost.astype(int)) == 1)
+    assert 1.7 < lost.sum() / len(starts) < 2.3  # bursts of two packets on average, not single losses
+
+
+@pytest.mark.parametrize("codec", ["gsm", "opus"])
+def test_a_call_through_a_codec_keeps_its_length_timing_and_g711_format(call_8k: Path, tmp_path: Path, codec: str) -> None:
+    encoder = {"gsm": "libgsm", "opus": "libopus"}[codec]
+    if encoder not in _encoders():
+        pytest.skip(f"this ffmpeg has no {encoder} encoder")
+    out = tmp_path / codec / call_8k.name
+    assert bench_codecs.degrade(call_8k, out, codec, 8.0, 0.0) == 0.0
+    info = sf.info(out)
+    assert (info.samplerate, info.channels, info.subtype, info.frames) == (8000, 1, "ULAW", sf.info(call_8k).frames)
+    clean, coded = sf.read(call_8k, dtype="float32")[0], sf.read(out, dtype="float32")[0]
+    assert not np.array_equal(clean, coded)
+    # the codec's delay is taken off: the decoded call lines up with the input, not a few ms late
+    lags = {lag: float(np.dot(clean[800:-800], np.roll(coded, -lag)[800:-800])) for lag in range(-40, 41)}
+    assert abs(max(lags, key=lags.get)) <= 2
+    assert np.corrcoef(clean, coded)[0, 1] > 0.7
+
+
+def test_lost_packets_are_silence_and_the_same_file_loses_the_same_ones(call_8k: Path, tmp_path: Path) -> None:
+    out = tmp_path / "loss" / call_8k.name
+    share = bench_codecs.degrade(call_8k, out, "g711", 8.0, 0.1)
+    assert 0.02 < share < 0.25  # an 11 s call: about 550 packets
+    clean, lossy = sf.read(call_8k, dtype="float32")[0], sf.read(out, dtype="float32")[0]
+    packet = int(bench_codecs.PACKET_S * 8000)
+    n = len(clean) // packet
+    silent = np.array([not lossy[i * packet: (i + 1) * packet].any() for i in range(n)])
+    was_silent = np.array([not clean[i * packet: (i + 1) * packet].any() for i in range(n)])
+    assert abs((silent & ~was_silent).sum() - share * n) <= 2
+    kept = ~silent
+    assert np.array_equal(lossy[: n * packet].reshape(n, packet)[kept], clean[: n * packet].reshape(n, packet)[kept])
+    again = tmp_path / "again" / call_8k.name
+    bench_codecs.degrade(call_8k, again, "g711", 8.0, 0.1)
+    assert np.array_equal(sf.read(again, dtype="float32")[0], lossy)
