@@ -3,18 +3,21 @@ mobile phone or a VoIP line: through a low-bit-rate speech codec, and with packe
 way, to measure Parley on audio less clean than a G.711 line's. Each recording is encoded and
 decoded by ffmpeg with ``--codec``, then (``--packet-loss``) 20 ms packets are lost in bursts and
 their samples are silence (no concealment: a G.711 leg without it), then written back as G.711
-mu-law WAV at 8 kHz, as the recorder stores every call. The sidecars, RTTMs, STMs and truth files
+mu-law WAV at 8 kHz, as the recorder stores every call; a 16 kHz call (a softphone's) as 16-bit
+WAV at 16 kHz. The sidecars, RTTMs, STMs and truth files
 are copied, so every bench that reads the clean folder reads this one, and the two can be
 compared call by call.
 
     python bench/phone_codecs.py bench/out/roles-s92 bench/out/roles-s92-gsm --codec gsm
     python bench/phone_codecs.py bench/out/roles-s92 bench/out/roles-s92-loss5 --packet-loss 0.05
 
-Codecs (ffmpeg's encoders, Debian's build): ``g711`` (none: the line as it was), ``gsm`` (GSM
+Codecs (ffmpeg's encoders, Debian's build): ``none`` or ``g711`` (the line as it was), ``gsm`` (GSM
 06.10 full rate, 13 kbit/s, the mobile networks' first codec, libgsm), ``opus`` (Opus in its
 VoIP mode, narrowband, ``--kbps``, default 8: a softphone or WebRTC call on a poor link,
 libopus), ``g723`` (G.723.1, 6.3 kbit/s, the lowest rate of the old VoIP gateways). AMR, what
-mobile networks use today, has no encoder in Debian's ffmpeg or sox.
+mobile networks use today, has no encoder in Debian's ffmpeg or sox. 16 kHz calls: ``opus``
+(wideband, ``--kbps``, default 8 as for narrowband), ``g722`` (G.722, 64 kbit/s, HD voice on a
+desk phone), ``none``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RATE = 8000
+RATES = {8000: ("none", "g711", "gsm", "opus", "g723"), 16000: ("none", "opus", "g722")}
+"""The codecs each sample rate may go through."""
 PACKET_S = 0.02
 """One packet of speech: 20 ms, as G.711, GSM and Opus calls send them."""
 BURST_PACKETS = 2.0
@@ -41,37 +45,41 @@ BURST_PACKETS = 2.0
 COPIED = (".json", ".rttm", ".stm", ".truth.json")
 CODECS = {
     "g711": None,
+    "none": None,
+    "g722": (["-c:a", "g722"], ".wav"),
     "gsm": (["-c:a", "libgsm", "-f", "gsm"], ".gsm"),
     "opus": (["-c:a", "libopus", "-application", "voip", "-b:a", "{kbps}k", "-cutoff", "4000"], ".opus"),
     "g723": (["-c:a", "g723_1", "-b:a", "6300"], ".wav"),
 }
 
 
-def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0) -> np.ndarray:
-    """``audio`` (8 kHz mono float) encoded with ``codec`` and decoded again by ffmpeg, the same
+def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0, rate: int = 8000) -> np.ndarray:
+    """``audio`` (mono float at ``rate``) encoded with ``codec`` and decoded again by ffmpeg, the same
     length (the codec's delay taken off: the decoded signal is aligned to the input by
     cross-correlation over the first 10 s)."""
     if CODECS[codec] is None:
         return audio.astype(np.float32)
     args, suffix = CODECS[codec]
     args = [a.format(kbps=f"{kbps:g}") for a in args]
+    if codec == "opus" and rate == 16000:
+        args[args.index("-cutoff") + 1] = "8000"  # wideband
     with tempfile.TemporaryDirectory() as tmp:
         src, coded, back = Path(tmp) / "in.wav", Path(tmp) / f"coded{suffix}", Path(tmp) / "out.wav"
-        sf.write(src, audio, RATE, subtype="PCM_16")
-        for cmd in (["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-ar", str(RATE), "-ac", "1", *args, str(coded)],
-                    ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(coded), "-ar", str(RATE), "-ac", "1",
+        sf.write(src, audio, rate, subtype="PCM_16")
+        for cmd in (["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-ar", str(rate), "-ac", "1", *args, str(coded)],
+                    ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(coded), "-ar", str(rate), "-ac", "1",
                      "-c:a", "pcm_s16le", str(back)]):
             done = subprocess.run(cmd, capture_output=True, check=False)
             if done.returncode != 0:
                 raise SystemExit(f"ffmpeg could not run {codec}: {done.stderr.decode().strip()} (check `ffmpeg -encoders`)")
         decoded, _ = sf.read(back, dtype="float32")
-    return aligned(audio, decoded)
+    return aligned(audio, decoded, rate // 10)
 
 
 def aligned(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 800) -> np.ndarray:
     """``decoded`` shifted by the lag (0 to ``max_lag`` samples late) that best matches
-    ``reference`` over its first 10 s, cut or padded to its length."""
-    n = min(len(reference), len(decoded), 10 * RATE)
+    ``reference`` over its first 80,000 samples, cut or padded to its length."""
+    n = min(len(reference), len(decoded), 80_000)
     ref = reference[:n]
     lags = range(0, min(max_lag, len(decoded) - n) + 1)
     best = max(lags, key=lambda lag: float(np.dot(ref, decoded[lag: lag + n])))
@@ -95,20 +103,22 @@ def lost_packets(n_packets: int, share: float, rng: np.random.Generator) -> np.n
 
 
 def degrade(src: Path, dst: Path, codec: str, kbps: float, packet_loss: float) -> float:
-    """Write ``src`` (an 8 kHz mono call) through ``codec`` and ``packet_loss`` to ``dst``;
+    """Write ``src`` (an 8 or 16 kHz mono call) through ``codec`` and ``packet_loss`` to ``dst``;
     returns the share of packets lost."""
     audio, rate = sf.read(src, dtype="float32", always_2d=True)
-    if rate != RATE or audio.shape[1] != 1:
-        raise SystemExit(f"{src}: {rate} Hz, {audio.shape[1]} channel(s); bench/phone_codecs.py takes 8 kHz mono calls "
-                         f"(make them with bench/calls.py --layout mono --rate 8000)")
-    out = through_codec(audio[:, 0], codec, kbps)
+    if rate not in RATES or audio.shape[1] != 1:
+        raise SystemExit(f"{src}: {rate} Hz, {audio.shape[1]} channel(s); bench/phone_codecs.py takes 8 or 16 kHz mono "
+                         f"calls (make them with bench/calls.py --layout mono)")
+    if codec not in RATES[rate]:
+        raise SystemExit(f"{src}: {codec} does not carry {rate // 1000} kHz calls; use one of {', '.join(RATES[rate])}")
+    out = through_codec(audio[:, 0], codec, kbps, rate)
     rng = np.random.default_rng(int(hashlib.sha256(src.name.encode()).hexdigest()[:12], 16))
-    packet = int(PACKET_S * RATE)
+    packet = int(PACKET_S * rate)
     lost = lost_packets(-(-len(out) // packet), packet_loss, rng)
     for i in np.flatnonzero(lost):
         out[i * packet: (i + 1) * packet] = 0.0
     dst.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(dst, np.clip(out, -1.0, 1.0), RATE, subtype="ULAW")
+    sf.write(dst, np.clip(out, -1.0, 1.0), rate, subtype="ULAW" if rate == 8000 else "PCM_16")
     return float(lost.mean()) if len(lost) else 0.0
 
 
@@ -116,11 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--codec", choices=sorted(CODECS), default="g711")
+    parser.add_argument("--codec", choices=sorted(CODECS), default="none", help="none (or g711): packet loss only")
     parser.add_argument("--kbps", type=float, default=8.0, help="Opus bit rate")
     parser.add_argument("--packet-loss", type=float, default=0.0, help="share of 20 ms packets lost, in bursts")
     args = parser.parse_args()
-    if shutil.which("ffmpeg") is None and args.codec != "g711":
+    if shutil.which("ffmpeg") is None and CODECS[args.codec] is not None:
         raise SystemExit("ffmpeg is not installed: run `make install` (apt-get install ffmpeg)")
     wavs = sorted(args.src.glob("*.wav"))
     if not wavs:

@@ -77,3 +77,20 @@ def test_lost_packets_are_silence_and_the_same_file_loses_the_same_ones(call_8k:
     again = tmp_path / "again" / call_8k.name
     bench_codecs.degrade(call_8k, again, "g711", 8.0, 0.1)
     assert np.array_equal(sf.read(again, dtype="float32")[0], lossy)
+
+
+def test_a_softphone_call_at_16_khz_stays_16_khz_and_a_narrowband_codec_is_refused(tmp_path: Path) -> None:
+    if "g722" not in _encoders():
+        pytest.skip("this ffmpeg has no g722 encoder")
+    samples, rate = sf.read(DATA / "jfk.flac", dtype="float32", always_2d=True)
+    src = tmp_path / "in" / "jfk16.wav"
+    src.parent.mkdir()
+    sf.write(src, resample_poly(samples[:, 0], 160, 441), 16000, subtype="PCM_16")
+    out = tmp_path / "g722" / src.name
+    bench_codecs.degrade(src, out, "g722", 8.0, 0.0)
+    info = sf.info(out)
+    assert (info.samplerate, info.subtype, info.frames) == (16000, "PCM_16", sf.info(src).frames)
+    clean, coded = sf.read(src, dtype="float32")[0], sf.read(out, dtype="float32")[0]
+    assert np.corrcoef(clean, coded)[0, 1] > 0.9  # G.722 at 64 kbit/s keeps the waveform, in time
+    with pytest.raises(SystemExit, match="gsm does not carry 16 kHz calls"):
+        bench_codecs.degrade(src, tmp_path / "gsm" / src.name, "gsm", 8.0, 0.0)
