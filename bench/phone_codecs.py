@@ -33,9 +33,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 RATES = {8000: ("none", "g711", "gsm", "opus", "g723"), 16000: ("none", "opus", "g722")}
 """The codecs each sample rate may go through."""
 PACKET_S = 0.02
@@ -56,7 +53,7 @@ CODECS = {
 def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0, rate: int = 8000) -> np.ndarray:
     """``audio`` (mono float at ``rate``) encoded with ``codec`` and decoded again by ffmpeg, the same
     length (the codec's delay taken off: the decoded signal is aligned to the input by
-    cross-correlation over the first 10 s)."""
+    cross-correlation, ``aligned``)."""
     if CODECS[codec] is None:
         return audio.astype(np.float32)
     args, suffix = CODECS[codec]
