@@ -106,6 +106,21 @@ def add_noise(src: Path, dst: Path, snr_db: float, readers_dir: Path = READERS) 
     return float(np.mean(reached))
 
 
+def copy_references(src: Path, out: Path, wav: Path) -> None:
+    """``wav``'s sidecar, RTTM, STM and truth file (``COPIED``, those there are) from the folder
+    ``src`` into ``out``, so that every bench that reads ``src`` reads ``out`` too."""
+    for suffix in COPIED:
+        other = src / (wav.stem + suffix)
+        if other.exists():
+            shutil.copy(other, out / other.name)
+
+
+def copy_manifest(src: Path, out: Path) -> None:
+    """The folder's ``manifest.csv`` (``bench/calls.py``'s), where it has one."""
+    if (src / "manifest.csv").exists():
+        shutil.copy(src / "manifest.csv", out / "manifest.csv")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path)
@@ -118,13 +133,9 @@ def main() -> None:
         raise SystemExit(f"{args.src}: no .wav recordings; make some with bench/calls.py")
     for wav in wavs:
         snr = add_noise(wav, args.out / wav.name, args.snr_db, args.babble)
-        for suffix in COPIED:
-            other = args.src / (wav.stem + suffix)
-            if other.exists():
-                shutil.copy(other, args.out / other.name)
+        copy_references(args.src, args.out, wav)
         print(f"{wav.name}: SNR {snr:.1f} dB", file=sys.stderr)
-    if (args.src / "manifest.csv").exists():
-        shutil.copy(args.src / "manifest.csv", args.out / "manifest.csv")
+    copy_manifest(args.src, args.out)
     print(f"{args.out}: {len(wavs)} recordings with babble and hiss at {args.snr_db:g} dB", file=sys.stderr)
 
 

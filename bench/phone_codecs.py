@@ -33,19 +33,20 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from noisy import copy_manifest, copy_references  # bench/noisy.py: the same folders, the same references
+
 RATES = {8000: ("none", "g711", "gsm", "opus", "g723"), 16000: ("none", "opus", "g722")}
 """The codecs each sample rate may go through."""
 PACKET_S = 0.02
 """One packet of speech: 20 ms, as G.711, GSM and Opus calls send them."""
 BURST_PACKETS = 2.0
 """Mean length of a burst of lost packets (a two-state Gilbert model: losses come together)."""
-COPIED = (".json", ".rttm", ".stm", ".truth.json")
 CODECS = {
     "g711": None,
     "none": None,
     "g722": (["-c:a", "g722"], ".wav"),
     "gsm": (["-c:a", "libgsm", "-f", "gsm"], ".gsm"),
-    "opus": (["-c:a", "libopus", "-application", "voip", "-b:a", "{kbps}k", "-cutoff", "4000"], ".opus"),
+    "opus": (["-c:a", "libopus", "-application", "voip", "-b:a", "{kbps}k", "-cutoff", "{band}"], ".opus"),
     "g723": (["-c:a", "g723_1", "-b:a", "6300"], ".wav"),
 }
 
@@ -57,9 +58,7 @@ def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0, rate: int = 
     if CODECS[codec] is None:
         return audio.astype(np.float32)
     args, suffix = CODECS[codec]
-    args = [a.format(kbps=f"{kbps:g}") for a in args]
-    if codec == "opus" and rate == 16000:
-        args[args.index("-cutoff") + 1] = "8000"  # wideband
+    args = [a.format(kbps=f"{kbps:g}", band=rate // 2) for a in args]  # Opus: narrowband at 8 kHz, wideband at 16
     with tempfile.TemporaryDirectory() as tmp:
         src, coded, back = Path(tmp) / "in.wav", Path(tmp) / f"coded{suffix}", Path(tmp) / "out.wav"
         sf.write(src, audio, rate, subtype="PCM_16")
@@ -99,6 +98,13 @@ def lost_packets(n_packets: int, share: float, rng: np.random.Generator) -> np.n
     return lost
 
 
+def encoders() -> str:
+    """``ffmpeg -encoders``' list ("" without ffmpeg): whether this ffmpeg can make a codec."""
+    if shutil.which("ffmpeg") is None:
+        return ""
+    return subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True, check=False).stdout
+
+
 def degrade(src: Path, dst: Path, codec: str, kbps: float, packet_loss: float) -> float:
     """Write ``src`` (an 8 or 16 kHz mono call) through ``codec`` and ``packet_loss`` to ``dst``;
     returns the share of packets lost."""
@@ -135,12 +141,8 @@ def main() -> None:
     shares = []
     for wav in wavs:
         shares.append(degrade(wav, args.out / wav.name, args.codec, args.kbps, args.packet_loss))
-        for suffix in COPIED:
-            other = args.src / (wav.stem + suffix)
-            if other.exists():
-                shutil.copy(other, args.out / other.name)
-    if (args.src / "manifest.csv").exists():
-        shutil.copy(args.src / "manifest.csv", args.out / "manifest.csv")
+        copy_references(args.src, args.out, wav)
+    copy_manifest(args.src, args.out)
     print(f"{args.out}: {len(wavs)} recordings through {args.codec}"
           f"{f' at {args.kbps:g} kbit/s' if args.codec == 'opus' else ''}, {100 * np.mean(shares):.1f}% of packets lost",
           file=sys.stderr)

@@ -3,8 +3,6 @@ an 8 kHz G.711 call of the same length and timing (the README's codec figures re
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,12 +17,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import phone_codecs as bench_codecs  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-
-
-def _encoders() -> str:
-    if shutil.which("ffmpeg") is None:
-        return ""
-    return subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True, check=False).stdout
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def test_packets_are_lost_in_bursts_at_the_share_asked_for() -> None:
 @pytest.mark.parametrize("codec", ["gsm", "opus"])
 def test_a_call_through_a_codec_keeps_its_length_timing_and_g711_format(call_8k: Path, tmp_path: Path, codec: str) -> None:
     encoder = {"gsm": "libgsm", "opus": "libopus"}[codec]
-    if encoder not in _encoders():
+    if encoder not in bench_codecs.encoders():
         pytest.skip(f"this ffmpeg has no {encoder} encoder")
     out = tmp_path / codec / call_8k.name
     assert bench_codecs.degrade(call_8k, out, codec, 8.0, 0.0) == 0.0
@@ -80,7 +72,7 @@ def test_lost_packets_are_silence_and_the_same_file_loses_the_same_ones(call_8k:
 
 
 def test_a_softphone_call_at_16_khz_stays_16_khz_and_a_narrowband_codec_is_refused(tmp_path: Path) -> None:
-    if "g722" not in _encoders():
+    if "g722" not in bench_codecs.encoders():
         pytest.skip("this ffmpeg has no g722 encoder")
     samples, rate = sf.read(DATA / "jfk.flac", dtype="float32", always_2d=True)
     src = tmp_path / "in" / "jfk16.wav"
