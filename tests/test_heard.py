@@ -105,6 +105,9 @@ def test_no_disclosure_is_not_found():
         ("identity_verification", "Can you confirm your phone name and date on both?"),
         ("identity_verification", "For security, could you confirm your full name and date on board?"),
         ("identity_verification", "Could you verify your name for me?"),
+        # through GSM with packets lost (round 42): "confirm" and "birth" lost, "full name" or "name and date" left
+        ("identity_verification", "I think you're a bit of your concern. Your full name and data."),
+        ("identity_verification", "For if you're ready, can you confirm the phone name and date and voice?"),
     ],
 )
 def test_a_line_as_transcribed_is_found(rule, heard):
