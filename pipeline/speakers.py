@@ -147,6 +147,9 @@ def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: Recor
     if (diarization is not None and roles.method in ("content", "voiceprint") and len(roles.staff_speakers) == 1
             and len({u.speaker for u in utterances}) == 2):
         utterances, diarization = recut_by_content(utterances, roles, diarization, options.utterance_gap_s, segment_stats)
+    as_turned = utterances  # the turns' own cut across sentences, for ``flag_sentence_cuts``
+    if diarization is not None:
+        utterances, diarization = mend_roles(utterances, diarization, options.utterance_gap_s, segment_stats)
     if taken_as:
         roles.reason = "; ".join(r for r in (taken_as, roles.reason) if r)
     if audio.info.layout.startswith("one-sided"):  # the channel map could not say who is who
@@ -159,7 +162,7 @@ def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: Recor
         note_choice(roles, chosen)
     flag_script(roles, utterances)
     if diarization is not None:
-        flag_sentence_cuts(roles, utterances, options.utterance_gap_s)
+        flag_sentence_cuts(roles, as_turned, options.utterance_gap_s)
         utterances = doubt_by_voice(utterances, roles, diarization)
     return utterances, roles, diarization
 
@@ -697,6 +700,91 @@ def flag_sentence_cuts(roles: RoleResult, utterances: list[Utterance], max_gap_s
     note = (f"the speaker changes inside a sentence {cuts} times ({per_minute:.1f} a minute): the turns may cut "
             f"across the two people's words")
     roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+
+
+MEND_MAX_S = 1.0
+"""``mend_sentence_cuts``: a run of one voice's words this long (seconds, first word's start to last
+word's end) or shorter ..."""
+MEND_MAX_GAP_S = 0.3
+"""... that starts less than this after the other voice's word, inside that word's sentence ..."""
+MEND_HELD = 3.0
+"""... of which that voice said at least this many times the run's length before it (its words
+since its last sentence end). Round 42, chosen on seed 92 through GSM with 5% of packets lost and
+seed 96 (16 kHz face to face): 0 (no such need), 1, 2, 3 gave +0.60, +0.60, +0.46, +0.33 points on
+the first and -0.13, -0.13, -0.12, +0.03 on the second (utterances' roles right)."""
+
+
+def mend_sentence_cuts(
+    utterances: list[Utterance], max_gap_s: float, segment_stats: dict | None,
+) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
+    """The utterances with the words that the turns gave to the other voice in the middle of
+    someone's sentence given back to them, and the (start, end, speaker) of each run given back
+    (for ``roles.give_spans``). A run of words of one voice, ``MEND_MAX_S`` long at most, is
+    given to the voice before it when it starts inside that voice's sentence (the word before it
+    ends no sentence and the pause is under ``MEND_MAX_GAP_S``), that voice said ``MEND_HELD``
+    times as much of the sentence before it, and either that voice goes on with the sentence
+    right after it or the run ends the sentence ("Just so you know, calls to Capital Gateway and
+    come according for | training purposes."): people hand over between sentences, and a voice's
+    turns seldom cut one by a second or less where both people's words run on with no pause. The
+    shortest run is given back first, then the runs are looked at again. The utterances come back
+    cut again, with no roles (``mend_roles`` gives them). A customer's "yes" said over the staff
+    member's sentence goes to the staff member: it says little. Round 42 (README, "Codecs and lost
+    packets"), held out: two sets of 40 calls through GSM with 5% of packets lost, speech time with
+    the right role +0.27 and +0.24 points (13 and 9 calls up, 0 and 1 down); clean 8 kHz calls,
+    16 kHz face to face and three people within 0.07 points either way."""
+    words = sorted((w for u in utterances for w in u.words), key=lambda w: (w.start, w.end))
+    given: list[tuple[float, float, str]] = []
+    while True:
+        runs: list[list] = []
+        for w in words:
+            if runs and w.speaker == runs[-1][-1].speaker:
+                runs[-1].append(w)
+            else:
+                runs.append([w])
+        best = None
+        for i in range(1, len(runs)):
+            before, run = runs[i - 1], runs[i]
+            length = run[-1].end - run[0].start
+            if length > MEND_MAX_S or ends_sentence(before[-1].word) or run[0].start - before[-1].end >= MEND_MAX_GAP_S:
+                continue
+            ended = [k for k, w in enumerate(before) if ends_sentence(w.word)]
+            begun = before[ended[-1] + 1] if ended else before[0]  # where the voice's sentence starts
+            if before[-1].end - begun.start < MEND_HELD * length:  # too little of it to be surely theirs
+                continue
+            after = runs[i + 1] if i + 1 < len(runs) else None
+            goes_on = (after is not None and after[0].speaker == before[-1].speaker and not ends_sentence(run[-1].word)
+                       and after[0].start - run[-1].end < MEND_MAX_GAP_S)
+            if (goes_on or ends_sentence(run[-1].word)) and (best is None or length < best[0]):
+                best = (length, i)
+        if best is None:
+            break
+        _, i = best
+        back, moved = runs[i - 1][-1].speaker, {id(w) for w in runs[i]}
+        words = [replace(w, speaker=back) if id(w) in moved else w for w in words]
+        given.append((runs[i][0].start, runs[i][-1].end, back))
+    if not given:
+        return utterances, []
+    return build_utterances(words, max_gap_s=max_gap_s, segment_stats=segment_stats), given
+
+
+def mend_roles(
+    utterances: list[Utterance], diarization: Diarization, max_gap_s: float, segment_stats: dict | None,
+) -> tuple[list[Utterance], Diarization]:
+    """``mend_sentence_cuts`` on utterances that have their roles, one role to each voice: the
+    utterances cut again with their voice's role and its confidence, the turns given the runs
+    (``roles.give_spans``), as ``recut_by_content`` gives its stretches. Unchanged where a voice
+    holds two roles (split by content) or no run is given back."""
+    role_of: dict[str, set] = {}
+    for u in utterances:
+        role_of.setdefault(u.speaker, set()).add((u.role, u.role_confidence))
+    if any(len(r) != 1 for r in role_of.values()):
+        return utterances, diarization
+    mended, given = mend_sentence_cuts(utterances, max_gap_s, segment_stats)
+    sides = {speaker: next(iter(r)) for speaker, r in role_of.items()}
+    if not given or any(u.speaker not in sides for u in mended):
+        return utterances, diarization
+    mended = [replace(u, role=sides[u.speaker][0], role_confidence=sides[u.speaker][1]) for u in mended]
+    return mended, replace(diarization, turns=give_spans(diarization.turns, given))
 
 
 def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list[tuple[float, str] | None]:

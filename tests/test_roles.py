@@ -3,6 +3,7 @@ and the voiceprint and speaker tables."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
 from pipeline.records import Utterance, Word
 from pipeline.roles import RoleOptions, assign_roles, content_agreement, give_spans, speaker_rows, utterance_cues
 from pipeline.roles import RoleResult
-from pipeline.speakers import choose_turns, flag_script, flag_sentence_cuts, note_choice, recut_by_content, sentence_cuts
+from pipeline.speakers import (choose_turns, flag_script, flag_sentence_cuts, mend_roles, mend_sentence_cuts, note_choice, recut_by_content,
+                               sentence_cuts)
 from pipeline.voiceprints import Voiceprint, enroll, load_voiceprints, save_voiceprint
 from speaker_mixtures import PAIRS, SPEAKERS, TRIPLES, clips, diarized, enrol_paths, mixture
 
@@ -161,6 +163,54 @@ def test_a_speaker_labelled_customer_who_speaks_the_staff_script_gets_the_roles_
     none = RoleResult("none", flagged=True, reason="no content cue tells the roles apart")
     flag_script(none, labelled)
     assert none.reason == "no content cue tells the roles apart"
+
+
+def test_a_voice_cutting_into_a_sentence_for_a_moment_gives_the_words_back() -> None:
+    """Round 42: on a coarse line the turns hand a second of the staff member's sentence to the
+    customer ("Call to Capital Gateway and come according for | training purposes."). Such a run
+    goes back to the voice whose sentence it sits in, if that voice said three times as much of
+    the sentence before it; a handover after a sentence end, a run over a second long and one
+    after a pause stay as the turns have them."""
+
+    def mended(turns: list[tuple[str, str]], **kw) -> tuple[list[tuple[str, str]], int]:
+        utterances, given = mend_sentence_cuts(spoken(turns, **kw), 0.8, None)
+        return [(u.speaker, " ".join(w.word for w in u.words)) for u in utterances], len(given)
+
+    staff_line = [("S1", "Just so you know calls to Capital Gateway and"), ("S2", "come according"), ("S1", "for training purposes."),
+                  ("S2", "Hi, I have a problem with my card.")]
+    # inside the sentence, the same voice going on after it: given back, one utterance again
+    assert mended(staff_line) == ([("S1", "Just so you know calls to Capital Gateway and come according for training purposes."),
+                                   ("S2", "Hi, I have a problem with my card.")], 1)
+    # the run ends the sentence the other voice started
+    assert mended([("S1", "Just so you know this call is recorded for"), ("S2", "training purposes."),
+                   ("S1", "What can I do for you?")]) == (
+        [("S1", "Just so you know this call is recorded for training purposes. What can I do for you?")], 1)
+    # the shortest run first, then again: two pieces of one sentence both given back
+    assert mended([("S1", "Good morning and welcome to"), ("S2", "Castlegate"), ("S1", "Bank you are through to"),
+                   ("S2", "Rhys"), ("S1", "speaking today.")])[1] == 2
+    # too little of the sentence before the run to be surely the other voice's ("Thank you | for your help.")
+    thanks = [("S2", "All right."), ("S1", "Thank you"), ("S2", "for your help."), ("S1", "Is there anything else?")]
+    assert mended(thanks) == (thanks, 0)
+    # a handover after a sentence end stays
+    handover = [("S1", "What can I do for you today?"), ("S2", "Yes."), ("S1", "Go on.")]
+    assert mended(handover) == (handover, 0)
+    # over a second of the other voice (four words: 1.15 s) is a turn of its own
+    long_run = [("S1", "I can see on your account that the"), ("S2", "no that is wrong"), ("S1", "payment went out today.")]
+    assert mended(long_run) == (long_run, 0)
+    # a pause before the run: the turns may be right
+    assert mended(staff_line, pause=0.4)[1] == 0
+    # with roles: the words take their new voice's role, and the turns follow them
+    cut = spoken(staff_line)
+    labelled = [replace(u, role="staff" if u.speaker == "S1" else "customer", role_confidence=0.9) for u in cut]
+    diarization = Diarization([SpeakerTurn(u.start, u.end, u.speaker) for u in cut], SpeakerCount(2, 0.9, ""), "campplus", "1", "silero")
+    fixed, fixed_d = mend_roles(labelled, diarization, 0.8, None)
+    assert [(u.speaker, u.role, u.role_confidence) for u in fixed] == [("S1", "staff", 0.9), ("S2", "customer", 0.9)]
+    assert [(t.speaker, t.start, t.end) for t in fixed_d.turns] == [
+        ("S1", cut[0].start, cut[0].end), ("S1", cut[1].start, cut[1].end), ("S1", cut[2].start, cut[2].end),
+        ("S2", cut[3].start, cut[3].end)]
+    # a voice holding both roles (split by content): left as it is
+    split = labelled[:3] + [replace(labelled[3], speaker="S1")]
+    assert mend_roles([replace(u, role="customer") if u.index == 1 else u for u in split], diarization, 0.8, None)[0][1].role == "customer"
 
 
 def test_turns_that_cut_across_sentences_again_and_again_are_flagged() -> None:
