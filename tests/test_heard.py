@@ -143,6 +143,10 @@ def test_purpose_clause_counts_only_from_staff_in_the_first_minute(call):
         # a name mentioned, but nothing checked
         [("staff", 0.5, 4.0, "Hello, Castlegate Bank, Rhys speaking."),
          ("staff", 4.5, 8.0, "I'll update the name on your account now.")],
+        # names and dates that are not the customer's own
+        [("staff", 0.5, 4.0, "Can you give me the full name of the payee?"),
+         ("staff", 4.5, 8.0, "I can see the names and dates of the transactions."),
+         ("staff", 8.5, 12.0, "We hold your name and data securely.")],
     ],
 )
 def test_identity_not_checked_is_not_found(call):

@@ -203,14 +203,25 @@ def test_a_voice_cutting_into_a_sentence_for_a_moment_gives_the_words_back() -> 
     cut = spoken(staff_line)
     labelled = [replace(u, role="staff" if u.speaker == "S1" else "customer", role_confidence=0.9) for u in cut]
     diarization = Diarization([SpeakerTurn(u.start, u.end, u.speaker) for u in cut], SpeakerCount(2, 0.9, ""), "campplus", "1", "silero")
-    fixed, fixed_d = mend_roles(labelled, diarization, 0.8, None)
+    roles = RoleResult("content", ["S1"], confidence=0.9, reason="S1 is staff by content")
+    fixed, fixed_d = mend_roles(labelled, roles, diarization, 0.8, None)
     assert [(u.speaker, u.role, u.role_confidence) for u in fixed] == [("S1", "staff", 0.9), ("S2", "customer", 0.9)]
+    assert roles.reason.startswith("S1 is staff by content; 1 run(s) of words (0.")
+    assert roles.reason.endswith(" s) given back to the voice whose sentence they cut")
     assert [(t.speaker, t.start, t.end) for t in fixed_d.turns] == [
         ("S1", cut[0].start, cut[0].end), ("S1", cut[1].start, cut[1].end), ("S1", cut[2].start, cut[2].end),
         ("S2", cut[3].start, cut[3].end)]
     # a voice holding both roles (split by content): left as it is
     split = labelled[:3] + [replace(labelled[3], speaker="S1")]
-    assert mend_roles([replace(u, role="customer") if u.index == 1 else u for u in split], diarization, 0.8, None)[0][1].role == "customer"
+    assert mend_roles([replace(u, role="customer") if u.index == 1 else u for u in split], roles, diarization, 0.8,
+                      None)[0][1].role == "customer"
+    # a run whose own words are its side's (the customer's "no, that's all"): it stays theirs
+    done = spoken([("S1", "Lovely, and is there anything else I can help you with today or"), ("S2", "no that's all.")])
+    done = [replace(u, role="staff" if u.speaker == "S1" else "customer") for u in done]
+    assert mend_sentence_cuts(done, 0.8, None)[1] and mend_roles(done, roles, diarization, 0.8, None)[0] == done
+    # a voice left with no words: left as it is
+    alone = [replace(u, role="staff" if u.speaker == "S1" else "customer") for u in spoken(staff_line[:3])]
+    assert mend_roles(alone, roles, diarization, 0.8, None)[0] == alone
 
 
 def test_turns_that_cut_across_sentences_again_and_again_are_flagged() -> None:
