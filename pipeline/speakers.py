@@ -9,6 +9,7 @@ utterances re-cut at speaker changes, then roles from a staff voiceprint or cont
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -735,8 +736,6 @@ def mend_sentence_cuts(
     packets"), held out: two sets of 40 calls through GSM with 5% of packets lost, speech time with
     the right role +0.27 and +0.24 points (13 and 9 calls up, 0 and 1 down); clean 8 kHz calls,
     16 kHz face to face and three people within 0.07 points either way."""
-    import heapq
-
     words = sorted((w for u in utterances for w in u.words), key=lambda w: (w.start, w.end))
     runs: list[dict] = []  # each: its speaker and words, and its neighbours (a linked list)
     for w in words:
@@ -745,8 +744,7 @@ def mend_sentence_cuts(
         else:
             runs.append({"speaker": w.speaker, "words": [w], "alive": True})
     for k, run in enumerate(runs):
-        run["prev"] = runs[k - 1] if k else None
-        run["next"] = runs[k + 1] if k + 1 < len(runs) else None
+        run["at"], run["prev"], run["next"] = k, runs[k - 1] if k else None, runs[k + 1] if k + 1 < len(runs) else None
 
     def length_if_mended(run: dict) -> float | None:  # the run's length where it is to go back, else None
         before, after, mine = run["prev"], run["next"], run["words"]
@@ -776,15 +774,14 @@ def mend_sentence_cuts(
 
     def consider(run: dict | None) -> None:
         if run is not None and run["alive"] and (length := length_if_mended(run)) is not None:
-            heapq.heappush(heap, (length, run["words"][0].start, id(run)))
+            heapq.heappush(heap, (length, run["words"][0].start, run["at"]))
 
-    by_id = {id(r): r for r in runs}
     for run in runs:
         consider(run)
     given: list[tuple[float, float, str]] = []
     while heap:
-        length, _, key = heapq.heappop(heap)
-        run = by_id[key]
+        length, _, at = heapq.heappop(heap)
+        run = runs[at]
         if not run["alive"] or length_if_mended(run) != length:  # merged or changed since: looked at again
             continue
         before, after = run["prev"], run["next"]
