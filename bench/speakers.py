@@ -1,6 +1,7 @@
 """Benchmark: diarization error per recording on the speaker sets, with an honest AMI split.
 
     python bench/speakers.py [--sets ami,libri16,libri8] [--set KEY=VALUE ...] [--json OUT]
+    python bench/speakers.py --compare BEFORE.json AFTER.json
 
 Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored):
 
@@ -59,6 +60,12 @@ line per recording (DER, missed, false alarm, confusion, count), a summary per s
 missed speech that faster-whisper's Silero VAD hears as speech too, ``voiced_missed``, and the
 missed speech where two or more spoke at once, ``missed_overlap``), and with
 ``--json`` writes every row. CPU seconds are summed per set (``time.process_time``).
+
+``--compare BEFORE.json AFTER.json`` runs nothing: it reads two ``--json`` files (a change of
+code or of ``--set``, the same sets) and prints, per set in both, DER and counts right before ->
+after with the counts gained and lost, then every recording whose count went from right to
+wrong or back, with both count reasons. A total of counts right can hide as many lost as gained
+(round 43: the segmentation model's chunks every 7.5 s gained 2 and lost 13 counts at 8 kHz).
 """
 
 from __future__ import annotations
@@ -480,6 +487,46 @@ def summary(rows: list[dict]) -> dict:
             "cpu_s": sum(r["cpu_s"] for r in rows)}
 
 
+def compare(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Two runs' rows (``--json``'s ``rows``) set by set: for each set in both (in the first run's
+    order), its recordings in both, DER before and after (``summary``) and counts right before
+    and after with how many were ``gained`` (wrong -> right) and ``lost`` (right -> wrong); and
+    each recording whose count changed from right to wrong or back, with both counts and reasons.
+    A recording is known by its set and name."""
+    def keyed(rows: list[dict]) -> dict:
+        return {(r["set"], r["name"]): r for r in rows}
+
+    old, new = keyed(before), keyed(after)
+    shared = [k for k in old if k in new]
+    sets, changed = [], []
+    for name in dict.fromkeys(k[0] for k in shared):
+        keys = [k for k in shared if k[0] == name]
+        right = [(old[k]["n_ref"] == old[k]["n_hyp"], new[k]["n_ref"] == new[k]["n_hyp"]) for k in keys]
+        a, b = summary([old[k] for k in keys]), summary([new[k] for k in keys])
+        sets.append({"set": name, "n": len(keys), "der_before": a["der"], "der_after": b["der"],
+                     "right_before": a["count_right"], "right_after": b["count_right"],
+                     "gained": sum(not x and y for x, y in right), "lost": sum(x and not y for x, y in right)})
+        for k, (x, y) in zip(keys, right):
+            if x != y:
+                changed.append({"set": name, "name": k[1], "n_ref": old[k]["n_ref"], "before": old[k]["n_hyp"],
+                                "after": new[k]["n_hyp"], "reason_before": old[k]["count_reason"],
+                                "reason_after": new[k]["count_reason"]})
+    return sets, changed
+
+
+def print_comparison(before: Path, after: Path) -> None:
+    """``compare`` of two ``--json`` files, printed: a line per set, a total, then the recordings."""
+    sets, changed = compare(json.loads(before.read_text())["rows"], json.loads(after.read_text())["rows"])
+    for s in sets:
+        print(f"{s['set']:14s} DER {s['der_before']:.4f} -> {s['der_after']:.4f}  count right {s['right_before']} -> "
+              f"{s['right_after']} of {s['n']} ({s['gained']} gained, {s['lost']} lost)")
+    print(f"{'all':14s} count right {sum(s['right_before'] for s in sets)} -> {sum(s['right_after'] for s in sets)} of "
+          f"{sum(s['n'] for s in sets)} ({sum(s['gained'] for s in sets)} gained, {sum(s['lost'] for s in sets)} lost)")
+    for c in changed:
+        print(f"  {c['set']} {c['name']}: {c['n_ref']} people, counted {c['before']} -> {c['after']}\n"
+              f"      before: {c['reason_before']}\n      after:  {c['reason_after']}")
+
+
 def option_overrides(items: list[str]) -> dict:
     """``KEY=VALUE`` items (``--set``) as ``DiarizeOptions`` fields of their own types."""
     from pipeline.diarize import DiarizeOptions
@@ -500,7 +547,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="Comma-separated recording names to run (default: all).")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                        help="Compare two --json files set by set and recording by recording; runs nothing.")
     args = parser.parse_args()
+    if args.compare:
+        print_comparison(*args.compare)
+        return
 
     from pipeline.diarize import DiarizeOptions, diarize_full
     from pipeline.speakers import count_doubt
