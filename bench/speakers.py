@@ -515,8 +515,19 @@ def compare(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dic
 
 
 def print_comparison(before: Path, after: Path) -> None:
-    """``compare`` of two ``--json`` files, printed: a line per set, a total, then the recordings."""
-    sets, changed = compare(json.loads(before.read_text())["rows"], json.loads(after.read_text())["rows"])
+    """``compare`` of two ``--json`` files, printed: a line per set, a total, then the recordings.
+    A file that cannot be read as one ends the run with a line naming it and the fix."""
+    def rows_of(path: Path) -> list[dict]:
+        try:
+            rows = json.loads(path.read_text())["rows"]
+            if not isinstance(rows, list):
+                raise TypeError("its rows are not a list")
+            return rows
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"bench/speakers.py --compare: {path}: not a file that --json wrote ({type(exc).__name__}: {exc}); "
+                             f"write one with `python bench/speakers.py --sets ... --json {path.name}`") from None
+
+    sets, changed = compare(rows_of(before), rows_of(after))
     for s in sets:
         print(f"{s['set']:14s} DER {s['der_before']:.4f} -> {s['der_after']:.4f}  count right {s['right_before']} -> "
               f"{s['right_after']} of {s['n']} ({s['gained']} gained, {s['lost']} lost)")

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -52,3 +54,13 @@ def test_compare_counts_what_was_gained_and_lost_recording_by_recording(tmp_path
     assert "short8         DER 0.1500 -> 0.1250  count right 3 -> 2 of 4 (1 gained, 2 lost)" in out
     assert "all            count right 3 -> 2 of 5 (1 gained, 2 lost)" in out
     assert "short8 a: 3 people, counted 3 -> 2" in out and "new8" not in out and "gone" not in out
+
+
+def test_compare_names_a_file_that_is_not_a_json_run_and_the_fix(tmp_path) -> None:
+    good, summary_only = tmp_path / "run.json", tmp_path / "summary.json"
+    good.write_text(json.dumps({"rows": [row("short8", "a", 3, 3, "3 by the eigengap")]}))
+    summary_only.write_text(json.dumps({"settings": {}, "summary": {}}))  # the line printed at the end, not --json's file
+    for bad in (summary_only, tmp_path / "missing.json"):
+        with pytest.raises(SystemExit) as stop:
+            bench_speakers.print_comparison(good, bad)
+        assert str(bad) in str(stop.value) and "--json" in str(stop.value) and "\n" not in str(stop.value)
