@@ -37,13 +37,13 @@ def test_packets_are_lost_in_bursts_at_the_share_asked_for() -> None:
     assert 1.7 < lost.sum() / len(starts) < 2.3  # bursts of two packets on average, not single losses
 
 
-@pytest.mark.parametrize("codec", ["gsm", "opus"])
+@pytest.mark.parametrize("codec", ["gsm", "opus", "amr"])
 def test_a_call_through_a_codec_keeps_its_length_timing_and_g711_format(call_8k: Path, tmp_path: Path, codec: str) -> None:
-    encoder = {"gsm": "libgsm", "opus": "libopus"}[codec]
+    encoder = {"gsm": "libgsm", "opus": "libopus", "amr": "libopencore_amrnb"}[codec]
     if encoder not in bench_codecs.encoders():
-        pytest.skip(f"this ffmpeg has no {encoder} encoder")
+        pytest.skip(f"this ffmpeg (or PyAV, for AMR) has no {encoder} encoder")
     out = tmp_path / codec / call_8k.name
-    assert bench_codecs.degrade(call_8k, out, codec, 8.0, 0.0) == 0.0
+    assert bench_codecs.degrade(call_8k, out, codec, bench_codecs.DEFAULT_KBPS.get(codec, 8.0), 0.0) == 0.0
     info = sf.info(out)
     assert (info.samplerate, info.channels, info.subtype, info.frames) == (8000, 1, "ULAW", sf.info(call_8k).frames)
     clean, coded = sf.read(call_8k, dtype="float32")[0], sf.read(out, dtype="float32")[0]
@@ -52,6 +52,21 @@ def test_a_call_through_a_codec_keeps_its_length_timing_and_g711_format(call_8k:
     lags = {lag: float(np.dot(clean[800:-800], np.roll(coded, -lag)[800:-800])) for lag in range(-40, 41)}
     assert abs(max(lags, key=lags.get)) <= 2
     assert np.corrcoef(clean, coded)[0, 1] > 0.7
+
+
+def test_amr_modes_set_the_bit_rate_and_an_unknown_mode_is_refused(call_8k: Path) -> None:
+    if "libopencore_amrnb" not in bench_codecs.encoders():
+        pytest.skip("PyAV has no libopencore_amrnb encoder")
+    clean = sf.read(call_8k, dtype="float32")[0]
+    full, lowest = (bench_codecs.through_codec(clean, "amr", kbps) for kbps in (12.2, 4.75))
+    assert len(full) == len(lowest) == len(clean)
+
+    def error(coded: np.ndarray) -> float:
+        return float(np.sum((coded - clean) ** 2) / np.sum(clean ** 2))
+
+    assert error(full) < error(lowest) < 1.0  # the 4.75 kbit/s mode keeps less of the waveform than 12.2
+    with pytest.raises(SystemExit, match="AMR-NB has no 8 kbit/s mode"):
+        bench_codecs.through_codec(clean, "amr", 8.0)
 
 
 def test_lost_packets_are_silence_and_the_same_file_loses_the_same_ones(call_8k: Path, tmp_path: Path) -> None:
@@ -69,6 +84,34 @@ def test_lost_packets_are_silence_and_the_same_file_loses_the_same_ones(call_8k:
     again = tmp_path / "again" / call_8k.name
     bench_codecs.degrade(call_8k, again, "g711", 8.0, 0.1)
     assert np.array_equal(sf.read(again, dtype="float32")[0], lossy)
+
+
+def test_concealed_losses_repeat_the_voice_then_fade_and_keep_every_packet_that_came(call_8k: Path, tmp_path: Path) -> None:
+    out = tmp_path / "conceal" / call_8k.name
+    share = bench_codecs.degrade(call_8k, out, "g711", 8.0, 0.1, concealed=True)
+    silent_out = tmp_path / "silent" / call_8k.name
+    assert bench_codecs.degrade(call_8k, silent_out, "g711", 8.0, 0.1) == share  # the same packets lost
+    clean, filled, silent = (sf.read(p, dtype="float32")[0] for p in (call_8k, out, silent_out))
+    packet = int(bench_codecs.PACKET_S * 8000)
+    n = len(clean) // packet
+    frames = lambda x: x[: n * packet].reshape(n, packet)  # noqa: E731
+    lost = np.array([not frames(silent)[i].any() and frames(clean)[i].any() for i in range(n)])
+    voiced = lost & (np.abs(frames(clean)).mean(axis=1) > 0.05)
+    assert voiced.sum() >= 5
+    # a lost packet amid speech is not silence, and sounds more like what was said than silence does
+    assert all(frames(filled)[i].any() for i in np.flatnonzero(voiced))
+    head = slice(0, int(bench_codecs.CONCEAL_FULL_S * 8000))
+    err = lambda x: float(np.sum((frames(x)[voiced][:, head] - frames(clean)[voiced][:, head]) ** 2))  # noqa: E731
+    assert err(filled) < err(silent)
+    # packets that came are kept (bar the 4 ms cross-fade at the start of each)
+    came = ~lost & np.concatenate([[True], ~lost[:-1]])
+    assert np.array_equal(frames(filled)[came], frames(silent)[came])
+    # after 60 ms of a loss, silence: losses are at most a few packets, so test the fade itself
+    burst = np.zeros(n, dtype=bool)
+    burst[n // 2: n // 2 + 5] = True  # 100 ms lost
+    faded = bench_codecs.conceal(clean, burst, packet, 8000)
+    gone = slice((n // 2) * packet + int(0.06 * 8000), (n // 2 + 5) * packet)
+    assert not faded[gone].any() and faded[(n // 2) * packet: (n // 2) * packet + 80].any()
 
 
 def test_a_softphone_call_at_16_khz_stays_16_khz_and_a_narrowband_codec_is_refused(tmp_path: Path) -> None:
