@@ -1,7 +1,7 @@
 """The calls of a folder (``bench/calls.py``'s) as they reach a contact centre's recorder from a
 mobile phone or a VoIP line: through a low-bit-rate speech codec, and with packets lost on the
 way, to measure Parley on audio less clean than a G.711 line's. Each recording is encoded and
-decoded by ffmpeg with ``--codec``, then (``--packet-loss``) 20 ms packets are lost in bursts and
+decoded by ffmpeg with ``--codec`` (AMR by PyAV, below), then (``--packet-loss``) 20 ms packets are lost in bursts and
 their samples are silence (no concealment: a G.711 leg without it) or, with ``--conceal``, what
 a VoIP receiver plays instead (``conceal``: the last pitch period repeated, fading, after G.711
 Appendix I), then written back as G.711
@@ -61,8 +61,8 @@ DEFAULT_KBPS = {"opus": 8.0, "amr": 12.2}
 
 
 def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0, rate: int = 8000) -> np.ndarray:
-    """``audio`` (mono float at ``rate``) encoded with ``codec`` and decoded again by ffmpeg, the same
-    length (the codec's delay taken off: the decoded signal is aligned to the input by
+    """``audio`` (mono float at ``rate``) encoded with ``codec`` and decoded again by ffmpeg (AMR:
+    ``through_amr``, by PyAV), the same length (the codec's delay taken off: the decoded signal is aligned to the input by
     cross-correlation, ``aligned``)."""
     if CODECS[codec] is None:
         return audio.astype(np.float32)
@@ -84,29 +84,44 @@ def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0, rate: int = 
 
 
 def through_amr(audio: np.ndarray, kbps: float) -> np.ndarray:
-    """``audio`` (mono float at 8 kHz) encoded as AMR-NB at ``kbps`` (one of ``AMR_MODES``) with
-    discontinuous transmission, and decoded, both by OpenCORE AMR in PyAV (ffmpeg's own AMR
-    decoder cannot read the silence frames that discontinuous transmission sends)."""
+    """``audio`` (mono float at 8 kHz) encoded as AMR-NB (``encode_amr``) and decoded, both by
+    OpenCORE AMR in PyAV (ffmpeg's own AMR decoder cannot read the silence frames that
+    discontinuous transmission sends)."""
     import av
 
-    if kbps not in AMR_MODES:
-        raise SystemExit(f"AMR-NB has no {kbps:g} kbit/s mode; use one of {', '.join(f'{m:g}' for m in AMR_MODES)}")
     with tempfile.TemporaryDirectory() as tmp:
-        coded = Path(tmp) / "coded.amr"
-        with av.open(str(coded), "w", format="amr") as out:
-            stream = out.add_stream("libopencore_amrnb", rate=8000, layout="mono", options={"dtx": "1"})
-            stream.bit_rate = int(round(kbps * 1000))
-            frame = av.AudioFrame.from_ndarray((np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)[None, :],
-                                               format="s16", layout="mono")
-            frame.sample_rate = 8000
-            for packet in [*stream.encode(frame), *stream.encode(None)]:
-                out.mux(packet)
+        coded = encode_amr(audio, kbps, Path(tmp) / "coded.amr")
         decoder = av.CodecContext.create("libopencore_amrnb", "r")
         decoder.sample_rate, decoder.layout = 8000, "mono"
         with av.open(str(coded)) as source:
             pieces = [f.to_ndarray().reshape(-1) for packet in source.demux(audio=0) for f in decoder.decode(packet)]
     decoded = np.concatenate(pieces) if pieces else np.zeros(0, np.int16)
     return (decoded.astype(np.float32) / 32768.0) if decoded.dtype == np.int16 else decoded.astype(np.float32)
+
+
+def encode_amr(audio: np.ndarray, kbps: float, path: Path) -> Path:
+    """``audio`` (mono float at 8 kHz) written to ``path`` as an AMR-NB file (RFC 4867's storage
+    format) at ``kbps`` (one of ``AMR_MODES``), with discontinuous transmission: in pauses the
+    encoder sends a short silence description now and then instead of speech frames, and the
+    decoder makes comfort noise from it."""
+    import av
+
+    if kbps not in AMR_MODES:
+        raise SystemExit(f"AMR-NB has no {kbps:g} kbit/s mode; use one of {', '.join(f'{m:g}' for m in AMR_MODES)}")
+    try:
+        av.codec.Codec("libopencore_amrnb", "w")
+    except Exception as exc:  # noqa: BLE001 - a PyAV build without OpenCORE AMR
+        raise SystemExit(f"this PyAV ({av.__version__}) has no AMR-NB encoder (libopencore_amrnb); "
+                         f"PyAV's own wheels carry it: pip install --force-reinstall av") from exc
+    with av.open(str(path), "w", format="amr") as out:
+        stream = out.add_stream("libopencore_amrnb", rate=8000, layout="mono", options={"dtx": "1"})
+        stream.bit_rate = int(round(kbps * 1000))
+        frame = av.AudioFrame.from_ndarray((np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)[None, :],
+                                           format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return path
 
 
 def aligned(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 800) -> np.ndarray:
@@ -159,11 +174,13 @@ CONCEAL_FADE_S = 0.05
 
 def conceal(audio: np.ndarray, lost: np.ndarray, packet: int, rate: int) -> np.ndarray:
     """``audio`` with each run of lost packets filled as a VoIP receiver's concealment does,
-    after G.711 Appendix I in a simple form: the last pitch period before the loss (found by
-    autocorrelation, 2.5-15 ms, over the 50 ms before it) repeated through the loss, at full
-    level for ``CONCEAL_FULL_S``, fading to silence over ``CONCEAL_FADE_S``, and cross-faded
-    over 4 ms into the first packet after it. A loss in the call's first 50 ms, or after
-    silence, stays silent (nothing to repeat)."""
+    after G.711 Appendix I in a simple form: the last pitch period before the loss (2.5-15 ms:
+    the lag at which the last 15 ms before it are most like the 15 ms that lag earlier) repeated
+    through the loss, at full level for ``CONCEAL_FULL_S``, fading to silence over
+    ``CONCEAL_FADE_S``, and, where it has not faded out (a loss under 60 ms), cross-faded over
+    4 ms into the first packet after it; after a longer loss speech comes back at once. A loss
+    in the call's first 50 ms, or after 50 ms of digital silence, stays silent (nothing to
+    repeat)."""
     out = audio.copy()
     history = int(0.05 * rate)
     lo, hi = int(0.0025 * rate), int(0.015 * rate)
@@ -178,7 +195,7 @@ def conceal(audio: np.ndarray, lost: np.ndarray, packet: int, rate: int) -> np.n
             out[a:b] = 0.0
             continue
         scores = [float(np.dot(past[-lag - hi: -lag], past[-hi:])) / (np.linalg.norm(past[-lag - hi: -lag]) * np.linalg.norm(past[-hi:]) + 1e-9)
-                  for lag in range(lo, hi + 1)] if history >= 2 * hi else [0.0]
+                  for lag in range(lo, hi + 1)]  # history (50 ms) >= 2 x hi (30 ms)
         period = lo + int(np.argmax(scores))
         cycle = past[-period:]
         n = b - a

@@ -69,6 +69,37 @@ def test_amr_modes_set_the_bit_rate_and_an_unknown_mode_is_refused(call_8k: Path
         bench_codecs.through_codec(clean, "amr", 8.0)
 
 
+AMR_FRAME_BYTES = {0: 13, 1: 14, 2: 16, 3: 18, 4: 20, 5: 21, 6: 27, 7: 32, 8: 6, 15: 1}
+"""RFC 4867's AMR-NB storage format: bytes of a frame (its table-of-contents byte included) by
+its frame type: 0-7 the modes 4.75-12.2 kbit/s, 8 a silence description, 15 no data."""
+
+
+def amr_frame_types(path: Path) -> list[int]:
+    data = path.read_bytes()
+    assert data.startswith(b"#!AMR\n")
+    at, types = 6, []
+    while at < len(data):
+        kind = (data[at] >> 3) & 0x0F
+        types.append(kind)
+        at += AMR_FRAME_BYTES[kind]
+    assert at == len(data)
+    return types
+
+
+def test_amr_sends_its_mode_in_speech_and_silence_descriptions_in_pauses(call_8k: Path, tmp_path: Path) -> None:
+    if "libopencore_amrnb" not in bench_codecs.encoders():
+        pytest.skip("PyAV has no libopencore_amrnb encoder")
+    clean = sf.read(call_8k, dtype="float32")[0]
+    speech = np.concatenate([clean, np.zeros(8000, np.float32), clean])  # a pause of 1 s between two phrases
+    for kbps, mode in ((12.2, 7), (4.75, 0)):
+        types = amr_frame_types(bench_codecs.encode_amr(speech, kbps, tmp_path / f"{kbps}.amr"))
+        assert abs(len(types) - len(speech) / 160) <= 2  # one frame every 20 ms
+        assert set(types) <= {mode, 8, 15}  # speech in the mode asked for, nothing else
+        assert types.count(mode) > 0.8 * (2 * len(clean) / 160)
+        # discontinuous transmission: the pause goes as silence descriptions and empty frames
+        assert types.count(8) + types.count(15) >= 40
+
+
 def test_lost_packets_are_silence_and_the_same_file_loses_the_same_ones(call_8k: Path, tmp_path: Path) -> None:
     out = tmp_path / "loss" / call_8k.name
     share = bench_codecs.degrade(call_8k, out, "g711", 8.0, 0.1)
@@ -112,6 +143,30 @@ def test_concealed_losses_repeat_the_voice_then_fade_and_keep_every_packet_that_
     faded = bench_codecs.conceal(clean, burst, packet, 8000)
     gone = slice((n // 2) * packet + int(0.06 * 8000), (n // 2 + 5) * packet)
     assert not faded[gone].any() and faded[(n // 2) * packet: (n // 2) * packet + 80].any()
+
+
+def test_concealment_keeps_the_voice_for_10_ms_fades_it_by_60_ms_and_cross_fades_into_what_came() -> None:
+    rate, packet = 8000, 160
+    t = np.arange(rate) / rate
+    voice = (0.5 * np.sin(2 * np.pi * 100.0 * t)).astype(np.float32)  # a 10 ms pitch period
+    lost = np.zeros(rate // packet, dtype=bool)
+    lost[10:12] = True  # 40 ms lost from 200 ms: the fill has not faded out
+    lost[30:35] = True  # 100 ms lost from 600 ms: it has
+    out = bench_codecs.conceal(voice, lost, packet, rate)
+    a = 10 * packet
+    full = int(bench_codecs.CONCEAL_FULL_S * rate)
+    assert np.allclose(out[a: a + full], voice[a: a + full], atol=1e-4)  # the period carried on, at full level
+    near_20ms = np.arange(a + 150, a + 171)
+    near_20ms = near_20ms[np.abs(voice[near_20ms]) > 0.2]
+    level = out[near_20ms] / voice[near_20ms]  # 20% less every 10 ms after the first: 0.8 at 20 ms
+    assert len(level) >= 5 and np.all((level > 0.77) & (level < 0.83))
+    b = 12 * packet
+    ramp = out[b: b + 32]  # 4 ms: from the fill (0.6 of the level after 40 ms) into the packet that came
+    assert not np.allclose(ramp, voice[b: b + 32], atol=1e-3) and np.allclose(out[b + 32: b + 160], voice[b + 32: b + 160])
+    c = 30 * packet
+    assert not out[c + int(0.06 * rate): 35 * packet].any()  # silent from 60 ms on
+    assert np.array_equal(out[35 * packet: 36 * packet], voice[35 * packet: 36 * packet])  # faded out: no cross-fade
+    assert not bench_codecs.conceal(voice, np.eye(1, len(lost), 1, dtype=bool)[0], packet, rate)[160:320].any()  # nothing before it to repeat
 
 
 def test_a_softphone_call_at_16_khz_stays_16_khz_and_a_narrowband_codec_is_refused(tmp_path: Path) -> None:
