@@ -108,11 +108,9 @@ def encode_amr(audio: np.ndarray, kbps: float, path: Path) -> Path:
 
     if kbps not in AMR_MODES:
         raise SystemExit(f"AMR-NB has no {kbps:g} kbit/s mode; use one of {', '.join(f'{m:g}' for m in AMR_MODES)}")
-    try:
-        av.codec.Codec("libopencore_amrnb", "w")
-    except Exception as exc:  # noqa: BLE001 - a PyAV build without OpenCORE AMR
+    if not pyav_amr():
         raise SystemExit(f"this PyAV ({av.__version__}) has no AMR-NB encoder (libopencore_amrnb); "
-                         f"PyAV's own wheels carry it: pip install --force-reinstall av") from exc
+                         f"PyAV's own wheels carry it: pip install --force-reinstall av")
     with av.open(str(path), "w", format="amr") as out:
         stream = out.add_stream("libopencore_amrnb", rate=8000, layout="mono", options={"dtx": "1"})
         stream.bit_rate = int(round(kbps * 1000))
@@ -150,19 +148,25 @@ def lost_packets(n_packets: int, share: float, rng: np.random.Generator) -> np.n
     return lost
 
 
+def pyav_amr() -> bool:
+    """Whether PyAV is here and can encode AMR-NB (OpenCORE AMR in its build)."""
+    try:
+        import av
+
+        av.codec.Codec("libopencore_amrnb", "w")
+        return True
+    except Exception:  # noqa: BLE001 - no PyAV, or a build without OpenCORE AMR
+        return False
+
+
 def encoders() -> str:
     """``ffmpeg -encoders``' list ("" without ffmpeg): whether this ffmpeg can make a codec; with
     ``libopencore_amrnb`` added where PyAV can encode AMR-NB."""
     found = ""
     if shutil.which("ffmpeg") is not None:
         found = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True, check=False).stdout
-    try:
-        import av
-
-        av.codec.Codec("libopencore_amrnb", "w")
+    if pyav_amr():
         found += "\n A..... libopencore_amrnb    OpenCORE AMR-NB (through PyAV)"
-    except Exception:  # noqa: BLE001 - no PyAV, or a build without OpenCORE AMR
-        pass
     return found
 
 
@@ -184,6 +188,7 @@ def conceal(audio: np.ndarray, lost: np.ndarray, packet: int, rate: int) -> np.n
     out = audio.copy()
     history = int(0.05 * rate)
     lo, hi = int(0.0025 * rate), int(0.015 * rate)
+    full, fade, blend = int(CONCEAL_FULL_S * rate), int(CONCEAL_FADE_S * rate), int(0.004 * rate)
     edges = np.diff(np.concatenate([[0], lost.astype(int), [0]]))
     for first, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
         a, b = first * packet, min(end * packet, len(out))
@@ -199,11 +204,10 @@ def conceal(audio: np.ndarray, lost: np.ndarray, packet: int, rate: int) -> np.n
         period = lo + int(np.argmax(scores))
         cycle = past[-period:]
         n = b - a
-        fill = np.resize(cycle, n + int(0.004 * rate))
-        full, fade = int(CONCEAL_FULL_S * rate), int(CONCEAL_FADE_S * rate)
+        fill = np.resize(cycle, n + blend)
         gain = np.clip(1.0 - np.maximum(np.arange(n) - full, 0) / fade, 0.0, 1.0)
         out[a:b] = fill[:n] * gain
-        after = min(int(0.004 * rate), len(out) - b)
+        after = min(blend, len(out) - b)
         if after > 0 and gain[-1] > 0:  # out of it: the repeated period fades into the packet that came
             ramp = np.linspace(0.0, 1.0, after, endpoint=False)
             out[b: b + after] = ramp * out[b: b + after] + (1 - ramp) * fill[n: n + after] * gain[-1]
