@@ -51,6 +51,10 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   pieces) and ``roomsq16`` / ``roomsq8`` (two-person calls, seeds 90 and 91): made in round 38
   before its rule (a voice split a little alike counted apart where its sound is far apart) was
   chosen, and not looked at until it was, to check it.
+- ``shortk16`` / ``shortk8``, ``pairk16`` / ``pairk8`` (``shortq`` and ``pairq`` again with new
+  seeds) and ``roomsk16`` / ``roomsk8`` (two-person calls, seeds 120 and 121): made in round 45
+  after every count rule was chosen, to measure the counts on recordings no rule was chosen on;
+  then in view while two changes were measured (README, round 45), neither taken.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -391,6 +395,29 @@ def pairq_set(rate: int) -> list[dict]:
         (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
 
 
+def shortk_set(rate: int) -> list[dict]:
+    """As ``shortq`` (A B C A B A C B; A and B 3-6 s pieces, the third exactly 2 s twice) with
+    new seeds: pieces from 111, pauses from 112. Made in round 45 after every count rule was
+    chosen, and run once, to measure the counts on mixtures no rule was chosen on."""
+    clips = longest_first()
+    rng = np.random.default_rng(111)
+
+    def turns(a: str, b: str, c: str) -> list:
+        said = {who: (3.0, 6.0) for who in (a, b)} | {c: (2.0, 2.0)}
+        return [(who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], *said[who])) for who in (a, b, c, a, b, a, c, b)]
+
+    return third_person_set(rate, "k", sorted(clips), 112, turns)
+
+
+def pairk_set(rate: int) -> list[dict]:
+    """As ``pairq`` (A B A B A B, 3-6 s pieces) with new seeds: pieces from 113, pauses from 114.
+    Made with ``shortk``, for the right twos a rule must leave alone."""
+    clips = longest_first()
+    rng = np.random.default_rng(113)
+    return two_person_set(rate, "k", 114, lambda a, b: [
+        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -408,11 +435,13 @@ def short_set(rate: int) -> list[dict]:
 
 
 ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out"),
-             "z": ((38, 39), "held out"), "y": ((84, 85), "made after"), "q": ((90, 91), "made after")}
+             "z": ((38, 39), "held out"), "y": ((84, 85), "made after"), "q": ((90, 91), "made after"),
+             "k": ((120, 121), "made after")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
 its second was chosen (README "Round 13"); ``roomsy`` after round 37's join was chosen; ``roomsq``
-in round 38, before its rule was chosen and not looked at until it was."""
+in round 38, before its rule was chosen and not looked at until it was; ``roomsk`` in round 45,
+after every count rule was chosen, run once."""
 
 
 def rooms_set(rate: int, n: int = 30, kind: str = "") -> list[dict]:
@@ -591,7 +620,10 @@ def main() -> None:
                "roomsy16": lambda: rooms_set(16000, kind="y"), "roomsy8": lambda: rooms_set(8000, kind="y"),
                "shortq16": lambda: shortq_set(16000), "shortq8": lambda: shortq_set(8000),
                "pairq16": lambda: pairq_set(16000), "pairq8": lambda: pairq_set(8000),
-               "roomsq16": lambda: rooms_set(16000, kind="q"), "roomsq8": lambda: rooms_set(8000, kind="q")}
+               "roomsq16": lambda: rooms_set(16000, kind="q"), "roomsq8": lambda: rooms_set(8000, kind="q"),
+               "shortk16": lambda: shortk_set(16000), "shortk8": lambda: shortk_set(8000),
+               "pairk16": lambda: pairk_set(16000), "pairk8": lambda: pairk_set(8000),
+               "roomsk16": lambda: rooms_set(16000, kind="k"), "roomsk8": lambda: rooms_set(8000, kind="k")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
