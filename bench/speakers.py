@@ -54,7 +54,10 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortk16`` / ``shortk8``, ``pairk16`` / ``pairk8`` (``shortq`` and ``pairq`` again with new
   seeds) and ``roomsk16`` / ``roomsk8`` (two-person calls, seeds 120 and 121): made in round 45
   after every count rule was chosen, to measure the counts on recordings no rule was chosen on;
-  then in view while two changes were measured (README, round 45), neither taken.
+  then in view while two changes were measured (README, round 45), neither taken, and while a
+  doubt of telephone-band counts that rest on a join by sound was chosen.
+- ``shortj16`` / ``shortj8`` and ``pairj16`` / ``pairj8``: the same kinds with new seeds, made
+  after that doubt was chosen, to check it once.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -418,6 +421,27 @@ def pairk_set(rate: int) -> list[dict]:
         (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
 
 
+def shortj_set(rate: int) -> list[dict]:
+    """As ``shortk`` with new seeds (pieces from 115, pauses from 116): made in round 45 after its
+    doubt of a telephone-band count that rests on a join by sound was chosen, to check it once."""
+    clips = longest_first()
+    rng = np.random.default_rng(115)
+
+    def turns(a: str, b: str, c: str) -> list:
+        said = {who: (3.0, 6.0) for who in (a, b)} | {c: (2.0, 2.0)}
+        return [(who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], *said[who])) for who in (a, b, c, a, b, a, c, b)]
+
+    return third_person_set(rate, "j", sorted(clips), 116, turns)
+
+
+def pairj_set(rate: int) -> list[dict]:
+    """As ``pairk`` with new seeds (pieces from 117, pauses from 118), made with ``shortj``."""
+    clips = longest_first()
+    rng = np.random.default_rng(117)
+    return two_person_set(rate, "j", 118, lambda a, b: [
+        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -623,7 +647,9 @@ def main() -> None:
                "roomsq16": lambda: rooms_set(16000, kind="q"), "roomsq8": lambda: rooms_set(8000, kind="q"),
                "shortk16": lambda: shortk_set(16000), "shortk8": lambda: shortk_set(8000),
                "pairk16": lambda: pairk_set(16000), "pairk8": lambda: pairk_set(8000),
-               "roomsk16": lambda: rooms_set(16000, kind="k"), "roomsk8": lambda: rooms_set(8000, kind="k")}
+               "roomsk16": lambda: rooms_set(16000, kind="k"), "roomsk8": lambda: rooms_set(8000, kind="k"),
+               "shortj16": lambda: shortj_set(16000), "shortj8": lambda: shortj_set(8000),
+               "pairj16": lambda: pairj_set(16000), "pairj8": lambda: pairj_set(8000)}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):

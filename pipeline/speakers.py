@@ -1041,7 +1041,8 @@ def count_doubt(count: SpeakerCount, expected: int | None, unsure: bool = True) 
     """Why a person should check the speaker count, from the count alone ("" when nothing doubts
     it): fewer voices than the ``expected`` count; the expected count heard unsurely (confidence
     under ``UNSURE_VOICES``; ``unsure`` False: not that); or, with no count expected, a voice that
-    may be two people (``SpeakerCount.maybe_more``), or a count the metadata's minimum made
+    may be two people (``SpeakerCount.maybe_more``), a telephone-band count that rests on voices
+    joined by their sound (``SpeakerCount.joined``), or a count the metadata's minimum made
     (``SpeakerCount.forced``: on roomsq8's 30 held-out calls read as face-to-face, the 7 so made
     were the 7 worst, DER 0.22-0.53, the others at most 0.18). ``flag_count`` flags these and one more that
     needs the words; ``parley eval diarization`` counts them against the reference."""
@@ -1056,6 +1057,10 @@ def count_doubt(count: SpeakerCount, expected: int | None, unsure: bool = True) 
     if not expected and count.maybe_more:
         return (f"{count.n} voices were heard, but one of them may be two people (count confidence {count.confidence:.2f}: "
                 f"{count.reason}); a third person's words would be given to one of the {count.n}")
+    if not expected and count.joined:
+        return (f"{count.n} voices were heard after voices that sounded alike were joined by their sound alone, as at "
+                f"8 kHz was wrong in 5 of 12 recordings measured (count confidence {count.confidence:.2f}: {count.reason}); two people "
+                f"may have been made one, or one person's voices left apart")
     if not expected and count.forced:
         return (f"the voices sounded like one person, and the speech least like the rest was taken as another, as the "
                 f"metadata's minimum asks (count confidence {count.confidence:.2f}: {count.reason}); the turns may mix "
