@@ -52,11 +52,11 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   before its rule (a voice split a little alike counted apart where its sound is far apart) was
   chosen, and not looked at until it was, to check it.
 - ``shortk16`` / ``shortk8``, ``pairk16`` / ``pairk8`` (``shortq`` and ``pairq`` again with new
-  seeds) and ``roomsk16`` / ``roomsk8`` (two-person calls, seeds 120 and 121): made in round 45
+  seeds, 111-114) and ``roomsk16`` / ``roomsk8`` (two-person calls, seeds 120 and 121): made in round 45
   after every count rule was chosen, to measure the counts on recordings no rule was chosen on;
   then in view while two changes were measured (README, round 45), neither taken, and while a
   doubt of telephone-band counts that rest on a join by sound was chosen.
-- ``shortj16`` / ``shortj8`` and ``pairj16`` / ``pairj8``: the same kinds with new seeds, made
+- ``shortj16`` / ``shortj8`` and ``pairj16`` / ``pairj8``: the same kinds with new seeds (115-118), made
   after that doubt was chosen, to check it once.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among

@@ -249,14 +249,16 @@ class DiarizeOptions:
     telephone_sound_joins_below: float = 700.0
     """``sound_joins_below`` for telephone-band recordings (8 kHz or less): one person's voices
     the eigengap set apart 37-616, two people's at least 816 (round 37); sets made after it: no
-    change. Round 45's held-out ``shortk8``: a third person's 4 s joined to another voice at 246,
-    547 and 587 (``telephone_joins_doubted``)."""
+    change. Round 45's ``shortk8`` (made held out, then in view): a third person's 4 s joined to
+    another voice at 246, 547 and 587 (``telephone_joins_doubted``)."""
     telephone_joins_doubted: bool = True
     """A telephone-band recording (8 kHz or less) whose count rests on a join by sound
     (``telephone_sound_joins_below``) has that count doubted (``SpeakerCount.joined``), so the
     recording is flagged for a person to check: over the LibriSpeech, rooms and AMI sets at 8 kHz
     such joins were wrong in 5 of 12 recordings (3 of them on ``shortk8``, where this was chosen),
-    against 29 wrong of the other 478; at 16 kHz right in 5 of 5, so not there (round 45)."""
+    against 29 wrong of the other 478; held out (``shortj8``, ``pairj8``) 3 of 7. At 16 kHz the
+    counts joins made were right in 5 of 5 recordings and 3 of 4 on ``shortj16``, so not there
+    (round 45)."""
     min_join_s: float = 4.0
     """Speech each of two voices needs before ``sound_joins_below`` compares them: BIC's gain
     grows with the frames, and a person heard for a few seconds sounds near anyone."""

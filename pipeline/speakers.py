@@ -1058,9 +1058,9 @@ def count_doubt(count: SpeakerCount, expected: int | None, unsure: bool = True) 
         return (f"{count.n} voices were heard, but one of them may be two people (count confidence {count.confidence:.2f}: "
                 f"{count.reason}); a third person's words would be given to one of the {count.n}")
     if not expected and count.joined:
-        return (f"{count.n} voices were heard after voices that sounded alike were joined by their sound alone, as at "
-                f"8 kHz was wrong in 5 of 12 recordings measured (count confidence {count.confidence:.2f}: {count.reason}); two people "
-                f"may have been made one, or one person's voices left apart")
+        return (f"{count.n} voices were heard after voices that sounded alike were joined by their sound alone, which on "
+                f"telephone-band audio often joins two people (count confidence {count.confidence:.2f}: {count.reason}); "
+                f"two people may have been made one, or one person's voices left apart")
     if not expected and count.forced:
         return (f"the voices sounded like one person, and the speech least like the rest was taken as another, as the "
                 f"metadata's minimum asks (count confidence {count.confidence:.2f}: {count.reason}); the turns may mix "
@@ -1078,7 +1078,8 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
     voices were heard without strong evidence (count confidence under
     ``DiarizeOptions.strong_count``, the evidence a phone call needs to be other than two); and,
     with no count expected, two voices of which one may be two people (``SpeakerCount.maybe_more``,
-    round 28).
+    round 28), or a telephone-band count that rests on voices joined by their sound
+    (``SpeakerCount.joined``, round 45).
     The last, on 16 kHz two-person conversations read as face-to-face (cached transcripts): seeds
     7, 12, 21 and 23 (160, looked at while it was made) 12 more flagged, 10 of them under 90% right,
     and calls under 80% right left unflagged 9 -> 4; seed 25 (40, held out) 5 more flagged, all
