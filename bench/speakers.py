@@ -372,74 +372,64 @@ def pieces_set(rate: int, n: int) -> list[dict]:
     return out
 
 
-def shortq_set(rate: int) -> list[dict]:
+def random_pieces_third(rate: int, prefix: str, seed: int, pause_seed: int) -> list[dict]:
     """Two talkers and a third who says 2 s twice (A B C A B A C B), every turn a piece from a
     random place in a random one of the person's clips the tests do not use (A and B 3-6 s, the
-    third exactly 2 s); pieces from seed 97, pauses from 98. Made in round 38 before its rule (a
-    voice split a little alike counted apart where its sound is far apart) was chosen, and not
-    looked at until it was, to check it."""
+    third exactly 2 s); pieces from ``seed``, pauses from ``pause_seed`` (``third_person_set``)."""
     clips = longest_first()
-    rng = np.random.default_rng(97)
+    rng = np.random.default_rng(seed)
 
     def turns(a: str, b: str, c: str) -> list:
         said = {who: (3.0, 6.0) for who in (a, b)} | {c: (2.0, 2.0)}
         return [(who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], *said[who])) for who in (a, b, c, a, b, a, c, b)]
 
-    return third_person_set(rate, "q", sorted(clips), 98, turns)
+    return third_person_set(rate, prefix, sorted(clips), pause_seed, turns)
+
+
+def random_pieces_pair(rate: int, prefix: str, seed: int, pause_seed: int) -> list[dict]:
+    """Every two of the shared speakers alone (A B A B A B), each turn a 3-6 s piece from a random
+    place in a random one of the person's clips the tests do not use; pieces from ``seed``,
+    pauses from ``pause_seed`` (``two_person_set``)."""
+    clips = longest_first()
+    rng = np.random.default_rng(seed)
+    return two_person_set(rate, prefix, pause_seed, lambda a, b: [
+        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+
+
+def shortq_set(rate: int) -> list[dict]:
+    """``random_pieces_third``, pieces from seed 97, pauses from 98. Made in round 38 before its
+    rule (a voice split a little alike counted apart where its sound is far apart) was chosen, and
+    not looked at until it was, to check it."""
+    return random_pieces_third(rate, "q", 97, 98)
 
 
 def pairq_set(rate: int) -> list[dict]:
-    """Every two of the shared speakers alone (A B A B A B), each turn a 3-6 s piece from a
-    random place in a random one of the person's clips the tests do not use; pieces from seed
-    101, pauses from 102. Made with ``shortq``, to check that its rule leaves a right two alone."""
-    clips = longest_first()
-    rng = np.random.default_rng(101)
-    return two_person_set(rate, "q", 102, lambda a, b: [
-        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+    """``random_pieces_pair``, pieces from seed 101, pauses from 102. Made with ``shortq``, to
+    check that its rule leaves a right two alone."""
+    return random_pieces_pair(rate, "q", 101, 102)
 
 
 def shortk_set(rate: int) -> list[dict]:
-    """As ``shortq`` (A B C A B A C B; A and B 3-6 s pieces, the third exactly 2 s twice) with
-    new seeds: pieces from 111, pauses from 112. Made in round 45 after every count rule was
-    chosen, and run once, to measure the counts on mixtures no rule was chosen on."""
-    clips = longest_first()
-    rng = np.random.default_rng(111)
-
-    def turns(a: str, b: str, c: str) -> list:
-        said = {who: (3.0, 6.0) for who in (a, b)} | {c: (2.0, 2.0)}
-        return [(who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], *said[who])) for who in (a, b, c, a, b, a, c, b)]
-
-    return third_person_set(rate, "k", sorted(clips), 112, turns)
+    """As ``shortq`` with new seeds: pieces from 111, pauses from 112. Made in round 45 after every
+    count rule was chosen, and run once, to measure the counts on mixtures no rule was chosen on."""
+    return random_pieces_third(rate, "k", 111, 112)
 
 
 def pairk_set(rate: int) -> list[dict]:
-    """As ``pairq`` (A B A B A B, 3-6 s pieces) with new seeds: pieces from 113, pauses from 114.
-    Made with ``shortk``, for the right twos a rule must leave alone."""
-    clips = longest_first()
-    rng = np.random.default_rng(113)
-    return two_person_set(rate, "k", 114, lambda a, b: [
-        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+    """As ``pairq`` with new seeds: pieces from 113, pauses from 114. Made with ``shortk``, for
+    the right twos a rule must leave alone."""
+    return random_pieces_pair(rate, "k", 113, 114)
 
 
 def shortj_set(rate: int) -> list[dict]:
     """As ``shortk`` with new seeds (pieces from 115, pauses from 116): made in round 45 after its
     doubt of a telephone-band count that rests on a join by sound was chosen, to check it once."""
-    clips = longest_first()
-    rng = np.random.default_rng(115)
-
-    def turns(a: str, b: str, c: str) -> list:
-        said = {who: (3.0, 6.0) for who in (a, b)} | {c: (2.0, 2.0)}
-        return [(who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], *said[who])) for who in (a, b, c, a, b, a, c, b)]
-
-    return third_person_set(rate, "j", sorted(clips), 116, turns)
+    return random_pieces_third(rate, "j", 115, 116)
 
 
 def pairj_set(rate: int) -> list[dict]:
     """As ``pairk`` with new seeds (pieces from 117, pauses from 118), made with ``shortj``."""
-    clips = longest_first()
-    rng = np.random.default_rng(117)
-    return two_person_set(rate, "j", 118, lambda a, b: [
-        (who, piece(rng, clips[who][int(rng.integers(len(clips[who])))], 3.0, 6.0)) for who in (a, b, a, b, a, b)])
+    return random_pieces_pair(rate, "j", 117, 118)
 
 
 def short_set(rate: int) -> list[dict]:
