@@ -60,12 +60,14 @@ AMR_MODES = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)
 DEFAULT_KBPS = {"opus": 8.0, "amr": 12.2}
 
 
-def through_codec(audio: np.ndarray, codec: str, kbps: float = 8.0, rate: int = 8000) -> np.ndarray:
-    """``audio`` (mono float at ``rate``) encoded with ``codec`` and decoded again by ffmpeg (AMR:
-    ``through_amr``, by PyAV), the same length (the codec's delay taken off: the decoded signal is aligned to the input by
-    cross-correlation, ``aligned``)."""
+def through_codec(audio: np.ndarray, codec: str, kbps: float | None = None, rate: int = 8000) -> np.ndarray:
+    """``audio`` (mono float at ``rate``) encoded with ``codec`` at ``kbps`` (None: the codec's
+    ``DEFAULT_KBPS``) and decoded again by ffmpeg (AMR: ``through_amr``, by PyAV), the same length
+    (the codec's delay taken off: the decoded signal is aligned to the input by cross-correlation,
+    ``aligned``)."""
     if CODECS[codec] is None:
         return audio.astype(np.float32)
+    kbps = DEFAULT_KBPS.get(codec, 8.0) if kbps is None else kbps
     if codec == "amr":
         return aligned(audio, through_amr(audio, kbps), rate // 10)
     args, suffix = CODECS[codec]
