@@ -198,9 +198,10 @@ def _campplus_windows(features: np.ndarray, spans: list[tuple[int, int]]) -> np.
     return stack
 
 
-CAMPPLUS_INT8_BUILD = 2
-"""Bump when the calibration clips or the quantisation settings change: a new build is made.
-2: the calibration features computed with one BLAS thread (the build depended on the thread count)."""
+CAMPPLUS_INT8_BUILD = 3
+"""Bump when the calibration clips, the quantisation settings or the rewrites change: a new build
+is made. 2: the calibration features computed with one BLAS thread (the build depended on the
+thread count). 3: ``segment_masks`` (the same embeddings to the bit, round 46)."""
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "models" / "campplus-calibration"
 
 
@@ -297,7 +298,8 @@ def reduce_range() -> bool:
 def _build_campplus_int8(target: Path) -> None:
     """Export CAM++ to ONNX, fold its batch norms (ONNX Runtime's pre-processing) and quantise
     its convolutions to int8 (static, per channel, QDQ) with input ranges measured on the
-    calibration windows; written to ``target`` atomically."""
+    calibration windows, its masks made per segment (``segment_masks``); written to ``target``
+    atomically."""
     import logging
     import tempfile
 
@@ -332,6 +334,13 @@ def _build_campplus_int8(target: Path) -> None:
                             reduce_range=reduce_range())
         finally:
             root.removeFilter(_quiet_root)
+        import onnx
+
+        model = onnx.load(str(int8))
+        if segment_masks(model.graph) != 52:
+            raise ValueError("unexpected CAM++ graph: not 52 context-aware masking layers")
+        onnx.checker.check_model(model)
+        onnx.save(model, str(int8))
         int8.replace(target)
 
 
@@ -475,21 +484,58 @@ CAMPPLUS_SHORT_BUILD = 1
 """Bump when ``single_segment`` changes: a new build is made."""
 
 
-def single_segment(graph) -> int:
-    """Rewrite an ONNX graph of CAM++ (float32 or the int8 build) for inputs of at most
-    ``CAMPPLUS_SHORT_FRAMES``: in every context-aware masking layer the context, mean + segment
-    mean, becomes mean + mean, and the nodes that only the segment mean needed are dropped. The
-    quantisation parameters are the full build's, untouched. Returns the layers rewritten."""
+def segment_masks(graph) -> int:
+    """Rewrite an ONNX graph of CAM++ (float32 or the int8 build) so that each context-aware
+    masking layer computes its mask once per segment instead of once per frame. The layer's
+    context (the input's mean + its segment's mean, 100 frames a segment) is the same for every
+    frame of a segment, and the two convolutions that make the mask from it (kernel 1, with the
+    int8 build's fixed quantisation steps around them) and the sigmoid work frame by frame: so
+    the mask is computed from the segments' means and then repeated over each segment's frames,
+    instead of the means being repeated and the mask computed on every frame. The same numbers
+    to the bit (the int8 build's embeddings, round 46), about 10% less time for windows of more
+    than one segment (over 2 s; a 4.8 s window 187 -> 169 ms a batch of 8). Returns the layers
+    rewritten."""
+    from onnx import helper, numpy_helper
+
+    by_name = {node.name: node for node in graph.node}
+    made_by = {out: node for node in graph.node for out in node.output}
+    after: dict[str, list] = {}
     rewired = 0
     for node in graph.node:
-        if node.op_type == "Add" and node.name.endswith("/cam_layer/Add"):
-            mean = [name for name in node.input if name.endswith("/ReduceMean_output_0")]
-            if len(mean) != 1:
-                raise ValueError(f"unexpected CAM++ graph: {node.name} adds {list(node.input)}")
-            node.input[0] = node.input[1] = mean[0]
-            rewired += 1
+        if not (node.op_type == "Add" and node.name.endswith("/cam_layer/Add")):
+            continue
+        layer = node.name[: -len("Add")]
+        pool, sigmoid, masked = (by_name.get(layer + n) for n in ("AveragePool", "sigmoid/Sigmoid", "Mul_1"))
+        repeated = made_by.get(node.input[1])
+        if pool is None or sigmoid is None or masked is None or repeated is None or repeated.op_type != "Slice" \
+                or sigmoid.output[0] not in masked.input:
+            raise ValueError(f"unexpected CAM++ graph around {node.name}")
+        segment = int(next(a for a in pool.attribute if a.name == "kernel_shape").ints[0])
+        node.input[1] = pool.output[0]  # the context per segment: (batch, channels, segments)
+        name = layer + "segment_mask/"
+        graph.initializer.extend([numpy_helper.from_array(np.array([3], np.int64), name + "axes"),
+                                  numpy_helper.from_array(np.array([1, 1, 1, segment], np.int64), name + "repeat"),
+                                  numpy_helper.from_array(np.array([0, 0, -1], np.int64), name + "frames")])
+        # the mask repeated over its segment's frames and cut to the input's length, as the
+        # context was (the Slice's own starts, ends and axes)
+        after[sigmoid.name] = [
+            helper.make_node("Unsqueeze", [sigmoid.output[0], name + "axes"], [name + "unsqueezed"], name=name + "Unsqueeze"),
+            helper.make_node("Expand", [name + "unsqueezed", name + "repeat"], [name + "expanded"], name=name + "Expand"),
+            helper.make_node("Reshape", [name + "expanded", name + "frames"], [name + "flat"], name=name + "Reshape"),
+            helper.make_node("Slice", [name + "flat", *repeated.input[1:]], [name + "mask"], name=name + "Slice")]
+        masked.input[list(masked.input).index(sigmoid.output[0])] = name + "mask"
+        rewired += 1
+    nodes = [n for node in graph.node for n in (node, *after.get(node.name, []))]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _drop_unused(graph)
+    return rewired
+
+
+def _drop_unused(graph) -> None:
+    """Remove the nodes, initializers and value infos that no output of ``graph`` depends on."""
     needed, kept = {o.name for o in graph.output}, []
-    for node in reversed(graph.node):  # keep the nodes that an output still depends on
+    for node in reversed(graph.node):
         if any(name in needed for name in node.output):
             kept.append(node)
             needed.update(node.input)
@@ -499,6 +545,29 @@ def single_segment(graph) -> int:
         alive = [item for item in field if item.name in needed]
         del field[:]
         field.extend(alive)
+
+
+def single_segment(graph) -> int:
+    """Rewrite an ONNX graph of CAM++ (float32 or the int8 build) for inputs of at most
+    ``CAMPPLUS_SHORT_FRAMES``: in every context-aware masking layer the context, mean + segment
+    mean, becomes mean + mean, and the nodes that only the segment mean needed are dropped. The
+    quantisation parameters are the full build's, untouched. A mask that ``segment_masks`` made
+    per segment is used as it is, for the one frame. Returns the layers rewritten."""
+    rewired = 0
+    by_name = {node.name: node for node in graph.node}
+    for node in graph.node:
+        if node.op_type == "Add" and node.name.endswith("/cam_layer/Add"):
+            mean = [name for name in node.input if name.endswith("/ReduceMean_output_0")]
+            if len(mean) != 1:
+                raise ValueError(f"unexpected CAM++ graph: {node.name} adds {list(node.input)}")
+            node.input[0] = node.input[1] = mean[0]
+            rewired += 1
+        elif node.op_type == "Mul" and node.name.endswith("/cam_layer/Mul_1"):
+            layer = node.name[: -len("Mul_1")]
+            for i, name in enumerate(node.input):
+                if name == layer + "segment_mask/mask":  # one segment: the mask needs no repeating
+                    node.input[i] = by_name[layer + "sigmoid/Sigmoid"].output[0]
+    _drop_unused(graph)
     return rewired
 
 
