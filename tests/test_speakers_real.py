@@ -483,8 +483,9 @@ def test_eval_diarization_overall_over_two_files(tmp_path: Path) -> None:
 
 def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path: Path) -> None:
     # a third person's 2 s twice folded into another voice (two counted of three, doubted) and
-    # the same two people alone (two of two, not doubted), as files with RTTMs, no sidecar;
-    # resemblyzer alone, whose float32 numbers are the same on every CPU (CAM++'s int8 build is not)
+    # the same two people alone (two of two, not doubted, though the eigengap heard three first,
+    # unsurely, as its reason says), as files with RTTMs, no sidecar; resemblyzer alone, whose
+    # float32 numbers are the same on every CPU (CAM++'s int8 build is not)
     import soundfile as sf
     from speaker_mixtures import mixture, with_a_short_speaker
 
@@ -501,6 +502,7 @@ def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path:
     assert (rows["folded"]["count_right"], rows["folded"]["count_doubted"]) == (False, True)
     assert "perhaps a third person" in rows["folded"]["count_doubt"]
     assert (rows["pair"]["count_right"], rows["pair"]["count_doubted"], rows["pair"]["count_doubt"]) == (True, False, "")
+    assert rows["pair"]["count_reason"].startswith("2 by the eigengap (3 heard first, unsurely: confidence 0.")
     assert (result["wrong_counts"], result["wrong_counts_doubted"], result["right_counts_doubted"]) == (1, 1, 0)
     assert "speaker count right in 50% (doubted: 1 of the 1 wrong, 0 of the 1 right)" in out.output
     assert "folded.wav: DER" in out.output and "; count doubted" in out.output.split("folded.wav: DER")[1].splitlines()[0]
