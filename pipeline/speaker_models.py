@@ -300,17 +300,23 @@ def _build_campplus_int8(target: Path) -> None:
     to ``target`` atomically."""
     import tempfile
 
-    import onnx
-
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         int8 = Path(tmp) / "int8.onnx"
         quantised_campplus(int8)
-        model = onnx.load(str(int8))
-        if segment_masks(model.graph) != 52:
-            raise ValueError("unexpected CAM++ graph: not 52 context-aware masking layers")
-        onnx.checker.check_model(model)
-        onnx.save(model, str(int8))
-        int8.replace(target)
+        _rewritten(int8, segment_masks, Path(tmp) / "masked.onnx").replace(target)
+
+
+def _rewritten(source: Path, rewrite, out: Path) -> Path:
+    """The CAM++ graph at ``source`` through ``rewrite`` (``segment_masks``, ``single_segment``),
+    which must rewrite all 52 of its masking layers, checked and saved at ``out``."""
+    import onnx
+
+    model = onnx.load(str(source))
+    if rewrite(model.graph) != 52:
+        raise ValueError("unexpected CAM++ graph: not 52 context-aware masking layers")
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return out
 
 
 def quantised_campplus(target: Path) -> None:
@@ -586,20 +592,12 @@ def _build_campplus_int8_short(target: Path) -> None:
     ``single_segment``; written to ``target`` atomically."""
     import tempfile
 
-    import onnx
-
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         full = _built(_build_file("campplus-int8", _campplus_int8_version()))
         if full is None:
             full = Path(tmp) / "full.onnx"
             _build_campplus_int8(full)
-        model = onnx.load(str(full))
-        if single_segment(model.graph) != 52:
-            raise ValueError("unexpected CAM++ graph: not 52 context-aware masking layers")
-        onnx.checker.check_model(model)
-        short = Path(tmp) / "short.onnx"
-        onnx.save(model, str(short))
-        short.replace(target)
+        _rewritten(full, single_segment, Path(tmp) / "short.onnx").replace(target)
 
 
 @lru_cache(maxsize=4)
