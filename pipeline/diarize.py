@@ -131,8 +131,7 @@ class DiarizeOptions:
     alarm 4.3% of speech with 2.0 s, 1.9% with 1.0 s; LibriSpeech mixtures keep their count)."""
     unsure_count: float = 0.5
     """Below this count confidence the eigengap's runner-up is taken when it is the smaller count
-    (confidence 0; with no count given or expected, the reason says which count was heard first;
-    a call's reason gives the eigengap's count after the swap). Doubting such counts where no
+    (confidence 0; the reason says which count was heard first). Doubting such counts where no
     count is expected was measured in round 46 and not taken: over the bench's sets it would have
     flagged 18 more right counts and 4 more wrong ones of 530 at 8 kHz, 32 right and 6 wrong of
     470 at 16 kHz."""
@@ -492,7 +491,7 @@ def _cluster_all(
     _, k_auto, vecs, certainty, second_k = best
     first = ""  # the reason says when the eigengap heard a larger count first
     if certainty < options.unsure_count and second_k < k_auto:  # unsure: the smaller of the two counts
-        first = f" ({k_auto} heard first, unsurely: confidence {certainty:.2f}; the smaller count taken)"
+        first = f"{k_auto} heard first, unsurely: confidence {certainty:.2f}; the smaller count taken"
         k_auto, certainty = second_k, 0.0
 
     def split(k: int) -> np.ndarray:
@@ -505,7 +504,7 @@ def _cluster_all(
         k = min(n_speakers, n, vecs.shape[1])
         return split(k), SpeakerCount(k, 1.0, f"{n_speakers} speakers given in the metadata")
     if expected is None:
-        return split(k_auto), SpeakerCount(k_auto, round(certainty, 3), f"{k_auto} by the eigengap{first}")
+        return split(k_auto), SpeakerCount(k_auto, round(certainty, 3), f"{k_auto} by the eigengap" + (f" ({first})" if first else ""))
     if k_auto != expected and certainty >= options.strong_count:
         why = "one voice" if k_auto == 1 else f"{k_auto} voices"
         return split(k_auto), SpeakerCount(
@@ -515,7 +514,8 @@ def _cluster_all(
     confidence = max(certainty, 0.5) if agrees else 1.0 - certainty
     return split(expected), SpeakerCount(
         expected, round(confidence, 3),
-        f"{expected} expected (two people, as in a call); the eigengap says {k_auto} (confidence {certainty:.2f})")
+        f"{expected} expected (two people, as in a call); the eigengap says {k_auto} (confidence {certainty:.2f}"
+        + (f"; {first})" if first else ")"))
 
 
 @dataclass

@@ -508,6 +508,27 @@ def test_eval_diarization_counts_the_wrong_and_right_counts_it_doubted(tmp_path:
     assert "folded.wav: DER" in out.output and "; count doubted" in out.output.split("folded.wav: DER")[1].splitlines()[0]
 
 
+def test_a_count_taken_over_the_one_the_eigengap_heard_first_says_so() -> None:
+    """The tests' pair 1688-2414 (16 kHz, resemblyzer alone: the same numbers on every CPU): the
+    eigengap hears three first, not surely (confidence under ``unsure_count``), and two is taken;
+    the reason says so, counted from the voices and in a call (two expected), where it said only
+    '2 by the eigengap' or 'the eigengap says 2 (confidence 0.00)'."""
+    from speaker_mixtures import mixture
+
+    from pipeline.diarize import cluster_count
+
+    options = DiarizeOptions(encoder="resemblyzer", room_campplus_weight=0.0)
+    voices = diarize_full(mixture(("1688", "2414")).samples, options=options).voices
+    heard, in_a_call = cluster_count(voices, None, options)[1], cluster_count(voices, None, options, expected=2)[1]
+    assert (heard.n, heard.confidence) == (2, 0.0)
+    assert heard.reason.startswith("2 by the eigengap (3 heard first, unsurely: confidence 0.")
+    assert heard.reason.endswith("; the smaller count taken)")
+    assert in_a_call.n == 2 and in_a_call.reason.startswith(
+        "2 expected (two people, as in a call); the eigengap says 2 (confidence 0.00; 3 heard first, unsurely: confidence 0.")
+    # a count the eigengap heard surely says nothing of it
+    sure = cluster_count(voices, None, replace(options, unsure_count=0.0))[1]
+    assert sure.n == 3 and sure.reason == "3 by the eigengap"
+
 def test_eval_diarization_holds_a_face_to_face_sidecars_two_people(tmp_path: Path) -> None:
     # one LibriSpeech voice alone, four turns: as a file with no sidecar it is one speaker; with
     # a sidecar saying face-to-face (two people at least, as the speaker stage reads it) the
