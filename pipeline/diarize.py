@@ -597,9 +597,10 @@ def diarize_full(
     # metadata says three or more
     chosen = encoder_setting(options.encoder)  # the setting, read once for both encoders
     model = encoder(chosen, two_person=expected == 2 and n_speakers in (None, 0, 2))
+    telephone = source_rate <= 8000  # telephone-band audio: its own speech detector and count rules
     vad = options.vad
     if vad == "auto":
-        vad = ("silero-8k" if source_rate <= 8000 else "silero") if expected == 2 else "segmentation"
+        vad = ("silero-8k" if telephone else "silero") if expected == 2 else "segmentation"
     active, overlap = speech_activity(samples, options, vad)
     regions = regions_of(samples, active, options)
     if not regions:
@@ -627,7 +628,7 @@ def diarize_full(
         by_region = region_heard(second, second.features(level), regions, spans, options)
         rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
         name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
-    joins = options.telephone_sound_joins_below if source_rate <= 8000 else options.sound_joins_below
+    joins = options.telephone_sound_joins_below if telephone else options.sound_joins_below
     kept = np.zeros(len(labels), dtype=bool)  # windows of a voice the sound joined: not split again
     if estimated and joins > 0 and count.n >= 3:
         labels, count, kept = joined_by_sound(sound_of(), regions, spans, vectors, labels, count, joins, options.min_join_s)
@@ -636,21 +637,21 @@ def diarize_full(
         labels, count = unexplained_voice(regions, spans, rule_voices, labels, count, new_voice, options)
     split_below = options.split_below
     if split_below is None:
-        split_below = model.telephone_split_below if source_rate <= 8000 else model.split_below
+        split_below = model.telephone_split_below if telephone else model.split_below
     whole = np.zeros(len(labels), dtype=bool)  # windows of a speaker whose part sounded like the rest: not split by sound
     if estimated and split_below > 0:
-        own_sound = options.telephone_split_own_sound if source_rate <= 8000 else 0.0
+        own_sound = options.telephone_split_own_sound if telephone else 0.0
         labels, count, whole = split_joined(regions, spans, rule_voices, labels, count, split_below, options,
                                             sound=sound_of if options.split_joins_below > 0 or own_sound > 0 else None,
                                             kept=kept, own_sound=own_sound)
     if by_part and count.n < options.min_speakers:  # before the doubt: a part split off may still hold a third person
         labels, count = at_least(regions, spans, rule_voices, labels, count, options.min_speakers)
-    folded = options.telephone_folded_below if source_rate <= 8000 else options.folded_below
+    folded = options.telephone_folded_below if telephone else options.folded_below
     if estimated and split_below > 0 and folded > 0 and count.n == 2:
         split = closest_split(regions, spans, rule_voices, labels, options.min_new_voice_s, kept)
         doubted = perhaps_folded(split, count, folded)  # doubted still where the sound kept the speaker whole
-        by_sound = options.telephone_folded_sound if source_rate <= 8000 else options.folded_sound
-        far = options.telephone_folded_far_below if source_rate <= 8000 and options.telephone_folded_far_sound > 0 else 0.0
+        by_sound = options.telephone_folded_sound if telephone else options.folded_sound
+        far = options.telephone_folded_far_below if telephone and options.telephone_folded_far_sound > 0 else 0.0
         sound_may_split = split is not None and not holds(whole, labels, split.speaker)
         before = count
         if doubted.maybe_more and by_sound > 0 and sound_may_split:
@@ -661,7 +662,7 @@ def diarize_full(
                                             options.telephone_folded_far_sound)
         else:
             count = doubted
-    if estimated and kept.any() and source_rate <= 8000 and options.telephone_joins_doubted:
+    if estimated and kept.any() and telephone and options.telephone_joins_doubted:
         count = replace(count, joined=True)  # after every rule: the count they left rests on the join
     frame_labels = label_frames(regions, spans, vectors, labels)
     two_person = count.n == 2 and 2 in (n_speakers, expected)
