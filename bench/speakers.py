@@ -57,7 +57,10 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   then in view while two changes were measured (README, round 45), neither taken, and while a
   doubt of telephone-band counts that rest on a join by sound was chosen.
 - ``shortj16`` / ``shortj8`` and ``pairj16`` / ``pairj8``: the same kinds with new seeds (115-118), made
-  after that doubt was chosen, to check it once.
+  after that doubt was chosen, to check it once; in view in round 46.
+- ``shortm16`` / ``shortm8`` and ``pairm16`` / ``pairm8``: the same kinds again with new seeds
+  (123-126), made in round 47 with round 46's code, when ``shortk`` and ``shortj`` no longer counted
+  as held out: run once to measure where the counts stand.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -432,6 +435,18 @@ def pairj_set(rate: int) -> list[dict]:
     return random_pieces_pair(rate, "j", 117, 118)
 
 
+def shortm_set(rate: int) -> list[dict]:
+    """As ``shortj`` with new seeds (pieces from 123, pauses from 124): made in round 47, when
+    ``shortk`` and ``shortj`` had been in view for two rounds, to measure the counts once more on
+    mixtures no rule was chosen on or looked at."""
+    return random_pieces_third(rate, "m", 123, 124)
+
+
+def pairm_set(rate: int) -> list[dict]:
+    """As ``pairj`` with new seeds (pieces from 125, pauses from 126), made with ``shortm``."""
+    return random_pieces_pair(rate, "m", 125, 126)
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -639,7 +654,9 @@ def main() -> None:
                "pairk16": lambda: pairk_set(16000), "pairk8": lambda: pairk_set(8000),
                "roomsk16": lambda: rooms_set(16000, kind="k"), "roomsk8": lambda: rooms_set(8000, kind="k"),
                "shortj16": lambda: shortj_set(16000), "shortj8": lambda: shortj_set(8000),
-               "pairj16": lambda: pairj_set(16000), "pairj8": lambda: pairj_set(8000)}
+               "pairj16": lambda: pairj_set(16000), "pairj8": lambda: pairj_set(8000),
+               "shortm16": lambda: shortm_set(16000), "shortm8": lambda: shortm_set(8000),
+               "pairm16": lambda: pairm_set(16000), "pairm8": lambda: pairm_set(8000)}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
