@@ -26,7 +26,7 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   every count rule was chosen, to check them).
 - ``shorth16`` / ``shorth8``, ``shorte16`` / ``shorte8`` and ``roomsh16`` / ``roomsh8``: the
   same kinds with other words, pauses and calls, made to check round 13's first count rule
-  (README "Round 13"), then in view when its second was chosen.
+  (bench/SPEAKERS.md, "Round 13"), then in view when its second was chosen.
 - ``shortn16`` / ``shortn8`` (a third person's 2 s in another order, A C B A C B) and
   ``roomsn16`` / ``roomsn8`` (two-person calls, seeds 36 and 37): made after round 13's second
   rule was chosen, to check it.
@@ -54,7 +54,7 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortk16`` / ``shortk8``, ``pairk16`` / ``pairk8`` (``shortq`` and ``pairq`` again with new
   seeds, 111-114) and ``roomsk16`` / ``roomsk8`` (two-person calls, seeds 120 and 121): made in round 45
   after every count rule was chosen, to measure the counts on recordings no rule was chosen on;
-  then in view while two changes were measured (README, round 45), neither taken, and while a
+  then in view while two changes were measured (bench/SPEAKERS.md, round 45), neither taken, and while a
   doubt of telephone-band counts that rest on a join by sound was chosen.
 - ``shortj16`` / ``shortj8`` and ``pairj16`` / ``pairj8``: the same kinds with new seeds (115-118), made
   after that doubt was chosen, to check it once; in view in round 46.
@@ -230,7 +230,7 @@ def shorth_set(rate: int) -> list[dict]:
     the third person seconds 3-5 and 8-10 of their longest clip that the tests do not use;
     pauses of 0.25-0.9 s from another seed. Made to check round 13's first rule (speech the
     segmentation model heard apart, judged by its voice), then in view when its second (judged
-    by its sound) was chosen; neither was taken (README "Round 13")."""
+    by its sound) was chosen; neither was taken (bench/SPEAKERS.md, "Round 13")."""
     from speaker_mixtures import SPEAKERS, clips as test_clips
 
     longest = {s: c[0] for s, c in longest_first().items()}
@@ -256,7 +256,7 @@ def shortn_set(rate: int) -> list[dict]:
     """Two talkers and a third who says 2 s twice, in another order (A C B A C B): A and B say
     the tests' second and third clips, the third person seconds 1-3 of their enrolment clips
     (the first 2 s of a clip shorter than 3 s); pauses of 0.25-0.9 s from another seed. Made
-    after round 13's second rule was chosen, to check it once (README "Round 13")."""
+    after round 13's second rule was chosen, to check it once (bench/SPEAKERS.md, "Round 13")."""
     from speaker_mixtures import SPEAKERS, clips as test_clips
 
     def said(c: str, i: int) -> np.ndarray:
@@ -468,7 +468,7 @@ ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": (
              "k": ((120, 121), "made after")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
-its second was chosen (README "Round 13"); ``roomsy`` after round 37's join was chosen; ``roomsq``
+its second was chosen (bench/SPEAKERS.md, "Round 13"); ``roomsy`` after round 37's join was chosen; ``roomsq``
 in round 38, before its rule was chosen and not looked at until it was; ``roomsk`` in round 45,
 after every count rule was chosen, run once."""
 

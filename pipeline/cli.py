@@ -284,11 +284,11 @@ def models() -> None:
     crosstalk = "PARLEY_CROSSTALK=false saves about a fifth of diarization and no longer hears two voices at once"
     note = {True: "yes", None: "not known"}.get(vnni, "no: CAM++'s int8 convolutions (two-person calls' voices) run about half as fast "
                                                     "as with it, and a 10-minute call's diarization may take over 25% of its transcription "
-                                                    f"(README, round 22); {crosstalk}")
+                                                    f"(bench/SPEAKERS.md, round 22); {crosstalk}")
     if vnni and cpu_has_amx():
         note += ("; AMX: yes: transcription's int8 matrix products use it too, so it is fast, and diarization took 0.28-0.31 "
                  "of a real 10-minute call's transcription on such a CPU, over its 25% where speakers change every few "
-                 f"seconds (0.21 with slower turns; README, round 29); {crosstalk}")
+                 f"seconds (0.21 with slower turns; bench/SPEAKERS.md, round 29); {crosstalk}")
     console.print(f"CPU: {cpu}; VNNI: {note}", highlight=False)
 
 

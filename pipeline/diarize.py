@@ -68,7 +68,7 @@ class DiarizeOptions:
     round 39, which splits one person who does most of the talking in two. Round 39, diarized as face-to-face
     (``min_speakers`` 2): AMI 0.396 -> 0.232 at 16 kHz, 0.412 -> 0.326 at 8 kHz; two-person rooms
     (rooms, roomsh; ``bench/speakers.py``) 0.101-0.162 -> 0.069-0.166; held out (roomsq, roomsn,
-    roomsz, roomsy) mean 0.123 -> 0.106 (README, round 39)."""
+    roomsz, roomsy) mean 0.123 -> 0.106 (bench/SPEAKERS.md, round 39)."""
     max_speakers: int = 6
     graph_candidates: int = 8
     """How many neighbour counts (from n/10 to n/3 windows) the clustering graph tries."""
@@ -178,7 +178,7 @@ class DiarizeOptions:
     ``FOLDED_CONFIDENCE`` and the recording is flagged (``SpeakerCount.maybe_more``;
     ``speakers.flag_count``). 0: off; off too where ``split_below`` is. Chosen on the tuning
     mixtures (short, shortx, librix, libri; 16 kHz: 5 of 8 counted two where three spoke
-    flagged, 2 of 20 right twos), checked on held-out ones (README, round 28)."""
+    flagged, 2 of 20 right twos), checked on held-out ones (bench/SPEAKERS.md, round 28)."""
     telephone_folded_below: float = 0.76
     """``folded_below`` for telephone-band recordings (8 kHz or less): tuning mixtures 10 of 14
     flagged, 0 of 19 right twos."""
@@ -188,7 +188,7 @@ class DiarizeOptions:
     this (``sound_apart``: one diagonal Gaussian of their MFCC frames against two, BIC's gain);
     0: off. Off at 16 kHz: there the two groups of one person's voice in a two-person mixture
     sounded as far apart as a folded person's did (tuning mixtures: 308 and 470 against
-    397-729), and the closest split missed the folded person in three of five (README, round 36)."""
+    397-729), and the closest split missed the folded person in three of five (bench/SPEAKERS.md, round 36)."""
     split_joins_below: float = 300.0
     """Where ``split_below`` splits a speaker, the part split off joins another speaker found
     already (not the one it came from) instead of counting as one more, when its frames and that
@@ -197,7 +197,7 @@ class DiarizeOptions:
     rule makes a speaker of one of them, the split rule another of the rest. The same value as
     ``telephone_folded_sound``, not tuned: on every LibriSpeech set of both rates the parts
     wrongly counted as another person sounded 72-203 from the speaker they belonged to, and
-    every rightly split part at least 577 from every other speaker (README, round 36)."""
+    every rightly split part at least 577 from every other speaker (bench/SPEAKERS.md, round 36)."""
     telephone_split_own_sound: float = 375.0
     """Telephone-band recordings (8 kHz or less): where ``split_below`` would split a speaker, the
     part stays with them when its frames sound less than this apart (``sound_apart``) from the
@@ -237,7 +237,7 @@ class DiarizeOptions:
     count rules cannot hear them. Chosen in round 37 on short16, pairv16, pairz16, libri16,
     threew16 and rooms16 (200, 300, 400, 500, 700 with 1 s, 1.5 s, 2 s, 2.5 s): with 1 s parts the
     new-voice rule made one more person of parts of one (pairv16 10 -> 3 of 10 at 200), with 2 s
-    and 400 short16 23 -> 30 of 30, threew16 and rooms16 one fewer right (README, round 37)."""
+    and 400 short16 23 -> 30 of 30, threew16 and rooms16 one fewer right (bench/SPEAKERS.md, round 37)."""
     min_change_s: float = 2.0
     """Speech on each side of a cut by ``change_apart``."""
     sound_joins_below: float = 500.0
@@ -272,7 +272,7 @@ class DiarizeOptions:
     similarity + this x CAM++'s (int8): each window is heard by resemblyzer and by CAM++ as the
     voice of the speech region it lies in (``region_heard``); the eigengap counts and the frames
     are labelled on resemblyzer's alone (0: resemblyzer only). Two 2 s turns of a third person
-    were still folded into a voice like theirs (README, "Speakers: figures")."""
+    were still folded into a voice like theirs (bench/SPEAKERS.md)."""
     room_campplus_piece_s: float = 4.8
     """``room_campplus_weight``: a region's CAM++ voice is the mean of pieces at most this long
     (CAM++ runs slower per second on long inputs: the 10-minute bench room's regions, up to 19 s,
@@ -288,7 +288,7 @@ class DiarizeOptions:
     resegment_components: int = 32
     """Gaussians in each speaker's model of their sound (chosen on seeds 3 and 4 of the 8 kHz
     mono calls: 8, 16, 32, 64 gave 90.7%, 95.3%, 96.1%, 94.7% of speech time in the right role, the
-    two sets together; README "Round 5")."""
+    two sets together; bench/SPEAKERS.md, "Round 5")."""
     resegment_smooth_s: float = 0.41
     """Each frame is judged on the sound around it: the models' scores are averaged over this
     long before the best is taken."""

@@ -4,7 +4,7 @@ When a staff member puts a customer on hold, a call recording carries the phone 
 until they come back, often with a recorded voice now and then ("thank you for holding, your
 call is important to us"). That voice is neither the staff member nor the customer: clustered
 with the two people's voices it pulled one of them towards it, and its script-like words ("thank
-you for holding") made a customer read as staff (``bench/hold.py``; README "Speakers: figures",
+you for holding") made a customer read as staff (``bench/hold.py``; bench/SPEAKERS.md,
 round 30).
 
 Music is told from speech and from office noise by its sound alone, with no model: it is loud

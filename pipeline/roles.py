@@ -412,7 +412,7 @@ def content_agreement(utterances: list[Utterance], max_gap_s: float = 0.8) -> tu
     stronger cues) counts most; a grouping that puts nearly every word in one voice can score
     well on it, which is why ``speakers.choose_turns`` also asks for both voices to talk. Tried
     instead: each side's share counted equally (|staff share + customer share - 1|): no better
-    on any set (customer cues are few and weak, README "Round 4")."""
+    on any set (customer cues are few and weak, bench/SPEAKERS.md, "Round 4")."""
     words = [replace(w, speaker=u.speaker) for u in utterances for w in u.words]
     speakers = sorted({w.speaker for w in words}, key=str)
     if len(speakers) != 2:

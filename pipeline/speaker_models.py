@@ -218,7 +218,7 @@ def calibration_windows() -> np.ndarray:
     at 16 kHz and through a telephone band, 1.6 s every 0.8 s: the windows diarization embedded when
     the build was chosen. It embeds 1.4 s since round 22; a build calibrated on 1.4 s windows gave
     embeddings 0.987 alike (0.909 at lowest) and moved held-out roles both ways (seed 53 -0.21,
-    seed 40 -0.22, seed 45 +0.10 points), so it was not taken (README, round 23)."""
+    seed 40 -0.22, seed 45 +0.10 points), so it was not taken (bench/SPEAKERS.md, round 23)."""
     from faster_whisper import decode_audio
 
     from .diarize import normalise_level
@@ -263,7 +263,7 @@ def cpu_info() -> tuple[str, bool | None]:
     """The CPU's model name and whether it has VNNI, the x86 instructions that make ONNX Runtime's
     int8 convolutions fast (None: not x86, or not known). CAM++ runs in int8: its convolutions took
     a 10-minute call 5.6-6.4 s on round 21's machine (VNNI) and 10-11 s on round 22's AMD EPYC
-    without it, which put diarization over its 25% of transcription there (README, round 22)."""
+    without it, which put diarization over its 25% of transcription there (bench/SPEAKERS.md, round 22)."""
     import platform
 
     text = _cpuinfo_text()
@@ -276,7 +276,7 @@ def cpu_has_amx() -> bool | None:
     """Whether the CPU has AMX's int8 tiles (``amx_int8``; None: not x86, or not known).
     CTranslate2 uses them for transcription's int8 matrix products: on round 29's Xeon, 3 minutes
     of a real call took 5.5 s to transcribe, 6.7 s with MKL kept to AVX-512, so there
-    diarization's share of a call's time is larger than on a CPU without them (README, round 29)."""
+    diarization's share of a call's time is larger than on a CPU without them (bench/SPEAKERS.md, round 29)."""
     return cpu_has("amx_int8")
 
 

@@ -691,7 +691,7 @@ def flag_sentence_cuts(roles: RoleResult, utterances: list[Utterance], max_gap_s
     more right is (8 a minute at most there). Held out, 160 recordings (face-to-face seeds 45, 46 at
     16 kHz, 47, three-person 48, phone 40): nothing newly flagged, either way. Chosen on espeak
     voices, which say no "yeah" or "mm-hm" over the other person: each such word inside someone's
-    sentence is a cut too, so real calls with many may be flagged more. README, round 17."""
+    sentence is a cut too, so real calls with many may be flagged more. bench/SPEAKERS.md, round 17."""
     if roles.method not in ("content", "voiceprint"):  # a split by content is flagged, and says why, already
         return
     cuts, per_minute = sentence_cuts(utterances, max_gap_s)
@@ -885,7 +885,7 @@ def doubt_by_voice(utterances: list[Utterance], roles: RoleResult, diarization: 
     the held-out calls the share of such speech did not tell calls with wrong roles from the
     others. Held out (five synthetic sets, 180 calls and conversations at 8 and 16 kHz, 3,089
     utterances): 141 such utterances (1.6% of the speech) held 50 of the 70 whose role was wrong;
-    in the calls not flagged, 67 (0.6%) held 25 of 35 (README, round 25). Short utterances are
+    in the calls not flagged, 67 (0.6%) held 25 of 35 (bench/SPEAKERS.md, round 25). Short utterances are
     marked more often, rightly or not: their windows reach into the neighbours' speech. A split
     by content (one voice) has no voices to compare."""
     if roles.method == "content split":
@@ -1019,7 +1019,7 @@ def face_to_face_pair(meta: RecordingMeta, audio: DecodedAudio) -> bool:
     the desk), two unless the voices say otherwise with confidence ``DiarizeOptions.strong_count``,
     with CAM++, each voice's own sound and the groupings for the words to choose; before (round 12),
     the room path estimated the count with resemblyzer and offered the call's groupings afterwards.
-    Roles on two-person conversations read as face-to-face, before -> after: README, round 16."""
+    Roles on two-person conversations read as face-to-face, before -> after: bench/SPEAKERS.md, round 16."""
     return min_speakers(meta) == 2 and not meta.n_speakers and audio.channels == 1
 
 

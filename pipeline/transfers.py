@@ -4,7 +4,7 @@ A mono phone call that is transferred holds three voices: the staff member who a
 customer, and the colleague who takes over (a specialist team, a manager). Diarized as the two
 people a call is expected to hold, the colleague's voice is folded into one of the others, often
 the customer's, and every line the colleague says after the transfer gets the customer's role
-(``bench/calls.py --transfer``: roles right on 76% of the speech time, README round 31). A call
+(``bench/calls.py --transfer``: roles right on 76% of the speech time, bench/SPEAKERS.md, round 31). A call
 is taken as transferred where its words say so: a transfer line ("I'll put you through to our
 billing team") and, after a pause or a hold, the colleague introducing themselves ("you're
 through to Sam in billing", "thanks for holding, my name is ..."), or a hold after the transfer
@@ -122,7 +122,7 @@ VOICE_PURITY = 0.84
 """``voice_handover``: the share, at least, of each of the two staff voices' windows on their
 own side of the point (the customer's voice, the third, on both sides). Seed 65's 40 warm
 transfers (8 kHz, CAM++ windows of the two-voice diarization): 0.60-0.91, 27 at 0.84 or more;
-seed 55's 40 calls with no transfer: 0.50-0.79 (README, round 32)."""
+seed 55's 40 calls with no transfer: 0.50-0.79 (bench/SPEAKERS.md, round 32)."""
 VOICE_MIN_WINDOWS = 15
 """Each of the three voices holds at least this many windows (12 s of speech)."""
 VOICE_SPAN = 0.25

@@ -517,7 +517,7 @@ def test_stretches_grouped_by_their_sound_find_the_two_voices() -> None:
     # nothing known of who spoke when (every speech frame one speaker's): the sound of the
     # stretches between pauses, each described against a model of the whole call, groups them
     # by voice. Not on every pair: on the tests' pairs this grouping alone has DER 0.02-0.54
-    # (README "Round 6"); it is one more grouping for the words to choose, not the default.
+    # (bench/SPEAKERS.md, "Round 6"); it is one more grouping for the words to choose, not the default.
     from scipy.signal import resample_poly
 
     from pipeline.diarize import regions_of, speech_activity

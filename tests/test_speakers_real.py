@@ -160,7 +160,7 @@ def test_a_face_to_face_conversation_whose_words_are_two_sided_is_two_people(fac
     result = evaluate_roles(face_to_face, face_to_face.with_suffix(".rttm"))
     assert "taken as two people, as a call is" in result["reason"] and "face-to-face conversation" in result["reason"]
     assert result["n_speakers"] == 2 and result["method"] == "content"
-    # robust to espeak-ng and Whisper versions; held-out seed 43 (8 kHz) and 44 (16 kHz): README round 16
+    # robust to espeak-ng and Whisper versions; held-out seed 43 (8 kHz) and 44 (16 kHz): bench/SPEAKERS.md, round 16
     assert result["share"] >= 0.85
     # diarized as a call is: Silero's speech detection, CAM++ for the two voices
     assert result["model"]["name"] == "campplus"
@@ -181,7 +181,7 @@ def test_a_customer_far_quieter_than_the_staff_member_keeps_their_role(tmp_path:
     result = evaluate_roles(path, path.with_suffix(".rttm"))
     assert result["n_speakers"] == 2 and result["method"] == "content"
     # robust to espeak-ng and Whisper versions; 40 held-out 8 kHz calls with the customer 20 dB down
-    # 98.4% (98.5% at equal levels), 20 desks across a room 98.7% (98.6% dry): README, round 40
+    # 98.4% (98.5% at equal levels), 20 desks across a room 98.7% (98.6% dry): bench/SPEAKERS.md, round 40
     assert result["share"] >= 0.85
 
 
@@ -208,7 +208,7 @@ def test_a_mobile_caller_keeps_their_role(tmp_path: Path, codec: str) -> None:
     assert result["n_speakers"] == 2 and result["method"] == "content"
     # robust to espeak-ng, ffmpeg and Whisper versions: this call 94.8% through GSM here and 92.0%
     # through AMR at 4.75 kbit/s (89.3-98.5% at four other synthesis seeds), 98.5% on the line as
-    # made; 40 held-out 8 kHz calls through GSM 97.3%: README, round 41; through AMR: round 44
+    # made; 40 held-out 8 kHz calls through GSM 97.3%: README, "Codecs and lost packets" (rounds 41 and 44, AMR)
     assert result["share"] >= 0.85
 
 
