@@ -811,10 +811,20 @@ def one_thread():
     10-minute call's resegmented turns differed between the first diarization in a process and
     the next. OpenMP's count is the calling thread's own, so other threads are not touched.
     (BLAS, one count for the whole process, is set by ``models.same_numbers_everywhere``, which
-    ``diarize_full`` calls.)"""
-    from threadpoolctl import threadpool_limits
+    ``diarize_full`` calls.) The thread pools are found once per process (``_thread_pools``), as
+    scikit-learn finds its own: looking them up each time cost 2-3 ms a fit, about 0.1 s of a
+    10-minute call's groupings."""
+    return _thread_pools().limit(limits=1, user_api="openmp")
 
-    return threadpool_limits(1, user_api="openmp")
+
+@lru_cache(maxsize=1)
+def _thread_pools():
+    """threadpoolctl's view of the process's thread pools, made after scikit-learn's OpenMP
+    runtime is loaded (its k-means is what ``one_thread`` limits)."""
+    import sklearn.cluster  # noqa: F401  (loads scikit-learn's OpenMP runtime)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def kmeans(points: np.ndarray, k: int, sample_weight: np.ndarray | None = None) -> np.ndarray:

@@ -10,7 +10,10 @@ ordinary numbers. ``DiagonalMixture`` runs the same steps in the same order on t
 same log-sum-exp), except that every ``exp`` whose result would lie below ``exp(-87)`` gives 0:
 sums of ordinary numbers cannot hold what those values add. On a 10-minute call's ten fits,
 and on every fit the tests make, the weights, means, variances and scores come out the same
-to the last bit as scikit-learn's, in 0.8 s instead of 2.1 s of CPU.
+to the last bit as scikit-learn's, in 0.8 s instead of 2.1 s of CPU. Each step of an
+iteration then writes into the frames-by-Gaussians array it was given instead of a new one
+(the same operations on the same numbers): the groupings a 10-minute call's words choose from
+3.32 -> 3.12 s on the real call through the telephone band, with the same turns to the bit (round 47).
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ FLOOR = -87.0
 """Exponents under this give 0 (``exp(-87)`` is 1.6e-38, just over float32's smallest normal)."""
 
 
-def _exp(x: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+def _exp(x: np.ndarray, keep: np.ndarray | None = None, *, inplace: bool = False) -> np.ndarray:
     """``exp(x)``, 0 where ``x`` is under ``FLOOR`` (and where ``keep`` is False), computed
-    without ever making a subnormal number."""
+    without ever making a subnormal number. ``inplace``: into ``x`` itself (no new array)."""
     floor = x.dtype.type(FLOOR)
     mask = x >= floor
     if keep is not None:
         mask &= keep
-    out = np.exp(np.maximum(x, floor))
+    out = np.maximum(x, floor, out=x if inplace else None)
+    np.exp(out, out=out)
     out *= mask
     return out
 
@@ -40,9 +44,10 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     the row's largest values counted apart, the rest shifted by them), the same numbers."""
     top = np.ascontiguousarray(a.T).max(axis=0)[:, None]  # the row maxima (exact whatever the order)
     at_top = a == top
-    m = at_top.astype(a.dtype).sum(axis=1, keepdims=True, dtype=a.dtype)
+    m = at_top.sum(axis=1, keepdims=True, dtype=a.dtype)  # 1s summed: the same small whole numbers
     shift = np.where(np.isfinite(top), top, 0)
-    s = _exp(a - shift, ~at_top).sum(axis=1, keepdims=True, dtype=a.dtype)
+    np.logical_not(at_top, out=at_top)  # now: the values that are not a row's largest
+    s = _exp(np.subtract(a, shift), at_top, inplace=True).sum(axis=1, keepdims=True, dtype=a.dtype)
     s = np.where(s == 0, s, s / m)
     return (np.log1p(s) + np.log(m) + top)[:, 0]
 
@@ -74,11 +79,19 @@ class DiagonalMixture:
         self.precisions_cholesky_ = 1.0 / np.sqrt(covariances)
 
     def _weighted_log_prob(self, x: np.ndarray, x2: np.ndarray) -> np.ndarray:
+        # scikit-learn's formula, term by term in its order, each step written into one array
         chol = self.precisions_cholesky_
         precisions = chol**2
         log_det = np.sum(np.log(chol), axis=1)
-        distance = np.sum(self.means_**2 * precisions, axis=1) - 2.0 * (x @ (self.means_ * precisions).T) + (x2 @ precisions.T)
-        return (-0.5 * (x.shape[1] * math.log(2 * math.pi) + distance) + log_det) + np.log(self.weights_)
+        out = x @ (self.means_ * precisions).T
+        out *= 2.0
+        np.subtract(np.sum(self.means_**2 * precisions, axis=1), out, out=out)
+        out += x2 @ precisions.T  # the squared distance of each frame to each mean
+        out += x.shape[1] * math.log(2 * math.pi)
+        out *= -0.5
+        out += log_det
+        out += np.log(self.weights_)
+        return out
 
     def fit(self, frames: np.ndarray) -> DiagonalMixture:
         from sklearn.cluster import KMeans
@@ -96,7 +109,8 @@ class DiagonalMixture:
             before = bound
             weighted = self._weighted_log_prob(x, x2)
             norm = logsumexp_rows(weighted)
-            nk, means, covariances = self._estimate(x, x2, _exp(weighted - norm[:, None]))
+            weighted -= norm[:, None]
+            nk, means, covariances = self._estimate(x, x2, _exp(weighted, inplace=True))
             nk /= nk.sum()
             self._set(nk, means, covariances)
             bound = norm.mean()
@@ -119,4 +133,5 @@ class DiagonalMixture:
     def predict_proba(self, frames: np.ndarray) -> np.ndarray:
         """Each frame's responsibilities (frames x Gaussians)."""
         weighted = self._weighted_log_prob(*self._frames(frames))
-        return _exp(weighted - logsumexp_rows(weighted)[:, None])
+        weighted -= logsumexp_rows(weighted)[:, None]
+        return _exp(weighted, inplace=True)

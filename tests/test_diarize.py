@@ -787,9 +787,11 @@ def test_kmeans_and_mixtures_run_at_one_thread_whatever_count_ran_before(monkeyp
     # sklearn's k-means sums in another order with two OpenMP threads than with one, and the
     # calling thread's count is whatever ran before (torch sets it for the segmentation model): a
     # 10-minute call's resegmented turns differed between the first diarization in a process and
-    # the next (its speakers' Gaussian mixtures, seeded by k-means). What each fit sees is recorded
-    # (OpenMP's own count for this thread, whatever the machine's cores).
+    # the next (its speakers' Gaussian mixtures, seeded by k-means). What each fit sees is recorded:
+    # the threads scikit-learn's own OpenMP runtime gives k-means, whatever the machine's cores
+    # (``one_thread`` finds the thread pools once per process, as scikit-learn does).
     from sklearn.cluster import KMeans
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from pipeline.diarize import fit_mixture, kmeans
@@ -797,11 +799,11 @@ def test_kmeans_and_mixtures_run_at_one_thread_whatever_count_ran_before(monkeyp
     def openmp() -> set[int]:
         return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"}
 
-    seen: list[set[int]] = []
+    seen: list[int] = []
     fit = KMeans.fit
 
     def spied(self, *args, **kwargs):
-        seen.append(openmp())
+        seen.append(_openmp_effective_n_threads())
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(KMeans, "fit", spied)
@@ -811,4 +813,6 @@ def test_kmeans_and_mixtures_run_at_one_thread_whatever_count_ran_before(monkeyp
         kmeans(x, 2)
         fit_mixture(x, 4, max_iter=5)  # its k-means seeding
         assert openmp() == {2}  # and what it has again after
-    assert seen == [{1}, {1}]
+        kmeans(x, 2)  # a second time: the same thread pools, limited again
+        assert _openmp_effective_n_threads() == 2
+    assert seen == [1, 1, 1]
