@@ -81,10 +81,24 @@ def run_local(name: str, fn: Callable, *args, **kwargs):
 
 
 # -- stages ------------------------------------------------------------------------------------
+METADATA_LOOKALIKES = (".yaml", ".yml", ".xml", ".csv", ".txt", ".toml", ".ini")
+"""Extensions of files dropped as a recording's metadata in a format Parley does not read as a
+sidecar (``ingest.SIDECAR_SUFFIX``, JSON): quarantined with a fix that says so."""
+
+
 def identify(drop: Drop, filename_pattern: str, audio_extensions: list[str]) -> Drop:
     """Hash the content (the recording id), check the file type, read the metadata."""
     drop.sha256, drop.size_bytes = ingest.sha256_file(drop.path)
     suffix = Path(drop.source_name).suffix.lower()
+    if suffix in METADATA_LOOKALIKES and suffix not in audio_extensions:  # metadata in another format: say what a sidecar is
+        stem = Path(drop.source_name).stem
+        raise TerminalError(
+            f"'{suffix}' is not a recording type Parley takes, and sidecars are JSON: a recording's metadata is read "
+            f"from NAME.json beside it only",
+            fix=f"write the metadata as {stem}.json beside the recording before dropping it, e.g. "
+                '{"staff_id": "S1042", "team": "billing", "channel": "face-to-face"}',
+            stage="ingest",
+        )
     if suffix not in audio_extensions:
         raise TerminalError(
             f"'{suffix or 'no extension'}' is not a recording type Parley takes",

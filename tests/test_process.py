@@ -63,6 +63,21 @@ def test_bad_files_are_quarantined_while_good_ones_land(batch):
     assert len(timings) == 2 and all('"transcribe"' in t[0] for t in timings)
 
 
+def test_a_yaml_sidecar_is_quarantined_with_a_fix_that_says_sidecars_are_json(workspace):
+    # a team lead writes the metadata as YAML: the recording lands without it, and the YAML file
+    # goes to quarantine saying what a sidecar is, not only that it is no recording
+    drop(workspace, DATA / "jfk.flac", "desk-7.flac")
+    (workspace.inbox / "desk-7.yaml").write_text("channel: face-to-face\nstaff_id: S7\n")
+    processor = Processor(workspace)
+    outcomes = {o.source_name: o.status for o in processor.process_many(ingest.list_inbox(workspace.inbox))}
+    assert outcomes == {"desk-7.flac": "done", "desk-7.yaml": "quarantined"}
+    message = dict(processor.store.query("SELECT source_name, message FROM errors").rows)["desk-7.yaml"]
+    assert message.startswith("desk-7.yaml: '.yaml' is not a recording type Parley takes, and sidecars are JSON")
+    assert "write the metadata as desk-7.json beside the recording" in message and "\n" not in message
+    assert (workspace.quarantine / "desk-7.yaml").exists()
+    assert processor.store.query("SELECT staff_id, channel FROM recordings").rows == [(None, None)]
+
+
 def test_the_same_content_dropped_again_later_is_processed_once(workspace):
     processor = Processor(workspace)
     first = processor.process(drop(workspace, DATA / "stereo_diarization.wav", "a.wav"))
