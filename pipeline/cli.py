@@ -307,6 +307,8 @@ def staff_enroll(
     staff_id: str = typer.Argument(..., help="The staff id recordings carry in their metadata."),
     audio: list[Path] = typer.Argument(..., help="Clean recordings of this person alone (15-60 s in all is plenty)."),
     db: Optional[Path] = DbOpt,
+    new: bool = typer.Option(False, "--new", help="Start the database if there is none yet: staff enrolled before the first "
+                                                   "recordings are processed (without it a --db that does not exist is refused as a typo)."),
 ) -> None:
     """Store a staff voiceprint: in mono recordings the speaker who matches it is the staff member."""
     from .speakers_cli import enroll_command
@@ -314,7 +316,12 @@ def staff_enroll(
     missing = [str(a) for a in audio if not a.is_file()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}. Fix: give recordings of {staff_id} speaking")
-    s = _existing_db(db)
+    if new:
+        s = _settings(db=db)
+        if not s.db.parent.is_dir():
+            _fail(f"there is no folder {s.db.parent} for a new database at {s.db}. Fix: create the folder, or check --db / PARLEY_DB")
+    else:
+        s = _existing_db(db, also="; to enrol staff before the first recordings, add --new")
     try:
         done = enroll_command(s.db, staff_id, list(audio))
     except ParleyError as exc:
@@ -424,11 +431,13 @@ def rescore(
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _existing_db(db: Optional[Path]) -> Settings:
-    """Settings for a command that needs the database to exist already (it never makes one)."""
+def _existing_db(db: Optional[Path], also: str = "") -> Settings:
+    """Settings for a command that needs the database to exist already (it never makes one);
+    ``also``: more of the fix, for that command."""
     s = _settings(db=db)
     if not s.db.exists():
-        _fail(f"there is no database at {s.db}. Fix: check --db / PARLEY_DB (a typo?), or process some recordings first (`parley process`)")
+        _fail(f"there is no database at {s.db}. Fix: check --db / PARLEY_DB (a typo?), or process some recordings first "
+              f"(`parley process`){also}")
     return s
 
 

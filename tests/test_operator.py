@@ -38,6 +38,19 @@ def test_commands_other_than_process_never_create_a_database(tmp_path, command):
     assert not typo.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_staff_can_be_enrolled_before_the_first_recordings_with_new(tmp_path):
+    # a new deployment enrols its staff first: refused as a possible typo without --new (the fix
+    # says so), a database started with it
+    fresh = tmp_path / "parley.duckdb"
+    refused = runner.invoke(app, ["staff", "enroll", "S1", str(DATA / "jfk.flac"), "--db", str(fresh)])
+    assert refused.exit_code == 2 and "add --new" in refused.output and not fresh.exists()
+    nowhere = runner.invoke(app, ["staff", "enroll", "S1", str(DATA / "jfk.flac"), "--db", str(tmp_path / "no" / "p.duckdb"), "--new"])
+    assert nowhere.exit_code == 2 and "there is no folder" in nowhere.output and not (tmp_path / "no").exists()
+    started = runner.invoke(app, ["staff", "enroll", "S1", str(DATA / "jfk.flac"), "--db", str(fresh), "--new"])
+    assert started.exit_code == 0, started.output
+    assert Store(fresh).query("SELECT staff_id, model FROM voiceprints").rows == [("S1", "resemblyzer")]
+
+
 def test_a_folder_given_to_process_takes_only_its_recordings_and_ends_with_what_was_found(workspace, tmp_path):
     folder = tmp_path / "samples"
     folder.mkdir()
