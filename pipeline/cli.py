@@ -326,7 +326,8 @@ def staff_enroll(
         done = enroll_command(s.db, staff_id, list(audio))
     except ParleyError as exc:
         _fail(str(exc))
-    console.print(f"enrolled {done['staff_id']}: {done['n_clips']} clips, {done['speech_s']:.0f} s of speech ({done['model']} {done['model_version']}) in {done['db']}")
+    console.print(f"enrolled {done['staff_id']}: {done['n_clips']} clips, {done['speech_s']:.0f} s of speech ({done['model']} {done['model_version']}; "
+                  f"with a telephone-band print for 8 kHz recordings) in {done['db']}")
 
 
 SinceOpt = typer.Option(None, "--since", help="Only interactions started on or after this date (YYYY-MM-DD).")

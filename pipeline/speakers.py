@@ -23,7 +23,7 @@ from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_a
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer, utterance_cues)
 from .transcribe import build_utterances
 from .transfers import VOICE_PURITY, Transfer, heard_by_voice, transfer_point
-from .voiceprints import Voiceprint
+from .voiceprints import Voiceprint, on_the_line
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,12 @@ def attribute_speakers(
     options: SpeakerOptions = SpeakerOptions(),
     voiceprints: dict[str, Voiceprint] | None = None,
 ) -> SpeakerResult:
-    """Speakers and roles for every utterance, and the rows that describe them."""
+    """Speakers and roles for every utterance, and the rows that describe them. A telephone-band
+    recording's voices are compared with the voiceprints' telephone-band prints
+    (``voiceprints.on_the_line``)."""
     utterances = transcript.utterances
     turns = None
+    voiceprints = on_the_line(voiceprints, audio.info.sample_rate <= 8000)
     if audio.channels == 2:
         stereo_map = dict(enumerate(options.channel_map))
         # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's

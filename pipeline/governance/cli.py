@@ -310,9 +310,11 @@ def register(app: typer.Typer, staff_app: typer.Typer) -> None:
                 rows = list_voiceprints(con) if _has(con, "voiceprints") else []
         except ParleyError as exc:
             _fail(str(exc))
-        table = Table("staff_id", "clips", "speech", "model", "enrolled")
+        table = Table("staff_id", "clips", "speech", "model", "enrolled", "telephone-band print")
         for r in rows:
-            table.add_row(r["staff_id"], str(r["n_clips"]), f"{r['speech_s'] or 0:.0f} s", f"{r['model']} {r['model_version'] or ''}".strip(), f"{r['enrolled_at']:%Y-%m-%d %H:%M}" if r["enrolled_at"] else "")
+            table.add_row(r["staff_id"], str(r["n_clips"]), f"{r['speech_s'] or 0:.0f} s", f"{r['model']} {r['model_version'] or ''}".strip(),
+                          f"{r['enrolled_at']:%Y-%m-%d %H:%M}" if r["enrolled_at"] else "",
+                          "yes" if r["telephone"] else "no: enrol again for 8 kHz recordings")
         console.print(table if rows else "no voiceprints enrolled")
 
     @staff_app.command("remove")

@@ -261,7 +261,11 @@ def refuse_erased(store, recording_id: str, readmit: bool) -> None:
 # -- voiceprints -------------------------------------------------------------------------------
 def list_voiceprints(con) -> list[dict[str, Any]]:
     """Enrolled voiceprints, never the embedding."""
-    cur = con.execute("SELECT staff_id, n_clips, speech_s, model, model_version, enrolled_at FROM voiceprints ORDER BY staff_id")
+    from ..voiceprints import has_telephone_prints
+
+    banded = "telephone_embedding IS NOT NULL" if has_telephone_prints(con) else "false"
+    cur = con.execute(f"SELECT staff_id, n_clips, speech_s, model, model_version, enrolled_at, {banded} AS telephone "
+                      "FROM voiceprints ORDER BY staff_id")
     columns = [d[0] for d in cur.description]
     return [dict(zip(columns, r)) for r in cur.fetchall()]
 
