@@ -96,7 +96,8 @@ def identify(drop: Drop, filename_pattern: str, audio_extensions: list[str]) -> 
             f"'{suffix}' is not a recording type Parley takes, and sidecars are JSON: a recording's metadata is read "
             f"from NAME.json beside it only",
             fix=f"write the metadata as {stem}.json beside the recording before dropping it, e.g. "
-                '{"staff_id": "S1042", "team": "billing", "channel": "face-to-face"}',
+                '{"staff_id": "S1042", "team": "billing", "channel": "face-to-face"}; for a recording taken '
+                "already, drop it again with its JSON: the fields it lacks are filled in (speakers and scores are not redone)",
             stage="ingest",
         )
     if suffix not in audio_extensions:

@@ -102,9 +102,8 @@ QUESTIONS_WEIGHT = 0.5
 SPLIT_CONFIDENCE = 0.3
 """Confidence of roles split by content inside one diarized voice (always flagged)."""
 VOICE_DISAGREES_CONFIDENCE = 0.5
-"""Confidence at most (flagged: under ``RoleOptions.flag_below``) of roles the words decided
-because every speaker matched the staff member's voiceprint, where the voice closest to it is
-another speaker's."""
+"""Confidence at most (and flagged) of roles the words decided because every speaker matched the
+staff member's voiceprint, where the voice closest to it is another speaker's."""
 
 
 @dataclass
@@ -267,7 +266,7 @@ def assign_roles(
         best = max(sims.values())
         reason = f"voice of {', '.join(staff)} matches staff {matched}'s voiceprint (similarity {best:.2f})"
         confidence = voice_confidence(best, [v for s, v in sims.items() if s not in staff], options.match_threshold)
-        method = "voiceprint"
+        method, disagree = "voiceprint", False
         if len(staff) == len(speakers) > 1:  # ... but not everyone: the voiceprint cannot tell them apart
             closest = max(sims, key=sims.get)
             by_words = roles_from_content(utterances, options)
@@ -275,13 +274,13 @@ def assign_roles(
                 staff, method, confidence = by_words.staff_speakers, "content", by_words.confidence
                 reason += f"; every speaker matched, so the words decide: {by_words.reason}"
                 if closest not in staff:
-                    confidence = min(confidence, VOICE_DISAGREES_CONFIDENCE)
+                    confidence, disagree = min(confidence, VOICE_DISAGREES_CONFIDENCE), True
                     reason += f"; the voice closest to the voiceprint is {closest}'s: to check"
             else:  # no word tells them apart either: the closest, flagged
                 staff, confidence = [closest], 0.0
                 reason += f"; every speaker matched, so only the closest ({staff[0]}) is staff"
         result = RoleResult(
-            method, staff, matched, best, confidence, confidence < options.flag_below, reason,
+            method, staff, matched, best, confidence, disagree or confidence < options.flag_below, reason,
             n_speakers=len(speakers),
         )
     else:

@@ -74,7 +74,7 @@ def attribute_speakers(
     (``voiceprints.on_the_line``)."""
     utterances = transcript.utterances
     turns = None
-    voiceprints = on_the_line(voiceprints, audio.info.sample_rate <= 8000)
+    voiceprints = on_the_line(voiceprints, 0 < audio.info.sample_rate <= TELEPHONE_RATE)
     if audio.channels == 2:
         stereo_map = dict(enumerate(options.channel_map))
         # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's

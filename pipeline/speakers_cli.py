@@ -315,8 +315,9 @@ def _voiceprints(db: Path):
 
     if not Path(db).exists():
         raise ConfigError("no such database", fix="give the --db that holds the enrolled voiceprints", path=db)
-    with Store(db).connect() as con:
-        return load_voiceprints(con)
+    with Store(db).connect(read_only=True) as con:  # a read: never migrates or holds up the database
+        has_table = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voiceprints'").fetchone()[0]
+        return load_voiceprints(con) if has_table else {}
 
 
 def register(eval_app: typer.Typer) -> None:

@@ -80,7 +80,8 @@ def enroll(staff_id: str, audio_paths: list[str | Path]) -> Voiceprint:
             raise TerminalError("no speech found in this clip", fix="pass a clip of the staff member speaking", path=path)
         vectors.append(vector)
         on_line = embed_spans(telephone_band(samples))
-        banded.append(vector if on_line is None else on_line)
+        if on_line is not None:  # (speech too faint once band-limited: that clip is left out of the print)
+            banded.append(on_line)
         total += speech_seconds(samples)
     if total < MIN_SPEECH_S:
         raise TerminalError(
@@ -96,7 +97,7 @@ def enroll(staff_id: str, audio_paths: list[str | Path]) -> Voiceprint:
         speech_s=round(total, 2),
         model=model.name,
         model_version=model.version,
-        telephone_embedding=_unit_mean(banded),
+        telephone_embedding=_unit_mean(banded) if banded else None,
     )
 
 
@@ -138,4 +139,5 @@ def has_telephone_prints(con) -> bool:
     """Whether the ``voiceprints`` table has its telephone-band column (a database a reader opens
     before any newer Parley wrote to it may not)."""
     return bool(con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'voiceprints' "
-                            "AND column_name = 'telephone_embedding'").fetchone()[0])
+                            "AND column_name = 'telephone_embedding' AND database_name = current_database() "
+                            "AND schema_name = current_schema()").fetchone()[0])

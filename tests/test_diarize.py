@@ -788,8 +788,9 @@ def test_kmeans_and_mixtures_run_at_one_thread_whatever_count_ran_before(monkeyp
     # calling thread's count is whatever ran before (torch sets it for the segmentation model): a
     # 10-minute call's resegmented turns differed between the first diarization in a process and
     # the next (its speakers' Gaussian mixtures, seeded by k-means). What each fit sees is recorded:
-    # the threads scikit-learn's own OpenMP runtime gives k-means, whatever the machine's cores
-    # (``one_thread`` finds the thread pools once per process, as scikit-learn does).
+    # the threads scikit-learn's own OpenMP runtime gives k-means (with OMP_NUM_THREADS set,
+    # scikit-learn reports OpenMP's own count, not one capped at the machine's cores; ``one_thread``
+    # finds the thread pools once per process, as scikit-learn does).
     from sklearn.cluster import KMeans
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -807,6 +808,7 @@ def test_kmeans_and_mixtures_run_at_one_thread_whatever_count_ran_before(monkeyp
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(KMeans, "fit", spied)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")  # read by scikit-learn at each call, not by OpenMP (started already)
     x = np.random.default_rng(0).normal(0.0, 1.0, (2000, 19))
     with threadpool_limits(2, user_api="openmp"):
         assert openmp() == {2}  # what a caller may have left

@@ -418,6 +418,9 @@ def test_when_every_speaker_matches_the_words_decide_and_the_closest_voice_check
                                     voiceprints=prints, options=LOOSE)
     assert (result.method, result.flagged) == ("content", True) and result.confidence <= 0.5
     assert "to check" in result.reason and staff_is(speakers, speakers[1], labelled)
+    lenient = RoleOptions(match_threshold=0.3, flag_below=0.1)  # flagged whatever the flag threshold
+    assert assign_roles(scripted(speakers, speakers[1]), samples=samples, staff_id=speakers[0], voiceprints=prints,
+                        options=lenient)[1].flagged
     # with the usual threshold the voiceprint alone decides, whatever the words say
     labelled, result = assign_roles(scripted(speakers, speakers[1]), samples=samples, staff_id=speakers[0], voiceprints=prints)
     assert result.method == "voiceprint" and staff_is(speakers, speakers[0], labelled)
