@@ -201,7 +201,7 @@ def sql(
     query: Optional[str] = typer.Argument(None, help="A SELECT statement."),
     name: Optional[str] = typer.Option(None, "--query", "-q", help="Run a named query instead (see `parley sql --list`)."),
     list_queries: bool = typer.Option(False, "--list", help="List the named queries."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json (one JSON object per row, a line each) or parquet."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of the terminal (required for parquet)."),
     db: Optional[Path] = DbOpt,
 ) -> None:
