@@ -481,8 +481,7 @@ class Processor:
         if not self.db.path.exists():
             return {}
         with self.db.connect(read_only=True) as con:  # a read: never hold up `parley sql`
-            has_table = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voiceprints'").fetchone()[0]
-            return load_voiceprints(con) if has_table else {}
+            return load_voiceprints(con)
 
     # -- outcomes ------------------------------------------------------------------------
     def _duplicate(self, drop: Drop, archived: str | None, run_id: str, started: datetime, timings) -> Outcome:

@@ -124,7 +124,11 @@ def save_voiceprint(con, vp: Voiceprint) -> None:
 
 
 def load_voiceprints(con) -> dict[str, Voiceprint]:
-    """Every enrolled voiceprint, by staff id."""
+    """Every enrolled voiceprint, by staff id ({} where the database has no ``voiceprints`` table
+    yet: a reader may open one no Parley with speakers has written to)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voiceprints' "
+                       "AND database_name = current_database()").fetchone()[0]:
+        return {}
     banded = "telephone_embedding" if has_telephone_prints(con) else "NULL"
     rows = con.execute(
         f"SELECT staff_id, embedding, n_clips, speech_s, model, model_version, enrolled_at, {banded} FROM voiceprints"
