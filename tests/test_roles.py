@@ -440,6 +440,18 @@ def test_when_every_speaker_matches_and_the_utterances_have_no_words_who_spoke_f
     assert staff_is(speakers, speakers[0], labelled)
 
 
+def test_when_every_speaker_matches_and_no_word_tells_them_apart_the_closest_voice_is_staff_flagged() -> None:
+    speakers = PAIRS[0]
+    utterances = sorted(utterances_of(speakers), key=lambda u: u.start)
+    # who spoke first (+0.5) cancelled by their "my account" (-0.5): every speaker's score 0
+    tied = [replace(u, text="It is about my account." if i == 0 else "Right.") for i, u in enumerate(utterances)]
+    labelled, result = assign_roles(tied, samples=mixture(speakers).samples, staff_id=speakers[0],
+                                    voiceprints={speakers[0]: voiceprint(speakers[0])}, options=LOOSE)
+    assert (result.method, result.confidence, result.flagged) == ("voiceprint", 0.0, True)
+    assert "every speaker matched, so only the closest" in result.reason
+    assert staff_is(speakers, speakers[0], labelled)
+
+
 def spoken(turns: list[tuple[str, str]], spacing: float = 0.3, pause: float = 0.2) -> list[Utterance]:
     """Utterances with words, ``spacing`` s a word (0.25 s long) and ``pause`` s more between turns
     (as diarization cut them)."""
