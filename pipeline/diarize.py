@@ -273,6 +273,17 @@ class DiarizeOptions:
     voice of the speech region it lies in (``region_heard``); the eigengap counts and the frames
     are labelled on resemblyzer's alone (0: resemblyzer only). Two 2 s turns of a third person
     were still folded into a voice like theirs (bench/SPEAKERS.md)."""
+    telephone_window_campplus_weight: float = 0.4
+    """A telephone-band room (a recording of 8 kHz or less, no count given or expected), with
+    ``room_campplus_weight`` on: the eigengap counts and the frames are labelled on each window's
+    voice by resemblyzer and by CAM++ together, (1 - this) x resemblyzer's similarity + this x
+    CAM++'s, CAM++'s window voice pooled from the frame-level outputs of its region's pieces
+    (``CamPlusPlus.window_voices``, from the same run as the regions' voices: no second run of
+    CAM++). The rules still compare ``room_campplus_weight``'s voices. Round 48 (bench/speakers.py,
+    every 8 kHz set; 0.4 taken from ``room_campplus_weight``, not tuned; the lab's float32 trial):
+    ``ami8`` 0.320 -> 0.299, counts right 524 -> 531 of 561 (rooms sets +7, shortm8 and shortq8
+    -1, pairq8 -1); CAM++'s window voices alone, without resemblyzer's, 0.264 but 523 (shortm8 28
+    -> 24, DER 0.082 -> 0.119). 0: resemblyzer's voices alone, as at 16 kHz."""
     room_campplus_piece_s: float = 4.8
     """``room_campplus_weight``: a region's CAM++ voice is the mean of pieces at most this long
     (CAM++ runs slower per second on long inputs: the 10-minute bench room's regions, up to 19 s,
@@ -618,16 +629,19 @@ def diarize_full(
     spans = windows(regions, options, model)
     level = normalise_level(samples, regions)
     vectors = model.embed(model.features(level), spans, options.threads)
+    second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
+    name, version = model.name, model.version
+    rule_voices = vectors  # what the count rules compare; the eigengap counts and the frames are labelled by ``vectors``
+    if second is not None:  # the rules hear the voices by both encoders (telephone band: the eigengap too)
+        by_window = telephone and options.telephone_window_campplus_weight > 0
+        by_region, own = region_heard(second, second.features(level), regions, spans, options, by_window)
+        rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
+        if own is not None:
+            vectors = joined_voices(vectors, own, options.telephone_window_campplus_weight)
+        name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
     by_part = estimated and options.min_by_part and options.min_speakers > 1
     # the voices say how many first; a minimum above that is met afterwards, by parts (``at_least``)
     labels, count = cluster_count(vectors, n_speakers, replace(options, min_speakers=1) if by_part else options, expected)
-    second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
-    name, version = model.name, model.version
-    rule_voices = vectors  # what the count rules compare; the frames are labelled by ``vectors``
-    if second is not None:  # the rules hear the voices by both encoders
-        by_region = region_heard(second, second.features(level), regions, spans, options)
-        rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
-        name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
     joins = options.telephone_sound_joins_below if telephone else options.sound_joins_below
     kept = np.zeros(len(labels), dtype=bool)  # windows of a voice the sound joined: not split again
     if estimated and joins > 0 and count.n >= 3:
@@ -739,11 +753,14 @@ def diarize_full(
 
 def region_heard(
     model, features: np.ndarray, regions: list[tuple[int, int]], spans: list[tuple[int, int]], options: DiarizeOptions,
-) -> np.ndarray:
+    own: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """One embedding per window of ``spans``: the voice of the speech region its centre lies in,
     by ``model`` (its ``features``): each region embedded in equal pieces of at most
     ``room_campplus_piece_s``, the pieces' mean weighted by length. A region, not a window:
-    a short turn is heard whole, and each second is embedded once instead of twice."""
+    a short turn is heard whole, and each second is embedded once instead of twice. With
+    ``own`` (a model with ``window_voices``: CAM++), also each window's own voice, pooled from
+    the pieces' frame-level outputs of the same run; else None."""
     longest = max(1, round(options.room_campplus_piece_s * FRAMES_PER_S))
     pieces, owner = [], []
     for r, (a, b) in enumerate(regions):
@@ -753,13 +770,16 @@ def region_heard(
             if y > x:
                 pieces.append((int(x), int(y)))
                 owner.append(r)
-    heard = model.embed(features, pieces, options.threads)
+    if own:
+        heard, columns = model.embed_with_frames(features, pieces, options.threads)
+    else:
+        heard, columns = model.embed(features, pieces, options.threads), None
     voices = np.zeros((len(regions), heard.shape[1]))
     np.add.at(voices, owner, heard * np.array([y - x for x, y in pieces], dtype=float)[:, None])
     voices /= np.maximum(np.linalg.norm(voices, axis=1, keepdims=True), 1e-9)
     centres = np.array([(a + b) / 2 for a, b in spans])
     inside = np.searchsorted(np.array([a for a, _ in regions]), centres, side="right") - 1
-    return voices[np.clip(inside, 0, len(regions) - 1)]
+    return voices[np.clip(inside, 0, len(regions) - 1)], (model.window_voices(pieces, columns, spans) if own else None)
 
 
 def joined_voices(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:

@@ -172,27 +172,102 @@ class CamPlusPlus:
         return kaldi_fbank(samples)
 
     def embed(self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 8) -> np.ndarray:
+        return self._run(features, spans, threads, batch, frames=False)[0]
+
+    def embed_with_frames(
+        self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 8,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed``, and each span's frame-level output (``CAMPPLUS_FRAMES``: 512 channels x a
+        column every 20 ms of the span), from the same run."""
+        return self._run(features, spans, threads, batch, frames=True)
+
+    def _run(
+        self, features: np.ndarray, spans: list[tuple[int, int]], threads: int, batch: int, frames: bool,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         if not spans:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32), []
         session = campplus_int8(threads) if self.int8 else None
         if session is None:
             import torch
 
             model = _campplus_model()
             torch.set_num_threads(threads)
-        out = []
+        out, columns = [], [np.empty(0, np.float32)] * len(spans)
         order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])  # similar lengths batch together
         for i in range(0, len(order), batch):
-            stack = _campplus_windows(features, [spans[j] for j in order[i : i + batch]])
+            chosen = order[i : i + batch]
+            stack = _campplus_windows(features, [spans[j] for j in chosen])
             if session is not None:  # windows of 2 s or less: the single-segment build (cached), if it could be made
                 short = campplus_int8_short(threads) if stack.shape[1] <= CAMPPLUS_SHORT_FRAMES else None
-                out.append((short or session).run(None, {"x": stack})[0])
+                ran = (short or session).run(["embedding", "frames"] if frames else ["embedding"], {"x": stack})
             else:
                 with torch.inference_mode():
-                    out.append(model(torch.from_numpy(stack)).numpy())
+                    ran = _campplus_torch(model, torch.from_numpy(stack), frames)
+            out.append(ran[0])
+            if frames:  # each span's own columns: a padded (repeated) span's are cut off
+                for k, j in enumerate(chosen):
+                    columns[j] = ran[1][k, :, : -(-max(1, spans[j][1] - spans[j][0]) // 2)]
         vectors = np.empty((len(spans), self.dim), dtype=np.float32)
         vectors[order] = np.concatenate(out)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9), columns
+
+    def window_voices(
+        self, pieces: list[tuple[int, int]], columns: list[np.ndarray], spans: list[tuple[int, int]],
+    ) -> np.ndarray:
+        """One embedding per span of ``spans`` (feature frames) from the frame-level outputs
+        ``columns`` of the ``pieces`` that hold it (``embed_with_frames``): CAM++'s statistics
+        pooling (mean and standard deviation, unbiased, of each channel) over the span's columns
+        of every piece it overlaps, then its last layer. A span that is one whole piece embedded
+        alone gets that piece's embedding (torch's float32 CAM++ to float32 rounding; the int8
+        build quantises its last layer's input: over 0.995 alike; ``tests/test_diarize.py``). Each column was heard
+        in its piece's context (CAM++'s masks read the mean of the whole input), not the span's
+        alone: a window's voice for the cost of its pooling, where embedding every window would run
+        CAM++ again over each second twice."""
+        weight, mean, scale = _campplus_last_layer()
+        half = weight.shape[1] // 2
+        stats = np.zeros((len(spans), weight.shape[1]), dtype=np.float64)
+        starts = np.array([a for a, _ in pieces])
+        for i, (a, b) in enumerate(spans):
+            held = []
+            for k in range(max(0, int(np.searchsorted(starts, a, side="right")) - 1), len(pieces)):
+                p, q = pieces[k]
+                if p >= b:
+                    break
+                lo, hi = max(0, (a - p) // 2), min(columns[k].shape[1], -(-(min(b, q) - p) // 2))
+                if q > a and hi > lo:
+                    held.append(columns[k][:, lo:hi])
+            if not held:
+                continue
+            x = (held[0] if len(held) == 1 else np.concatenate(held, axis=1)).astype(np.float64)
+            stats[i, :half] = x.mean(axis=1)
+            # unbiased, as CAM++'s pooling; torch gives one column a deviation of 0.01
+            stats[i, half:] = x.std(axis=1, ddof=1) if x.shape[1] > 1 else 0.01
+        vectors = np.maximum((stats @ weight.T - mean) * scale, 0.0).astype(np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def _campplus_torch(model, x, frames: bool) -> list[np.ndarray]:
+    """CAM++ in torch (float32): [embeddings] or [embeddings, frame-level outputs]."""
+    if not frames:
+        return [model(x).numpy()]
+    h = model.head(x.permute(0, 2, 1))
+    for name, layer in model.xvector.named_children():
+        if name == "stats":
+            break
+        h = layer(h)
+    return [model.xvector.dense(model.xvector.stats(h)).numpy(), h.numpy()]
+
+
+@lru_cache(maxsize=1)
+def _campplus_last_layer() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CAM++'s last layer (a linear map of the pooled statistics, a batch norm without scale, a
+    ReLU) as numpy: the weight (192 x 1024), the norm's running mean and 1 / its standard deviation."""
+    dense = _campplus_model().xvector.dense
+    norm = dense.nonlinear.batchnorm
+    weight = dense.linear.weight.detach().numpy()[:, :, 0].astype(np.float64)
+    mean = norm.running_mean.detach().numpy().astype(np.float64)
+    scale = 1.0 / np.sqrt(norm.running_var.detach().numpy().astype(np.float64) + norm.eps)
+    return weight, mean, scale
 
 
 def _campplus_windows(features: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
@@ -206,10 +281,11 @@ def _campplus_windows(features: np.ndarray, spans: list[tuple[int, int]]) -> np.
     return stack
 
 
-CAMPPLUS_INT8_BUILD = 3
+CAMPPLUS_INT8_BUILD = 4
 """Bump when the calibration clips, the quantisation settings or the rewrites change: a new build
 is made. 2: the calibration features computed with one BLAS thread (the build depended on the
-thread count). 3: ``segment_masks`` (the same embeddings to the bit, round 46)."""
+thread count). 3: ``segment_masks`` (the same embeddings to the bit, round 46). 4: a second output,
+the frames (``frames_output``; the same embeddings to the bit, round 48)."""
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "models" / "campplus-calibration"
 
 
@@ -311,7 +387,25 @@ def _build_campplus_int8(target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         int8 = Path(tmp) / "int8.onnx"
         quantised_campplus(int8)
-        _rewritten(int8, segment_masks, Path(tmp) / "masked.onnx").replace(target)
+        _rewritten(int8, lambda graph: frames_output(graph) and segment_masks(graph), Path(tmp) / "masked.onnx").replace(target)
+
+
+CAMPPLUS_FRAMES = "/xvector/out_nonlinear/relu/Relu_output_0"
+"""CAM++'s frame-level output in its ONNX graph: what its statistics pooling (mean and standard
+deviation over time) reads, 512 channels, a column every 20 ms (its first TDNN layer's stride of 2)."""
+
+
+def frames_output(graph) -> bool:
+    """Give an ONNX graph of CAM++ a second output, ``frames``: ``CAMPPLUS_FRAMES``, (batch,
+    512, ceil(input frames / 2)). The first output, the embedding, is computed as before. True when
+    it was added."""
+    from onnx import TensorProto, helper
+
+    if not any(CAMPPLUS_FRAMES in node.output for node in graph.node):
+        raise ValueError(f"unexpected CAM++ graph: no {CAMPPLUS_FRAMES}")
+    graph.node.append(helper.make_node("Identity", [CAMPPLUS_FRAMES], ["frames"], name="/frames/Identity"))
+    graph.output.append(helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["batch", 512, "columns"]))
+    return True
 
 
 def _rewritten(source: Path, rewrite, out: Path) -> Path:

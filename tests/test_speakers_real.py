@@ -899,6 +899,15 @@ def test_campplus_masks_made_per_segment_give_the_same_embeddings(tmp_path) -> N
     # and the masks do matter: one segment's mask given to every frame is not the same
     long = models._campplus_windows(features, [(0, 480)])
     assert np.abs(short.run(None, {"x": long})[0] - plain.run(None, {"x": long})[0]).max() > 1e-3
+    # the frames as a second output (``frames_output``, build 4) change no embedding
+    graph = onnx.load(str(quantised))
+    assert models.frames_output(graph.graph) and models.segment_masks(graph.graph) == 52
+    with_frames = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    for frames in (150, 401):
+        stack = models._campplus_windows(features, [(a, a + frames) for a in range(0, len(features) - frames, 350)][:8])
+        embedding, columns = with_frames.run(["embedding", "frames"], {"x": stack})
+        assert np.array_equal(embedding, per_segment.run(None, {"x": stack})[0])
+        assert columns.shape == (len(stack), 512, -(-frames // 2))
 
 
 @pytest.mark.parametrize("build, name, fallback", [("campplus_int8", "campplus-int8", "CAM++ runs in float32"),
