@@ -60,7 +60,10 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
   after that doubt was chosen, to check it once; in view in round 46.
 - ``shortm16`` / ``shortm8`` and ``pairm16`` / ``pairm8``: the same kinds again with new seeds
   (123-126), made in round 47 with round 46's code, when ``shortk`` and ``shortj`` no longer counted
-  as held out: run once to measure where the counts stand.
+  as held out: run once to measure where the counts stand; in view in round 48.
+- ``shortp16`` / ``shortp8``, ``pairp16`` / ``pairp8`` (seeds 131-134) and ``roomsp16`` / ``roomsp8``
+  (two-person calls, seeds 135 and 136): made in round 48 after its choice (CAM++'s window voices
+  in an 8 kHz room's eigengap and labels), to check it once with it and without it.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -447,6 +450,17 @@ def pairm_set(rate: int) -> list[dict]:
     return random_pieces_pair(rate, "m", 125, 126)
 
 
+def shortp_set(rate: int) -> list[dict]:
+    """As ``shortm`` with new seeds (pieces from 131, pauses from 132): made in round 48 after its
+    choice (CAM++'s window voices in an 8 kHz room's eigengap), to check it once, with and without."""
+    return random_pieces_third(rate, "p", 131, 132)
+
+
+def pairp_set(rate: int) -> list[dict]:
+    """As ``pairm`` with new seeds (pieces from 133, pauses from 134), made with ``shortp``."""
+    return random_pieces_pair(rate, "p", 133, 134)
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -465,12 +479,12 @@ def short_set(rate: int) -> list[dict]:
 
 ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out"),
              "z": ((38, 39), "held out"), "y": ((84, 85), "made after"), "q": ((90, 91), "made after"),
-             "k": ((120, 121), "made after")}
+             "k": ((120, 121), "made after"), "p": ((135, 136), "held out")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
 its second was chosen (bench/SPEAKERS.md, "Round 13"); ``roomsy`` after round 37's join was chosen; ``roomsq``
 in round 38, before its rule was chosen and not looked at until it was; ``roomsk`` in round 45,
-after every count rule was chosen, run once."""
+after every count rule was chosen, run once; ``roomsp`` in round 48, after its choice, to check it."""
 
 
 def rooms_set(rate: int, n: int = 30, kind: str = "") -> list[dict]:
@@ -656,7 +670,10 @@ def main() -> None:
                "shortj16": lambda: shortj_set(16000), "shortj8": lambda: shortj_set(8000),
                "pairj16": lambda: pairj_set(16000), "pairj8": lambda: pairj_set(8000),
                "shortm16": lambda: shortm_set(16000), "shortm8": lambda: shortm_set(8000),
-               "pairm16": lambda: pairm_set(16000), "pairm8": lambda: pairm_set(8000)}
+               "pairm16": lambda: pairm_set(16000), "pairm8": lambda: pairm_set(8000),
+               "shortp16": lambda: shortp_set(16000), "shortp8": lambda: shortp_set(8000),
+               "pairp16": lambda: pairp_set(16000), "pairp8": lambda: pairp_set(8000),
+               "roomsp16": lambda: rooms_set(16000, kind="p"), "roomsp8": lambda: rooms_set(8000, kind="p")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
