@@ -280,10 +280,11 @@ class DiarizeOptions:
     CAM++'s, CAM++'s window voice pooled from the frame-level outputs of its region's pieces
     (``CamPlusPlus.window_voices``, from the same run as the regions' voices: no second run of
     CAM++). The rules still compare ``room_campplus_weight``'s voices. Round 48 (bench/speakers.py,
-    every 8 kHz set; 0.4 taken from ``room_campplus_weight``, not tuned; the lab's float32 trial):
-    ``ami8`` 0.320 -> 0.299, counts right 524 -> 531 of 561 (rooms sets +7, shortm8 and shortq8
-    -1, pairq8 -1); CAM++'s window voices alone, without resemblyzer's, 0.264 but 523 (shortm8 28
-    -> 24, DER 0.082 -> 0.119). 0: resemblyzer's voices alone, as at 16 kHz."""
+    every 8 kHz set; 0.4 taken from ``room_campplus_weight``, not tuned): ``ami8`` 0.320 -> 0.302,
+    counts right 523 -> 529 of 560 (the espeak rooms sets +7, shortq8, shortk8, shortj8 +1;
+    librix8, short8, pairw8, pairq8 -1); CAM++'s window voices alone, without resemblyzer's (the
+    lab's float32 trial), 0.264 but 523 (shortm8 28 -> 24, DER 0.082 -> 0.119). 0: resemblyzer's
+    voices alone, as at 16 kHz (measured there: 529 -> 531, but librix16 and shorte16 5 fewer)."""
     room_campplus_piece_s: float = 4.8
     """``room_campplus_weight``: a region's CAM++ voice is the mean of pieces at most this long
     (CAM++ runs slower per second on long inputs: the 10-minute bench room's regions, up to 19 s,
@@ -559,8 +560,10 @@ class Diarization:
     windows: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
     """The embedding windows (start, end: 10 ms frames) whose voices were clustered."""
     voices: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """Their voice vectors (the clustering encoder's, unit length), one row per window: what
-    ``speakers.voice_margins`` weighs each utterance against its speaker by."""
+    """Their voice vectors (unit length), one row per window, as the eigengap heard them: the
+    clustering encoder's, or in a room of 8 kHz or less resemblyzer's joined with CAM++'s
+    (``telephone_window_campplus_weight``: 448 values); what ``speakers.voice_margins`` weighs
+    each utterance against its speaker by."""
 
     def heard_turns(self) -> list[SpeakerTurn]:
         """``turns`` and, where two voices were heard at once, turns for the one they leave out

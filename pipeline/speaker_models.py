@@ -204,9 +204,9 @@ class CamPlusPlus:
                 with torch.inference_mode():
                     ran = _campplus_torch(model, torch.from_numpy(stack), frames)
             out.append(ran[0])
-            if frames:  # each span's own columns: a padded (repeated) span's are cut off
+            if frames:  # each span's own columns (copied, so the batch's padded output is not kept): a repeated span's are cut off
                 for k, j in enumerate(chosen):
-                    columns[j] = ran[1][k, :, : -(-max(1, spans[j][1] - spans[j][0]) // 2)]
+                    columns[j] = ran[1][k, :, : -(-max(1, spans[j][1] - spans[j][0]) // 2)].copy()
         vectors = np.empty((len(spans), self.dim), dtype=np.float32)
         vectors[order] = np.concatenate(out)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9), columns
@@ -221,11 +221,15 @@ class CamPlusPlus:
         alone gets that piece's embedding (torch's float32 CAM++ to float32 rounding; the int8
         build quantises its last layer's input: over 0.995 alike; ``tests/test_diarize.py``). Each column was heard
         in its piece's context (CAM++'s masks read the mean of the whole input), not the span's
-        alone: a window's voice for the cost of its pooling, where embedding every window would run
-        CAM++ again over each second twice."""
+        alone (and a piece shorter than the longest of its batch was heard repeated to that length,
+        as ``embed`` hears it: its columns about 0.99 alike to those it gets alone): a window's
+        voice for the cost of its pooling, where embedding every window would run CAM++ again over
+        each second twice. A span that meets no column gets no voice (zeros). The columns of a
+        room's pieces are all held until they are pooled: about 100 kB a second of speech."""
         weight, mean, scale = _campplus_last_layer()
         half = weight.shape[1] // 2
         stats = np.zeros((len(spans), weight.shape[1]), dtype=np.float64)
+        heard = np.zeros(len(spans), dtype=bool)
         starts = np.array([a for a, _ in pieces])
         for i, (a, b) in enumerate(spans):
             held = []
@@ -238,11 +242,13 @@ class CamPlusPlus:
                     held.append(columns[k][:, lo:hi])
             if not held:
                 continue
+            heard[i] = True
             x = (held[0] if len(held) == 1 else np.concatenate(held, axis=1)).astype(np.float64)
             stats[i, :half] = x.mean(axis=1)
             # unbiased, as CAM++'s pooling; torch gives one column a deviation of 0.01
             stats[i, half:] = x.std(axis=1, ddof=1) if x.shape[1] > 1 else 0.01
         vectors = np.maximum((stats @ weight.T - mean) * scale, 0.0).astype(np.float32)
+        vectors[~heard] = 0.0
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
@@ -267,6 +273,8 @@ def _campplus_last_layer() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     weight = dense.linear.weight.detach().numpy()[:, :, 0].astype(np.float64)
     mean = norm.running_mean.detach().numpy().astype(np.float64)
     scale = 1.0 / np.sqrt(norm.running_var.detach().numpy().astype(np.float64) + norm.eps)
+    for array in (weight, mean, scale):
+        array.setflags(write=False)  # shared by every caller (cached)
     return weight, mean, scale
 
 
