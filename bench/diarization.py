@@ -125,7 +125,7 @@ def narrowband(samples: np.ndarray) -> np.ndarray:
 
 
 STAGES = (
-    ("speaker embeddings", "speaker_models.py", ("features", "embed", "embed_with_frames", "window_voices")),
+    ("speaker embeddings", "speaker_models.py", ("features", "embed", "embed_with_frames", "embed_and_pool", "window_voices")),
     ("speech detection", "diarize.py", ("speech_activity", "regions_of", "cut_at_changes")),
     ("listening for two voices at once", "diarize.py", ("crosstalk_near_changes",)),
     ("resegmentation", "diarize.py", ("resegment",)),

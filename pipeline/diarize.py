@@ -278,7 +278,7 @@ class DiarizeOptions:
     ``room_campplus_weight`` on: the eigengap counts and the frames are labelled on each window's
     voice by resemblyzer and by CAM++ together, (1 - this) x resemblyzer's similarity + this x
     CAM++'s, CAM++'s window voice pooled from the frame-level outputs of its region's pieces
-    (``CamPlusPlus.window_voices``, from the same run as the regions' voices: no second run of
+    (``CamPlusPlus.embed_and_pool``, from the same run as the regions' voices: no second run of
     CAM++). The rules still compare ``room_campplus_weight``'s voices. Round 48 (bench/speakers.py,
     every 8 kHz set; 0.4 taken from ``room_campplus_weight``, not tuned): ``ami8`` 0.320 -> 0.302,
     counts right 523 -> 529 of 560 (the espeak rooms sets +7, shortq8, shortk8, shortj8 +1;
@@ -762,7 +762,7 @@ def region_heard(
     by ``model`` (its ``features``): each region embedded in equal pieces of at most
     ``room_campplus_piece_s``, the pieces' mean weighted by length. A region, not a window:
     a short turn is heard whole, and each second is embedded once instead of twice. With
-    ``own`` (a model with ``window_voices``: CAM++), also each window's own voice, pooled from
+    ``own`` (a model with ``embed_and_pool``: CAM++), also each window's own voice, pooled from
     the pieces' frame-level outputs of the same run; else None."""
     longest = max(1, round(options.room_campplus_piece_s * FRAMES_PER_S))
     pieces, owner = [], []
@@ -773,16 +773,17 @@ def region_heard(
             if y > x:
                 pieces.append((int(x), int(y)))
                 owner.append(r)
+    own_voices = None
     if own:
-        heard, columns = model.embed_with_frames(features, pieces, options.threads)
+        heard, own_voices = model.embed_and_pool(features, pieces, spans, options.threads)
     else:
-        heard, columns = model.embed(features, pieces, options.threads), None
+        heard = model.embed(features, pieces, options.threads)
     voices = np.zeros((len(regions), heard.shape[1]))
     np.add.at(voices, owner, heard * np.array([y - x for x, y in pieces], dtype=float)[:, None])
     voices /= np.maximum(np.linalg.norm(voices, axis=1, keepdims=True), 1e-9)
     centres = np.array([(a + b) / 2 for a, b in spans])
     inside = np.searchsorted(np.array([a for a, _ in regions]), centres, side="right") - 1
-    return voices[np.clip(inside, 0, len(regions) - 1)], (model.window_voices(pieces, columns, spans) if own else None)
+    return voices[np.clip(inside, 0, len(regions) - 1)], own_voices
 
 
 def joined_voices(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -172,81 +172,129 @@ class CamPlusPlus:
         return kaldi_fbank(samples)
 
     def embed(self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 8) -> np.ndarray:
-        return self._run(features, spans, threads, batch, frames=False)[0]
+        return self._run(features, spans, threads, batch)
 
     def embed_with_frames(
         self, features: np.ndarray, spans: list[tuple[int, int]], threads: int = 1, batch: int = 8,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """``embed``, and each span's frame-level output (``CAMPPLUS_FRAMES``: 512 channels x a
         column every 20 ms of the span), from the same run."""
-        return self._run(features, spans, threads, batch, frames=True)
+        columns: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(spans)
+
+        def keep(j: int, c: np.ndarray) -> None:
+            columns[j] = c.copy()  # a copy: the batch's padded output is not kept
+
+        return self._run(features, spans, threads, batch, keep), columns
+
+    def embed_and_pool(
+        self, features: np.ndarray, pieces: list[tuple[int, int]], spans: list[tuple[int, int]], threads: int = 1, batch: int = 8,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``embed`` of ``pieces``, and ``window_voices`` of ``spans`` from the same run: each
+        piece's columns are pooled into the spans it meets as soon as its batch has run, so a
+        long room's columns (about 100 kB a second of speech) are never all held at once."""
+        pool = _WindowPool(pieces, spans)
+        return self._run(features, pieces, threads, batch, pool.add), pool.voices()
 
     def _run(
-        self, features: np.ndarray, spans: list[tuple[int, int]], threads: int, batch: int, frames: bool,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        self, features: np.ndarray, spans: list[tuple[int, int]], threads: int, batch: int,
+        each: Callable[[int, np.ndarray], None] | None = None,
+    ) -> np.ndarray:
+        """The spans' embeddings; with ``each``, also ``each(j, columns)`` for every span j as
+        soon as its batch has run: its frame-level output, cut to its own length (a span repeated
+        to its batch's longest loses the repeat)."""
         if not spans:
-            return np.zeros((0, self.dim), dtype=np.float32), []
+            return np.zeros((0, self.dim), dtype=np.float32)
         session = campplus_int8(threads) if self.int8 else None
         if session is None:
             import torch
 
             model = _campplus_model()
             torch.set_num_threads(threads)
-        out, columns = [], [np.empty(0, np.float32)] * len(spans)
+        out = []
         order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])  # similar lengths batch together
         for i in range(0, len(order), batch):
             chosen = order[i : i + batch]
             stack = _campplus_windows(features, [spans[j] for j in chosen])
             if session is not None:  # windows of 2 s or less: the single-segment build (cached), if it could be made
                 short = campplus_int8_short(threads) if stack.shape[1] <= CAMPPLUS_SHORT_FRAMES else None
-                ran = (short or session).run(["embedding", "frames"] if frames else ["embedding"], {"x": stack})
+                ran = (short or session).run(["embedding", "frames"] if each else ["embedding"], {"x": stack})
             else:
                 with torch.inference_mode():
-                    ran = _campplus_torch(model, torch.from_numpy(stack), frames)
+                    ran = _campplus_torch(model, torch.from_numpy(stack), each is not None)
             out.append(ran[0])
-            if frames:  # each span's own columns (copied, so the batch's padded output is not kept): a repeated span's are cut off
-                for k, j in enumerate(chosen):
-                    columns[j] = ran[1][k, :, : -(-max(1, spans[j][1] - spans[j][0]) // 2)].copy()
+            for k, j in enumerate(chosen if each else []):
+                each(j, ran[1][k, :, : -(-max(1, spans[j][1] - spans[j][0]) // 2)])
         vectors = np.empty((len(spans), self.dim), dtype=np.float32)
         vectors[order] = np.concatenate(out)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9), columns
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
     def window_voices(
         self, pieces: list[tuple[int, int]], columns: list[np.ndarray], spans: list[tuple[int, int]],
     ) -> np.ndarray:
         """One embedding per span of ``spans`` (feature frames) from the frame-level outputs
-        ``columns`` of the ``pieces`` that hold it (``embed_with_frames``): CAM++'s statistics
-        pooling (mean and standard deviation, unbiased, of each channel) over the span's columns
-        of every piece it overlaps, then its last layer. A span that is one whole piece embedded
-        alone gets that piece's embedding (torch's float32 CAM++ to float32 rounding; the int8
-        build quantises its last layer's input: over 0.995 alike; ``tests/test_diarize.py``). Each column was heard
-        in its piece's context (CAM++'s masks read the mean of the whole input), not the span's
-        alone (and a piece shorter than the longest of its batch was heard repeated to that length,
-        as ``embed`` hears it: its columns about 0.99 alike to those it gets alone): a window's
-        voice for the cost of its pooling, where embedding every window would run CAM++ again over
-        each second twice. A span that meets no column gets no voice (zeros). The columns of a
-        room's pieces are all held until they are pooled: about 100 kB a second of speech."""
-        weight, mean, scale = _campplus_last_layer()
-        half = weight.shape[1] // 2
-        stats = np.zeros((len(spans), weight.shape[1]), dtype=np.float64)
-        heard = np.zeros(len(spans), dtype=bool)
+        ``columns`` of the ``pieces`` that hold it (``embed_with_frames``; ``embed_and_pool`` pools
+        as it runs): CAM++'s statistics pooling (mean and standard deviation, unbiased, of each
+        channel) over the span's columns of every piece it overlaps, then its last layer
+        (``_WindowPool``). A span that is one whole piece embedded alone gets that piece's
+        embedding (torch's float32 CAM++ to float32 rounding; the int8 build quantises its last
+        layer's input: over 0.995 alike; ``tests/test_diarize.py``). Each column was heard in its
+        piece's context (CAM++'s masks read the mean of the whole input), not the span's alone (and
+        a piece shorter than the longest of its batch was heard repeated to that length, as
+        ``embed`` hears it: its columns about 0.99 alike to those it gets alone): a window's voice
+        for the cost of its pooling, where embedding every window would run CAM++ again over each
+        second twice. A span that meets no column gets no voice (zeros)."""
+        pool = _WindowPool(pieces, spans)
+        for k, c in enumerate(columns):
+            pool.add(k, c)
+        return pool.voices()
+
+
+class _WindowPool:
+    """CAM++'s statistics pooling of ``spans`` (feature frames) over the frame-level columns of
+    ``pieces`` (sorted by start, not overlapping; a column every 2 frames from each piece's
+    start), added a piece at a time: each span's sums of columns and of their squares, in float64."""
+
+    def __init__(self, pieces: list[tuple[int, int]], spans: list[tuple[int, int]]) -> None:
+        self.pieces, self.spans = pieces, spans
+        self.meets: list[list[int]] = [[] for _ in pieces]  # piece -> the spans it meets
         starts = np.array([a for a, _ in pieces])
         for i, (a, b) in enumerate(spans):
-            held = []
             for k in range(max(0, int(np.searchsorted(starts, a, side="right")) - 1), len(pieces)):
                 p, q = pieces[k]
                 if p >= b:
                     break
-                lo, hi = max(0, (a - p) // 2), min(columns[k].shape[1], -(-(min(b, q) - p) // 2))
-                if q > a and hi > lo:
-                    held.append(columns[k][:, lo:hi])
-            if not held:
-                continue
-            heard[i] = True
-            x = (held[0] if len(held) == 1 else np.concatenate(held, axis=1)).astype(np.float64)
-            stats[i, :half] = x.mean(axis=1)
+                if q > a:
+                    self.meets[k].append(i)
+        self.total: np.ndarray | None = None
+        self.squares: np.ndarray | None = None
+        self.n = np.zeros(len(spans), dtype=np.int64)
+
+    def add(self, k: int, columns: np.ndarray) -> None:
+        if self.total is None:
+            self.total = np.zeros((len(self.spans), columns.shape[0]))
+            self.squares = np.zeros((len(self.spans), columns.shape[0]))
+        p, q = self.pieces[k]
+        for i in self.meets[k]:
+            a, b = self.spans[i]
+            lo, hi = max(0, (a - p) // 2), min(columns.shape[1], -(-(min(b, q) - p) // 2))
+            if hi > lo:
+                x = columns[:, lo:hi].astype(np.float64)
+                self.total[i] += x.sum(axis=1)
+                self.squares[i] += np.einsum("ij,ij->i", x, x)
+                self.n[i] += hi - lo
+
+    def voices(self) -> np.ndarray:
+        weight, mean, scale = _campplus_last_layer()
+        half = weight.shape[1] // 2
+        stats = np.zeros((len(self.spans), 2 * half))
+        heard = self.n > 0
+        if self.total is not None and heard.any():
+            n = self.n[heard].astype(np.float64)[:, None]
+            m = self.total[heard] / n
             # unbiased, as CAM++'s pooling; torch gives one column a deviation of 0.01
-            stats[i, half:] = x.std(axis=1, ddof=1) if x.shape[1] > 1 else 0.01
+            var = (self.squares[heard] - n * m * m) / np.maximum(n - 1, 1)
+            stats[heard, :half] = m
+            stats[heard, half:] = np.where(n > 1, np.sqrt(np.maximum(var, 0.0)), 0.01)
         vectors = np.maximum((stats @ weight.T - mean) * scale, 0.0).astype(np.float32)
         vectors[~heard] = 0.0
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)

@@ -112,6 +112,9 @@ def test_campplus_window_voices_pooled_from_its_frames_are_its_embeddings(int8: 
         assert float(voice @ pooled(x)) > 0.99999
     # a span that meets no column gets no voice
     assert not model.window_voices(pieces, columns, [(2000, 2160)]).any()
+    # pooled as the pieces run (diarization's way: the columns are not all kept), the same
+    as_run = model.embed_and_pool(features, pieces, spans)
+    assert np.array_equal(as_run[0], embedded) and np.array_equal(as_run[1], voices)
 
 
 def test_a_telephone_band_room_is_counted_on_both_encoders_windows() -> None:
