@@ -26,8 +26,8 @@ import numpy as np
 from .dynamics import seconds_apart, union_seconds
 from .hold import runs_of
 from .records import Word
-from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, on_a_telephone_line, room_encoder, segmentation, segmentation_onnx,
-                             segmentation_probs)
+from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, on_a_telephone_line, room_encoder,
+                             segmentation, segmentation_onnx, segmentation_probs)
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
 MIN_NEIGHBOURS = 6
