@@ -302,9 +302,10 @@ NAMED_QUERIES: dict[str, Query] = {
 
 
 def existing_tables(con: Any) -> set[str]:
-    """Names of the tables in the main schema (some stages' tables may not exist yet)."""
-    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
-    return {r[0] for r in rows}
+    """Names of the database's tables (some stages' tables may not exist yet): ``store.table_names``."""
+    from .store import table_names
+
+    return table_names(con)
 
 
 def existing_columns(con: Any, table: str) -> set[str]:

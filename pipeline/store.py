@@ -35,6 +35,17 @@ REDACTION_SPANS = "SELECT start_s, end_s FROM redactions WHERE recording_id = ? 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
 _DISK_MARKERS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
 _migrated: set[str] = set()
+
+
+def table_names(con, database: str | None = None) -> set[str]:
+    """Names of the tables in the main schema of ``database``: by default the connection's current
+    database (the Parley database it opened), not a database attached beside it nor its
+    temporary tables (``database="temp"`` lists those). A reader may open a database that an
+    older Parley, or no stage yet, wrote some tables of."""
+    where = "database_name = ?" if database else "database_name = current_database()"
+    rows = con.execute(f"SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND {where}",
+                       [database] if database else []).fetchall()
+    return {r[0] for r in rows}
 class _FileLock:
     """Per database file, per process: many read-only connections at once, or one read-write.
 
@@ -312,7 +323,7 @@ class Store:
         if not self.path.exists():
             return None
         with self.connect(read_only=True) as con:
-            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'recordings'").fetchone()[0]:
+            if "recordings" not in table_names(con):
                 return None
             row = con.execute("SELECT status, archive_path FROM recordings WHERE id = ? ORDER BY processed_at DESC LIMIT 1", [recording_id]).fetchone()
         return (row[0], row[1]) if row else None

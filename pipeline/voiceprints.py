@@ -126,8 +126,9 @@ def save_voiceprint(con, vp: Voiceprint) -> None:
 def load_voiceprints(con) -> dict[str, Voiceprint]:
     """Every enrolled voiceprint, by staff id ({} where the database has no ``voiceprints`` table
     yet: a reader may open one no Parley with speakers has written to)."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voiceprints' "
-                       "AND database_name = current_database()").fetchone()[0]:
+    from .store import table_names
+
+    if "voiceprints" not in table_names(con):
         return {}
     banded = "telephone_embedding" if has_telephone_prints(con) else "NULL"
     rows = con.execute(

@@ -346,7 +346,9 @@ def _scope(customer: str | None, recording: str | None) -> tuple[str, str]:
 
 
 def _has(con, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = current_database()", [table]).fetchone()[0])
+    from ..store import table_names
+
+    return table in table_names(con)
 
 
 def print_retention(run, s: Settings) -> None:

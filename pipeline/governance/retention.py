@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from ..store import table_names
 from .erasure import TRANSCRIPT_TABLES, Deleted, delete_parts, remove_pending
 from .holds import holds_on
 from .policy import Policy
@@ -58,7 +59,7 @@ def _present_sql(tables: set[str]) -> tuple[str, str]:
 
 def plan(con, policy: Policy, today: date) -> tuple[int, list[Due]]:
     """(recordings considered, those with a part due on ``today``, held ones included)."""
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()").fetchall()}
+    tables = table_names(con)
     audio, transcript = _present_sql(tables)
     complaint = COMPLAINT if "tags" in tables else "false"
     failed = FAILED_RULE if "findings" in tables else "false"
@@ -128,7 +129,7 @@ def apply(store, policy: Policy, *, today: date | None = None, dry_run: bool = F
 
 
 def _has_governance(con) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'legal_holds' AND database_name = current_database()").fetchone()[0])
+    return "legal_holds" in table_names(con)
 
 
 def plan_without_holds(con, policy: Policy, today: date) -> tuple[int, list[Due]]:

@@ -20,6 +20,7 @@ from .. import reports
 from ..dynamics import seconds_apart
 from ..errors import ConfigError
 from ..queries import existing_columns
+from ..store import table_names
 
 STAND_INS = {
     "tags": "recording_id VARCHAR, run_id VARCHAR, utterance_index INTEGER, kind VARCHAR, label VARCHAR, score DOUBLE, role VARCHAR, model VARCHAR, model_version VARCHAR, taxonomy_hash VARCHAR, evidence INTEGER[], detail JSON",
@@ -34,7 +35,7 @@ AT = "coalesce(r.started_at, r.received_at, r.processed_at)"
 
 def ensure_tables(con: Any) -> None:
     """Create empty temporary tables for analysis tables this database does not have yet."""
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    have = table_names(con) | table_names(con, "temp")  # stand-ins made before on this connection too
     for name, columns in STAND_INS.items():
         if name not in have:
             con.execute(f"CREATE TEMP TABLE {name} ({columns})")

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ..queries import NAMED_QUERIES
+from ..store import table_names
 from . import data
 from .accounts import User
 from .auth import check_csrf, compliance_user, current_user
@@ -184,7 +185,7 @@ def _run_sql(request: Request, user: User, sql: str, deadline: float) -> tuple[l
 
 def _stand_ins(con: Any) -> None:
     """``data.ensure_tables`` for the attached database (tables of stages not run yet, empty)."""
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'parley' AND schema_name = 'main'").fetchall()}
+    have = table_names(con, "parley")
     for name, columns in data.STAND_INS.items():
         if name not in have:
             con.execute(f"CREATE TEMP TABLE {name} ({columns})")
