@@ -5,7 +5,7 @@ import time
 import duckdb
 import pytest
 
-from pipeline.store import Store, migrations
+from pipeline.store import Store, migrations, table_names
 
 
 def test_migrations_apply_once_and_in_order(tmp_path):
@@ -34,6 +34,22 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path):
     with pytest.raises(duckdb.Error):
         store.write_recording({"id": "r1", "status": "done"}, {"utterances": [{"idx": 0, "no_such_column": 1}]}, recording_id="r1")
     assert store.query("SELECT text FROM utterances").rows == [("kept",)]
+
+
+def test_table_names_counts_only_the_database_asked_about(tmp_path):
+    """A reader asks which tables its database has (an older one may lack some): a database
+    attached beside it, or the connection's own stand-ins, must not answer for it."""
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE voiceprints (staff_id VARCHAR)")
+    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    con.execute("CREATE TABLE recordings (id VARCHAR)")
+    con.execute(f"ATTACH '{other}' AS elsewhere (READ_ONLY)")
+    con.execute("CREATE TEMP TABLE tags (recording_id VARCHAR)")
+    assert table_names(con) == {"recordings"}
+    assert table_names(con, "elsewhere") == {"voiceprints"}
+    assert table_names(con, "temp") == {"tags"}
+    con.close()
 
 
 HOLDER = """
