@@ -46,6 +46,8 @@ def table_names(con, database: str | None = None) -> set[str]:
     rows = con.execute(f"SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND {where}",
                        [database] if database else []).fetchall()
     return {r[0] for r in rows}
+
+
 class _FileLock:
     """Per database file, per process: many read-only connections at once, or one read-write.
 
