@@ -167,6 +167,7 @@ def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: Recor
     flag_script(roles, utterances)
     if diarization is not None:
         flag_sentence_cuts(roles, as_turned, options.utterance_gap_s)
+        flag_alike_voices(roles, utterances, diarization)
         utterances = doubt_by_voice(utterances, roles, diarization)
     return utterances, roles, diarization
 
@@ -837,17 +838,13 @@ def mend_roles(
     return mended, replace(diarization, turns=give_spans(diarization.turns, given))
 
 
-def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list[tuple[float, str] | None]:
-    """For each utterance, how much more its voice is like its own speaker's than like the
-    nearest other speaker's, and who that other is: its voice is the mean of the clustering's
-    windows (``Diarization.windows``/``voices``) whose middle lies inside it (else the one that
-    overlaps it most); a speaker's voice is the mean of their other utterances' voices, weighted
-    by length, so an utterance is not weighed against itself. Cosine own minus nearest other;
-    None where no window meets the utterance or a speaker has no other utterance."""
-    out: list[tuple[float, str] | None] = [None] * len(utterances)
+def utterance_voices(utterances: list[Utterance], diarization: Diarization) -> list[np.ndarray | None]:
+    """Each utterance's voice: the mean of the clustering's windows (``Diarization.windows``/
+    ``voices``) whose middle lies inside it, else of the one that overlaps it most, at unit length;
+    None where no window meets it (or the diarization kept no windows)."""
     voices = diarization.voices
-    if voices is None or not len(diarization.windows) or len({u.speaker for u in utterances}) < 2:
-        return out
+    if voices is None or not len(diarization.windows):
+        return [None] * len(utterances)
     starts, ends = (np.array(x, dtype=float) / FRAMES_PER_S for x in zip(*diarization.windows))
     middles = (starts + ends) / 2
     own: list[np.ndarray | None] = []
@@ -861,10 +858,63 @@ def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list
             continue
         v = voices[inside].mean(axis=0)
         own.append(v / max(float(np.linalg.norm(v)), 1e-9))
+    return own
+
+
+def speaker_voice_sums(utterances: list[Utterance], own: list[np.ndarray | None]) -> dict[str, np.ndarray]:
+    """Each speaker's utterance voices (``utterance_voices``) summed, weighted by length: the
+    direction of the speaker's voice."""
     totals: dict[str, np.ndarray] = {}
     for u, v in zip(utterances, own):
         if v is not None:
             totals[u.speaker] = totals.get(u.speaker, 0.0) + v * (u.end - u.start)
+    return totals
+
+
+ALIKE_VOICES = 0.915
+"""A two-person recording whose two speakers' CAM++ voices (``speaker_voice_sums``: each
+utterance's windows, weighted by length) are this alike or more is flagged: the voices were
+barely told apart, and their turns may mix the two people even where every cue agrees. It came
+from a held-out call 69% right and not flagged (0.92; two female voices CAM++ hears 0.956 alike
+at 8 kHz). Chosen with it in view, on 740 calls and conversations of rounds 42-47 (cached
+transcripts, 8 and 16 kHz): of those flagged by nothing else, the three at 0.915 or more were
+89%, 91% and 96% right, the ten at 0.90-0.915 92-99.6% (two under 95%). Held out (seeds
+144-147, 160 calls and conversations not looked at before the choice): nothing newly flagged, the
+nearest at 0.9145 (100% right).
+A flag does not change a role. bench/SPEAKERS.md, round 49."""
+
+
+def flag_alike_voices(roles: RoleResult, utterances: list[Utterance], diarization: Diarization) -> None:
+    """Flag a two-person recording whose two CAM++ voices are ``ALIKE_VOICES`` alike or more, and
+    say so. Only CAM++'s voices (a call's, or a conversation diarized as one): resemblyzer's, and a
+    room's joined voices, lie on other scales."""
+    if roles.method not in ("content", "voiceprint") or diarization.encoder != "campplus":
+        return
+    totals = speaker_voice_sums(utterances, utterance_voices(utterances, diarization))
+    if len(totals) != 2:
+        return
+    a, b = (v / max(float(np.linalg.norm(v)), 1e-9) for v in totals.values())
+    alike = float(a @ b)
+    if alike < ALIKE_VOICES:
+        return
+    roles.flagged = True
+    note = (f"the two voices are {alike:.2f} alike (flagged at {ALIKE_VOICES:.3f} or more): they were barely told apart, "
+            f"and the turns may mix the two people")
+    roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+
+
+def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list[tuple[float, str] | None]:
+    """For each utterance, how much more its voice is like its own speaker's than like the
+    nearest other speaker's, and who that other is: its voice is the mean of the clustering's
+    windows (``Diarization.windows``/``voices``) whose middle lies inside it (else the one that
+    overlaps it most); a speaker's voice is the mean of their other utterances' voices, weighted
+    by length, so an utterance is not weighed against itself. Cosine own minus nearest other;
+    None where no window meets the utterance or a speaker has no other utterance."""
+    out: list[tuple[float, str] | None] = [None] * len(utterances)
+    if diarization.voices is None or not len(diarization.windows) or len({u.speaker for u in utterances}) < 2:
+        return out
+    own = utterance_voices(utterances, diarization)
+    totals = speaker_voice_sums(utterances, own)
     for i, (u, v) in enumerate(zip(utterances, own)):
         if v is None or u.speaker not in totals:
             continue

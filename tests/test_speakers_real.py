@@ -460,6 +460,37 @@ def test_an_utterance_whose_voice_is_the_other_sides_has_its_role_doubted() -> N
     assert doubt_by_voice(moved, split, found) == moved and split.reason == "split"
 
 
+def test_a_call_whose_two_voices_are_barely_told_apart_is_flagged() -> None:
+    # pyannote's real two-person call, diarized as a call (CAM++'s voices): cut at the reference's
+    # turns with the right speakers, the two voices are apart (measured 0.83 alike) and nothing
+    # is flagged; with every other turn given to the other speaker, each "speaker" is both people
+    # and their voices are alike (0.96): the call is flagged and says why. Another encoder's
+    # voices lie on another scale: not judged
+    from pipeline.roles import RoleResult
+    from pipeline.speakers import ALIKE_VOICES, flag_alike_voices
+
+    audio, _ = load_recording(DATA / "pyannote_sample.wav")
+    found = diarize_full(audio.samples.mean(axis=0), expected=2)
+    assert found.encoder == "campplus"
+    rttm = [line.split() for line in (DATA / "pyannote_sample.rttm").read_text().splitlines()]
+    utterances = [Utterance(index=i, speaker=f[7], role="unknown", start=float(f[3]), end=float(f[3]) + float(f[4]), text="")
+                  for i, f in enumerate(rttm)]
+    apart = RoleResult("content", [rttm[0][7]], confidence=0.9, reason="by content")
+    flag_alike_voices(apart, utterances, found)
+    assert not apart.flagged and apart.reason == "by content"
+    mixed = [replace(u, speaker="S1" if i % 2 else "S2") for i, u in enumerate(utterances)]
+    alike = RoleResult("content", ["S1"], confidence=0.9, reason="by content")
+    flag_alike_voices(alike, mixed, found)
+    assert alike.flagged and alike.reason.startswith("by content; the two voices are ")
+    assert float(alike.reason.split("are ")[1].split()[0]) >= ALIKE_VOICES
+    other = RoleResult("content", ["S1"], confidence=0.9, reason="by content")
+    flag_alike_voices(other, mixed, replace(found, encoder="resemblyzer"))
+    assert not other.flagged
+    split = RoleResult("content split", ["S1"], confidence=0.3, reason="split")
+    flag_alike_voices(split, mixed, found)
+    assert split.reason == "split"
+
+
 def test_eval_diarization_on_a_folder_prints_per_file_and_overall(phone_call: Path) -> None:
     out = CliRunner().invoke(cli(), ["diarization", str(phone_call.parent)])
     assert out.exit_code == 0, out.output
