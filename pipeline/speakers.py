@@ -881,13 +881,16 @@ transcripts, 8 and 16 kHz): of those flagged by nothing else, the three at 0.915
 89%, 91% and 96% right, the ten at 0.90-0.915 92-99.6% (two under 95%). Held out (seeds
 144-147, 160 calls and conversations not looked at before the choice): nothing newly flagged, the
 nearest at 0.9145 (100% right).
-A flag does not change a role. bench/SPEAKERS.md, round 49."""
+A flag changes no role itself; as with any flag, a flagged call whose voices alone show a
+handover to a colleague is then diarized as transferred (``transfers.heard_by_voice``).
+bench/SPEAKERS.md, round 49."""
 
 
 def flag_alike_voices(roles: RoleResult, utterances: list[Utterance], diarization: Diarization) -> None:
     """Flag a two-person recording whose two CAM++ voices are ``ALIKE_VOICES`` alike or more, and
-    say so. Only CAM++'s voices (a call's, or a conversation diarized as one): resemblyzer's, and a
-    room's joined voices, lie on other scales."""
+    say so. Only CAM++'s voices (a call's, or a conversation diarized as one; a room's too where
+    the ``speaker_model`` setting is campplus, not measured there): resemblyzer's, and a room's
+    joined voices, lie on other scales."""
     if roles.method not in ("content", "voiceprint") or diarization.encoder != "campplus":
         return
     totals = speaker_voice_sums(utterances, utterance_voices(utterances, diarization))
@@ -898,7 +901,7 @@ def flag_alike_voices(roles: RoleResult, utterances: list[Utterance], diarizatio
     if alike < ALIKE_VOICES:
         return
     roles.flagged = True
-    note = (f"the two voices are {alike:.2f} alike (flagged at {ALIKE_VOICES:.3f} or more): they were barely told apart, "
+    note = (f"the two voices are {alike:.3f} alike (flagged at {ALIKE_VOICES:.3f} or more): they were barely told apart, "
             f"and the turns may mix the two people")
     roles.reason = "; ".join(r for r in (roles.reason, note) if r)
 

@@ -489,6 +489,10 @@ def test_a_call_whose_two_voices_are_barely_told_apart_is_flagged() -> None:
     split = RoleResult("content split", ["S1"], confidence=0.3, reason="split")
     flag_alike_voices(split, mixed, found)
     assert split.reason == "split"
+    three = [replace(u, speaker="S3") if i % 3 == 0 else u for i, u in enumerate(mixed)]  # two voices, not three, are judged
+    thrice = RoleResult("content", ["S1"], confidence=0.9, reason="by content")
+    flag_alike_voices(thrice, three, found)
+    assert not thrice.flagged
 
 
 def test_eval_diarization_on_a_folder_prints_per_file_and_overall(phone_call: Path) -> None:
