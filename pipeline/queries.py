@@ -301,13 +301,6 @@ NAMED_QUERIES: dict[str, Query] = {
 }
 
 
-def existing_tables(con: Any) -> set[str]:
-    """Names of the database's tables (some stages' tables may not exist yet): ``store.table_names``."""
-    from .store import table_names
-
-    return table_names(con)
-
-
 def existing_columns(con: Any, table: str) -> set[str]:
     """Names of ``table``'s columns in the main schema (a database written before a migration that
     added some lacks them until Parley next writes to it)."""

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
-from .queries import COMPLAINTS_REGISTER, CURRENT_RUBRICS, existing_columns, existing_tables
+from .queries import COMPLAINTS_REGISTER, CURRENT_RUBRICS, existing_columns
+from .store import table_names
 
 DIMENSIONS = ("staff", "team", "site", "channel", "touchpoint")
 Z_LIMIT = 3.5
@@ -107,7 +108,7 @@ def _base(con: Any, since: Any, team: str | None, staff: str | None, rubric: str
     rubric, version = _pick_rubric(con, rubric, version)
     since_ts = pd.Timestamp(since).to_pydatetime() if since is not None else None
     params = {"rubric": rubric, "version": version, "since": since_ts, "team": team, "staff": staff}
-    tags = _TAGS_SQL if "tags" in existing_tables(con) else _NO_TAGS_SQL
+    tags = _TAGS_SQL if "tags" in table_names(con) else _NO_TAGS_SQL
     base = con.execute(_BASE_SQL.format(tags=tags), params).df()
     lines = con.execute(_LINES_SQL, {"rubric": rubric, "version": version}).df()
     lines = lines[lines.recording_id.isin(base.recording_id)]
@@ -284,7 +285,7 @@ def report_scorecards(
 def complaints_register(con: Any, since: date | datetime | str | None = None, team: str | None = None) -> pd.DataFrame:
     """The complaints register (``queries.COMPLAINTS_REGISTER``) since a date, for one team or
     all: those not resolved on the call first, oldest first."""
-    if not {"tags", "utterances", "recordings"} <= existing_tables(con):
+    if not {"tags", "utterances", "recordings"} <= table_names(con):
         raise ConfigError("no tagged interactions are stored yet", fix="process recordings first (parley process)")
     if isinstance(since, str):
         try:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .errors import ConfigError
 from .governance.chain import seal
-from .queries import existing_tables
+from .store import table_names
 from .records import Finding, Tag
 from .rules import LINE_KEY, checked_mapping, read_yaml
 from .store import json_text
@@ -359,7 +359,7 @@ def _stored_facts(con: Any) -> dict[str, tuple[str, Facts]]:
 
     A table that does not exist yet (its stage is not installed) contributes nothing.
     """
-    tables = existing_tables(con)
+    tables = table_names(con)
     found: dict[str, tuple[str, list, list, list]] = {}
 
     def slot(rec: str, run: str) -> tuple[str, list, list, list]:

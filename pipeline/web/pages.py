@@ -22,7 +22,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ..queries import NAMED_QUERIES
-from ..store import table_names
 from . import data
 from .accounts import User
 from .auth import check_csrf, compliance_user, current_user
@@ -179,16 +178,8 @@ def _run_sql(request: Request, user: User, sql: str, deadline: float) -> tuple[l
     # the Store's read-only connection waits (and retries) while another process writes the file
     with request.app.state.sql_slots.slot(user.username), request.app.state.store.connect(read_only=True):
         with limited_connection(s.db, s.web_sql_memory, s.web_sql_threads) as con:
-            _stand_ins(con)
+            data.ensure_tables(con)  # the file is attached as "parley" and in use: its tables, as in ``reader``
             return run_guarded(con, sql, timeout_s=s.web_sql_timeout_s, max_bytes=s.web_sql_max_bytes, deadline=deadline)
-
-
-def _stand_ins(con: Any) -> None:
-    """``data.ensure_tables`` for the attached database (tables of stages not run yet, empty)."""
-    have = table_names(con, "parley")
-    for name, columns in data.STAND_INS.items():
-        if name not in have:
-            con.execute(f"CREATE TEMP TABLE {name} ({columns})")
 
 
 @router.get("/sql", response_class=HTMLResponse)
