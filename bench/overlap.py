@@ -1,9 +1,9 @@
 """Does the transcript keep a customer who talks over the staff member?
 
-    python bench/overlap.py OUT [--n 12] [--seed 7] [--pause] [--telephone] [--babble DB] [--separate]
+    python bench/overlap.py OUT [--n 12] [--seed 7] [--pause] [--telephone] [--babble DB] [--separate] [--tts neural]
 
 Makes ``--n`` face-to-face conversations (mono, 16 kHz, two held-out voices of
-``bench/calls.py`` each) in which the customer cuts in over the end of a long explanation of
+``bench/calls.py`` each; ``--tts neural``: two of ``bench/neural_voices.py``'s) in which the customer cuts in over the end of a long explanation of
 the staff member's, starting 1.5-3 s before it ends, with a line of their own ("Stop, I never
 agreed to that upgrade."). With ``--pause`` the same conversations have the line after a 0.4 s
 pause instead: the control. ``--telephone``: the same at 8 kHz through the telephone band.
@@ -142,6 +142,8 @@ def main() -> None:
                         help="Office babble and line hiss this many dB under the conversation (its power over the whole recording; bench/noisy.py).")
     parser.add_argument("--separate", action="store_true",
                         help="Also the line separated with each voice's spectra learnt at its true times (an oracle), transcribed alone.")
+    parser.add_argument("--tts", choices=["espeak", "neural"], default="espeak",
+                        help="who speaks: espeak-ng's held-out voices, or neural ones (bench/neural_voices.py, `make bench-voices`)")
     args = parser.parse_args()
 
     from calls import voices_of
@@ -155,6 +157,11 @@ def main() -> None:
     same_numbers_everywhere()
     args.out.mkdir(parents=True, exist_ok=True)
     voices, rng, settings, rows = voices_of("test"), np.random.default_rng(args.seed), Settings(), []
+    speaker = None
+    if args.tts == "neural":
+        import neural_voices
+
+        voices, speaker = neural_voices.NEURAL_VOICES, neural_voices.speak
     options = TranscribeOptions.from_settings(settings)
     for i in range(args.n):
         staff, customer = (voices[j] for j in rng.choice(len(voices), 2, replace=False))
@@ -162,7 +169,8 @@ def main() -> None:
         turns = conversation(i, -0.4 if args.pause else overlap)
         wav = args.out / f"{'tel-' if args.telephone else ''}{'pause' if args.pause else 'over'}-{i:02d}.wav"
         script = synthesize(turns, wav, stereo=False, seed=i, telephone=args.telephone, voices={"staff": Voice(staff[0], staff[3], staff[2]),
-                                                                        "customer": Voice(customer[0], customer[3], customer[2])})
+                                                                        "customer": Voice(customer[0], customer[3], customer[2])},
+                            speaker=speaker)
         if args.babble is not None:  # the same conversation with an open-plan office behind it
             from noisy import add_noise
 
