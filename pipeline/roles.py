@@ -279,6 +279,8 @@ def assign_roles(
             else:  # no word tells them apart either: the closest, flagged
                 staff, confidence = [closest], 0.0
                 reason += f"; every speaker matched, so only the closest ({staff[0]}) is staff"
+        if method == "voiceprint":  # (the words' own reason says it already where they decided)
+            reason += too_unsure(confidence, options)
         result = RoleResult(
             method, staff, matched, best, confidence, disagree or confidence < options.flag_below, reason,
             n_speakers=len(speakers),
@@ -303,8 +305,14 @@ def roles_from_content(utterances: list[Utterance], options: RoleOptions) -> Rol
     confidence = confidence_of(margin)
     return RoleResult(
         "content", [ranked[0]], confidence=confidence, flagged=confidence < options.flag_below,
-        reason=f"{ranked[0]} is staff by content ({evidence})", n_speakers=len(scores),
+        reason=f"{ranked[0]} is staff by content ({evidence}){too_unsure(confidence, options)}", n_speakers=len(scores),
     )
+
+
+def too_unsure(confidence: float, options: RoleOptions) -> str:
+    """What a reason adds when the roles are flagged for their confidence alone, so a reviewer
+    sees why: empty at ``flag_below`` or over."""
+    return f"; role confidence {confidence:.2f}, under {options.flag_below:g}: flagged for review" if confidence < options.flag_below else ""
 
 
 def split_by_content(utterances: list[Utterance], options: RoleOptions) -> tuple[list[Utterance], RoleResult]:
