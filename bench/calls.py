@@ -43,6 +43,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -282,6 +283,16 @@ def voices_of(split: str) -> list[tuple[str, str, int, int]]:
     if len({v[1] for v in chosen}) < 2:  # the hash gave one split a single sex: both keep all voices
         return VOICES
     return chosen
+
+
+def voices_for(tts: str, split: str) -> tuple[list[tuple[str, str, int, int]], Callable | None]:
+    """The voices of ``split`` and what speaks them (``synthesize``'s ``speaker``): espeak-ng's
+    (None: ``synth.speak``), or for ``tts`` "neural" every one of ``bench/neural_voices.py``'s."""
+    if tts != "neural":
+        return voices_of(split), None
+    import neural_voices
+
+    return neural_voices.NEURAL_VOICES, neural_voices.speak
 
 
 def lines_of(split: str) -> dict[str, list[str]]:
@@ -539,13 +550,7 @@ def make_calls(
     texts = load_customer_texts(split)
     for pool in texts.values():
         rng.shuffle(pool)
-    speaker = None
-    if tts == "neural":
-        import neural_voices
-
-        voices, speaker = neural_voices.NEURAL_VOICES, neural_voices.speak
-    else:
-        voices = voices_of(split)
+    voices, speaker = voices_for(tts, split)
     out.mkdir(parents=True, exist_ok=True)
     truths = []
     for i in range(n):

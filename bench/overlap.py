@@ -146,7 +146,7 @@ def main() -> None:
                         help="who speaks: espeak-ng's held-out voices, or neural ones (bench/neural_voices.py, `make bench-voices`)")
     args = parser.parse_args()
 
-    from calls import voices_of
+    from calls import voices_for
     from pipeline.models import same_numbers_everywhere
     from pipeline.settings import Settings
     from pipeline.speakers import SpeakerOptions, attribute_speakers
@@ -156,12 +156,7 @@ def main() -> None:
 
     same_numbers_everywhere()
     args.out.mkdir(parents=True, exist_ok=True)
-    voices, rng, settings, rows = voices_of("test"), np.random.default_rng(args.seed), Settings(), []
-    speaker = None
-    if args.tts == "neural":
-        import neural_voices
-
-        voices, speaker = neural_voices.NEURAL_VOICES, neural_voices.speak
+    (voices, speaker), rng, settings, rows = voices_for(args.tts, "test"), np.random.default_rng(args.seed), Settings(), []
     options = TranscribeOptions.from_settings(settings)
     for i in range(args.n):
         staff, customer = (voices[j] for j in rng.choice(len(voices), 2, replace=False))

@@ -30,10 +30,9 @@ import pandas as pd
 
 from .errors import ConfigError
 from .governance.chain import seal
-from .store import table_names
 from .records import Finding, Tag
 from .rules import LINE_KEY, checked_mapping, read_yaml
-from .store import json_text
+from .store import json_text, table_names
 
 FACT_KINDS = ("rule", "tag", "metric")
 PASS_IF_KEYS = {"labels", "not_labels", "min", "max"}

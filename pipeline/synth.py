@@ -147,11 +147,17 @@ def speak(text: str, voice: Voice) -> tuple[np.ndarray, int]:
     if done.returncode != 0 or not done.stdout:
         raise ConfigError(f"espeak-ng failed for voice '{voice.name}': {done.stderr.decode().strip()}", fix="list voices with `espeak-ng --voices=en`")
     samples, rate = sf.read(io.BytesIO(done.stdout), dtype="float32")
+    return at_peak(samples, f"espeak-ng spoke nothing for {text!r}; give every turn some words"), rate
+
+
+def at_peak(samples: np.ndarray, silent: str) -> np.ndarray:
+    """A spoken turn with the silence before and after it trimmed (under 2% of its peak) and
+    scaled to ``PEAK``; ValueError ``silent`` where nothing was spoken."""
     loud = np.flatnonzero(np.abs(samples) > 0.02 * np.abs(samples).max()) if samples.any() else []
     if len(loud) == 0:
-        raise ValueError(f"espeak-ng spoke nothing for {text!r}; give every turn some words")
+        raise ValueError(silent)
     samples = samples[loud[0] : loud[-1] + 1]
-    return samples * (PEAK / np.abs(samples).max()), rate
+    return samples * (PEAK / np.abs(samples).max())
 
 
 def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
