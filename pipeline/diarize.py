@@ -461,7 +461,11 @@ def cluster_count(
 
     ``expected`` (a phone call: 2) is the count unless the evidence is strong: another count only
     when the eigengap says so with confidence >= ``strong_count``. The eigengap's confidence is
-    1 - (next widest gap / widest).
+    1 - (next widest gap / widest). The expected count's confidence: the eigengap's where it
+    agrees (0.5 at least), 1 minus it where it heard another count, and 0.5 where it was unsure of
+    the count it heard first and took the smaller (``unsure_count``): until round 51 such a call
+    showed 1.0 whenever the smaller count was not the one expected: sure of it where the eigengap
+    had been sure of no count (bench/SPEAKERS.md, round 51).
 
     More than ``max_cluster_windows`` windows: those evenly spaced are clustered, and every other
     window takes the speaker whose clustered windows' mean voice (``unit_centroids``) it is most
@@ -523,10 +527,12 @@ def _cluster_all(
             k_auto, round(certainty, 3),
             f"{why} by the eigengap (confidence {certainty:.2f}), not the {expected} expected")
     agrees = k_auto == expected
-    confidence = max(certainty, 0.5) if agrees else 1.0 - certainty
+    # an eigengap unsure of the count it heard first, and so of the smaller one it took instead,
+    # neither confirms nor denies the count expected: 0.5 (not 1 - 0 where it took another count)
+    confidence = 0.5 if first else max(certainty, 0.5) if agrees else 1.0 - certainty
     return split(expected), SpeakerCount(
         expected, round(confidence, 3),
-        f"{expected} expected (two people, as in a call); the eigengap says {k_auto} (confidence {certainty:.2f}"
+        f"{expected} expected{' (two people, as in a call)' if expected == 2 else ''}; the eigengap says {k_auto} (confidence {certainty:.2f}"
         + (f"; {first})" if first else ")"))
 
 

@@ -560,6 +560,14 @@ def test_a_count_taken_over_the_one_the_eigengap_heard_first_says_so() -> None:
     assert heard.reason.endswith("; the smaller count taken)")
     assert in_a_call.n == 2 and in_a_call.reason.startswith(
         "2 expected (two people, as in a call); the eigengap says 2 (confidence 0.00; 3 heard first, unsurely: confidence 0.")
+    assert in_a_call.confidence == 0.5
+    # expected a count the eigengap heard first but was unsure of (3), or neither of its two
+    # (4): the count taken is the one expected, and its confidence is 0.5, neither confirmed nor
+    # denied by the voices (until round 51: 1.0, as 1 minus the 0 of the smaller count taken)
+    for expected in (3, 4):
+        count = cluster_count(voices, None, options, expected=expected)[1]
+        assert (count.n, count.confidence) == (expected, 0.5), count
+        assert "the eigengap says 2 (confidence 0.00; 3 heard first, unsurely" in count.reason
     # a count the eigengap heard surely says nothing of it
     sure = cluster_count(voices, None, replace(options, unsure_count=0.0))[1]
     assert sure.n == 3 and sure.reason == "3 by the eigengap"
