@@ -26,7 +26,7 @@ import numpy as np
 from .dynamics import seconds_apart, union_seconds
 from .hold import runs_of
 from .records import Word
-from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, on_a_telephone_line, room_encoder,
+from .speaker_models import (HOP, SAMPLE_RATE, SpeakerEncoder, encoder, encoder_setting, mel_frames, on_a_telephone_line, ran_as, room_encoder,
                              segmentation, segmentation_onnx, segmentation_probs)
 
 FRAMES_PER_S = SAMPLE_RATE // HOP
@@ -639,7 +639,7 @@ def diarize_full(
     level = normalise_level(samples, regions)
     vectors = model.embed(model.features(level), spans, options.threads)
     second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
-    name, version = model.name, model.version
+    name, version = model.name, ran_as(model, options.threads)
     rule_voices = vectors  # what the count rules compare; the eigengap counts and the frames are labelled by ``vectors``
     if second is not None:  # the rules hear the voices by both encoders (telephone band: the eigengap too)
         by_window = telephone and options.telephone_window_campplus_weight > 0
@@ -647,7 +647,7 @@ def diarize_full(
         rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
         if own is not None:
             vectors = joined_voices(vectors, own, options.telephone_window_campplus_weight)
-        name, version = f"{model.name}+{second.name}", f"{model.version}+{second.version}"
+        name, version = f"{model.name}+{second.name}", f"{version}+{ran_as(second, options.threads)}"
     by_part = estimated and options.min_by_part and options.min_speakers > 1
     # the voices say how many first; a minimum above that is met afterwards, by parts (``at_least``)
     labels, count = cluster_count(vectors, n_speakers, replace(options, min_speakers=1) if by_part else options, expected)

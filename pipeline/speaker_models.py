@@ -645,6 +645,20 @@ def campplus_int8(threads: int = 1):
                        "CAM++ runs in float32 with torch, ~3x slower")
 
 
+def ran_as(model: SpeakerEncoder, threads: int = 1) -> str:
+    """The version of ``model`` to record on the rows of a diarization it ran: its version, and for
+    CAM++ which build ran, whose numbers differ by machine: "int8" (VNNI, or not x86), "int8,
+    7-bit" (x86 without VNNI: ``reduce_range``), "float32" (torch, where the int8 build could not
+    be made here). On calls whose two voices are much alike the builds can give other turns:
+    seed 160's 40 mono 8 kHz calls run with each build on one machine, 9 came out with another
+    share of the speech time right, by up to 11 points (bench/SPEAKERS.md, round 51)."""
+    if model.name != "campplus":
+        return model.version
+    if not getattr(model, "int8", False) or campplus_int8(threads) is None:
+        return f"{model.version} (float32)"
+    return f"{model.version} ({'int8, 7-bit' if reduce_range() else 'int8'})"
+
+
 CAMPPLUS_SHORT_FRAMES = 200
 """The longest input (10 ms frames, 2 s) that ``campplus_int8_short`` takes. Each of CAM++'s 52
 context-aware masking layers adds to every frame's mean over the whole input the mean of its
