@@ -648,8 +648,9 @@ def campplus_int8(threads: int = 1):
 def ran_as(model: SpeakerEncoder, threads: int = 1) -> str:
     """The version of ``model`` to record on the rows of a diarization it ran: its version, and for
     CAM++ which build ran, whose numbers differ by machine: "int8" (VNNI, or not x86), "int8,
-    7-bit" (x86 without VNNI: ``reduce_range``), "float32" (torch, where the int8 build could not
-    be made here). On calls whose two voices are much alike the builds can give other turns:
+    7-bit" (x86 without VNNI, or where it is not known: ``reduce_range``), "float32" (torch, where
+    the int8 build could not be made here). Call it after the model has embedded (the build is
+    then made already); a diarization that embedded nothing records the plain version. On calls whose two voices are much alike the builds can give other turns:
     seed 160's 40 mono 8 kHz calls run with each build on one machine, 9 came out with another
     share of the speech time right, by up to 11 points (bench/SPEAKERS.md, round 51)."""
     if model.name != "campplus":

@@ -573,7 +573,7 @@ def test_a_count_taken_over_the_one_the_eigengap_heard_first_says_so() -> None:
     for expected in (3, 4):
         count = cluster_count(voices, None, options, expected=expected)[1]
         assert (count.n, count.confidence) == (expected, 0.5), count
-        assert "the eigengap says 2 (confidence 0.00; 3 heard first, unsurely" in count.reason
+        assert count.reason.startswith(f"{expected} expected; the eigengap says 2 (confidence 0.00; 3 heard first, unsurely")
     # a count the eigengap heard surely says nothing of it
     sure = cluster_count(voices, None, replace(options, unsure_count=0.0))[1]
     assert sure.n == 3 and sure.reason == "3 by the eigengap"
