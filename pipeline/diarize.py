@@ -639,7 +639,7 @@ def diarize_full(
     level = normalise_level(samples, regions)
     vectors = model.embed(model.features(level), spans, options.threads)
     second = room_encoder(chosen) if estimated and options.room_campplus_weight > 0 else None
-    name, version = model.name, ran_as(model, options.threads) if spans else model.version  # nothing ran: no build to name
+    name, version = model.name, ran_as(model, options.threads, embedded=bool(spans))
     rule_voices = vectors  # what the count rules compare; the eigengap counts and the frames are labelled by ``vectors``
     if second is not None:  # the rules hear the voices by both encoders (telephone band: the eigengap too)
         by_window = telephone and options.telephone_window_campplus_weight > 0
@@ -647,7 +647,7 @@ def diarize_full(
         rule_voices = joined_voices(vectors, by_region, options.room_campplus_weight)
         if own is not None:
             vectors = joined_voices(vectors, own, options.telephone_window_campplus_weight)
-        name, version = f"{model.name}+{second.name}", f"{version}+{ran_as(second, options.threads) if spans else second.version}"
+        name, version = f"{model.name}+{second.name}", f"{version}+{ran_as(second, options.threads, embedded=bool(spans))}"
     by_part = estimated and options.min_by_part and options.min_speakers > 1
     # the voices say how many first; a minimum above that is met afterwards, by parts (``at_least``)
     labels, count = cluster_count(vectors, n_speakers, replace(options, min_speakers=1) if by_part else options, expected)

@@ -645,15 +645,16 @@ def campplus_int8(threads: int = 1):
                        "CAM++ runs in float32 with torch, ~3x slower")
 
 
-def ran_as(model: SpeakerEncoder, threads: int = 1) -> str:
-    """The version of ``model`` to record on the rows of a diarization it ran: its version, and for
-    CAM++ which build ran, whose numbers differ by machine: "int8" (VNNI, or not x86), "int8,
-    7-bit" (x86 without VNNI, or where it is not known: ``reduce_range``), "float32" (torch, where
-    the int8 build could not be made here). Call it after the model has embedded (the build is
-    then made already); a diarization that embedded nothing records the plain version. On calls whose two voices are much alike the builds can give other turns:
-    seed 160's 40 mono 8 kHz calls run with each build on one machine, 9 came out with another
-    share of the speech time right, by up to 11 points (bench/SPEAKERS.md, round 51)."""
-    if model.name != "campplus":
+def ran_as(model: SpeakerEncoder, threads: int = 1, embedded: bool = True) -> str:
+    """The version of ``model`` to record on the rows of a diarization: its version, and for CAM++
+    which build ran, whose numbers differ by machine: "int8" (VNNI, or not x86), "int8, 7-bit"
+    (x86 without VNNI, or where it is not known: ``reduce_range``), "float32" (torch, where the
+    int8 build could not be made here). Asked after the model has embedded, the build is made
+    already; ``embedded`` False (nothing was embedded): the plain version, no build made only to
+    name it. On calls whose two voices are much alike the builds can give other turns: seed 160's
+    40 mono 8 kHz calls run with each build on one machine, 9 came out with another share of the
+    speech time right, by up to 11 points (bench/SPEAKERS.md, round 51)."""
+    if model.name != "campplus" or not embedded:
         return model.version
     if not getattr(model, "int8", False) or campplus_int8(threads) is None:
         return f"{model.version} (float32)"
