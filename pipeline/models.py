@@ -109,7 +109,9 @@ _assemble_lock = threading.Lock()
 def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
     """A directory holding ``entry``'s parts joined into ``entry.assemble`` beside links to the
     other files in the first part's folder: built once, atomically (a temporary file renamed),
-    and built again if the parts' size changed (a package upgrade)."""
+    and built again if the parts' size changed (a package upgrade). Processes that join at once
+    (the tests' workers on a fresh clone) each write their own file and link and rename it into
+    place, so none reads a half-joined file or trips over the other's link."""
     pieces = []
     for part in entry.parts:
         module, _, relative = part.partition(":")
@@ -128,8 +130,10 @@ def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
         for f in pieces[0].parent.iterdir():
             link = target / f.name
             if f.is_file() and f.name not in [p.name for p in pieces] and not link.exists():
-                link.unlink(missing_ok=True)  # a dangling link from an earlier install
-                link.symlink_to(f)
+                own = target / f".{f.name}.{os.getpid()}.link"
+                own.unlink(missing_ok=True)
+                own.symlink_to(f)
+                os.replace(own, link)  # over a dangling link from an earlier install, or another process's
         if joined.exists() and joined.stat().st_size == size:
             return target
         tmp = joined.with_name(f".{joined.name}.{os.getpid()}.tmp")

@@ -13,8 +13,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "numba"))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs the tests in several processes (pytest-xdist): each has its own Prefect home,
-    # so two temporary Prefect servers never create or migrate one SQLite database at once.
-    os.environ.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parent.parent / ".prefect" / f"tests-{os.environ['PYTEST_XDIST_WORKER']}"))
+    # so two temporary Prefect servers never create or migrate one SQLite database at once (even
+    # where the shell exports one PREFECT_HOME for both).
+    os.environ["PREFECT_HOME"] = str(Path(__file__).resolve().parent.parent / ".prefect" / f"tests-{os.environ['PYTEST_XDIST_WORKER']}")
 
 from pipeline.audio import decode, encode  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402

@@ -5,7 +5,8 @@ Three real recordings (two scripted sample calls and ``stereo_diarization.wav``)
 stand-in rows (``seed_analysis``). Then a compliance user logs in, opens a staff scorecard and an
 interaction, clicks an utterance and sees the audio seek, searches a phrase, runs a named query
 and exports it as CSV; a team lead is refused another team's interaction. Every page is saved as
-a screenshot under ``$PARLEY_ARTIFACTS`` (default ``tests/artifacts/web/``).
+a screenshot under ``$PARLEY_ARTIFACTS`` (default ``tests/artifacts/web/``; ``web-gw0/`` and so on
+for each worker of ``make test``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from pipeline.web.seed import seed_analysis
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(os.environ.get("PARLEY_ARTIFACTS") or ROOT / "tests" / "artifacts") / "web"
+# one folder per pytest-xdist worker, so two workers never write one screenshot at once
+ARTIFACTS = Path(os.environ.get("PARLEY_ARTIFACTS") or ROOT / "tests" / "artifacts") / "-".join(filter(None, ["web", os.environ.get("PYTEST_XDIST_WORKER")]))
 PASSWORD = "correct horse battery"
 RECORDINGS = [
     ROOT / "data/samples/20261102T091500_S1042_billing_leeds_phone_inbound.wav",
