@@ -14,8 +14,11 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.par
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs the tests in several processes (pytest-xdist): each has its own Prefect home,
     # so two temporary Prefect servers never create or migrate one SQLite database at once (even
-    # where the shell exports one PREFECT_HOME for both).
-    os.environ["PREFECT_HOME"] = str(Path(__file__).resolve().parent.parent / ".prefect" / f"tests-{os.environ['PYTEST_XDIST_WORKER']}")
+    # where the shell exports one PREFECT_HOME for both). Made here: Prefect makes only the last
+    # folder of its home, and a fresh clone has no .prefect (its temporary server then never starts).
+    _home = Path(__file__).resolve().parent.parent / ".prefect" / f"tests-{os.environ['PYTEST_XDIST_WORKER']}"
+    _home.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(_home)
 
 from pipeline.audio import decode, encode  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
