@@ -243,6 +243,35 @@ LINES: dict[str, list[str]] = {
         "Thanks for calling {company}, have a good day.",
     ],
     "no_closing": ["Okay then.", "Right you are."],
+    "probe": [
+        "When did you first notice this?",
+        "And have you been in touch with us about it before?",
+        "Can you tell me a little more about what happened?",
+        "Which account is this on, the current account or the savings?",
+        "Do you have the date of the payment to hand?",
+        "And did you get a letter or an email from us about it?",
+    ],
+    "check": [
+        "Bear with me one moment while I check that.",
+        "Let me just pull that up on the system.",
+        "Okay, I'm just looking at that now.",
+    ],
+    "explain": [
+        "Right, I can see the payment on the account here, it went out on the third.",
+        "So what's happened is the payment was taken twice, once on each card.",
+        "I can see a note from last week, but it looks like nobody followed it up.",
+        "Okay, so the system has put a hold on the account while it checks the transfer.",
+        "That charge is the monthly fee for the account, which started last month.",
+        "I can see the letter came back to us, so the address we hold may be out of date.",
+    ],
+    "reply": [
+        "It should be sorted within three to five working days.",
+        "Yes, any money taken in error will go back to your account.",
+        "You don't need to do anything for now, we'll be in touch.",
+        "I'm sorry, that should have been in the letter we sent you.",
+        "Of course, I'll send you an email with all the details today.",
+        "Once it's approved you'll see it on your statement.",
+    ],
 }
 """Staff wordings. ``no_*`` lines stand where a call leaves a scored line out: they say nothing
 a rule looks for."""
@@ -259,6 +288,23 @@ CUSTOMER_LINES: dict[str, list[str]] = {
     "not_accept": ["I'm not happy with that, I want this escalated to a manager.", "That's not good enough, I'd like to speak to your supervisor."],
     "no_more": ["No, that's everything, thank you.", "No, that's all for now.", "No thanks, that's it."],
     "bye": ["Bye.", "Thanks, bye.", "Goodbye."],
+    "answer": [
+        "About two weeks ago, I think.",
+        "Yes, I rang last week but nobody called me back.",
+        "No, this is the first time I've called.",
+        "It's the current account.",
+        "Yes, I've got the letter here in front of me.",
+        "I'm not sure, let me have a look.",
+    ],
+    "backchannel": ["Okay.", "Right.", "I see.", "Mm, okay.", "Yes.", "Oh, right."],
+    "ask_back": [
+        "How long will that take to sort out?",
+        "Will I get the money back?",
+        "Is there anything I need to do in the meantime?",
+        "Why wasn't I told about this before?",
+        "Can you put that in writing for me?",
+        "So what happens now?",
+    ],
 }
 
 ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
@@ -341,12 +387,16 @@ class CallTruth:
     duration_s: float = 0.0
 
 
-def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2, same_staff: bool = False) -> tuple[list[Turn], dict, dict, dict]:
+def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_share: float = 0.2, same_staff: bool = False,
+               middle: int = 0, more_text: str = "") -> tuple[list[Turn], dict, dict, dict]:
     """The turns of one call, what was said, other truths and the values the lines were filled with (``drop_share``: chance of leaving out each of
     disclosure, further help and closing). ``same_staff``: the staff lines and the customer's
     opening are drawn from the same wordings whatever the customer says (no apology, no complaint
     logged, no "something's gone wrong"), so only the customer's own words tell a complaint from a
-    request, as in issue 16's trial; no escalation."""
+    request, as in issue 16's trial; no escalation. ``middle``: that many more exchanges after
+    the customer's story (``middle_turns``: questions both ways, answers, checks, short
+    acknowledgements such as "Okay."), for calls as long as real ones; ``more_text``: the customer's
+    further sentences for them. With ``middle`` 0 the call is as before, to the random draw."""
     lines = lines_of(split)
     company, _sector = rng.choice(COMPANIES)
     values = {
@@ -383,6 +433,8 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     if sentences[half:]:
         turns.append(staff("answer") if not scripted else Turn("staff", "I see. Go on."))
         turns.append(Turn("customer", " ".join(sentences[half:])))
+    if middle:
+        turns += middle_turns(rng, middle, split, _sentences(more_text), values)
     story_end = len(turns) - 1
     turns.append(staff("empathy" if scripted else "answer"))
     turns.append(staff("action_complaint" if scripted else "action_request"))
@@ -398,6 +450,44 @@ def call_turns(rng: random.Random, customer: CustomerText, split: str, *, drop_s
     extra = {"escalation_requested": escalate, "resolved_on_call": not escalate and not scripted, "small_talk": small_talk, "company": company,
              "story_end": story_end}
     return turns, said, extra, values
+
+
+def middle_turns(rng: random.Random, n: int, split: str, more: list[str], values: dict) -> list[Turn]:
+    """``n`` exchanges of the middle of a long call. Each is one of: the staff member asks, the
+    customer answers (a short answer, or the next of their ``more`` sentences), the staff member
+    may check, then explains, and the customer may acknowledge it ("Okay.", "Right."); or the
+    customer asks, the staff member replies and the customer may acknowledge it. So the customer
+    asks questions too, and many turns are a second or two long, as in real calls. The staff
+    member's and the customer's wordings are split as ``lines_of``'s."""
+    lines = lines_of(split)
+    customer_lines = {kind: wordings_of(CUSTOMER_LINES[kind], split) for kind in ("answer", "backchannel", "ask_back")}
+    more = list(more)
+    turns: list[Turn] = []
+
+    def staff(kind: str) -> Turn:
+        return Turn("staff", rng.choice(lines[kind]).format(**values))
+
+    def cust(kind: str) -> Turn:
+        return Turn("customer", rng.choice(customer_lines[kind]).format(**values))
+
+    for _ in range(n):
+        if rng.random() < 0.65:
+            turns.append(staff("probe"))
+            if more and rng.random() < 0.5:
+                take = 1 + (rng.random() < 0.4)
+                turns.append(Turn("customer", " ".join(more[:take])))
+                del more[:take]
+            else:
+                turns.append(cust("answer"))
+            if rng.random() < 0.4:
+                turns.append(staff("check"))
+            turns.append(staff("explain"))
+        else:
+            turns.append(cust("ask_back"))
+            turns.append(staff("reply"))
+        if rng.random() < 0.6:
+            turns.append(cust("backchannel"))
+    return turns
 
 
 COMPANION_LINES = [
@@ -534,6 +624,7 @@ def make_calls(
     customer_reverb_s: float = 0.0,
     face_to_face: bool = False,
     tts: str = "espeak",
+    middle: int = 0,
 ) -> list[CallTruth]:
     """Write ``n`` calls into ``out`` (kinds alternate) and return their truth. ``channel``:
     False leaves ``channel`` out of the sidecars (nothing in the metadata says it is a call).
@@ -544,7 +635,9 @@ def make_calls(
     ``customer_reverb_s``: the customer heard from across a room with that reverberation time
     (``synth.room_echo``). ``face_to_face``: the sidecars say ``channel: face-to-face`` (two people
     at a desk). ``tts``: "espeak" (espeak-ng's voices) or "neural" (``bench/neural_voices.py``: Kokoro's and
-    Piper's, none of them heard while the speaker code was built). The same seed makes the same calls at
+    Piper's, none of them heard while the speaker code was built). ``middle``: that many more
+    exchanges after the customer's story (``middle_turns``), the customer's further sentences from
+    the next text of the same kind. The same seed makes the same calls at
     any level, echo and channel."""
     rng = random.Random(f"{seed}:{split}:{layout}:{rate}")
     texts = load_customer_texts(split)
@@ -560,7 +653,10 @@ def make_calls(
         if i % 4 == 3:  # every fourth call: two voices of the same sex
             same = [v for v in voices if v[1] == staff_voice[1] and v != staff_voice]
             customer_voice = rng.choice(same) if same else customer_voice
-        turns, said, extra, values = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff)
+        pool = texts[kind]
+        more_text = pool[(i // len(kinds) + 1) % len(pool)].text if middle else ""
+        turns, said, extra, values = call_turns(rng, customer, split, drop_share=drop_share, same_staff=same_staff,
+                                                middle=middle, more_text=more_text)
         name = f"{prefix}-{split}-{layout}-{rate // 1000}k-{i:03d}"
         path = out / f"{name}{suffix}"
         vmap = {"staff": Voice(staff_voice[0], staff_voice[3], staff_voice[2]), "customer": Voice(customer_voice[0], customer_voice[3], customer_voice[2], customer_db, customer_reverb_s)}
@@ -642,13 +738,17 @@ def main() -> None:
                              "story; warm: the staff member stays on the line to introduce the customer, then leaves")
     parser.add_argument("--tts", choices=["espeak", "neural"], default="espeak",
                         help="who speaks: espeak-ng's voices, or neural ones (Kokoro, Piper; bench/neural_voices.py, `make bench-voices`)")
+    parser.add_argument("--middle", type=int, default=0,
+                        help="that many more exchanges after the customer's story (questions both ways, checks, \"Okay.\"): "
+                             "15 makes calls of about four minutes")
     args = parser.parse_args()
     if args.transfer and args.companion:
         parser.error("--transfer goes without --companion")
     truths = make_calls(args.out, args.n, split=args.split, layout=args.layout, rate=args.rate, kinds=tuple(args.kind.split(",")),
                         seed=args.seed, suffix=args.format, drop_share=args.drop_share, prefix=args.prefix,
                         same_staff=args.same_staff, channel=not args.no_channel, companion=args.companion, transfer=args.transfer,
-                        customer_db=args.customer_db, customer_reverb_s=args.customer_reverb, face_to_face=args.face_to_face, tts=args.tts)
+                        customer_db=args.customer_db, customer_reverb_s=args.customer_reverb, face_to_face=args.face_to_face, tts=args.tts,
+                        middle=args.middle)
     minutes = sum(t.duration_s for t in truths) / 60
     print(f"{args.out}: {len(truths)} calls, {minutes:.1f} minutes", file=sys.stderr)
 
