@@ -40,6 +40,13 @@ ANNOUNCEMENTS = (
     "Thank you for your patience. Please continue to hold, and we will be with you as soon as we can.",
 )
 """What a recorded voice says over the music (``--announce``), in turn, every ``ANNOUNCE_EVERY_S``."""
+WELCOMES = (
+    "Thank you for calling. Calls may be recorded for training and quality purposes. Please hold while we connect you.",
+    "Welcome. Please note that calls are recorded and may be monitored. Your call is important to us.",
+    "Thank you for calling. To help us improve our service, this call will be recorded. Please hold.",
+    "Hello, and thank you for calling. Your call may be recorded. One of our team will be with you shortly.",
+)
+"""What the phone system's recorded voice says before anyone answers (``--welcome``), one per call."""
 ANNOUNCE_FIRST_S = 3.0
 ANNOUNCE_EVERY_S = 15.0
 DUCK_DB = -12.0
@@ -97,12 +104,15 @@ def announcements(seconds: float, rate: int, voice, rng: np.random.Generator) ->
 
 
 def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, level_db: float,
-             announce: bool = False, channel: int = 0) -> tuple[float, float] | None:
+             announce: bool = False, channel: int = 0, welcome: bool | str = False) -> tuple[float, float] | None:
     """Write ``src`` with hold music to ``dst`` (and its RTTM and STM moved); returns where the
     music lies in ``dst`` (seconds), None when the call has no change from customer to staff late
     enough (copied unchanged). ``announce``: a recorded voice (an espeak voice neither person
     has) speaks over the music; its turns are in the RTTM and the STM as ``announcement``.
-    ``channel``: a stereo recording's channel that carries the hold (the other is silent there)."""
+    ``channel``: a stereo recording's channel that carries the hold (the other is silent there).
+    ``welcome``: the call opens with the phone system's recorded welcome (one of ``WELCOMES``, or
+    the text given, in a recorded voice neither person has, in the RTTM and the STM as ``announcement``), then the
+    queue's music (none where ``max_s`` is 0), then the call as it was."""
     info = sf.info(src)
     audio, rate = sf.read(src, dtype="float32", always_2d=True)
     # seeded by the recording's own bytes: the same call gets the same hold, another call (of any
@@ -111,7 +121,9 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
     rttm = read_turns(src.with_suffix(".rttm"))
     truth = src.with_name(f"{src.stem}.truth.json")
     known = json.loads(truth.read_text()) if truth.exists() else {}
-    if known.get("transfer_s") is not None:  # a transferred call: on hold while it is put through
+    if welcome:  # before anyone answers
+        at = 0.0
+    elif known.get("transfer_s") is not None:  # a transferred call: on hold while it is put through
         at = transfer_point(rttm, known["transfer_s"])
     else:
         at = hold_point(rttm, after, len(audio) / rate)
@@ -123,15 +135,16 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
                 shutil.copy(src.with_suffix(suffix), dst.with_suffix(suffix))
         return None
     seconds = float(rng.uniform(min_s, max_s))
-    music = hold_music(seconds, rate, rng)
+    music = hold_music(seconds, rate, rng) if seconds >= 1.0 else np.zeros(0, np.float32)
     speech = np.zeros(len(audio), dtype=bool)
     for p in rttm:
         speech[int(float(p[3]) * rate): int((float(p[3]) + float(p[4])) * rate)] = True
     loud = float(np.sqrt(np.mean(audio[speech] ** 2))) if speech.any() else 0.1
     music = music * loud * 10 ** (level_db / 20)
     said: list[tuple[float, float, str]] = []
-    if announce:
-        from pipeline.synth import Voice
+    welcome_clip = np.zeros(0, np.float32)
+    if announce or welcome:
+        from pipeline.synth import Voice, speak
 
         sys.path.insert(0, str(ROOT / "bench"))
         from calls import VOICES
@@ -139,14 +152,34 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         used = {known.get(k) for k in ("staff_voice", "customer_voice", "companion_voice")}
         free = [v for v in VOICES if v[0] not in used]
         name, _sex, pitch, wpm = free[int(rng.integers(len(free)))]
-        track, said = announcements(seconds, rate, Voice(name, wpm, pitch), rng)
-        track *= loud / max(float(np.sqrt(np.mean(track[track != 0] ** 2))), 1e-9)
-        busy = np.convolve(np.abs(track) > 0, np.ones(int(0.2 * rate)), mode="same") > 0
-        music = np.where(busy, music * 10 ** (DUCK_DB / 20), music) + track
-    if rate <= 8000:
+        recorded = Voice(name, wpm, pitch)
+    if welcome:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        text = welcome if isinstance(welcome, str) else WELCOMES[int(rng.integers(len(WELCOMES)))]
+        clip, clip_rate = speak(text, recorded)
+        g = gcd(clip_rate, rate)
+        clip = resample_poly(clip, rate // g, clip_rate // g).astype(np.float32)
+        welcome_clip = clip * loud / max(float(np.sqrt(np.mean(clip[np.abs(clip) > 1e-4] ** 2))), 1e-9)
+        welcome_clip = np.concatenate([welcome_clip, np.zeros(int(0.4 * rate), np.float32)])
+        said.append((-len(welcome_clip) / rate, -0.4, text))  # before the music: moved below
+    if announce and len(music):
+        track, heard = announcements(seconds, rate, recorded, rng)
+        if heard:  # music too short for its first announcement: music alone
+            said += heard
+            track *= loud / max(float(np.sqrt(np.mean(track[track != 0] ** 2))), 1e-9)
+            busy = np.convolve(np.abs(track) > 0, np.ones(int(0.2 * rate)), mode="same") > 0
+            music = np.where(busy, music * 10 ** (DUCK_DB / 20), music) + track
+    if rate <= 8000 and len(music):
         music = telephone_band(music, rate)
+    if rate <= 8000 and len(welcome_clip):
+        welcome_clip = telephone_band(welcome_clip, rate)
     edge = np.zeros(int(EDGE_S * rate), np.float32)
-    inserted = np.concatenate([edge, music, edge])
+    inserted = np.concatenate([edge, welcome_clip, music, edge])
+    lead = len(welcome_clip) / rate
+    said = [(a + lead, b + lead, text) for a, b, text in said]
     cut = int(at * rate)
     shift = len(inserted) / rate
     track = np.zeros((len(inserted), audio.shape[1]), np.float32)  # stereo: on one channel, the other silent
@@ -174,7 +207,7 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         out += [f"{uri} {side} announcement {at + EDGE_S + a:.3f} {at + EDGE_S + b:.3f} {text}" for a, b, text in said]
         out.sort(key=lambda line: float(line.split()[3]))
         dst.with_suffix(".stm").write_text("".join(f"{line}\n" for line in out))
-    return round(at + EDGE_S, 3), round(at + EDGE_S + seconds, 3)
+    return round(at + EDGE_S + lead, 3), round(at + EDGE_S + lead + len(music) / rate, 3)
 
 
 def main() -> None:
@@ -187,13 +220,22 @@ def main() -> None:
     parser.add_argument("--announce", action="store_true", help="a recorded voice over the music now and then")
     parser.add_argument("--channel", type=int, default=0, help="stereo: the channel the hold is on (0: left, the staff member's)")
     parser.add_argument("--level-db", type=float, default=-3.0, help="the music's RMS against the speech's, in dB")
+    parser.add_argument("--welcome", action="store_true",
+                        help="the hold at the start: the phone system's recorded welcome, then the queue's music (--max-s 0: none)")
+    parser.add_argument("--welcome-texts", type=Path, default=None,
+                        help="with --welcome: a file of welcomes, one a line, one drawn per call (default: WELCOMES)")
     args = parser.parse_args()
     wavs = sorted(args.src.glob("*.wav"))
     if not wavs:
         raise SystemExit(f"{args.src}: no .wav recordings; make some with bench/calls.py")
     held = 0
     for wav in wavs:
-        where = add_hold(wav, args.out / wav.name, args.min_s, args.max_s, args.after, args.level_db, args.announce, args.channel)
+        welcome: bool | str = args.welcome
+        if args.welcome and args.welcome_texts:
+            texts = [line.strip() for line in args.welcome_texts.read_text().splitlines() if line.strip()]
+            welcome = texts[int(hashlib.sha256(b"welcome:" + wav.read_bytes()).hexdigest()[:8], 16) % len(texts)]
+        where = add_hold(wav, args.out / wav.name, args.min_s, args.max_s, args.after, args.level_db, args.announce, args.channel,
+                         welcome)
         for suffix in (".json",):
             if wav.with_suffix(suffix).exists():
                 shutil.copy(wav.with_suffix(suffix), args.out / (wav.stem + suffix))
