@@ -118,15 +118,17 @@ def embedder(options: AnalysisOptions):
 
 
 def score_stage(
-    utterances: list[Utterance], tags: list[Tag], dynamics: list[dict], duration_s: float, options: AnalysisOptions, channel: str | None = None
+    utterances: list[Utterance], tags: list[Tag], dynamics: list[dict], duration_s: float, options: AnalysisOptions, channel: str | None = None,
+    opening_s: float = 0.0,
 ) -> ScoreResult:
     """Evaluate every rule that applies to the recording's channel (with evidence) and score the
-    interaction with every rubric."""
+    interaction with every rubric. ``opening_s``: where the phone system's opening ends (the
+    rules' first-seconds windows start there)."""
     from .rules import evaluate_rules
     from .scoring import facts_from, score
 
     rules = load_rules_cached(options.rules)
-    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options), channel=channel)
+    findings = evaluate_rules(rules, utterances, duration_s=duration_s, embed=embedder(options), channel=channel, opening_s=opening_s)
     facts = facts_from(findings, tags, dynamics)
     return ScoreResult(findings, [score(rubric, facts) for rubric in load_rubrics_cached(options.rubrics)])
 

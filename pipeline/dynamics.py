@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .hold import HOLD_SPEAKER
+from .recorded import PHONE_SYSTEM
 from .records import Utterance
 
 HEARD_JOIN_S = 1.0
@@ -112,9 +113,10 @@ def conversation_dynamics(utterances: list[Utterance], duration_s: float,
                           heard: list[tuple[float, float, str, str]] = (), holds: list[tuple[float, float]] = ()) -> list[dict]:
     """Rows for the ``dynamics`` table: scope ``all`` first, then one per role present.
     ``heard``: (start, end, speaker, role) of each voice heard in a stretch of two at once.
-    ``holds``: (start, end) of each hold, left out of talk and silence alike (its announcements'
-    utterances, speaker ``HOLD``, too)."""
-    turns = with_heard(turns_of([u for u in utterances if u.speaker != HOLD_SPEAKER]), heard)
+    ``holds``: (start, end) of each hold, and of the phone system's opening (a welcome and the
+    queue before anyone answers), left out of talk and silence alike (their recorded voices'
+    utterances, speakers ``HOLD`` and ``SYSTEM``, too)."""
+    turns = with_heard(turns_of([u for u in utterances if u.speaker not in PHONE_SYSTEM]), heard)
     held = [Turn(HOLD_SPEAKER, "hold", a, b, 0) for a, b in holds]
     gaps = silences(sorted(turns + held, key=lambda t: (t.start, t.end)), duration_s)
     overs = overtalk(turns)

@@ -34,6 +34,7 @@ from .analysis import AnalysisOptions, check_configuration, redact_stage, redact
 from .records import DecodedAudio, Transcript, Utterance
 from .speaker_models import encoder as speaker_encoder
 from .speaker_models import room_encoder
+from .recorded import opening_end
 from .speakers import SpeakerOptions, attribute_speakers
 from .settings import Settings
 from .staging import writer_for
@@ -431,7 +432,8 @@ class Processor:
             tags = stage("tag", tag_stage, utterances, drop.meta, self.analysis)
             tables |= tag_rows(tags)
         if self.analysis.scoring:
-            scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis, drop.meta.channel)
+            scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis, drop.meta.channel,
+                           opening_end(speakers.turns))
             tables |= scored.rows()
         return utterances, tables, spans
 

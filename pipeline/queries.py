@@ -95,7 +95,8 @@ NAMED_QUERIES: dict[str, Query] = {
         """SELECT received_at, source_name, detail FROM drops WHERE outcome = 'duplicate' ORDER BY received_at DESC""",
     ),
     "calls_without_disclosure": Query(
-        "Interactions where staff did not say the call is recorded, with where it should have been said.",
+        "Interactions where the customer was not told the call is recorded (by staff; or by the phone system's recorded "
+        "welcome, where the rule counts it), with where staff should have said it.",
         """
         SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.started_at,
                f.utterance_index AS expected_at_utterance, f.start_s, f.end_s, u.text AS expected_at_text
@@ -167,7 +168,8 @@ NAMED_QUERIES: dict[str, Query] = {
         "wrong person's words. How the roles were decided, how sure, why, and the scorecards that rest on them.",
         f"""
         WITH u AS (SELECT recording_id,
-                          count(*) FILTER (WHERE role NOT IN ('staff', 'customer') OR role IS NULL) AS unknown_role_utterances,
+                          count(*) FILTER (WHERE (role NOT IN ('staff', 'customer') OR role IS NULL)
+                                           AND coalesce(speaker, '') NOT IN ('HOLD', 'SYSTEM')) AS unknown_role_utterances,  -- the phone system's are no one's
                           count(*) AS utterances
                    FROM utterances GROUP BY 1),
              cards AS (SELECT s.recording_id, count(*) AS scorecards,
@@ -239,6 +241,28 @@ NAMED_QUERIES: dict[str, Query] = {
                h.longest_hold_s, h.at, s.announcements
         FROM held h JOIN recordings r ON r.id = h.recording_id LEFT JOIN said s ON s.recording_id = h.recording_id
         ORDER BY h.hold_s DESC, r.id
+        """,
+    ),
+    "recorded_welcomes": Query(
+        "Recordings that open with the phone system (a recorded welcome found by its words, the queue's music after it, "
+        "or music that opens the recording: speaker SYSTEM, role unknown, neither person's): how long until a person "
+        "spoke, the welcome's words, and whether the recording disclosure rests on the welcome alone (staff did not say it).",
+        """
+        WITH opening AS (
+            SELECT recording_id, round(max(end_s), 1) AS person_from_s
+            FROM speaker_turns WHERE speaker = 'SYSTEM' GROUP BY 1),
+        said AS (
+            SELECT recording_id, string_agg(text, ' / ' ORDER BY idx) AS welcome
+            FROM utterances WHERE speaker = 'SYSTEM' GROUP BY 1),
+        disclosed AS (
+            SELECT recording_id, bool_or(passed) AS disclosed,
+                   bool_or(passed AND json_extract_string(detail, '$.by') = 'recorded welcome') AS by_welcome_alone
+            FROM findings WHERE rule = 'call_recording_disclosure' GROUP BY 1)
+        SELECT r.id AS recording_id, r.source_name, r.staff_id, r.team, r.site, r.channel, r.started_at, o.person_from_s,
+               s.welcome, d.disclosed, d.by_welcome_alone
+        FROM opening o JOIN recordings r ON r.id = o.recording_id
+        LEFT JOIN said s ON s.recording_id = o.recording_id LEFT JOIN disclosed d ON d.recording_id = o.recording_id
+        ORDER BY o.person_from_s DESC, r.id
         """,
     ),
     "transfers": Query(

@@ -20,7 +20,7 @@ import numpy as np
 from .diarize import DiarizeOptions, Diarization, SpeakerTurn, embed_spans, speakers_at_once
 from .speaker_models import encoder
 from .dynamics import conversation_dynamics, seconds_apart
-from .hold import HOLD_SPEAKER
+from .recorded import PHONE_SYSTEM
 from .models import describe
 from .records import Utterance, Word
 from .voiceprints import Voiceprint, similarity
@@ -661,7 +661,7 @@ def speaker_rows(
         ],
         "role_assignment": [roles.row() | {"model": model["name"], "model_version": model["version"]} | count],
         "dynamics": conversation_dynamics(utterances, duration_s, heard,
-                                          [(t.start, t.end) for t in turns or [] if t.speaker == HOLD_SPEAKER]),
+                                          [(t.start, t.end) for t in turns or [] if t.speaker in PHONE_SYSTEM]),
     }
 
 

@@ -25,6 +25,14 @@ finding stands as judged; a reviewer decides.
         phrases: ["call is recorded"]   # case, punctuation and word boundaries ignored; nearly (pipeline/heard.py)
         regex: ['\\brecord(ed|ing)\\b']
         meaning: {examples: ["this call may be recorded"], threshold: 0.6}
+        recorded: true                  # the phone system's recorded welcome counts too (speaker SYSTEM)
+
+Where a recording opens with the phone system (``recorded.py``: a recorded welcome, the queue's
+music: speaker ``SYSTEM``), ``first_*`` windows count from where it ends, when a person first
+speaks: a disclosure due in the first minute is due in the staff member's first minute, however
+long the customer queued. Its words belong to no role, so a role-bound rule does not read them,
+unless the rule says ``recorded: true``: then they count as well (a recording disclosure the
+phone system played), and the finding's detail says ``by: recorded welcome``.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import yaml
 
 from .errors import ConfigError
 from .heard import canonical, find_phrase
+from .recorded import PHONE_SYSTEM, SYSTEM_SPEAKER
 from .records import SIDES, Finding, Utterance
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -48,7 +57,7 @@ Embed = Callable[[list[str]], np.ndarray]
 ROLES = SIDES
 CATEGORIES = ("compliance", "quality", "vulnerability", "conduct")
 WINDOW_KEYS = ("first_s", "last_s", "first_fraction", "last_fraction")
-RULE_KEYS = {"name", "description", "category", "role", "window", "expect", "min_count", "phrases", "regex", "meaning", "channels"}
+RULE_KEYS = {"name", "description", "category", "role", "window", "expect", "min_count", "phrases", "regex", "meaning", "channels", "recorded"}
 LINE_KEY = "__line__"
 
 
@@ -65,15 +74,18 @@ class Window:
         """``first`` or ``last``."""
         return self.parts[0][0].split("_")[0]
 
-    def bounds(self, duration_s: float) -> tuple[float, float]:
-        """(start, end) in seconds of this window in an interaction of ``duration_s``."""
-        span = min(value if kind.endswith("_s") else value * duration_s for kind, value in self.parts)
+    def bounds(self, duration_s: float, opening_s: float = 0.0) -> tuple[float, float]:
+        """(start, end) in seconds of this window in an interaction of ``duration_s`` whose
+        first ``opening_s`` are the phone system's (a ``first`` window starts after them, and
+        fractions are of the rest)."""
+        rest = max(duration_s - opening_s, 0.0)
+        span = min(value if kind.endswith("_s") else value * rest for kind, value in self.parts)
         if self.side == "first":
-            return 0.0, min(span, duration_s)
-        return max(duration_s - span, 0.0), duration_s
+            return opening_s, opening_s + min(span, rest)
+        return max(duration_s - span, opening_s), duration_s
 
-    def contains(self, utt: Utterance, duration_s: float) -> bool:
-        lo, hi = self.bounds(duration_s)
+    def contains(self, utt: Utterance, duration_s: float, opening_s: float = 0.0) -> bool:
+        lo, hi = self.bounds(duration_s, opening_s)
         return utt.start < hi and utt.end > lo
 
 
@@ -96,6 +108,8 @@ class Rule:
     """``file:line`` the rule came from."""
     channels: tuple[str, ...] = ()
     """Recording channels (phone, video, face-to-face, ...) the rule applies to; empty = all."""
+    recorded: bool = False
+    """The phone system's recorded welcome (speaker ``SYSTEM``) counts as well as ``role``'s words."""
     patterns: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
     """Phrases and regexes compiled together, phrases first."""
 
@@ -176,6 +190,10 @@ def _parse_rule(raw: Any, where: str) -> Rule:
         raise bad(f"rule {name}: channels must be a list of channel names", "write channels: [phone, video], or leave it out for all channels")
     if not (phrases or regexes or examples):
         raise bad(f"rule {name} has nothing to match", "add phrases, regex or meaning.examples")
+    recorded = raw.get("recorded", False)
+    if not isinstance(recorded, bool):
+        raise bad(f"rule {name}: recorded {recorded!r} is not true or false",
+                  "write recorded: true (the phone system's recorded welcome counts too) or leave it out")
     phrase_patterns = tuple(_phrase_pattern(p) for p in phrases)
     return Rule(
         name=name,
@@ -192,6 +210,7 @@ def _parse_rule(raw: Any, where: str) -> Rule:
         source=where,
         patterns=phrase_patterns + compiled,
         channels=tuple(channels),
+        recorded=recorded,
     )
 
 
@@ -310,14 +329,21 @@ def _following(candidates: Sequence[Utterance]) -> dict[int, Utterance]:
     return out
 
 
-def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, sims: dict[int, float] | None) -> Finding:
-    candidates = [
-        u for u in utterances if (rule.role is None or u.role == rule.role) and (rule.window is None or rule.window.contains(u, duration_s))
-    ]
+def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, sims: dict[int, float] | None,
+              opening_s: float = 0.0) -> Finding:
+    def inside(u: Utterance) -> bool:
+        return rule.window is None or rule.window.contains(u, duration_s, opening_s)
+
+    # the phone system's words are no person's, whatever the role (a hold's announcements, the
+    # welcome); the welcome counts where the rule says so, in any window that starts with the call
+    recorded = [u for u in utterances if rule.recorded and u.speaker == SYSTEM_SPEAKER
+                and (rule.window is None or rule.window.side == "first")]
+    people = [u for u in utterances if u.speaker not in PHONE_SYSTEM and (rule.role is None or u.role == rule.role) and inside(u)]
+    candidates = sorted(recorded + people, key=lambda u: u.index)
     following = _following(candidates)
     matches = [m for u in candidates if (m := _match(rule, u, sims, following.get(u.index))) is not None]
     passed = len(matches) >= rule.min_count if rule.expect == "present" else len(matches) < rule.min_count
-    lo, hi = rule.window.bounds(duration_s) if rule.window else (0.0, duration_s)
+    lo, hi = rule.window.bounds(duration_s, opening_s) if rule.window else (0.0, duration_s)
     detail: dict[str, Any] = {
         "category": rule.category,
         "expect": rule.expect,
@@ -332,25 +358,26 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
         if unsure:  # said there, but whose voice it is is in doubt
             detail["role_unsure"] = unsure
         if passed == (rule.expect == "absent"):  # the other side's words whose voice is in doubt could change the result
-            others = [u for u in utterances if u.role not in (None, rule.role) and u.role_unsure
-                      and (rule.window is None or rule.window.contains(u, duration_s))]
+            others = [u for u in utterances if u.role not in (None, rule.role) and u.role_unsure and inside(u)]
             heard = next((m for u in others if (m := _match(rule, u, sims)) is not None), None)
             if heard is not None:
                 detail["other_side_unsure"] = {"utterance_index": heard.index, "matched": heard.matched}
     if matches:
         first = matches[0]
         utt = next(u for u in candidates if u.index == first.index)
+        if utt.speaker == SYSTEM_SPEAKER:
+            detail["by"] = "recorded welcome"
         return Finding(rule.name, passed, first.index, utt.start, utt.end, first.matched, first.score, detail)
     if rule.expect == "absent":
         return Finding(rule.name, passed, detail=detail)
     # Missing: point at where it should have been said.
     detail["missing"] = True
-    if sims is not None and candidates:
-        nearest = max(candidates, key=lambda u: sims[u.index])
+    if sims is not None and people:
+        nearest = max(people, key=lambda u: sims[u.index])
         detail["nearest"] = {"utterance_index": nearest.index, "score": sims[nearest.index]}
-    if not candidates:
+    if not people:  # where a person should have said it
         return Finding(rule.name, passed, None, lo, hi, None, None, detail)
-    where = candidates[-1] if rule.window and rule.window.side == "last" else candidates[0]
+    where = people[-1] if rule.window and rule.window.side == "last" else people[0]
     return Finding(rule.name, passed, where.index, where.start, where.end, None, None, detail)
 
 
@@ -361,8 +388,11 @@ def evaluate_rules(
     duration_s: float,
     embed: Embed | None,
     channel: str | None = None,
+    opening_s: float = 0.0,
 ) -> list[Finding]:
     """One ``Finding`` per rule that applies to the interaction's ``channel``, in rule order.
+    ``opening_s``: where the phone system's opening ends (``recorded.opening_end``): ``first_*``
+    windows start there.
 
     ``utterances`` are matched on their ``text`` (already redacted); ``embed`` is called
     once, with every utterance and example, only when a rule matches by meaning. A rule limited
@@ -372,4 +402,4 @@ def evaluate_rules(
     rules = [r for r in rules if not (r.channels and channel and channel not in r.channels)]
     ordered = sorted(utterances, key=lambda u: u.index)
     sims = _similarities(rules, ordered, embed)
-    return [_evaluate(rule, ordered, duration_s, sims.get(rule.name)) for rule in rules]
+    return [_evaluate(rule, ordered, duration_s, sims.get(rule.name), opening_s) for rule in rules]

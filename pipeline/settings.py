@@ -37,6 +37,7 @@ _OUTPUT_FIELDS = (
     "speaker_model",
     "crosstalk",
     "hold_music",
+    "recorded_messages",
     "transfers",
     "redaction",
     "keep_raw_text",
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     max_speakers: int = Field(6, ge=1, le=10, description="Most speakers diarization will find when metadata does not give n_speakers.")
     crosstalk: bool = Field(True, description="Listen for two voices at once in phone calls and face-to-face conversations diarized as calls too (the segmentation model, 5 s either side of each change of speaker that comes within 1 s of the last turn; rooms always): the voice the turns leave out gets speaker turns there and counts in the overtalk. Costs at most about 0.35 s of CPU a minute, where every change of speaker is quick.")
     hold_music: bool = Field(True, description="Find hold music in mono recordings and on each channel of stereo ones (loud, tonal sound that lasts seconds, with no model) and leave it, and the recorded announcements played over it, out of the two people's voices and roles: the announcements' words get the speaker HOLD and role unknown, and each hold a HOLD speaker turn.")
+    recorded_messages: Path | None = Field(ROOT / "data" / "recorded_messages.yaml", description="YAML 'cues:' list of what only the phone system's recorded voice says before a person answers (\"please hold\", \"your call is important to us\"): a recording's opening welcome that says one, the queue's music after it, and music that opens a recording get the speaker SYSTEM and role unknown, out of the two people's voices and roles; the rules' first-seconds windows count from its end. None or an empty list: not looked for.")
     transfers: bool = Field(True, description="A mono phone call whose words say it was transferred to a colleague (a transfer line, then after a pause or a hold someone opening as a colleague does) is diarized as two calls with one customer: before the transfer and after it (after a warm transfer, where the first staff member stays on to introduce the customer, as three voices). So is a call whose roles are flagged where the voices alone show one staff voice handing over to another (the result stays flagged); a call whose roles are not flagged is only flagged there. The colleague becomes a third speaker with the staff role (the same speaker as the first staff member where their voices are alike), the customer keeps one speaker name. In a stereo call both staff members speak on the staff channel: its speech is diarized as two voices, and where one voice holds the staff speech before the transfer (heard in the words, or where the voices alone split there, then flagged) and the other the speech after it, the colleague becomes a third speaker there too (about 0.7 s of CPU a minute of a stereo call).")
     speaker_model: str = Field("auto", description="Speaker encoder: auto (CAM++ for the voices of a phone call of two people and of a face-to-face conversation whose words read as two sides, resemblyzer for rooms, estimated counts and voiceprints), campplus (CAM++, int8) or resemblyzer, for everything. Voiceprints are compared with the encoder they were enrolled with.")
     redaction: bool = Field(True, description="Find PII/PCI (cards, CVV, expiry, bank details, NI/SSN, email, phone, postcode, names) and store only redacted text.")
@@ -196,12 +198,13 @@ class Settings(BaseSettings):
 
     def output_hash(self) -> str:
         """Hash of the settings that change results, stored on every run."""
-        from .vocabulary import load_vocabulary
-
+        from .recorded import load_cues
         from .transcribe import hardware_defaults
+        from .vocabulary import load_vocabulary
 
         data = {k: getattr(self, k) for k in _OUTPUT_FIELDS}
         data["vocabulary"] = load_vocabulary(self.vocabulary)  # its words, not where the file is
+        data["recorded_messages"] = load_cues(self.recorded_messages)  # the same
         chosen = hardware_defaults(self.device)  # what "auto" became on this machine
         data.update({k: chosen[k] for k, field in (("model", "whisper_model"), ("compute_type", "compute_type")) if data[field] == "auto"})
         if data["batch_size"] is None:

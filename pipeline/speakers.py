@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced, uncovered
+from .recorded import PHONE_SYSTEM, SYSTEM_SPEAKER, phone_system_opening
 from .speaker_models import encoder_setting, on_a_telephone_line
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
@@ -38,6 +39,10 @@ class SpeakerOptions:
     hold_music: bool = True
     """Find hold music (``hold.hold_stretches``; on each channel of a stereo recording) and leave it,
     and the recorded announcements over it, out of the two people's voices and roles."""
+    recorded_cues: tuple[str, ...] = ()
+    """What only the phone system's recorded voice says (``recorded.load_cues``): a recording's
+    opening welcome with one, and the queue after it, are set aside as speaker ``SYSTEM``
+    (``recorded.phone_system_opening``); () does not look."""
     transfers: bool = True
     """A mono phone call transferred to a colleague (``transfers.transfer_point``; or, where its
     roles are flagged, ``transfers.heard_by_voice``) is diarized as two calls with one customer
@@ -47,8 +52,11 @@ class SpeakerOptions:
 
     @classmethod
     def from_settings(cls, settings) -> "SpeakerOptions":
+        from .recorded import load_cues
+
         return cls(settings.diarization, settings.max_speakers, tuple(settings.channel_map), settings.utterance_gap_s,
-                   settings.speaker_model, settings.crosstalk, settings.hold_music, settings.transfers)
+                   settings.speaker_model, settings.crosstalk, settings.hold_music, load_cues(settings.recorded_messages),
+                   settings.transfers)
 
 
 @dataclass
@@ -79,19 +87,26 @@ def attribute_speakers(
         stereo_map = dict(enumerate(options.channel_map))
         # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's
         by_channel = [hold_stretches(channel) if may_hold(meta, options) else [] for channel in audio.samples]
-        utterances, held = set_aside(utterances, lambda channel: by_channel[channel], options.utterance_gap_s, transcript.segment_stats)
+        openings = [opening_of(utterances, channel, by_channel[channel], meta, options) for channel in range(audio.channels)]
+        by_channel = [[h for h in hs if not span or h[0] >= span[1]] for hs, (span, _) in zip(by_channel, openings)]  # the queue is the opening's
+        utterances, held = set_aside(utterances, lambda channel: by_channel[channel], options.utterance_gap_s, transcript.segment_stats,
+                                     lambda channel: openings[channel][0])
         utterances, roles = assign_roles(utterances, samples=audio.samples, staff_id=meta.staff_id, voiceprints=voiceprints, stereo_map=stereo_map)
         holds = sorted(h for hs in by_channel for h in hs)
         # transferred to a colleague (by the words, else by the voices): the staff channel holds two staff members
         if options.transfers and not meta.n_speakers and min_speakers(meta) == 1:
             utterances, roles = stereo_transfer(audio, utterances, roles, holds, stereo_map, options, transcript.segment_stats)
-        if holds:
-            utterances, turns = with_held(utterances, held, holds, roles)
+        if holds or any(span for span, _ in openings):
+            utterances, turns = with_held(utterances, held, holds, roles, opened=[o for o in openings if o[0]])
     else:
         samples = audio.samples[0]
         holds = hold_stretches(samples) if may_hold(meta, options) else []
-        utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats)
-        samples = silenced(samples, holds)  # the people's voices only: music and announcements are neither
+        opening, why = opening_of(utterances, 0, holds, meta, options)
+        holds = [h for h in holds if not opening or h[0] >= opening[1]]  # the queue's music is the opening's
+        utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats,
+                                     lambda channel: opening)
+        # the people's voices only: music, announcements and the phone system's welcome are neither
+        samples = silenced(samples, sorted(holds + ([opening] if opening else [])))
         expected = expected_speakers(meta, audio)
         # with no count from the metadata or the audio: do the words read as one staff member and
         # one customer? (read once: the reason goes to the count's flag, taken_as to the roles')
@@ -119,8 +134,9 @@ def attribute_speakers(
             utterances, roles, diarization = transferred_roles(samples, utterances, transfer, meta, audio, options, voiceprints,
                                                                transcript.segment_stats)
         turns = diarization.turns if diarization is not None else None
-        if holds:
-            utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [])
+        if holds or opening:
+            utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [],
+                                          opened=[(opening, why)] if opening else [])
             if diarization is not None:
                 diarization = replace(diarization, turns=turns)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
@@ -364,7 +380,7 @@ def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: Rol
     if len(staff_channels) != 1 or roles.swapped_channels or not options.diarization:
         return utterances, roles
     ch = staff_channels[0]
-    staff = [u for u in utterances if u.channel == ch and u.speaker != HOLD_SPEAKER]
+    staff = [u for u in utterances if u.channel == ch and u.speaker not in PHONE_SYSTEM]
     transfer = transfer_point(utterances, holds, {ch})
     if transfer is None and sum(u.end - u.start for u in staff) < 4 * STEREO_MIN_S:
         return utterances, roles
@@ -407,15 +423,15 @@ def stereo_transfer(audio: DecodedAudio, utterances: list[Utterance], roles: Rol
     stayed = spoken_after(words, first, at) if transfer is not None else 0.0
     new_name = {(w.start, w.end, w.word): colleague if w.speaker == other and (w.start + w.end) / 2 >= at else name for w in words}
     relabelled = [replace(w, speaker=new_name.get((w.start, w.end, w.word), w.speaker)) if w.channel == ch else w
-                  for u in utterances if u.speaker != HOLD_SPEAKER for w in u.words]
-    role_of = {u.channel: u.role for u in utterances if u.speaker != HOLD_SPEAKER}
-    confidence = {u.channel: u.role_confidence for u in utterances if u.speaker != HOLD_SPEAKER}
+                  for u in utterances if u.speaker not in PHONE_SYSTEM for w in u.words]
+    role_of = {u.channel: u.role for u in utterances if u.speaker not in PHONE_SYSTEM}
+    confidence = {u.channel: u.role_confidence for u in utterances if u.speaker not in PHONE_SYSTEM}
     rebuilt = [replace(u, role=role_of.get(u.channel, "unknown"), role_confidence=confidence.get(u.channel))
                for u in build_utterances(relabelled, max_gap_s=options.utterance_gap_s, segment_stats=segment_stats)]
-    held = [u for u in utterances if u.speaker == HOLD_SPEAKER]
+    held = [u for u in utterances if u.speaker in PHONE_SYSTEM]
     rebuilt = [replace(u, index=i) for i, u in enumerate(sorted(rebuilt + held, key=lambda u: (u.start, u.end)))]
     roles.staff_speakers = sorted(set(roles.staff_speakers) | {colleague})
-    roles.n_speakers = len({u.speaker for u in rebuilt if u.speaker != HOLD_SPEAKER})
+    roles.n_speakers = len({u.speaker for u in rebuilt if u.speaker not in PHONE_SYSTEM})
     kind = (f"a warm transfer, the first staff member's voice staying on for {stayed:.0f} s after it: "
             if stayed >= WARM_MIN_S else "")
     roles.reason = "; ".join(r for r in (
@@ -506,39 +522,63 @@ def may_hold(meta: RecordingMeta, options: SpeakerOptions) -> bool:
     return options.hold_music and min_speakers(meta) == 1
 
 
+def opening_of(utterances: list[Utterance], channel: int, holds: list[tuple[float, float]], meta: RecordingMeta,
+               options: SpeakerOptions) -> tuple[tuple[float, float] | None, str]:
+    """The phone system's opening of one channel (``recorded.phone_system_opening``) and why;
+    (None, "") where the cues are off or the metadata says face-to-face (no phone system there)."""
+    if not options.recorded_cues or min_speakers(meta) != 1:
+        return None, ""
+    words = sorted((w for u in utterances for w in u.words if w.channel == channel), key=lambda w: w.start)
+    return phone_system_opening(words, holds, options.recorded_cues)
+
+
 def set_aside(utterances: list[Utterance], holds_of, max_gap_s: float,
-              segment_stats: dict | None) -> tuple[list[Utterance], list[Utterance]]:
+              segment_stats: dict | None, opening_of=lambda channel: None) -> tuple[list[Utterance], list[Utterance]]:
     """The utterances cut again without the words whose middle lies in a hold of their channel
-    (``holds_of(channel)``: its (start, end) seconds), and those words' own utterances (speaker
-    ``HOLD_SPEAKER``, role unknown); the utterances unchanged when no word lies in one."""
-    def inside(w) -> bool:
+    (``holds_of(channel)``: its (start, end) seconds) or in its phone system's opening
+    (``opening_of(channel)``: (start, end) or None), and those words' own utterances (speaker
+    ``HOLD_SPEAKER`` or ``SYSTEM_SPEAKER``, role unknown); the utterances unchanged when no word
+    lies in one."""
+    def owner(w) -> str | None:
         middle = (w.start + w.end) / 2
-        return any(a <= middle <= b for a, b in holds_of(w.channel))
+        span = opening_of(w.channel)
+        if span is not None and span[0] <= middle <= span[1]:
+            return SYSTEM_SPEAKER
+        return HOLD_SPEAKER if any(a <= middle <= b for a, b in holds_of(w.channel)) else None
 
     kept, held = [], []
     for w in (w for u in utterances for w in u.words):
-        (held if inside(w) else kept).append(w)
+        who = owner(w)
+        (held if who else kept).append(replace(w, speaker=who) if who else w)
     if not held:
         return utterances, []
     people = build_utterances(kept, max_gap_s=max_gap_s, segment_stats=segment_stats)
-    announced = build_utterances([replace(w, speaker=HOLD_SPEAKER) for w in held], max_gap_s=max_gap_s, segment_stats=segment_stats)
+    announced = build_utterances(held, max_gap_s=max_gap_s, segment_stats=segment_stats)
     return people, [replace(u, role="unknown", role_confidence=0.0) for u in announced]
 
 
 def with_held(utterances: list[Utterance], held: list[Utterance], holds: list[tuple[float, float]], roles: RoleResult,
-              turns: list[SpeakerTurn] = ()) -> tuple[list[Utterance], list[SpeakerTurn]]:
+              turns: list[SpeakerTurn] = (), opened: list[tuple[tuple[float, float], str]] = ()) -> tuple[list[Utterance], list[SpeakerTurn]]:
     """``utterances`` and the held ones (``set_aside``), if any, in time order, numbered again, and
-    ``turns`` with a ``HOLD_SPEAKER`` turn for each of ``holds``; the roles' reason says where the
-    holds are and how many words their recorded announcements hold."""
+    ``turns`` with a ``HOLD_SPEAKER`` turn for each of ``holds`` and a ``SYSTEM_SPEAKER`` turn for
+    each phone system's opening in ``opened`` ((start, end), why); the roles' reason says where the
+    holds and the opening are and how many words their recorded voices hold."""
     if held:
         utterances = [replace(u, index=i) for i, u in enumerate(sorted(utterances + held, key=lambda u: (u.start, u.end)))]
-    where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in holds)
-    words = sum(len(u.words) for u in held)
-    said = f"; {words} words of recorded announcements in it are the {HOLD_SPEAKER} speaker's, role unknown" if words else ""
-    note = f"hold music at {where} ({sum(b - a for a, b in holds):.0f} s), left out of the voices and roles{said}"
-    roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+    notes = []
+    for (a, b), why in opened:
+        words = sum(len(u.words) for u in held if u.speaker == SYSTEM_SPEAKER and a <= u.start <= b)
+        notes.append(f"the phone system's opening at {a:.0f}-{b:.0f} s ({why}): {words} words, the {SYSTEM_SPEAKER} speaker's, "
+                     f"role unknown, left out of the voices and roles")
+    if holds:
+        where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in holds)
+        words = sum(len(u.words) for u in held if u.speaker == HOLD_SPEAKER)
+        said = f"; {words} words of recorded announcements in it are the {HOLD_SPEAKER} speaker's, role unknown" if words else ""
+        notes.append(f"hold music at {where} ({sum(b - a for a, b in holds):.0f} s), left out of the voices and roles{said}")
+    roles.reason = "; ".join(r for r in (roles.reason, *notes) if r)
     return (utterances,
-            sorted([*turns, *(SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds)], key=lambda t: (t.start, t.end)))
+            sorted([*turns, *(SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds),
+                    *(SpeakerTurn(a, b, SYSTEM_SPEAKER) for (a, b), _ in dict.fromkeys(opened))], key=lambda t: (t.start, t.end)))
 
 
 AGREEMENT_MARGIN = 0.1

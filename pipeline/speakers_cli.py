@@ -20,7 +20,8 @@ import typer
 
 from .diarize import DiarizeOptions, diarize_full
 from .errors import ConfigError
-from .hold import HOLD_SPEAKER, hold_stretches, silenced, uncovered
+from .hold import hold_stretches, silenced, uncovered
+from .recorded import PHONE_SYSTEM
 from .records import SIDES
 from .voiceprints import enroll, save_voiceprint
 
@@ -222,8 +223,8 @@ def role_spans(utterances, turns=None) -> list[tuple[float, float, str]]:
     roles_of: dict[str, set] = {}
     for u in utterances:
         roles_of.setdefault(u.speaker, set()).add(u.role)
-    people = [t for t in turns or [] if t.speaker != HOLD_SPEAKER]
-    held = [(t.start, t.end, "unknown") for t in turns or [] if t.speaker == HOLD_SPEAKER]  # music, and announcements if any
+    people = [t for t in turns or [] if t.speaker not in PHONE_SYSTEM]
+    held = [(t.start, t.end, "unknown") for t in turns or [] if t.speaker in PHONE_SYSTEM]  # music, announcements, the welcome
     if people and all(len(roles_of.get(t.speaker, ())) == 1 for t in people):
         return sorted([(t.start, t.end, next(iter(roles_of[t.speaker]))) for t in people] + held)
     return sorted([(u.start, u.end, u.role) for u in utterances] + held)

@@ -170,7 +170,21 @@ def test_named_queries_run_and_find_the_right_interactions(store):
     transferred("v-stereo", now - timedelta(hours=1), "channel", True,
                 "transferred to a colleague at 45.6 s (found by the voices alone, ...): ...",
                 [("S1", "staff", 0.0, 5.0), ("S2", "customer", 6.0, 10.0), ("S3", "staff", 45.56, 51.1), ("S1", "staff", 51.5, 55.4)])
+    # a call that opens with the phone system's recorded welcome and 30 s of queue, whose staff member never disclosed
+    insert(store, "recordings", [{"id": "v-welcome", "staff_id": "ann", "started_at": now - timedelta(hours=3), "channel": "phone"}])
+    insert(store, "speaker_turns", [{"recording_id": "v-welcome", "run_id": "run-1", "idx": i, "speaker": who, "start_s": a, "end_s": b}
+                                    for i, (who, a, b) in enumerate([("SYSTEM", 0.0, 38.2), ("S1", 39.0, 42.0), ("S2", 42.5, 45.0)])])
+    insert(store, "utterances", [{"recording_id": "v-welcome", "run_id": "run-1", "idx": i, "speaker": who, "role": role, "start_s": a,
+                                  "end_s": b, "text": text} for i, (who, role, a, b, text) in enumerate([
+                                      ("SYSTEM", "unknown", 0.2, 6.0, "Thank you for calling. Calls are recorded. Please hold."),
+                                      ("S1", "staff", 39.0, 42.0, "Good morning, Acme Bank."), ("S2", "customer", 42.5, 45.0, "Hi there.")])])
+    store_interaction(store, "v-welcome", [Finding("call_recording_disclosure", True, 0, 0.2, 6.0, "calls are recorded", None,
+                                                   {"category": "compliance", "by": "recorded welcome"})], [], [])
     results = {name: run_query(store, name) for name in NAMED_QUERIES}
+    welcomed = results["recorded_welcomes"]
+    assert welcomed[["recording_id", "person_from_s", "disclosed", "by_welcome_alone"]].values.tolist() == [["v-welcome", 38.2, True, True]]
+    assert welcomed.welcome.tolist() == ["Thank you for calling. Calls are recorded. Please hold."]
+    assert "v-welcome" not in results["calls_without_disclosure"].recording_id.tolist()
     moved = results["transfers"][["recording_id", "transferred_at_s", "warm", "staff_before", "staff_after", "staff_talk_before_s",
                                   "staff_talk_after_s", "n_speakers", "flagged"]]
     assert moved.values.tolist() == [["v-moved", 39.6, False, "S1", "S3", 8.0, 9.0, 3, False],

@@ -1,0 +1,139 @@
+"""The phone system's recorded voice before anyone answers: a welcome, and the queue after it.
+
+Many phone systems record an inbound call from the moment it connects, so the recording opens
+with a recorded voice ("Thank you for calling. Calls may be recorded for training purposes.
+Please hold while we connect you."), often followed by the queue's music, before the staff member
+answers. That voice is neither person. Clustered with their voices it joins one of them: its
+words become the staff member's (a recording disclosure they never said passes the disclosure
+rule) or the customer's, and more calls are flagged (bench/SPEAKERS.md, round 53).
+
+Found by its words, with no model: the recording's first run of speech (no pause longer than
+``MAX_PAUSE_S``, starting within ``OPENING_S``), in its first ``WELCOME_MAX_S``, holds a
+sentence with one of the cues of ``data/recorded_messages.yaml`` (what only a phone system says
+before a person answers: "please hold", "your call is important to us"), matched nearly as
+written (``heard.find_phrase``: speech recognition mishears a recorded voice on a phone line as
+it does a person). Everything from the recording's start to the end of the first such sentence
+(or of the last of the sentences with a cue that follow it one after another) is the phone
+system's (speaker ``SYSTEM``, role unknown); a welcome's sentences after those stay with the
+people. So is a hold that begins within ``JOIN_S`` after it (the queue's music and its
+announcements), and music that opens the recording. Left out of the people's voices, roles, talk
+and silence like a hold, but kept apart from holds: a queue before anyone answers is not a staff
+member's hold. A business adds the words of its own welcome to the file; the rules' first-seconds windows
+count from where the phone system's opening ends (``rules.evaluate_rules``'s ``opening_s``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from .errors import ConfigError
+from .heard import find_phrase
+from .hold import HOLD_SPEAKER
+from .records import Word
+
+SYSTEM_SPEAKER = "SYSTEM"
+"""The speaker of the phone system's opening: its turn, and the words of its recorded voice (role ``unknown``)."""
+PHONE_SYSTEM = (HOLD_SPEAKER, SYSTEM_SPEAKER)
+"""The speakers that are no person: a hold's music and announcements, and the opening."""
+OPENING_S = 60.0
+"""The recorded welcome's first run of speech starts within this many seconds of the recording's start."""
+MAX_PAUSE_S = 2.0
+"""A pause longer than this ends the first run of speech: a recorded welcome plays on without
+one, where a person who answers waits for the other to speak."""
+WELCOME_MAX_S = 30.0
+"""... and a welcome is over within this many seconds of its first word (16 real-style welcomes
+spoken by espeak: 4-19 s). A person who asks the customer to hold a moment does so later than
+this, after hearing what the call is about."""
+JOIN_S = 3.0
+"""A hold that begins within this many seconds after the welcome (or after the recording's
+start) is the queue: the phone system's too."""
+MUSIC_FIRST_S = 1.0
+"""Music that begins within this many seconds of the recording's start opens it: the queue."""
+PERSON_OPENS = ("my name is", "speaking", "this is", "how can i help", "how may i help", "what can i do for you",
+                "you're through to", "you are through to")
+"""What a person who answers says before they put anyone on hold (and a recorded welcome does
+not): a first run of speech that runs into music with none of these, and no question, is the
+phone system's welcome even where speech recognition garbled its cue ("you're calling important
+to us", "please vote")."""
+
+
+def load_cues(path: str | Path | None) -> tuple[str, ...]:
+    """The cues in ``path`` (a YAML file with a ``cues:`` list of phrases); () for None or a missing file."""
+    if path is None or not Path(path).exists():
+        return ()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError("not valid YAML", fix="correct the YAML syntax at that line", path=f"{path}:{mark.line + 1 if mark else 1}") from exc
+    cues = data.get("cues") if isinstance(data, dict) else None
+    if cues is None:
+        cues = []
+    if not isinstance(cues, list) or not all(isinstance(c, str) and tokens(c) for c in cues):
+        raise ConfigError("the recorded messages must be a 'cues:' list of phrases", fix="write cues: [please hold, your call is important to us]",
+                          path=str(path))
+    return tuple(dict.fromkeys(" ".join(tokens(c)) for c in cues))
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words without punctuation ("we'll" stays one word)."""
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+
+
+def _sentence_ends(word: str) -> bool:
+    return word.rstrip().endswith((".", "?", "!"))
+
+
+def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, float]], cues: Sequence[str]) -> tuple[tuple[float, float] | None, str]:
+    """(start, end) seconds of the phone system's opening in one channel's ``words`` (time order)
+    with that channel's ``holds``, or None; and why (for the roles' reason)."""
+    end, why = None, ""
+    first_hold = min(holds, default=None)
+    if first_hold is not None and first_hold[0] <= MUSIC_FIRST_S:
+        end, why = first_hold[1], "music opens the recording"
+    run: list[Word] = []
+    for w in words:
+        if run and w.start - run[-1].end > MAX_PAUSE_S:
+            break
+        if not run and w.start > OPENING_S:
+            break
+        if run and w.end > run[0].start + WELCOME_MAX_S:
+            break
+        if end is not None and w.start < end:  # inside the queue's music (its announcements): the hold's already
+            continue
+        run.append(w)
+    sentences, start = [], 0
+    for j, w in enumerate(run):  # the run's sentences
+        if _sentence_ends(w.word) or j == len(run) - 1:
+            sentences.append((" ".join(x.word.strip() for x in run[start: j + 1]), w.end))
+            start = j + 1
+    heard = [next((cue for cue in cues if find_phrase(cue, text)), None) for text, _ in sentences]
+    first = next((i for i, cue in enumerate(heard) if cue is not None), None)
+    if first is not None:  # the welcome ends with the first sentence with a cue, or the last of those right after it
+        last = first
+        while last + 1 < len(heard) and heard[last + 1] is not None:
+            last += 1
+        if sentences[last][1] > (end or 0.0):  # the cue's words, not the transcript's: these may be a person's, unredacted
+            end, why = sentences[last][1], f"the phone system's recorded welcome: \"{heard[first]}\" heard in its first run of speech"
+    if end is None:
+        first_words = [w for w in run if w.start < OPENING_S + WELCOME_MAX_S]
+        queue = next(((a, b) for a, b in sorted(holds) if first_words and first_words[-1].end - 0.5 <= a <= first_words[-1].end + JOIN_S), None)
+        text = " ".join(w.word.strip() for w in run)
+        if queue is not None and all(w.end <= queue[0] + 0.5 for w in run) and "?" not in text \
+                and not any(find_phrase(said, text) for said in PERSON_OPENS):
+            return (0.0, round(float(queue[1]) + 0.05, 3)), "the phone system's recorded welcome: speech that runs into the queue's music"
+        return None, ""
+    queue = next(((a, b) for a, b in sorted(holds) if end - 0.5 <= a <= end + JOIN_S or a <= end <= b), None)
+    if queue is not None and queue[1] > end:
+        end, why = queue[1], f"{why}, then the queue's music" if "welcome" in why else why
+    return (0.0, round(float(end) + 0.05, 3)), why
+
+
+def opening_end(turns) -> float:
+    """Where the phone system's opening ends in a recording's speaker ``turns`` (0.0 without one)."""
+    return max((t.end for t in turns or [] if t.speaker == SYSTEM_SPEAKER and t.start <= MUSIC_FIRST_S), default=0.0)
