@@ -13,9 +13,9 @@ sentence with one of the cues of ``data/recorded_messages.yaml`` (what only a ph
 before a person answers: "please hold", "your call is important to us"), matched nearly as
 written (``heard.find_phrase``: speech recognition mishears a recorded voice on a phone line as
 it does a person). Everything from the recording's start to the end of the first such sentence
-(or of the last of the sentences with a cue that follow it one after another) is the phone
-system's (speaker ``SYSTEM``, role unknown); a welcome's sentences after those stay with the
-people. So is a hold that begins within ``JOIN_S`` after it (the queue's music and its
+(or of the last of the sentences with a cue that follow it one after another; or, where it is
+later, the end of the words before a person's opening, below) is the phone system's (speaker
+``SYSTEM``, role unknown). So is a hold that begins within ``JOIN_S`` after it (the queue's music and its
 announcements), and music that opens the recording. Left out of the people's voices, roles, talk
 and silence like a hold, but kept apart from holds: a queue before anyone answers is not a staff
 member's hold. A business adds the words of its own welcome to the file; the rules' first-seconds windows
@@ -55,6 +55,24 @@ MUSIC_FIRST_S = 1.0
 """Music that begins within this many seconds of the recording's start opens it: the queue."""
 PERSON_OPENS = ("my name is", "speaking", "this is", "how can i help", "how may i help", "what can i do for you",
                 "you're through to", "you are through to")
+NAMED_OPENS = ("speaking", "you're through to", "you are through to", "you're speaking with", "you are speaking with",
+               "how can i help", "how may i help", "what can i do for you")
+"""A person answering, for certain: what a staff member's first sentence says ("Hello, you're
+through to Harbour Mutual, Sam speaking"), and a recorded welcome does not. Not "my name is": a
+customer says it too, answering the identity questions (a no-welcome call whose greeting speech
+recognition garbled was taken for a welcome up to the customer's "my name is")."""
+GAP_S = 1.0
+"""... and before it, the pause of the line connecting to a person: at least this long (the
+longest pause before the person's opening). Within one person's opening the sentences follow
+each other more closely."""
+GREETING_S = 10.0
+"""... and the person's opening (their name) comes within this many seconds of the first words
+after that pause ("Good morning. Welcome to Harbour Mutual. Sam speaking.")."""
+MIN_WELCOME_WORDS = 6
+MIN_WELCOME_SENTENCES = 2
+"""A welcome before a person's opening has at least this many words and sentences ("Good
+morning." or "Hello and thank you for calling Harbour Mutual." before "Sam speaking." is the
+person's own; a recorded welcome says who the caller reached and something more)."""
 """What a person who answers says before they put anyone on hold (and a recorded welcome does
 not): a first run of speech that runs into music with none of these, and no question, is the
 phone system's welcome even where speech recognition garbled its cue ("you're calling important
@@ -120,6 +138,9 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
             last += 1
         if sentences[last][1] > (end or 0.0):  # the cue's words, not the transcript's: these may be a person's, unredacted
             end, why = sentences[last][1], f"the phone system's recorded welcome: \"{heard[first]}\" heard in its first run of speech"
+            before = _before_a_person(words)  # the welcome's sentences after the cue, up to the pause before a person's opening
+            if before is not None and before > end:
+                end = before
     if end is None:
         first_words = [w for w in run if w.start < OPENING_S + WELCOME_MAX_S]
         queue = next(((a, b) for a, b in sorted(holds) if first_words and first_words[-1].end - 0.5 <= a <= first_words[-1].end + JOIN_S), None)
@@ -127,11 +148,42 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
         if queue is not None and all(w.end <= queue[0] + 0.5 for w in run) and "?" not in text \
                 and not any(find_phrase(said, text) for said in PERSON_OPENS):
             return (0.0, round(float(queue[1]) + 0.05, 3)), "the phone system's recorded welcome: speech that runs into the queue's music"
-        return None, ""
+        before = _before_a_person(words)
+        if before is None:
+            return None, ""
+        end, why = before, "the phone system's recorded welcome: words before a pause and a person's opening"
     queue = next(((a, b) for a, b in sorted(holds) if end - 0.5 <= a <= end + JOIN_S or a <= end <= b), None)
     if queue is not None and queue[1] > end:
         end, why = queue[1], f"{why}, then the queue's music" if "welcome" in why else why
     return (0.0, round(float(end) + 0.05, 3)), why
+
+
+def _before_a_person(words: Sequence[Word]) -> float | None:
+    """Where the words before a person's opening end, if they are a recorded welcome. The first
+    sentence with a person's opening (``NAMED_OPENS``: "Sam speaking", "you're through to") is
+    found; of the pauses between sentences before it, the longest (at least ``GAP_S``: the line
+    connecting to a person) ends the welcome, if that person's opening follows it within
+    ``GREETING_S``. The welcome starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has
+    ``MIN_WELCOME_WORDS`` and ``MIN_WELCOME_SENTENCES`` or more, no question and none of
+    ``PERSON_OPENS``. None otherwise."""
+    sentences, start = [], 0
+    early = [w for w in words if w.start <= OPENING_S + WELCOME_MAX_S]
+    for j, w in enumerate(early):
+        if _sentence_ends(w.word) or j == len(early) - 1:
+            sentences.append(early[start: j + 1])
+            start = j + 1
+    text = [" ".join(w.word.strip() for w in sentence) for sentence in sentences]
+    k = next((i for i, t in enumerate(text) if any(find_phrase(said, t) for said in NAMED_OPENS)), None)
+    if not k:
+        return None
+    gaps = [sentences[i][0].start - sentences[i - 1][-1].end for i in range(1, k + 1)]
+    cut = 1 + max(range(len(gaps)), key=lambda i: gaps[i])
+    before, said = [w for sentence in sentences[:cut] for w in sentence], " ".join(text[:cut])
+    if (gaps[cut - 1] < GAP_S or sentences[k][0].start - sentences[cut][0].start > GREETING_S
+            or len(before) < MIN_WELCOME_WORDS or cut < MIN_WELCOME_SENTENCES or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
+            or "?" in said or any(find_phrase(p, said) for p in PERSON_OPENS)):
+        return None
+    return before[-1].end
 
 
 def opening_end(turns) -> float:

@@ -65,9 +65,24 @@ def test_a_staff_member_who_asks_the_customer_to_hold_is_no_recorded_welcome() -
     chatty = words_of(*[(0.5 + 2.0 * i, "Yes, and then the payment went out again.") for i in range(16)],
                       (33.0, "Okay, please hold a moment."), pace=0.25)
     assert phone_system_opening(chatty, [], CUES) == (None, "")
-    # no cue at all: a disclosure alone is what staff say too
-    plain = words_of((0.2, "Thank you for calling."), (1.6, "Calls may be recorded for training purposes."), (5.0, "Hello, Sam speaking."))
+    # no cue at all: a disclosure is what staff say too
+    plain = words_of((0.2, "Thank you for calling Harbour Mutual, Sam speaking."), (3.0, "Calls may be recorded for training purposes."),
+                     (6.5, "How can I help?"))
     assert phone_system_opening(plain, [], CUES) == (None, "")
+
+
+def test_a_welcome_with_no_cue_ends_at_the_pause_before_a_person_answers_by_name() -> None:
+    welcome = [(0.2, "Thank you for calling the council's contact centre."), (3.0, "Calls may be monitored or recorded."),
+               (5.6, "Many of our services are available online.")]
+    for answer in ([(10.2, "Good morning."), (11.2, "Welcome to the council, Sam speaking.")],
+                   [(10.2, "Hello, you're through to the council.")]):
+        (start, end), why = phone_system_opening(words_of(*welcome, *answer), [], CUES)
+        assert start == 0.0 and 7.5 < end < 10.2 and "before a pause and a person's opening" in why
+    # a person's own opening, one sentence before their name after a pause: a person
+    own = words_of((0.2, "Hello and thank you for calling Harbour Mutual."), (4.0, "My name is Sam, how can I help?"))
+    assert phone_system_opening(own, [], CUES) == (None, "")
+    # the same welcome, but the pause before the person is short: no telling where it ends
+    assert phone_system_opening(words_of(*welcome, (8.2, "Hello, you're through to the council.")), [], CUES) == (None, "")
 
 
 def test_the_queue_after_a_welcome_and_music_that_opens_a_recording_are_the_phone_systems() -> None:
