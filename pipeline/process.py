@@ -433,7 +433,7 @@ class Processor:
             tables |= tag_rows(tags)
         if self.analysis.scoring:
             scored = stage("score", score_stage, utterances, tags, speakers.rows["dynamics"], audio.info.duration_s, self.analysis, drop.meta.channel,
-                           opening_end(speakers.turns))
+                           opening_end(speakers.turns, utterances))
             tables |= scored.rows()
         return utterances, tables, spans
 

@@ -31,7 +31,7 @@ from typing import Sequence
 import yaml
 
 from .errors import ConfigError
-from .heard import find_phrase
+from .heard import canonical, find_phrase
 from .hold import HOLD_SPEAKER
 from .records import Word
 
@@ -55,8 +55,10 @@ MUSIC_FIRST_S = 1.0
 """Music that begins within this many seconds of the recording's start opens it: the queue."""
 PERSON_OPENS = ("my name is", "speaking", "this is", "how can i help", "how may i help", "what can i do for you",
                 "you're through to", "you are through to")
-NAMED_OPENS = ("speaking", "you're through to", "you are through to", "you're speaking with", "you are speaking with",
+NAMED_OPENS = ("you're through to", "you are through to", "you're speaking with", "you are speaking with",
                "how can i help", "how may i help", "what can i do for you")
+NAME_SPEAKING = re.compile(r"\b(?!am |are |is |i |you |we |be |been |was |were )\w+ speaking\b(?! (?:to|with|on|about|for|of)\b)")
+"""... and "Sam speaking" (canonical text), but not "am I speaking to", "speaking on behalf of"."""
 """A person answering, for certain: what a staff member's first sentence says ("Hello, you're
 through to Harbour Mutual, Sam speaking"), and a recorded welcome does not. Not "my name is": a
 customer says it too, answering the identity questions (a no-welcome call whose greeting speech
@@ -80,10 +82,13 @@ to us", "please vote")."""
 
 
 def load_cues(path: str | Path | None) -> tuple[str, ...]:
-    """The cues in ``path`` (a YAML file with a ``cues:`` list of phrases); () for None or a missing file."""
-    if path is None or not Path(path).exists():
+    """The cues in ``path`` (a YAML file with a ``cues:`` list of phrases); () for None."""
+    if path is None:
         return ()
     path = Path(path)
+    if not path.exists():
+        raise ConfigError("no such file", fix="point PARLEY_RECORDED_MESSAGES at a YAML file with a 'cues:' list (an empty list turns this off)",
+                          path=str(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -105,6 +110,20 @@ def tokens(text: str) -> list[str]:
 
 def _sentence_ends(word: str) -> bool:
     return word.rstrip().endswith((".", "?", "!"))
+
+
+def _a_person(text: str) -> bool:
+    """Whether a sentence is a person's: it asks a question, or a person answers by name in it
+    ("Sam speaking", "my name is"; not "this is", which a welcome says too: "this is the
+    council's contact centre")."""
+    return "?" in text or _named(text) or bool(find_phrase("my name is", text))
+
+
+def _named(text: str) -> bool:
+    """A person answering by name: "Sam speaking" (not "am I speaking to", "speaking on behalf
+    of"), "you're through to", "how can I help"."""
+    said = canonical(text)
+    return bool(NAME_SPEAKING.search(said)) or any(find_phrase(p, text) for p in NAMED_OPENS)
 
 
 def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, float]], cues: Sequence[str]) -> tuple[tuple[float, float] | None, str]:
@@ -130,7 +149,9 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
         if _sentence_ends(w.word) or j == len(run) - 1:
             sentences.append((" ".join(x.word.strip() for x in run[start: j + 1]), w.end))
             start = j + 1
-    heard = [next((cue for cue in cues if find_phrase(cue, text)), None) for text, _ in sentences]
+    # a welcome is over by the first sentence a person says (a question, their name): cues after it are theirs
+    people = next((i for i, (text, _) in enumerate(sentences) if _a_person(text)), len(sentences))
+    heard = [next((cue for cue in cues if find_phrase(cue, text)), None) for text, _ in sentences[:people]]
     first = next((i for i, cue in enumerate(heard) if cue is not None), None)
     if first is not None:  # the welcome ends with the first sentence with a cue, or the last of those right after it
         last = first
@@ -141,21 +162,29 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
             before = _before_a_person(words)  # the welcome's sentences after the cue, up to the pause before a person's opening
             if before is not None and before > end:
                 end = before
+            elif people == len(sentences) and sentences and _music_after(sentences[-1][1], holds) is not None:
+                end = sentences[-1][1]  # the rest of the run, up to the queue's music, is the welcome's too
     if end is None:
-        first_words = [w for w in run if w.start < OPENING_S + WELCOME_MAX_S]
-        queue = next(((a, b) for a, b in sorted(holds) if first_words and first_words[-1].end - 0.5 <= a <= first_words[-1].end + JOIN_S), None)
-        text = " ".join(w.word.strip() for w in run)
-        if queue is not None and all(w.end <= queue[0] + 0.5 for w in run) and "?" not in text \
-                and not any(find_phrase(said, text) for said in PERSON_OPENS):
-            return (0.0, round(float(queue[1]) + 0.05, 3)), "the phone system's recorded welcome: speech that runs into the queue's music"
-        before = _before_a_person(words)
-        if before is None:
-            return None, ""
-        end, why = before, "the phone system's recorded welcome: words before a pause and a person's opening"
-    queue = next(((a, b) for a, b in sorted(holds) if end - 0.5 <= a <= end + JOIN_S or a <= end <= b), None)
-    if queue is not None and queue[1] > end:
-        end, why = queue[1], f"{why}, then the queue's music" if "welcome" in why else why
+        from .transfers import HOLD_ON, TRANSFER  # here: transfers imports the diarization, which needs this module
+
+        text = " ".join(t for t, _ in sentences)
+        queue = _music_after(sentences[-1][1], holds) if sentences else None
+        if (queue is not None and run[-1].start < OPENING_S + WELCOME_MAX_S and people == len(sentences)
+                and not TRANSFER.search(text) and not HOLD_ON.search(text)):
+            end, why = queue[1], "the phone system's recorded welcome: speech that runs into the queue's music"
+        else:
+            before = _before_a_person(words)
+            if before is None:
+                return None, ""
+            end, why = before, "the phone system's recorded welcome: words before a pause and a person's opening"
+    while (queue := next(((a, b) for a, b in sorted(holds) if b > end and (a <= end + JOIN_S)), None)) is not None:  # the queue, in pieces too
+        end, why = queue[1], f"{why}, then the queue's music" if "welcome" in why and "queue" not in why else why
     return (0.0, round(float(end) + 0.05, 3)), why
+
+
+def _music_after(end: float, holds: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """The hold that begins within ``JOIN_S`` after ``end`` (the queue's music), if any."""
+    return next(((a, b) for a, b in sorted(holds) if end - 0.5 <= a <= end + JOIN_S), None)
 
 
 def _before_a_person(words: Sequence[Word]) -> float | None:
@@ -173,7 +202,7 @@ def _before_a_person(words: Sequence[Word]) -> float | None:
             sentences.append(early[start: j + 1])
             start = j + 1
     text = [" ".join(w.word.strip() for w in sentence) for sentence in sentences]
-    k = next((i for i, t in enumerate(text) if any(find_phrase(said, t) for said in NAMED_OPENS)), None)
+    k = next((i for i, t in enumerate(text) if _named(t)), None)
     if not k:
         return None
     gaps = [sentences[i][0].start - sentences[i - 1][-1].end for i in range(1, k + 1)]
@@ -186,6 +215,10 @@ def _before_a_person(words: Sequence[Word]) -> float | None:
     return before[-1].end
 
 
-def opening_end(turns) -> float:
-    """Where the phone system's opening ends in a recording's speaker ``turns`` (0.0 without one)."""
-    return max((t.end for t in turns or [] if t.speaker == SYSTEM_SPEAKER and t.start <= MUSIC_FIRST_S), default=0.0)
+def opening_end(turns, utterances=()) -> float:
+    """Where the phone system's opening ends in a recording's speaker ``turns`` (0.0 without
+    one), or where a person first speaks (``utterances``) if that is earlier: the rules'
+    first-seconds windows start there."""
+    end = max((t.end for t in turns or [] if t.speaker == SYSTEM_SPEAKER and t.start <= MUSIC_FIRST_S), default=0.0)
+    first = min((u.start for u in utterances if u.speaker not in PHONE_SYSTEM), default=end)
+    return min(end, first)

@@ -32,7 +32,9 @@ music: speaker ``SYSTEM``), ``first_*`` windows count from where it ends, when a
 speaks: a disclosure due in the first minute is due in the staff member's first minute, however
 long the customer queued. Its words belong to no role, so a role-bound rule does not read them,
 unless the rule says ``recorded: true``: then they count as well (a recording disclosure the
-phone system played), and the finding's detail says ``by: recorded welcome``.
+phone system played), and where only they said it the finding's detail says ``by: recorded
+welcome`` (a person's match is the evidence wherever there is one). Fractions of the call
+(``first_fraction``, ``last_fraction``) are of the time after the opening.
 """
 
 from __future__ import annotations
@@ -358,15 +360,17 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
         if unsure:  # said there, but whose voice it is is in doubt
             detail["role_unsure"] = unsure
         if passed == (rule.expect == "absent"):  # the other side's words whose voice is in doubt could change the result
-            others = [u for u in utterances if u.role not in (None, rule.role) and u.role_unsure and inside(u)]
+            others = [u for u in utterances if u.speaker not in PHONE_SYSTEM and u.role not in (None, rule.role) and u.role_unsure and inside(u)]
             heard = next((m for u in others if (m := _match(rule, u, sims)) is not None), None)
             if heard is not None:
                 detail["other_side_unsure"] = {"utterance_index": heard.index, "matched": heard.matched}
     if matches:
-        first = matches[0]
-        utt = next(u for u in candidates if u.index == first.index)
-        if utt.speaker == SYSTEM_SPEAKER:
-            detail["by"] = "recorded welcome"
+        by_index = {u.index: u for u in candidates}
+        theirs = [m for m in matches if by_index[m.index].speaker != SYSTEM_SPEAKER]
+        first = (theirs or matches)[0]  # a person's words are the evidence where a person said it too
+        utt = by_index[first.index]
+        if not theirs:
+            detail["by"] = "recorded welcome"  # only the phone system said it
         return Finding(rule.name, passed, first.index, utt.start, utt.end, first.matched, first.score, detail)
     if rule.expect == "absent":
         return Finding(rule.name, passed, detail=detail)

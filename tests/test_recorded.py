@@ -36,7 +36,9 @@ def words_of(*sentences: tuple[float, str], pace: float = 0.3) -> list[Word]:
 
 def test_the_shipped_cues_load_and_a_bad_file_says_which_and_how(tmp_path: Path) -> None:
     assert "please hold" in CUES and "your call is important to us" in CUES
-    assert load_cues(tmp_path / "missing.yaml") == () and load_cues(None) == ()
+    assert load_cues(None) == ()
+    with pytest.raises(ConfigError, match="no such file"):
+        load_cues(tmp_path / "missing.yaml")  # a mistyped PARLEY_RECORDED_MESSAGES does not turn it off unseen
     bad = tmp_path / "recorded_messages.yaml"
     bad.write_text("cues: please hold\n")
     with pytest.raises(ConfigError, match="cues") as err:
@@ -71,6 +73,26 @@ def test_a_staff_member_who_asks_the_customer_to_hold_is_no_recorded_welcome() -
     assert phone_system_opening(plain, [], CUES) == (None, "")
 
 
+@pytest.mark.parametrize("said", [
+    # the staff member's greeting and the customer's request before "please hold" (review, round 53)
+    [(0.2, "Hello, Harbour Mutual, Sam speaking, how can I help?"), (3.4, "Hi, I want to check my balance please."),
+     (6.2, "Sure, please hold while I look that up.")],
+    [(0.2, "Hi, Sam speaking."), (1.4, "Sorry about the wait, we've had a high volume of calls today.")],
+    [(0.2, "Hello, Harbour Mutual."), (1.6, "Hi, I'd like to pay my bill."), (3.4, "Okay, I'll transfer you to payments, one moment.")],
+])
+def test_a_person_who_speaks_first_is_never_the_phone_system(said) -> None:
+    music = [(said[-1][0] + 0.3 * len(said[-1][1].split()) + 0.5, 40.0)]  # even where music follows at once
+    assert phone_system_opening(words_of(*said), music, CUES)[0] is None
+    assert phone_system_opening(words_of(*said), [], CUES)[0] is None
+
+
+def test_a_welcome_runs_on_after_its_cue_up_to_the_queue() -> None:
+    said = words_of((0.2, "Thank you for calling."), (1.5, "Please hold while we connect you."), (3.9, "Calls may be recorded."),
+                    (5.4, "You can also manage your account online."))
+    (start, end), why = phone_system_opening(said, [(8.2, 30.0), (30.6, 50.0)], CUES)  # the queue, in two pieces
+    assert (start, end) == (0.0, 50.05) and "queue" in why
+
+
 def test_a_welcome_with_no_cue_ends_at_the_pause_before_a_person_answers_by_name() -> None:
     welcome = [(0.2, "Thank you for calling the council's contact centre."), (3.0, "Calls may be monitored or recorded."),
                (5.6, "Many of our services are available online.")]
@@ -81,6 +103,9 @@ def test_a_welcome_with_no_cue_ends_at_the_pause_before_a_person_answers_by_name
     # a person's own opening, one sentence before their name after a pause: a person
     own = words_of((0.2, "Hello and thank you for calling Harbour Mutual."), (4.0, "My name is Sam, how can I help?"))
     assert phone_system_opening(own, [], CUES) == (None, "")
+    # a customer who asks "am I speaking to" is not a person answering by name
+    asked = words_of((0.2, "Good morning, Harbour Mutual."), (2.0, "Thanks for holding, it's been busy."), (5.5, "Hi, am I speaking to the cards team?"))
+    assert phone_system_opening(asked, [], CUES) == (None, "")
     # the same welcome, but the pause before the person is short: no telling where it ends
     assert phone_system_opening(words_of(*welcome, (8.2, "Hello, you're through to the council.")), [], CUES) == (None, "")
 
@@ -132,6 +157,13 @@ def test_the_disclosure_rule_reads_the_welcome_and_counts_its_minute_from_when_a
     staff_only = [replace(r, recorded=False) for r in rules]
     found = evaluate_rules(staff_only, call(None), duration_s=200.0, embed=embed, channel="phone", opening_s=94.0)[0]
     assert not found.passed and found.utterance_index == 1  # where the staff member should have said it
+    # the welcome and the staff member both said it: the staff member's words are the evidence, no "by"
+    found = evaluate_rules(rules, call(105.0), duration_s=200.0, embed=embed, channel="phone", opening_s=94.0)[0]
+    assert found.passed and "by" not in found.detail and found.utterance_index == 3 and found.detail["matches"] == [0, 3]
+    # a welcome that does not disclose, with recorded: true: missing, pointing where the staff member should have said it
+    quiet = [replace(u, text="Thank you for calling. Please hold.") if u.speaker == SYSTEM_SPEAKER else u for u in call(None)]
+    found = evaluate_rules(rules, quiet, duration_s=200.0, embed=embed, channel="phone", opening_s=94.0)[0]
+    assert not found.passed and found.utterance_index == 1 and found.detail["missing"]
     # staff who say it 10 s after they answer, after 90 s in the queue: inside their first minute
     found = evaluate_rules(staff_only, call(105.0), duration_s=200.0, embed=embed, channel="phone", opening_s=94.0)[0]
     assert found.passed and "by" not in found.detail and found.detail["window"]["start"] == 94.0
@@ -205,6 +237,29 @@ def test_a_call_that_opens_with_a_recorded_welcome_keeps_it_out_of_the_voices_ro
     assert SYSTEM_SPEAKER not in {u.speaker for u in off.utterances}
     theirs = [u for u in off.utterances if u.end <= welcome_end + 0.5]
     assert theirs and all(u.role in ("staff", "customer") for u in theirs)
+
+
+def test_a_stereo_call_keeps_every_word_once_and_the_welcome_apart() -> None:
+    import numpy as np
+
+    from pipeline.records import AudioInfo, DecodedAudio, Transcript
+
+    audio = DecodedAudio(AudioInfo("wav", "pcm", 16000, 2, 30.0, "stereo"), np.zeros((2, 30 * 16000), np.float32))
+    welcome = words_of((0.2, "Thank you for calling."), (1.6, "Calls are recorded."), (3.0, "Please hold while we connect you."))
+    welcome = [replace(w, channel=1) for w in welcome]
+    staff = words_of((6.0, "Good morning, Harbour Mutual, Sam speaking."), (10.0, "How can I help?"))
+    customer = [replace(w, channel=1) for w in words_of((12.0, "Hi, I've got a question about my bill."))]
+    words = welcome + staff + customer
+    utterances = [Utterance(i, "S1", "unknown", w.start, w.end, w.word, [w], channel=w.channel) for i, w in enumerate(words)]
+    result = attribute_speakers(audio, Transcript(utterances), RecordingMeta(channel="phone"), SpeakerOptions(recorded_cues=CUES))
+    kept = sorted((w.start, w.channel, w.word) for u in result.utterances for w in u.words)
+    assert kept == sorted((w.start, w.channel, w.word) for w in words)  # every word, once
+    assert {u.role for u in result.utterances if u.speaker == SYSTEM_SPEAKER} == {"unknown"}
+    assert {u.channel for u in result.utterances if u.speaker == SYSTEM_SPEAKER} == {1}
+    said = [w.word.strip() for u in result.utterances if u.speaker == SYSTEM_SPEAKER for w in u.words]
+    assert said == [w.word.strip() for w in welcome]
+    assert {u.role for u in result.utterances if u.speaker != SYSTEM_SPEAKER} == {"staff", "customer"}
+    assert [t.speaker for t in result.turns] == [SYSTEM_SPEAKER] and result.turns[0].end < 6.0
 
 
 def test_a_face_to_face_recording_has_no_phone_system(welcomed_call) -> None:
