@@ -28,7 +28,6 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-import yaml
 
 from .errors import ConfigError
 from .heard import canonical, find_phrase
@@ -89,11 +88,9 @@ def load_cues(path: str | Path | None) -> tuple[str, ...]:
     if not path.exists():
         raise ConfigError("no such file", fix="point PARLEY_RECORDED_MESSAGES at a YAML file with a 'cues:' list (an empty list turns this off)",
                           path=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError("not valid YAML", fix="correct the YAML syntax at that line", path=f"{path}:{mark.line + 1 if mark else 1}") from exc
+    from .rules import read_yaml  # here: the rules import this module
+
+    data = read_yaml(path) or {}
     cues = data.get("cues") if isinstance(data, dict) else None
     if cues is None:
         cues = []
