@@ -79,22 +79,27 @@ def transfer_point(rttm: list[list[str]], transfer_s: float) -> float:
     return (min(ended, transfer_s) + transfer_s) / 2
 
 
-def announcements(seconds: float, rate: int, voice, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
-    """The recorded voice's announcements over ``seconds`` of hold (``ANNOUNCEMENTS`` from a
-    random one on, every ``ANNOUNCE_EVERY_S``), as one track, and their times and words."""
+def spoken(text: str, voice, rate: int) -> np.ndarray:
+    """``text`` in the recorded voice ``voice`` (espeak), at ``rate``."""
     from math import gcd
 
     from scipy.signal import resample_poly
 
     from pipeline.synth import speak
 
+    clip, clip_rate = speak(text, voice)
+    g = gcd(clip_rate, rate)
+    return resample_poly(clip, rate // g, clip_rate // g).astype(np.float32)
+
+
+def announcements(seconds: float, rate: int, voice, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """The recorded voice's announcements over ``seconds`` of hold (``ANNOUNCEMENTS`` from a
+    random one on, every ``ANNOUNCE_EVERY_S``), as one track, and their times and words."""
     track, said = np.zeros(int(seconds * rate), np.float32), []
     first, at = int(rng.integers(len(ANNOUNCEMENTS))), ANNOUNCE_FIRST_S
     while True:
         text = ANNOUNCEMENTS[(first + len(said)) % len(ANNOUNCEMENTS)]
-        clip, clip_rate = speak(text, voice)
-        g = gcd(clip_rate, rate)
-        clip = resample_poly(clip, rate // g, clip_rate // g).astype(np.float32)
+        clip = spoken(text, voice, rate)
         if at + len(clip) / rate > seconds - 1.0:
             return track, said
         a = int(at * rate)
@@ -144,7 +149,7 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
     said: list[tuple[float, float, str]] = []
     welcome_clip = np.zeros(0, np.float32)
     if announce or welcome:
-        from pipeline.synth import Voice, speak
+        from pipeline.synth import Voice
 
         sys.path.insert(0, str(ROOT / "bench"))
         from calls import VOICES
@@ -154,14 +159,8 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         name, _sex, pitch, wpm = free[int(rng.integers(len(free)))]
         recorded = Voice(name, wpm, pitch)
     if welcome:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
         text = welcome if isinstance(welcome, str) else WELCOMES[int(rng.integers(len(WELCOMES)))]
-        clip, clip_rate = speak(text, recorded)
-        g = gcd(clip_rate, rate)
-        clip = resample_poly(clip, rate // g, clip_rate // g).astype(np.float32)
+        clip = spoken(text, recorded, rate)
         welcome_clip = clip * loud / max(float(np.sqrt(np.mean(clip[np.abs(clip) > 1e-4] ** 2))), 1e-9)
         welcome_clip = np.concatenate([welcome_clip, np.zeros(int(0.4 * rate), np.float32)])
         said.append((-len(welcome_clip) / rate, -0.4, text))  # before the music: moved below

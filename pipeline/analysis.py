@@ -64,12 +64,11 @@ def tagging_options(options: AnalysisOptions):
 
 def tag_stage(utterances: list[Utterance], meta: RecordingMeta, options: AnalysisOptions) -> list[Tag]:
     """Touchpoint, sentiment and complaint topics per utterance and per interaction, of the
-    people's words: the phone system's (a hold's announcements, the recorded welcome) are
-    neither the customer's complaint nor anyone's sentiment."""
-    from .recorded import PHONE_SYSTEM
+    people's words (``Tagger.tag``: the phone system's, a hold's announcements and the recorded
+    welcome, are neither the customer's complaint nor anyone's sentiment)."""
     from .tagging import load_tagger
 
-    return load_tagger(tagging_options(options)).tag([u for u in utterances if u.speaker not in PHONE_SYSTEM], meta)
+    return load_tagger(tagging_options(options)).tag(utterances, meta)
 
 
 def tag_rows(tags: list[Tag]) -> dict[str, list[dict[str, Any]]]:

@@ -44,9 +44,10 @@ MAX_PAUSE_S = 2.0
 """A pause longer than this ends the first run of speech: a recorded welcome plays on without
 one, where a person who answers waits for the other to speak."""
 WELCOME_MAX_S = 30.0
-"""... and a welcome is over within this many seconds of its first word (16 real-style welcomes
-spoken by espeak: 4-19 s). A person who asks the customer to hold a moment does so later than
-this, after hearing what the call is about."""
+"""... and a welcome is over within this many seconds of its first word (48 welcomes,
+`bench/hold.py`'s 4 and two helpers' 20 and 24, in 124 calls spoken by espeak: 3.4-16.5 s,
+bench/SPEAKERS.md round 53). A person who asks the
+customer to hold a moment does so later than this, after hearing what the call is about."""
 JOIN_S = 3.0
 """A hold that begins within this many seconds after the welcome (or after the recording's
 start) is the queue: the phone system's too."""
@@ -54,18 +55,22 @@ MUSIC_FIRST_S = 1.0
 """Music that begins within this many seconds of the recording's start opens it: the queue."""
 PERSON_OPENS = ("my name is", "speaking", "this is", "how can i help", "how may i help", "what can i do for you",
                 "you're through to", "you are through to")
+"""What a person who answers says before they put anyone on hold (and a recorded welcome does
+not): a first run of speech that runs into music with none of these, and no question, is the
+phone system's welcome even where speech recognition garbled its cue ("you're calling important
+to us", "please vote")."""
 NAMED_OPENS = ("you're through to", "you are through to", "you're speaking with", "you are speaking with",
                "how can i help", "how may i help", "what can i do for you")
-NAME_SPEAKING = re.compile(r"\b(?!am |are |is |i |you |we |be |been |was |were )\w+ speaking\b(?! (?:to|with|on|about|for|of)\b)")
-"""... and "Sam speaking" (canonical text), but not "am I speaking to", "speaking on behalf of"."""
 """A person answering, for certain: what a staff member's first sentence says ("Hello, you're
 through to Harbour Mutual, Sam speaking"), and a recorded welcome does not. Not "my name is": a
 customer says it too, answering the identity questions (a no-welcome call whose greeting speech
 recognition garbled was taken for a welcome up to the customer's "my name is")."""
+NAME_SPEAKING = re.compile(r"\b(?!am |are |is |i |you |we |be |been |was |were )\w+ speaking\b(?! (?:to|with|on|about|for|of)\b)")
+"""... and "Sam speaking" (canonical text), but not "am I speaking to", "speaking on behalf of"."""
 GAP_S = 1.0
-"""... and before it, the pause of the line connecting to a person: at least this long (the
-longest pause before the person's opening). Within one person's opening the sentences follow
-each other more closely."""
+"""Before a person's opening, the pause of the line connecting to a person: at least this long
+(the longest pause before the person's opening). Within one person's opening the sentences
+follow each other more closely."""
 GREETING_S = 10.0
 """... and the person's opening (their name) comes within this many seconds of the first words
 after that pause ("Good morning. Welcome to Harbour Mutual. Sam speaking.")."""
@@ -74,10 +79,6 @@ MIN_WELCOME_SENTENCES = 2
 """A welcome before a person's opening has at least this many words and sentences ("Good
 morning." or "Hello and thank you for calling Harbour Mutual." before "Sam speaking." is the
 person's own; a recorded welcome says who the caller reached and something more)."""
-"""What a person who answers says before they put anyone on hold (and a recorded welcome does
-not): a first run of speech that runs into music with none of these, and no question, is the
-phone system's welcome even where speech recognition garbled its cue ("you're calling important
-to us", "please vote")."""
 
 
 def load_cues(path: str | Path | None) -> tuple[str, ...]:
@@ -107,6 +108,20 @@ def tokens(text: str) -> list[str]:
 
 def _sentence_ends(word: str) -> bool:
     return word.rstrip().endswith((".", "?", "!"))
+
+
+def _sentences(words: Sequence[Word]) -> list[list[Word]]:
+    """``words`` cut into sentences where a word ends one (the last sentence may be unfinished)."""
+    out, start = [], 0
+    for j, w in enumerate(words):
+        if _sentence_ends(w.word) or j == len(words) - 1:
+            out.append(list(words[start: j + 1]))
+            start = j + 1
+    return out
+
+
+def _text(words: Sequence[Word]) -> str:
+    return " ".join(w.word.strip() for w in words)
 
 
 def _a_person(text: str) -> bool:
@@ -141,11 +156,7 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
         if end is not None and w.start < end:  # inside the queue's music (its announcements): the hold's already
             continue
         run.append(w)
-    sentences, start = [], 0
-    for j, w in enumerate(run):  # the run's sentences
-        if _sentence_ends(w.word) or j == len(run) - 1:
-            sentences.append((" ".join(x.word.strip() for x in run[start: j + 1]), w.end))
-            start = j + 1
+    sentences = [(_text(sentence), sentence[-1].end) for sentence in _sentences(run)]
     # a welcome is over by the first sentence a person says (a question, their name): cues after it are theirs
     people = next((i for i, (text, _) in enumerate(sentences) if _a_person(text)), len(sentences))
     heard = [next((cue for cue in cues if find_phrase(cue, text)), None) for text, _ in sentences[:people]]
@@ -192,13 +203,8 @@ def _before_a_person(words: Sequence[Word]) -> float | None:
     ``GREETING_S``. The welcome starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has
     ``MIN_WELCOME_WORDS`` and ``MIN_WELCOME_SENTENCES`` or more, no question and none of
     ``PERSON_OPENS``. None otherwise."""
-    sentences, start = [], 0
-    early = [w for w in words if w.start <= OPENING_S + WELCOME_MAX_S]
-    for j, w in enumerate(early):
-        if _sentence_ends(w.word) or j == len(early) - 1:
-            sentences.append(early[start: j + 1])
-            start = j + 1
-    text = [" ".join(w.word.strip() for w in sentence) for sentence in sentences]
+    sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
+    text = [_text(sentence) for sentence in sentences]
     k = next((i for i, t in enumerate(text) if _named(t)), None)
     if not k:
         return None

@@ -19,7 +19,6 @@ from . import __version__
 from .analysis import AnalysisOptions, tag_rows, tagging_options
 from .models import describe
 from .queries import existing_columns
-from .recorded import PHONE_SYSTEM
 from .records import RecordingMeta, Utterance
 from .settings import Settings
 from .store import Store
@@ -58,7 +57,7 @@ def retag(settings: Settings, since: date | None = None, on_progress: Callable[[
     for rec_id, staff_id, team, site, channel, direction, customer_ref, started_at in recordings:
         t0, started = time.perf_counter(), datetime.now(timezone.utc)
         meta = RecordingMeta(staff_id=staff_id, team=team, site=site, channel=channel, direction=direction, customer_ref=customer_ref, started_at=started_at)
-        tags = tagger.tag([u for u in stored_utterances(store, rec_id) if u.speaker not in PHONE_SYSTEM], meta)  # as tag_stage
+        tags = tagger.tag(stored_utterances(store, rec_id), meta)
         run_id = str(uuid.uuid4())
         run = {
             "run_id": run_id, "recording_id": rec_id, "pipeline_version": __version__, "settings_hash": settings.output_hash(),

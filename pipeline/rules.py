@@ -342,6 +342,7 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
                 and (rule.window is None or rule.window.side == "first")]
     people = [u for u in utterances if u.speaker not in PHONE_SYSTEM and (rule.role is None or u.role == rule.role) and inside(u)]
     candidates = sorted(recorded + people, key=lambda u: u.index)
+    by_index = {u.index: u for u in candidates}
     following = _following(candidates)
     matches = [m for u in candidates if (m := _match(rule, u, sims, following.get(u.index))) is not None]
     passed = len(matches) >= rule.min_count if rule.expect == "present" else len(matches) < rule.min_count
@@ -355,7 +356,6 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
         "window": {"role": rule.role, "start": round(lo, 3), "end": round(hi, 3)},
     }
     if rule.role is not None:
-        by_index = {u.index: u for u in candidates}
         unsure = [m.index for m in matches if by_index[m.index].role_unsure]
         if unsure:  # said there, but whose voice it is is in doubt
             detail["role_unsure"] = unsure
@@ -365,7 +365,6 @@ def _evaluate(rule: Rule, utterances: Sequence[Utterance], duration_s: float, si
             if heard is not None:
                 detail["other_side_unsure"] = {"utterance_index": heard.index, "matched": heard.matched}
     if matches:
-        by_index = {u.index: u for u in candidates}
         theirs = [m for m in matches if by_index[m.index].speaker != SYSTEM_SPEAKER]
         first = (theirs or matches)[0]  # a person's words are the evidence where a person said it too
         utt = by_index[first.index]

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models import resolve_model
+from ..recorded import PHONE_SYSTEM
 from ..records import RecordingMeta, Tag, Utterance
 from . import complaints, interaction, sentiment
 from .build import sentiment_head, taxonomy_head
@@ -69,10 +70,12 @@ class Tagger:
         return own if own is not None else self.taxonomies["complaint_topics"].threshold
 
     def tag(self, utterances: list[Utterance], meta: RecordingMeta | None = None) -> list[Tag]:
-        """Utterance-level tags (sentiment, touchpoint, complaint and its topics) then interaction-level tags.
+        """Utterance-level tags (sentiment, touchpoint, complaint and its topics) then interaction-level tags,
+        of the people's utterances: the phone system's (speakers ``HOLD`` and ``SYSTEM``) get none.
 
         ``meta`` is accepted for the pipeline's stage protocol; no tagger reads it yet.
         """
+        utterances = [u for u in utterances if u.speaker not in PHONE_SYSTEM]  # no person's: neither complaint nor sentiment
         if not utterances:
             return []
         texts = [u.redacted_text or u.text for u in utterances]
