@@ -97,7 +97,8 @@ def attribute_speakers(
         if options.transfers and not meta.n_speakers and min_speakers(meta) == 1:
             utterances, roles = stereo_transfer(audio, utterances, roles, holds, stereo_map, options, transcript.segment_stats)
         if holds or any(span for span, _ in openings):
-            utterances, turns = with_held(utterances, held, holds, roles, opened=[o for o in openings if o[0]])
+            utterances, turns = with_held(utterances, held, holds, roles,
+                                          opened=[(span, why, channel) for channel, (span, why) in enumerate(openings) if span])
     else:
         samples = audio.samples[0]
         holds = hold_stretches(samples) if may_hold(meta, options) else []
@@ -136,7 +137,7 @@ def attribute_speakers(
         turns = diarization.turns if diarization is not None else None
         if holds or opening:
             utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [],
-                                          opened=[(opening, why)] if opening else [])
+                                          opened=[(opening, why, None)] if opening else [])
             if diarization is not None:
                 diarization = replace(diarization, turns=turns)
         return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
@@ -558,17 +559,19 @@ def set_aside(utterances: list[Utterance], holds_of, max_gap_s: float,
 
 
 def with_held(utterances: list[Utterance], held: list[Utterance], holds: list[tuple[float, float]], roles: RoleResult,
-              turns: list[SpeakerTurn] = (), opened: list[tuple[tuple[float, float], str]] = ()) -> tuple[list[Utterance], list[SpeakerTurn]]:
+              turns: list[SpeakerTurn] = (), opened: list[tuple[tuple[float, float], str, int | None]] = ()) -> tuple[list[Utterance], list[SpeakerTurn]]:
     """``utterances`` and the held ones (``set_aside``), if any, in time order, numbered again, and
     ``turns`` with a ``HOLD_SPEAKER`` turn for each of ``holds`` and a ``SYSTEM_SPEAKER`` turn for
-    each phone system's opening in ``opened`` ((start, end), why); the roles' reason says where the
+    each phone system's opening in ``opened`` ((start, end), why, its channel: None in mono); the roles' reason says where the
     holds and the opening are and how many words their recorded voices hold."""
     if held:
         utterances = [replace(u, index=i) for i, u in enumerate(sorted(utterances + held, key=lambda u: (u.start, u.end)))]
     notes = []
-    for (a, b), why in opened:
-        words = sum(len(u.words) for u in held if u.speaker == SYSTEM_SPEAKER and a <= u.start <= b)
-        notes.append(f"the phone system's opening at {a:.0f}-{b:.0f} s ({why}): {words} words, the {SYSTEM_SPEAKER} speaker's, "
+    for (a, b), why, channel in opened:
+        words = sum(len(u.words) for u in held
+                    if u.speaker == SYSTEM_SPEAKER and channel in (None, u.channel) and a <= u.start <= b)
+        where = f" on channel {channel}" if channel is not None else ""
+        notes.append(f"the phone system's opening{where} at {a:.0f}-{b:.0f} s ({why}): {words} words, the {SYSTEM_SPEAKER} speaker's, "
                      f"role unknown, left out of the voices and roles")
     if holds:
         where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in holds)
@@ -578,7 +581,8 @@ def with_held(utterances: list[Utterance], held: list[Utterance], holds: list[tu
     roles.reason = "; ".join(r for r in (roles.reason, *notes) if r)
     return (utterances,
             sorted([*turns, *(SpeakerTurn(a, b, HOLD_SPEAKER) for a, b in holds),
-                    *(SpeakerTurn(a, b, SYSTEM_SPEAKER) for (a, b), _ in dict.fromkeys(opened))], key=lambda t: (t.start, t.end)))
+                    *(SpeakerTurn(a, b, SYSTEM_SPEAKER) for a, b in dict.fromkeys(span for span, _, _ in opened))],
+                   key=lambda t: (t.start, t.end)))
 
 
 AGREEMENT_MARGIN = 0.1

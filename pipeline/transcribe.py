@@ -268,7 +268,8 @@ def build_utterances(
     role_of: Callable[[Word], Role] = lambda w: "unknown",
     segment_stats: dict[int, tuple[float, float]] | None = None,
 ) -> list[Utterance]:
-    """Group words (from any channels) into utterances, in time order.
+    """Group words (from any channels) into utterances, in time order; an utterance holds one
+    channel's words.
 
     A new utterance starts at a speaker change, a pause of ``max_gap_s`` or more, or a pause of
     ``SENTENCE_GAP_S`` after a sentence end. ``segment_stats`` maps a Whisper segment number to
@@ -276,9 +277,11 @@ def build_utterances(
     """
     ordered = sorted(words, key=lambda w: (w.start, w.channel))
     groups: list[list[Word]] = []
-    open_group: dict[str, tuple[int, list[Word]]] = {}  # speaker -> (position of last word, group)
+    # (speaker, channel) -> (position of last word, group): an utterance is one channel's, even where
+    # one speaker is heard on both (the phone system's welcome or hold announcements on each leg)
+    open_group: dict[tuple[str, int], tuple[int, list[Word]]] = {}
     for pos, word in enumerate(ordered):
-        speaker = word.speaker or "S1"
+        speaker = (word.speaker or "S1", word.channel)
         last = open_group.get(speaker)
         if last is None or _breaks(ordered[last[0]], word, max_gap_s) or _other_spoke_between(ordered, last[0], pos):
             group = [word]

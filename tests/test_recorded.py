@@ -260,6 +260,17 @@ def test_a_stereo_call_keeps_every_word_once_and_the_welcome_apart() -> None:
     assert said == [w.word.strip() for w in welcome]
     assert {u.role for u in result.utterances if u.speaker != SYSTEM_SPEAKER} == {"staff", "customer"}
     assert [t.speaker for t in result.turns] == [SYSTEM_SPEAKER] and result.turns[0].end < 6.0
+    assert f"{len(welcome)} words, the {SYSTEM_SPEAKER} speaker's" in result.roles.reason
+
+    # the welcome recorded on both channels: each channel's opening counts its own words, not both
+    both = [replace(w, channel=0) for w in welcome] + words
+    utterances = [Utterance(i, "S1", "unknown", w.start, w.end, w.word, [w], channel=w.channel) for i, w in enumerate(both)]
+    result = attribute_speakers(audio, Transcript(utterances), RecordingMeta(channel="phone"), SpeakerOptions(recorded_cues=CUES))
+    for channel in (0, 1):
+        assert f"the phone system's opening on channel {channel} at 0-5 s " in result.roles.reason
+    assert result.roles.reason.count(f": {len(welcome)} words, the {SYSTEM_SPEAKER} speaker's") == 2
+    assert {u.channel for u in result.utterances if u.speaker == SYSTEM_SPEAKER} == {0, 1}
+    assert [t.speaker for t in result.turns] == [SYSTEM_SPEAKER]
 
 
 def test_a_face_to_face_recording_has_no_phone_system(welcomed_call) -> None:
