@@ -69,15 +69,25 @@ class Transfer:
     reason: str
 
 
-def quoted(text: str, cue: re.Pattern | None = None, most: int = 60) -> str:
-    """``text`` as the reason quotes it: at most ``most`` characters, cut at words, from a few
-    words before where ``cue`` matches (so that the words that made the call a transfer show)."""
-    text = " ".join(text.split())
-    found = cue.search(text) if cue is not None else None
-    if found is not None and found.start() > most // 2:
-        cut = text.rfind(" ", 0, found.start() - 15)
-        text = "... " + text[cut + 1:]
-    return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " ..."
+def quoted(text: str, cue: re.Pattern) -> str:
+    """The words of ``text`` that ``cue`` matched, with the word either side of them where it holds
+    no digit ("put you through to"), as the reason quotes them, and no more: a reason is written
+    before redaction and stored as it is, so it holds no transcript beyond the cue (an account
+    number said in the same breath stays out; the utterance itself is redacted and is the
+    evidence); "" where the cue is not in it."""
+    words = text.split()
+    found = cue.search(" ".join(words))
+    if found is None:
+        return ""
+    spans, at = [], 0
+    for w in words:
+        spans.append((at, at + len(w)))
+        at += len(w) + 1
+    inside = [i for i, (a, b) in enumerate(spans) if a < found.end() and b > found.start()]
+    first, last = inside[0], inside[-1]
+    first -= first > 0 and not any(c.isdigit() for c in words[first - 1])
+    last += last + 1 < len(words) and not any(c.isdigit() for c in words[last + 1])
+    return " ".join(words[first:last + 1])
 
 
 def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]] = (),
@@ -105,13 +115,13 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
                 asked = next((v for v in ordered[i:j] if HOLD_ON.search(v.text)), None) if PUT_THROUGH.search(u.text) else None
                 if opening is None and not held and asked is None:
                     break
-                why = f"a transfer line at {u.start:.0f} s (\"{quoted(u.text, TRANSFER)}\")"
+                why = f"a transfer line at {u.start:.0f} s (\"... {quoted(u.text, TRANSFER)} ...\")"
                 if asked is not None and opening is None and not held:
-                    why += f", they were asked to hold on (\"{quoted(asked.text, HOLD_ON)}\") and {nxt.start - ended:.1f} s without words"
+                    why += f", they were asked to hold on (\"... {quoted(asked.text, HOLD_ON)} ...\") and {nxt.start - ended:.1f} s without words"
                 if held:
                     why += f", a hold at {held[0][0]:.0f}-{held[-1][1]:.0f} s"
                 if opening is not None:
-                    why += f", and the colleague's opening at {opening.start:.0f} s (\"{quoted(opening.text, INTRODUCTION)}\")"
+                    why += f", and the colleague's opening at {opening.start:.0f} s (\"... {quoted(opening.text, INTRODUCTION)} ...\")"
                 return Transfer(round(nxt.start, 3), why)
             ended = max(ended, nxt.end)
         # a transfer line with no pause after it (one offered, not made): look for another

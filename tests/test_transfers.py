@@ -38,7 +38,12 @@ def test_a_transfer_line_then_a_pause_and_a_colleague_opening_is_a_transfer() ->
                                 (17.0, 20.0, "Hello, you're through to Sam in billing."),
                                 (20.5, 22.0, "Hi Sam.")))
     assert found is not None and found.at_s == 17.0
-    assert "put you through" in found.reason and "you're through to" in found.reason
+    assert '("... put you through to ...")' in found.reason and '("... Hello, you\'re ...")' in found.reason
+    # the reason quotes the cue and a word either side, never the rest of the transcript (it is
+    # stored unredacted): an account number said with the transfer line stays out
+    found = transfer_point(said((10.0, 14.0, "Your account 4111 2222 is noted, I'll put you through to fraud."),
+                                (17.0, 20.0, "Hello, you're through to Sam in fraud.")))
+    assert found is not None and "put you through to" in found.reason and not any(c.isdigit() for q in found.reason.split('"')[1::2] for c in q)
 
 
 @pytest.mark.parametrize("lines", [
@@ -63,7 +68,7 @@ def test_being_put_through_and_asked_to_hold_on_is_enough() -> None:
     # the colleague's opening not heard as one (Whisper tiny.en at 8 kHz: "hello there" as "the loan there")
     found = transfer_point(said((10.0, 14.0, "So I'm putting you through to them now."), (14.2, 15.5, "Please stay on the line."),
                                 (17.0, 20.0, "The loan there, Sam here. Tell me what's happened.")))
-    assert found is not None and found.at_s == 17.0 and "Please stay on the line." in found.reason
+    assert found is not None and found.at_s == 17.0 and 'hold on ("... stay on the line. ...")' in found.reason
     # a money transfer and a moment's wait is not a hand-over
     assert transfer_point(said((10.0, 14.0, "Can I transfer money to my son?"), (14.2, 15.5, "One moment, let me check."),
                                (17.0, 20.0, "The loan there is fine.")) ) is None
