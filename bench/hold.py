@@ -139,7 +139,7 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
             if src.with_suffix(suffix).exists():
                 shutil.copy(src.with_suffix(suffix), dst.with_suffix(suffix))
         return None
-    seconds = float(rng.uniform(min_s, max_s))
+    seconds = float(rng.uniform(min(min_s, max_s), max_s))  # --max-s 0 under the default --min-s: no music
     music = hold_music(seconds, rate, rng) if seconds >= 1.0 else np.zeros(0, np.float32)
     speech = np.zeros(len(audio), dtype=bool)
     for p in rttm:
