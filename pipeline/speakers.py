@@ -593,6 +593,16 @@ MIN_CUED_SENTENCES = 3
 MIN_WORD_SHARE = 0.15
 """... and each of its two speakers says at least this share of the words (both sides talk in
 a call; a grouping with nearly every word in one voice can agree with the staff cues by default)."""
+ALIKE_RISE = 0.15
+"""... and its two voices are no more than this more alike (``two_voices_alike``) than the
+clustering's. Most of a long call's cued sentences are the staff member's opening and close, so a
+grouping that mixes the two people through the middle can agree with the cues better than a
+clustering that kept them apart: a held-out three-minute call (a woman and a man, voices 0.70
+apart as clustered) went to 44% right that way, its chosen grouping's voices 0.91 alike. Of the
+groupings the words would have taken in 150 development calls (rounds 53-54, mono 8 kHz, one and
+three minutes), that one rose most (+0.21); the next, +0.07, was right where the clustering had
+given one voice 8% of the words (0.72 -> 100% right), and every other rose by 0.03 or less
+(bench/SPEAKERS.md, round 54)."""
 ONE_VOICE_AGREEMENT = 0.7
 """A two-person call whose voices sounded like one is split into two voices only by a grouping
 the words agree with at least this well and whose voices lean one to each side (``both_sides``);
@@ -650,12 +660,14 @@ def choose_turns(
             # or the turns already agree so well that none can agree clearly better; none is made
             return diarization, spectral, ""
     best = first
+    heard = None if recount else two_voices_alike(spectral, diarization)
     chosen, how = diarization.turns, ""
     for what, turns in diarization.offered():
         candidate = cut(turns)
         agreement, cued = content_agreement(candidate, max_gap_s)
         if (agreement >= best + AGREEMENT_MARGIN and cued >= MIN_CUED_SENTENCES and word_shares(candidate) >= MIN_WORD_SHARE
-                and (not recount or both_sides(candidate, strict=diarization.count.n == 1))):
+                and (not recount or both_sides(candidate, strict=diarization.count.n == 1))
+                and voices_allow(candidate, diarization, heard)):
             chosen, best, how = turns, agreement, what
     utterances = cut(chosen)  # assign_speakers sets the words' speakers: cut again at the chosen turns
     if not how:
@@ -673,6 +685,15 @@ def choose_turns(
     note = (f"speaker turns from {how}: the script cues agree with them {best:.2f} against {first:.2f} for the "
             f"voices clustered window by window")
     return replace(diarization, turns=chosen), utterances, note
+
+
+def voices_allow(utterances: list[Utterance], diarization: Diarization, heard: float | None) -> bool:
+    """Whether a grouping's two voices are not much more alike (``two_voices_alike``) than the
+    clustering's (``heard``), by at most ``ALIKE_RISE``; True where either has no two voices."""
+    if heard is None:
+        return True
+    alike = two_voices_alike(utterances, diarization)
+    return alike is None or alike <= heard + ALIKE_RISE
 
 
 def both_sides(utterances: list[Utterance], strict: bool = True) -> bool:
@@ -937,17 +958,24 @@ def flag_alike_voices(roles: RoleResult, utterances: list[Utterance], diarizatio
     joined voices, lie on other scales."""
     if roles.method not in ("content", "voiceprint") or diarization.encoder != "campplus":
         return
-    totals = speaker_voice_sums(utterances, utterance_voices(utterances, diarization))
-    if len(totals) != 2:
-        return
-    a, b = (v / max(float(np.linalg.norm(v)), 1e-9) for v in totals.values())
-    alike = float(a @ b)
-    if alike < ALIKE_VOICES:
+    alike = two_voices_alike(utterances, diarization)
+    if alike is None or alike < ALIKE_VOICES:
         return
     roles.flagged = True
     note = (f"the two voices are {alike:.3f} alike (flagged at {ALIKE_VOICES:.3f} or more): they were barely told apart, "
             f"and the turns may mix the two people")
     roles.reason = "; ".join(r for r in (roles.reason, note) if r)
+
+
+def two_voices_alike(utterances: list[Utterance], diarization: Diarization) -> float | None:
+    """How alike the two speakers' voices are (cosine of ``speaker_voice_sums``, each utterance's
+    voice from the clustering's windows: ``utterance_voices``); None unless the utterances have
+    exactly two speakers with a voice."""
+    totals = speaker_voice_sums(utterances, utterance_voices(utterances, diarization))
+    if len(totals) != 2:
+        return None
+    a, b = (v / max(float(np.linalg.norm(v)), 1e-9) for v in totals.values())
+    return float(a @ b)
 
 
 def voice_margins(utterances: list[Utterance], diarization: Diarization) -> list[tuple[float, str] | None]:

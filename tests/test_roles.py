@@ -697,6 +697,42 @@ def test_a_grouping_that_leaves_one_side_nearly_no_words_is_not_taken() -> None:
     assert choose_turns(diarization, words, 0.8, None)[0].turns == confused
 
 
+def test_a_grouping_whose_voices_are_more_alike_than_the_clusterings_is_not_taken() -> None:
+    # a longer call whose customer says one line that reads like the staff script ("I can see the
+    # payment went out twice"): the clustering keeps the two voices apart, but a grouping that puts
+    # that line and more of the customer's words with the staff member agrees with the cues
+    # better. The voices say it mixes the two people (the customer's words sound like the
+    # customer): not taken; with no voices to ask, the words alone would take it
+    call = spoken([
+        ("S1", "Thank you for calling Brightwater, this call is being recorded."),
+        ("S2", "I'm calling about my bill, it was wrong again."),
+        ("S1", "For security, could you confirm your full name?"),
+        ("S2", "My name is Jo Bloggs."),
+        ("S1", "Thanks Jo. Which month was it?"),
+        ("S2", "I can see the payment went out twice in March."),
+        ("S1", "Right, and was that from your current account?"),
+        ("S2", "Yes, the one ending four two one."),
+        ("S1", "I've updated your account. Is there anything else I can help with?"),
+        ("S2", "No, that's all, thanks."),
+    ])
+    words = [Utterance(0, "", "unknown", call[0].start, call[-1].end, "", words=[w for u in call for w in u.words])]
+    apart = [SpeakerTurn(u.start, u.end, u.speaker) for u in call]
+    mixed = [SpeakerTurn(u.start, u.end, "S1" if i in (0, 2, 4, 5, 6, 7, 8) else "S2") for i, u in enumerate(call)]
+    # ten 10 ms frames a window, each window the voice of the person speaking then
+    windows = [(int(round(u.start * 100)) + k, int(round(u.start * 100)) + k + 10)
+               for u in call for k in range(0, int((u.end - u.start) * 100) - 10, 10)]
+    voice = {"S1": np.array([1.0, 0.0, 0.0]), "S2": np.array([0.0, 1.0, 0.0])}
+    voices = np.array([voice[next(u.speaker for u in call if u.start <= (a + b) / 200 <= u.end)] for a, b in windows])
+    mixed_cut = choose_turns(Diarization(mixed, SpeakerCount(2, 0.9, ""), "campplus", "1", "silero-8k"), words, 0.8, None)[1]
+    assert content_agreement(mixed_cut)[0] >= content_agreement(call)[0] + 0.1
+    heard = Diarization(apart, SpeakerCount(2, 0.9, ""), "campplus", "1", "silero-8k",
+                        alternatives=[("stretches of speech", mixed)], windows=windows, voices=voices)
+    chosen, utterances, note = choose_turns(heard, words, 0.8, None)
+    assert chosen.turns == apart and note == "" and [u.speaker for u in utterances] == [u.speaker for u in call]
+    unheard = replace(heard, windows=[], voices=None, alternatives=[("stretches of speech", mixed)])
+    assert choose_turns(unheard, words, 0.8, None)[0].turns == mixed
+
+
 def test_given_spans_cut_the_turns_they_cross_and_join_a_speakers_pieces() -> None:
     turns = [SpeakerTurn(0.0, 5.0, "S1"), SpeakerTurn(4.0, 8.0, "S2"), SpeakerTurn(8.0, 8.05, "S1"),
              SpeakerTurn(8.05, 12.0, "S2")]

@@ -489,6 +489,13 @@ def test_a_call_whose_two_voices_are_barely_told_apart_is_flagged() -> None:
     flag_alike_voices(alike, mixed, found)
     assert alike.flagged and alike.reason.startswith("by content; the two voices are ")
     assert float(alike.reason.split("are ")[1].split()[0]) >= ALIKE_VOICES
+    # a grouping of the words that mixes the two people is refused by the voices (choose_turns),
+    # one that keeps them apart is not
+    from pipeline.speakers import two_voices_alike, voices_allow
+    heard_apart, heard_mixed = two_voices_alike(utterances, found), two_voices_alike(mixed, found)
+    assert heard_apart < ALIKE_VOICES <= heard_mixed
+    assert not voices_allow(mixed, found, heard_apart) and voices_allow(utterances, found, heard_mixed)
+    assert voices_allow(mixed, found, None) and two_voices_alike(utterances[:1], found) is None
     other = RoleResult("content", ["S1"], confidence=0.9, reason="by content")
     flag_alike_voices(other, mixed, replace(found, encoder="resemblyzer"))
     assert not other.flagged
