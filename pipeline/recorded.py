@@ -67,6 +67,10 @@ customer says it too, answering the identity questions (a no-welcome call whose 
 recognition garbled was taken for a welcome up to the customer's "my name is")."""
 NAME_SPEAKING = re.compile(r"\b(?!am |are |is |i |you |we |be |been |was |were )\w+ speaking\b(?! (?:to|with|on|about|for|of)\b)")
 """... and "Sam speaking" (canonical text), but not "am I speaking to", "speaking on behalf of"."""
+WELCOME_QUESTIONS = ("did you know",)
+"""A question a recorded welcome asks as it advertises ("Did you know you can check your balance
+in our app?"): not a person's question, which would end the welcome. Round 54: a held-out 16 kHz
+welcome that asked it was not found, and its call's roles came out 50% right."""
 GAP_S = 1.0
 """Before a person's opening, the pause of the line connecting to a person: at least this long
 (the longest pause before the person's opening). Within one person's opening the sentences
@@ -125,10 +129,16 @@ def _text(words: Sequence[Word]) -> str:
 
 
 def _a_person(text: str) -> bool:
-    """Whether a sentence is a person's: it asks a question, or a person answers by name in it
-    ("Sam speaking", "my name is"; not "this is", which a welcome says too: "this is the
-    council's contact centre")."""
-    return "?" in text or _named(text) or bool(find_phrase("my name is", text))
+    """Whether a sentence is a person's: it asks a question (not a welcome's "did you know ...?"),
+    or a person answers by name in it ("Sam speaking", "my name is"; not "this is", which a
+    welcome says too: "this is the council's contact centre")."""
+    return _asks(text) or _named(text) or bool(find_phrase("my name is", text))
+
+
+def _asks(text: str) -> bool:
+    """Whether words ask a question a person asks: a question mark, but not in a recorded
+    welcome's own question (``WELCOME_QUESTIONS``)."""
+    return "?" in text and not any(find_phrase(q, text) for q in WELCOME_QUESTIONS)
 
 
 def _named(text: str) -> bool:
@@ -185,9 +195,36 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
             if before is None:
                 return None, ""
             end, why = before, "the phone system's recorded welcome: words before a pause and a person's opening"
-    while (queue := next(((a, b) for a, b in sorted(holds) if b > end and (a <= end + JOIN_S)), None)) is not None:  # the queue, in pieces too
-        end, why = queue[1], f"{why}, then the queue's music" if "welcome" in why and "queue" not in why else why
+    while True:
+        while (queue := next(((a, b) for a, b in sorted(holds) if b > end and (a <= end + JOIN_S)), None)) is not None:  # the queue, in pieces too
+            end, why = queue[1], f"{why}, then the queue's music" if "welcome" in why and "queue" not in why else why
+        if not any(abs(b - end) < 1e-6 for _, b in holds):
+            break
+        announced = _announced_after(words, end, holds, cues)  # the queue's own recorded voice after its music
+        if announced is None:
+            break
+        end, why = announced, why if "announcement" in why else f"{why}, then a recorded announcement"
     return (0.0, round(float(end) + 0.05, 3)), why
+
+
+def _announced_after(words: Sequence[Word], end: float, holds: Sequence[tuple[float, float]], cues: Sequence[str]) -> float | None:
+    """Where a recorded announcement that follows the queue's music at ``end`` ends ("Thank you
+    for your patience. Please continue to hold, we will be with you as soon as we can."), or
+    None: speech that starts within ``JOIN_S`` of the music's end, runs to a pause of ``GAP_S``
+    or more (or to music, or to the recording's end), says a cue and has no person's sentence (a
+    question, a name: "Thanks for holding, Sam speaking" is the person who answers)."""
+    rest = [w for w in words if (w.start + w.end) / 2 > end]
+    if not rest or rest[0].start - end > JOIN_S:
+        return None
+    run = [rest[0]]
+    for w in rest[1:]:
+        if w.start - run[-1].end >= GAP_S or any(run[-1].end - 0.5 <= a <= w.start for a, _ in holds):
+            break
+        run.append(w)
+    texts = [_text(sentence) for sentence in _sentences(run)]
+    if any(_a_person(text) for text in texts) or not any(find_phrase(cue, text) for text in texts for cue in cues):
+        return None
+    return run[-1].end
 
 
 def _music_after(end: float, holds: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
@@ -213,7 +250,7 @@ def _before_a_person(words: Sequence[Word]) -> float | None:
     before, said = [w for sentence in sentences[:cut] for w in sentence], " ".join(text[:cut])
     if (gaps[cut - 1] < GAP_S or sentences[k][0].start - sentences[cut][0].start > GREETING_S
             or len(before) < MIN_WELCOME_WORDS or cut < MIN_WELCOME_SENTENCES or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
-            or "?" in said or any(find_phrase(p, said) for p in PERSON_OPENS)):
+            or _asks(said) or any(find_phrase(p, said) for p in PERSON_OPENS)):
         return None
     return before[-1].end
 

@@ -126,6 +126,35 @@ def test_the_queue_after_a_welcome_and_music_that_opens_a_recording_are_the_phon
     assert phone_system_opening(words_of((0.5, "Hello, Sam speaking.")), [(20.0, 40.0)], CUES) == (None, "")
 
 
+def test_an_announcement_after_the_queues_music_is_the_phone_systems_and_a_person_after_it_is_not() -> None:
+    # welcome, queue music, "thank you for your patience ... we will be with you as soon as we
+    # can", a pause, the person: all but the person is the phone system's
+    said = words_of((0.2, "Thank you for calling. Please hold."), (14.4, "Thank you for your patience."),
+                    (16.0, "Please continue to hold and we will be with you as soon as we can."), (22.0, "Good morning, Sam here."))
+    (start, end), why = phone_system_opening(said, [(3.0, 14.3)], CUES)
+    assert end == pytest.approx(16.0 + 0.3 * 15 - 0.05 + 0.05) and why.endswith("then the queue's music, then a recorded announcement")
+    # more music after the announcement: the queue goes on to the person
+    (start, end), why = phone_system_opening(said[:-4] + words_of((30.0, "Good morning, Sam here.")), [(3.0, 14.3), (21.0, 29.5)], CUES)
+    assert end == 29.55
+    # the person who answers straight after the music, whatever they say first
+    for person in ("Thanks for holding, Sam speaking, sorry all our advisers are busy today.",
+                   "Sorry to keep you, all our lines are busy today. How can I help?"):
+        answered = words_of((0.2, "Thank you for calling. Please hold."), (14.4, person), (25.0, "Hi, it's about my bill."))
+        (start, end), _ = phone_system_opening(answered, [(3.0, 14.3)], CUES)
+        assert end == 14.35, person
+
+
+def test_a_welcome_that_asks_did_you_know_is_still_the_phone_systems() -> None:
+    said = words_of((0.2, "Thank you for calling Crestline Wireless."), (2.8, "Did you know you can pay your bill in our app?"),
+                    (6.3, "If you'd still like to speak to someone, please stay on the line."),
+                    (11.5, "Good morning, Crestline, Megan speaking."), (14.0, "What can I do for you?"))
+    (start, end), why = phone_system_opening(said, [], CUES)
+    assert end == pytest.approx(6.3 + 0.3 * 13 - 0.05 + 0.05) and '"please stay on the line"' in why
+    # a person's own question still ends a welcome ("did you know" is the welcome's; "do you know" may be anyone's)
+    asked = words_of((0.2, "Hello, do you know your account number?"), (3.5, "Please hold while I look."))
+    assert phone_system_opening(asked, [], CUES) == (None, "")
+
+
 @pytest.fixture(scope="module")
 def embed():
     import torch
