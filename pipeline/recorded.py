@@ -71,6 +71,10 @@ WELCOME_QUESTIONS = ("did you know",)
 """A question a recorded welcome asks as it advertises ("Did you know you can check your balance
 in our app?"): not a person's question, which would end the welcome. Round 54: a held-out 16 kHz
 welcome that asked it was not found, and its call's roles came out 50% right."""
+ANNOUNCEMENT_MAX_S = 12.0
+"""A recorded announcement after the queue's music lasts at most this long (bench/hold.py's: up to
+6 s; "Thank you for your patience. Your call is important to us, please continue to hold and an
+adviser will be with you shortly" is about 7 s): longer speech is people talking."""
 GAP_S = 1.0
 """Before a person's opening, the pause of the line connecting to a person: at least this long
 (the longest pause before the person's opening). Within one person's opening the sentences
@@ -201,7 +205,7 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
         if not any(abs(b - end) < 1e-6 for _, b in holds):
             break
         announced = _announced_after(words, end, holds, cues)  # the queue's own recorded voice after its music
-        if announced is None:
+        if announced is None or announced <= end:  # (<=: a word whose end comes before its start, never again)
             break
         end, why = announced, why if "announcement" in why else f"{why}, then a recorded announcement"
     return (0.0, round(float(end) + 0.05, 3)), why
@@ -211,8 +215,9 @@ def _announced_after(words: Sequence[Word], end: float, holds: Sequence[tuple[fl
     """Where a recorded announcement that follows the queue's music at ``end`` ends ("Thank you
     for your patience. Please continue to hold, we will be with you as soon as we can."), or
     None: speech that starts within ``JOIN_S`` of the music's end, runs to a pause of ``GAP_S``
-    or more (or to music, or to the recording's end), says a cue and has no person's sentence (a
-    question, a name: "Thanks for holding, Sam speaking" is the person who answers)."""
+    or more (or to music, or to the recording's end) within ``ANNOUNCEMENT_MAX_S``, says a cue and
+    has no person's sentence or opening (a question, a name, ``PERSON_OPENS``: "Thanks for holding,
+    Sam speaking" is the person who answers)."""
     rest = [w for w in words if (w.start + w.end) / 2 > end]
     if not rest or rest[0].start - end > JOIN_S:
         return None
@@ -221,8 +226,11 @@ def _announced_after(words: Sequence[Word], end: float, holds: Sequence[tuple[fl
         if w.start - run[-1].end >= GAP_S or any(run[-1].end - 0.5 <= a <= w.start for a, _ in holds):
             break
         run.append(w)
+    if run[-1].end - run[0].start > ANNOUNCEMENT_MAX_S:  # people talking, not one recorded line
+        return None
     texts = [_text(sentence) for sentence in _sentences(run)]
-    if any(_a_person(text) for text in texts) or not any(find_phrase(cue, text) for text in texts for cue in cues):
+    if (any(_a_person(text) for text in texts) or any(find_phrase(p, text) for text in texts for p in PERSON_OPENS)
+            or not any(find_phrase(cue, text) for text in texts for cue in cues)):
         return None
     return run[-1].end
 
@@ -250,7 +258,7 @@ def _before_a_person(words: Sequence[Word]) -> float | None:
     before, said = [w for sentence in sentences[:cut] for w in sentence], " ".join(text[:cut])
     if (gaps[cut - 1] < GAP_S or sentences[k][0].start - sentences[cut][0].start > GREETING_S
             or len(before) < MIN_WELCOME_WORDS or cut < MIN_WELCOME_SENTENCES or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
-            or _asks(said) or any(find_phrase(p, said) for p in PERSON_OPENS)):
+            or any(_asks(t) for t in text[:cut]) or any(find_phrase(p, said) for p in PERSON_OPENS)):
         return None
     return before[-1].end
 

@@ -602,7 +602,7 @@ apart as clustered) went to 44% right that way, its chosen grouping's voices 0.9
 groupings the words would have taken in 150 development calls (rounds 53-54, mono 8 kHz, one and
 three minutes), that one rose most (+0.21); the next, +0.07, was right where the clustering had
 given one voice 8% of the words (0.72 -> 100% right), and every other rose by 0.03 or less
-(bench/SPEAKERS.md, round 54)."""
+(bench/SPEAKERS.md, round 54). CAM++'s voices only (a call's): not measured on others."""
 ONE_VOICE_AGREEMENT = 0.7
 """A two-person call whose voices sounded like one is split into two voices only by a grouping
 the words agree with at least this well and whose voices lean one to each side (``both_sides``);
@@ -660,7 +660,8 @@ def choose_turns(
             # or the turns already agree so well that none can agree clearly better; none is made
             return diarization, spectral, ""
     best = first
-    heard = None if recount else two_voices_alike(spectral, diarization)
+    # (CAM++'s voices, on which ALIKE_RISE was measured; resemblyzer's and a room's joined voices lie on other scales)
+    heard = None if recount or diarization.encoder != "campplus" else two_voices_alike(spectral, diarization)
     chosen, how = diarization.turns, ""
     for what, turns in diarization.offered():
         candidate = cut(turns)

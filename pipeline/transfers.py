@@ -69,27 +69,6 @@ class Transfer:
     reason: str
 
 
-def quoted(text: str, cue: re.Pattern) -> str:
-    """The words of ``text`` that ``cue`` matched, with the word either side of them where it holds
-    no digit ("put you through to"), as the reason quotes them, and no more: a reason is written
-    before redaction and stored as it is, so it holds no transcript beyond the cue (an account
-    number said in the same breath stays out; the utterance itself is redacted and is the
-    evidence); "" where the cue is not in it."""
-    words = text.split()
-    found = cue.search(" ".join(words))
-    if found is None:
-        return ""
-    spans, at = [], 0
-    for w in words:
-        spans.append((at, at + len(w)))
-        at += len(w) + 1
-    inside = [i for i, (a, b) in enumerate(spans) if a < found.end() and b > found.start()]
-    first, last = inside[0], inside[-1]
-    first -= first > 0 and not any(c.isdigit() for c in words[first - 1])
-    last += last + 1 < len(words) and not any(c.isdigit() for c in words[last + 1])
-    return " ".join(words[first:last + 1])
-
-
 def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]] = (),
                    staff_channels: set[int] | None = None) -> Transfer | None:
     """Where a mono call is handed over to a colleague, from its words (before diarization: the
@@ -115,13 +94,13 @@ def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]]
                 asked = next((v for v in ordered[i:j] if HOLD_ON.search(v.text)), None) if PUT_THROUGH.search(u.text) else None
                 if opening is None and not held and asked is None:
                     break
-                why = f"a transfer line at {u.start:.0f} s (\"... {quoted(u.text, TRANSFER)} ...\")"
+                why = f"a transfer line at {u.start:.0f} s"  # times, not words: a reason is stored unredacted
                 if asked is not None and opening is None and not held:
-                    why += f", they were asked to hold on (\"... {quoted(asked.text, HOLD_ON)} ...\") and {nxt.start - ended:.1f} s without words"
+                    why += f", they were asked to hold on at {asked.start:.0f} s and {nxt.start - ended:.1f} s without words"
                 if held:
                     why += f", a hold at {held[0][0]:.0f}-{held[-1][1]:.0f} s"
                 if opening is not None:
-                    why += f", and the colleague's opening at {opening.start:.0f} s (\"... {quoted(opening.text, INTRODUCTION)} ...\")"
+                    why += f", and the colleague's opening at {opening.start:.0f} s"
                 return Transfer(round(nxt.start, 3), why)
             ended = max(ended, nxt.end)
         # a transfer line with no pause after it (one offered, not made): look for another

@@ -142,6 +142,15 @@ def test_an_announcement_after_the_queues_music_is_the_phone_systems_and_a_perso
         answered = words_of((0.2, "Thank you for calling. Please hold."), (14.4, person), (25.0, "Hi, it's about my bill."))
         (start, end), _ = phone_system_opening(answered, [(3.0, 14.3)], CUES)
         assert end == 14.35, person
+    # two people talking after the music with a "please hold" and no question or name: longer than
+    # any recorded line, so not the phone system's
+    talk = words_of((0.2, "Thank you for calling. Please hold."), (14.4, "Hello there, billing team."),
+                    (16.0, "Hi, it's about my bill, it went up again."), (19.0, "Okay let me look, please hold a moment."),
+                    (21.5, "Sure, no problem."), (23.0, "Right, I can see the increase here, it is the new tariff."), (27.0, "Oh I see, thanks."))
+    assert phone_system_opening(talk, [(3.0, 14.3)], CUES)[0] == (0.0, 14.35)
+    # a word whose end comes before its start (an imported transcript) ends the search, not the loop
+    odd = [Word(0.2, 0.5, " Please", 0.9), Word(0.6, 0.9, " hold.", 0.9), Word(14.5, 14.2, " Please", 0.9), Word(14.6, 14.25, " hold.", 0.9)]
+    assert phone_system_opening(odd, [(3.0, 14.3)], CUES)[0] is not None
 
 
 def test_a_welcome_that_asks_did_you_know_is_still_the_phone_systems() -> None:
@@ -153,6 +162,10 @@ def test_a_welcome_that_asks_did_you_know_is_still_the_phone_systems() -> None:
     # a person's own question still ends a welcome ("did you know" is the welcome's; "do you know" may be anyone's)
     asked = words_of((0.2, "Hello, do you know your account number?"), (3.5, "Please hold while I look."))
     assert phone_system_opening(asked, [], CUES) == (None, "")
+    # ... and "did you know" in one sentence does not hide a person's question in another, before a pause and a name
+    mixed = words_of((0.2, "Did you know you can pay online?"), (2.5, "Can I take your name first?"),
+                     (6.0, "Good morning, Crestline, Megan speaking."))
+    assert phone_system_opening(mixed, [], CUES) == (None, "")
 
 
 @pytest.fixture(scope="module")
