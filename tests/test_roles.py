@@ -467,6 +467,11 @@ def spoken(turns: list[tuple[str, str]], spacing: float = 0.3, pause: float = 0.
     return out
 
 
+def unturned(utterances: list[Utterance]) -> list[Utterance]:
+    """The utterances' words as one stretch with no speaker turns yet (what ``choose_turns`` cuts)."""
+    return [Utterance(0, "", "unknown", utterances[0].start, utterances[-1].end, "", words=[w for u in utterances for w in u.words])]
+
+
 def recut(turns: list[tuple[str, str]]):
     utterances, result = assign_roles(spoken(turns))
     diarization = Diarization([SpeakerTurn(u.start, u.end, u.speaker) for u in utterances], SpeakerCount(2, 0.9, ""),
@@ -575,7 +580,7 @@ def test_the_grouping_of_speech_the_words_agree_with_is_chosen_and_flagged() -> 
     truth = spoken([("S1" if who == "staff" else "S2", text) for who, text in SCRIPTED])
     right = [SpeakerTurn(u.start, u.end, u.speaker) for u in truth]
     confused = [SpeakerTurn(t.start, t.end, ("S1", "S1", "S2", "S2", "S2", "S1")[i]) for i, t in enumerate(right)]
-    words = [Utterance(0, "", "unknown", truth[0].start, truth[-1].end, "", words=[w for u in truth for w in u.words])]
+    words = unturned(truth)
     diarization = Diarization(confused, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k",
                               alternatives=[("stretches of speech", right)])
     chosen, utterances, note = choose_turns(diarization, words, 0.8, None)
@@ -597,7 +602,7 @@ def test_a_call_heard_as_one_voice_takes_two_voices_only_when_the_words_agree_wi
     right = [SpeakerTurn(u.start, u.end, u.speaker) for u in truth]
     one = [SpeakerTurn(truth[0].start, truth[-1].end, "S1")]
     confused = [SpeakerTurn(t.start, t.end, ("S1", "S1", "S2", "S2", "S2", "S1")[i]) for i, t in enumerate(right)]
-    words = [Utterance(0, "", "unknown", truth[0].start, truth[-1].end, "", words=[w for u in truth for w in u.words])]
+    words = unturned(truth)
     heard = SpeakerCount(1, 0.81, "one voice by the eigengap (confidence 0.81), not the 2 expected")
     diarization = Diarization(one, heard, "resemblyzer", "1", "silero-8k",
                               alternatives=[("voices forced apart", confused), ("stretches of speech", right)])
@@ -619,7 +624,7 @@ def test_a_call_heard_as_one_voice_takes_two_voices_only_when_the_words_agree_wi
         ("S1", "Is there anything else I can help with? Thank you for your call."),
     ])
     split = [SpeakerTurn(u.start, u.end, u.speaker) for u in alone]
-    said = [Utterance(0, "", "unknown", alone[0].start, alone[-1].end, "", words=[w for u in alone for w in u.words])]
+    said = unturned(alone)
     assert content_agreement(alone)[0] == 1.0
     diarization = Diarization([SpeakerTurn(alone[0].start, alone[-1].end, "S1")], heard, "resemblyzer", "1", "silero-8k",
                               alternatives=[("voices forced apart", split)])
@@ -643,7 +648,7 @@ def test_a_room_heard_as_three_voices_takes_two_when_the_words_agree_with_them()
     truth = spoken([("S1" if who == "staff" else "S2", text) for who, text in SCRIPTED])
     right = [SpeakerTurn(u.start, u.end, u.speaker) for u in truth]
     three = [SpeakerTurn(t.start, t.end, ("S1", "S2", "S3", "S2", "S3", "S2")[i]) for i, t in enumerate(right)]
-    words = [Utterance(0, "", "unknown", truth[0].start, truth[-1].end, "", words=[w for u in truth for w in u.words])]
+    words = unturned(truth)
     heard = SpeakerCount(3, 0.43, "3 by the eigengap")
     room = Diarization(three, heard, "resemblyzer+campplus", "1", "segmentation",
                        alternatives=[("two voices forced apart where 3 were heard", right)])
@@ -665,7 +670,7 @@ def test_a_room_heard_as_three_voices_takes_two_when_the_words_agree_with_them()
         ("staff", SCRIPTED[2][1]), ("customer", "Jo Bloggs."), ("staff", SCRIPTED[4][1]),
         ("customer", "Right, okay, thanks.")]])
     two = [SpeakerTurn(u.start, u.end, u.speaker) for u in quiet]
-    said = [Utterance(0, "", "unknown", quiet[0].start, quiet[-1].end, "", words=[w for u in quiet for w in u.words])]
+    said = unturned(quiet)
     split = [SpeakerTurn(t.start, t.end, ("S1", "S2", "S3", "S2", "S3", "S2")[i]) for i, t in enumerate(two)]
     room = Diarization(split, heard, "resemblyzer+campplus", "1", "segmentation", alternatives=[("forced apart", two)])
     assert choose_turns(room, said, 0.8, None)[0].turns == two
@@ -687,7 +692,7 @@ def test_a_grouping_that_leaves_one_side_nearly_no_words_is_not_taken() -> None:
         ("S1", "Is there anything else I can help with?"),
         ("S2", "No, that's all."),
     ])
-    words = [Utterance(0, "", "unknown", call[0].start, call[-1].end, "", words=[w for u in call for w in u.words])]
+    words = unturned(call)
     confused = [SpeakerTurn(u.start, u.end, ("S1", "S2", "S2", "S1", "S1", "S2")[i]) for i, u in enumerate(call)]
     lone = [SpeakerTurn(call[0].start, call[4].end, "S1"), SpeakerTurn(call[5].start, call[5].end, "S2")]
     lone_cut = choose_turns(Diarization(lone, SpeakerCount(2, 0.9, ""), "resemblyzer", "1", "silero-8k"), words, 0.8, None)[1]
@@ -715,7 +720,7 @@ def test_a_grouping_whose_voices_are_more_alike_than_the_clusterings_is_not_take
         ("S1", "I've updated your account. Is there anything else I can help with?"),
         ("S2", "No, that's all, thanks."),
     ])
-    words = [Utterance(0, "", "unknown", call[0].start, call[-1].end, "", words=[w for u in call for w in u.words])]
+    words = unturned(call)
     apart = [SpeakerTurn(u.start, u.end, u.speaker) for u in call]
     mixed = [SpeakerTurn(u.start, u.end, "S1" if i in (0, 2, 4, 5, 6, 7, 8) else "S2") for i, u in enumerate(call)]
     # ten 10 ms frames a window, each window the voice of the person speaking then
