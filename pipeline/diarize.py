@@ -345,6 +345,22 @@ def speech_regions(samples: np.ndarray, options: DiarizeOptions) -> list[tuple[i
     return [(s["start"] // HOP, s["end"] // HOP) for s in get_speech_timestamps(samples, vad)]
 
 
+def speech_frames(samples: np.ndarray, telephone: bool, options: DiarizeOptions | None = None) -> np.ndarray:
+    """Which 10 ms frames of ``samples`` (16 kHz) are speech, unpadded, so a pause is as long as
+    the sound's: Silero run at 8 kHz on a telephone recording (``telephone_activity``), else
+    faster-whisper's Silero with no padding and pauses of 100 ms or more kept."""
+    options = options or DiarizeOptions()
+    if telephone:
+        return telephone_activity(samples, options)
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    active = np.zeros(len(samples) // HOP + 1, dtype=bool)
+    vad = VadOptions(threshold=options.vad_threshold, min_silence_duration_ms=100, speech_pad_ms=0)
+    for s in get_speech_timestamps(samples, vad):
+        active[s["start"] // HOP : s["end"] // HOP] = True
+    return active
+
+
 def speech_seconds(samples: np.ndarray, options: DiarizeOptions | None = None) -> float:
     """Seconds of speech the VAD finds in ``samples``."""
     return sum(b - a for a, b in speech_regions(samples, options or DiarizeOptions())) / FRAMES_PER_S

@@ -20,6 +20,9 @@ announcements), and music that opens the recording. Left out of the people's voi
 and silence like a hold, but kept apart from holds: a queue before anyone answers is not a staff
 member's hold. A business adds the words of its own welcome to the file; the rules' first-seconds windows
 count from where the phone system's opening ends (``rules.evaluate_rules``'s ``opening_s``).
+A welcome with no cue is found by the pause before a person answers by name; that pause is
+measured by the sound (Silero's speech frames) where the speaker stage gives it, as speech
+recognition's word times at 8 kHz run on into it.
 """
 
 from __future__ import annotations
@@ -86,7 +89,13 @@ MIN_WELCOME_WORDS = 6
 MIN_WELCOME_SENTENCES = 2
 """A welcome before a person's opening has at least this many words and sentences ("Good
 morning." or "Hello and thank you for calling Harbour Mutual." before "Sam speaking." is the
-person's own; a recorded welcome says who the caller reached and something more)."""
+person's own; a recorded welcome says who the caller reached and something more) ..."""
+GREETINGS = ("hello", "hi", "hiya", "good morning", "good afternoon", "good evening", "morning", "afternoon", "evening")
+"""... or one sentence, where the person after the pause opens with a greeting: a person greets
+once, at the start of their own opening, so what came before it was not theirs ("Thanks for
+calling Larkspur Motor Insurance. Connecting you now." runs into one sentence at 8 kHz; round
+55). Not "thanks" or "welcome": a person's opening goes on with them ("Hello and thank you for
+calling Harbour Mutual. [pause] Thanks for holding, Sam speaking")."""
 
 
 def load_cues(path: str | Path | None) -> tuple[str, ...]:
@@ -152,9 +161,13 @@ def _named(text: str) -> bool:
     return bool(NAME_SPEAKING.search(said)) or any(find_phrase(p, text) for p in NAMED_OPENS)
 
 
-def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, float]], cues: Sequence[str]) -> tuple[tuple[float, float] | None, str]:
+def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, float]], cues: Sequence[str],
+                         speech: Sequence[bool] | None = None) -> tuple[tuple[float, float] | None, str]:
     """(start, end) seconds of the phone system's opening in one channel's ``words`` (time order)
-    with that channel's ``holds``, or None; and why (for the roles' reason)."""
+    with that channel's ``holds``, or None; and why (for the roles' reason). ``speech``: which
+    10 ms frames of the channel, from its start, are speech by their sound
+    (``diarize.speech_frames``), to measure the pause before a person's opening; None: by the
+    words' times."""
     end, why = None, ""
     first_hold = min(holds, default=None)
     if first_hold is not None and first_hold[0] <= MUSIC_FIRST_S:
@@ -181,7 +194,7 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
             last += 1
         if sentences[last][1] > (end or 0.0):  # the cue's words, not the transcript's: these may be a person's, unredacted
             end, why = sentences[last][1], f"the phone system's recorded welcome: \"{heard[first]}\" heard in its first run of speech"
-            before = _before_a_person(words)  # the welcome's sentences after the cue, up to the pause before a person's opening
+            before = _before_a_person(words, speech)  # the welcome's sentences after the cue, up to the pause before a person's opening
             if before is not None and before > end:
                 end = before
             elif people == len(sentences) and sentences and _music_after(sentences[-1][1], holds) is not None:
@@ -195,7 +208,7 @@ def phone_system_opening(words: Sequence[Word], holds: Sequence[tuple[float, flo
                 and not TRANSFER.search(text) and not HOLD_ON.search(text)):
             end, why = queue[1], "the phone system's recorded welcome: speech that runs into the queue's music"
         else:
-            before = _before_a_person(words)
+            before = _before_a_person(words, speech)
             if before is None:
                 return None, ""
             end, why = before, "the phone system's recorded welcome: words before a pause and a person's opening"
@@ -240,27 +253,58 @@ def _music_after(end: float, holds: Sequence[tuple[float, float]]) -> tuple[floa
     return next(((a, b) for a, b in sorted(holds) if end - 0.5 <= a <= end + JOIN_S), None)
 
 
-def _before_a_person(words: Sequence[Word]) -> float | None:
+def _pause(before: Word, after: Word, speech: Sequence[bool] | None) -> float:
+    """Seconds of pause between two words: with ``speech`` (10 ms frames), the longest run of
+    frames without speech from the first word's start to the second's end (speech recognition's
+    word times at 8 kHz run on into the pause after a word: a recorded welcome's last word ran
+    0.6-0.8 s into a 1.4 s pause, bench/SPEAKERS.md round 55); else the gap between the words' times."""
+    if speech is None:
+        return after.start - before.end
+    longest = run = 0
+    for heard in speech[max(0, int(before.start * 100)): max(0, int(after.end * 100)) + 1]:
+        run = 0 if heard else run + 1
+        longest = max(longest, run)
+    return longest / 100
+
+
+def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None) -> float | None:
     """Where the words before a person's opening end, if they are a recorded welcome. The first
     sentence with a person's opening (``NAMED_OPENS``: "Sam speaking", "you're through to") is
-    found; of the pauses between sentences before it, the longest (at least ``GAP_S``: the line
-    connecting to a person) ends the welcome, if that person's opening follows it within
-    ``GREETING_S``. The welcome starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has
-    ``MIN_WELCOME_WORDS`` and ``MIN_WELCOME_SENTENCES`` or more, no question and none of
-    ``PERSON_OPENS``. None otherwise."""
+    found; of the pauses between sentences before it (``_pause``: by the sound where ``speech``
+    is given), the longest (at least ``GAP_S``: the line connecting to a person) ends the
+    welcome, if that person's opening follows it within ``GREETING_S``. The welcome starts within
+    ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has ``MIN_WELCOME_WORDS`` and
+    ``MIN_WELCOME_SENTENCES`` or more (or one, where the person after the pause greets:
+    ``GREETINGS``), no question and none of ``PERSON_OPENS``. None otherwise."""
     sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
     text = [_text(sentence) for sentence in sentences]
     k = next((i for i, t in enumerate(text) if _named(t)), None)
     if not k:
         return None
-    gaps = [sentences[i][0].start - sentences[i - 1][-1].end for i in range(1, k + 1)]
+    gaps = [_pause(sentences[i - 1][-1], sentences[i][0], speech) for i in range(1, k + 1)]
     cut = 1 + max(range(len(gaps)), key=lambda i: gaps[i])
     before, said = [w for sentence in sentences[:cut] for w in sentence], " ".join(text[:cut])
     if (gaps[cut - 1] < GAP_S or sentences[k][0].start - sentences[cut][0].start > GREETING_S
-            or len(before) < MIN_WELCOME_WORDS or cut < MIN_WELCOME_SENTENCES or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
+            or len(before) < MIN_WELCOME_WORDS or (cut < MIN_WELCOME_SENTENCES and not _greets(text[cut]))
+            or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
             or any(_asks(t) for t in text[:cut]) or any(find_phrase(p, said) for p in PERSON_OPENS)):
         return None
     return before[-1].end
+
+
+def heard_until(words: Sequence[Word]) -> float | None:
+    """How much of a channel's sound ``_before_a_person`` may weigh for its pauses: up to the end
+    of the first word of the first sentence with a person's opening (``NAMED_OPENS``); None where
+    there is none (no pause is weighed, so nothing need be heard)."""
+    sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
+    k = next((i for i, sentence in enumerate(sentences) if _named(_text(sentence))), None)
+    return sentences[k][0].end if k else None
+
+
+def _greets(text: str) -> bool:
+    """Whether a sentence opens with a greeting (``GREETINGS``: "Hello, you're through to ...")."""
+    said = canonical(text).split()
+    return any(said[: len(g.split())] == g.split() for g in GREETINGS)
 
 
 def opening_end(turns, utterances=()) -> float:

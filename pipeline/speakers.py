@@ -16,9 +16,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced, uncovered
-from .recorded import PHONE_SYSTEM, SYSTEM_SPEAKER, phone_system_opening
+from .recorded import PHONE_SYSTEM, SYSTEM_SPEAKER, heard_until, phone_system_opening
 from .speaker_models import encoder_setting, on_a_telephone_line
-from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full
+from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full, speech_frames
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer, utterance_cues)
@@ -87,7 +87,7 @@ def attribute_speakers(
         stereo_map = dict(enumerate(options.channel_map))
         # hold music on a channel (the phone system's, sent to the customer): its announcements' words are nobody's
         by_channel = [hold_stretches(channel) if may_hold(meta, options) else [] for channel in audio.samples]
-        openings = [opening_of(utterances, channel, by_channel[channel], meta, options) for channel in range(audio.channels)]
+        openings = [opening_of(utterances, channel, by_channel[channel], meta, options, audio) for channel in range(audio.channels)]
         by_channel = [[h for h in hs if not span or h[0] >= span[1]] for hs, (span, _) in zip(by_channel, openings)]  # the queue is the opening's
         utterances, held = set_aside(utterances, lambda channel: by_channel[channel], options.utterance_gap_s, transcript.segment_stats,
                                      lambda channel: openings[channel][0])
@@ -102,7 +102,7 @@ def attribute_speakers(
     else:
         samples = audio.samples[0]
         holds = hold_stretches(samples) if may_hold(meta, options) else []
-        opening, why = opening_of(utterances, 0, holds, meta, options)
+        opening, why = opening_of(utterances, 0, holds, meta, options, audio)
         holds = [h for h in holds if not opening or h[0] >= opening[1]]  # the queue's music is the opening's
         utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats,
                                      lambda channel: opening)
@@ -524,13 +524,20 @@ def may_hold(meta: RecordingMeta, options: SpeakerOptions) -> bool:
 
 
 def opening_of(utterances: list[Utterance], channel: int, holds: list[tuple[float, float]], meta: RecordingMeta,
-               options: SpeakerOptions) -> tuple[tuple[float, float] | None, str]:
+               options: SpeakerOptions, audio: DecodedAudio | None = None) -> tuple[tuple[float, float] | None, str]:
     """The phone system's opening of one channel (``recorded.phone_system_opening``) and why;
-    (None, "") where the cues are off or the metadata says face-to-face (no phone system there)."""
+    (None, "") where the cues are off or the metadata says face-to-face (no phone system there).
+    With ``audio``, the pause before a person's opening is measured by the channel's sound
+    (``diarize.speech_frames``, up to the person's opening: ``recorded.heard_until``), not by the
+    words' times."""
     if not options.recorded_cues or min_speakers(meta) != 1:
         return None, ""
     words = sorted((w for u in utterances for w in u.words if w.channel == channel), key=lambda w: w.start)
-    return phone_system_opening(words, holds, options.recorded_cues)
+    until = heard_until(words) if audio is not None else None
+    speech = None
+    if until is not None:  # the sound up to the person's opening, and a second more for the detector's context
+        speech = speech_frames(audio.samples[channel][: int((until + 1.0) * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))
+    return phone_system_opening(words, holds, options.recorded_cues, speech)
 
 
 def set_aside(utterances: list[Utterance], holds_of, max_gap_s: float,

@@ -23,6 +23,7 @@ from pipeline.speakers_cli import load_recording, reference_of, role_accuracy, r
 from pipeline.synth import Turn, Voice, synthesize  # noqa: E402
 
 CUES = load_cues(ROOT / "data" / "recorded_messages.yaml")
+DATA = ROOT / "tests" / "data"
 
 
 def words_of(*sentences: tuple[float, str], pace: float = 0.3) -> list[Word]:
@@ -226,6 +227,66 @@ WELCOME_CALL = [
     Turn("staff", "Thanks for calling Harbour Mutual, take care. Bye now."),
 ]
 """A call whose staff member never says it is recorded: only the phone system's welcome does."""
+
+
+def heard(*spans: tuple[float, float], until: float = 30.0) -> list[bool]:
+    """10 ms frames of speech by the sound: True inside ``spans`` (seconds)."""
+    return [any(a <= i / 100 < b for a, b in spans) for i in range(int(until * 100))]
+
+
+def test_the_pause_before_a_person_is_the_sounds_not_the_words() -> None:
+    welcome = [(0.2, "Thank you for calling the council's contact centre."), (3.0, "Calls may be monitored or recorded."),
+               (5.6, "Many of our services are available online.")]
+    words = words_of(*welcome, (9.0, "Hello, you're through to the council, Sam speaking."))
+    last = max(i for i, w in enumerate(words) if w.start < 9.0)
+    words[last] = replace(words[last], end=8.3)  # speech recognition ran the welcome's last word on to 8.3 s ...
+    assert phone_system_opening(words, [], CUES) == (None, "")  # ... 0.7 s before the person: too short a pause by the words
+    # but the sound stopped at 7.7 s: a pause of 1.3 s, the line connecting to a person
+    sound = heard((0.2, 2.6), (3.0, 4.7), (5.6, 7.7), (9.0, 12.0))
+    (start, end), why = phone_system_opening(words, [], CUES, sound)
+    assert start == 0.0 and 7.6 < end < 9.0 and "before a pause and a person's opening" in why
+    # where the sound heard speech on through the words' gap, there was no pause: no welcome
+    gapped = words_of(*welcome, (9.0, "Hello, you're through to the council, Sam speaking."))
+    assert phone_system_opening(gapped, [], CUES)[0] is not None
+    assert phone_system_opening(gapped, [], CUES, heard((0.2, 12.0))) == (None, "")
+
+
+def test_a_one_sentence_welcome_is_found_where_the_person_after_it_greets() -> None:
+    sound = heard((0.2, 2.9), (4.4, 8.0))
+    said = words_of((0.2, "Thanks for calling Larkspur Motor Insurance connecting you now."),
+                    (4.4, "Hello, you're through to Castlegate Bank, Farah speaking."))
+    (start, end), _ = phone_system_opening(said, [], CUES, sound)
+    assert start == 0.0 and 2.5 < end < 4.4
+    # a person's own first sentence, a pause, then their name without a greeting: theirs
+    own = words_of((0.2, "Hello and thank you for calling Harbour Mutual."), (4.0, "My name is Sam, how can I help?"))
+    assert phone_system_opening(own, [], CUES, heard((0.2, 2.6), (4.0, 7.0))) == (None, "")
+    thanks = words_of((0.2, "Hello and thank you for calling Harbour Mutual."), (4.0, "Thanks for holding, Sam speaking."))
+    assert phone_system_opening(thanks, [], CUES, heard((0.2, 2.6), (4.0, 7.0))) == (None, "")
+
+
+def test_speech_frames_hear_the_pause_between_two_readers_at_16_and_8_khz() -> None:
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    from pipeline.diarize import speech_frames
+    from pipeline.speaker_models import telephone_band
+
+    first, second = (decode_audio(str(sorted((DATA / "librispeech" / reader).glob("*.opus"))[0]), sampling_rate=16000)
+                     for reader in ("1688", "1998"))
+    joined = np.concatenate([first, np.zeros(int(1.4 * 16000), np.float32), second]).astype(np.float32)
+    at = len(first) / 16000
+    for samples, telephone in ((joined, False), (telephone_band(joined), True)):
+        frames = speech_frames(samples, telephone)
+        quiet, run = [], 0
+        for i, speaking in enumerate([*frames, True]):
+            if not speaking:
+                run += 1
+            elif run:
+                quiet.append(((i - run) / 100, run / 100))
+                run = 0
+        long = [(start, length) for start, length in quiet if length >= 1.0]
+        # the 1.4 s between the readers (and the first reading's own trailing silence), and no other pause of a second
+        assert len(long) == 1 and long[0][0] <= at and long[0][0] + long[0][1] >= at + 1.4 - 0.1, (telephone, long)
 
 
 @pytest.fixture(scope="module")
