@@ -91,11 +91,11 @@ MIN_WELCOME_SENTENCES = 2
 morning." or "Hello and thank you for calling Harbour Mutual." before "Sam speaking." is the
 person's own; a recorded welcome says who the caller reached and something more) ..."""
 GREETINGS = ("hello", "hi", "hiya", "good morning", "good afternoon", "good evening", "morning", "afternoon", "evening")
-"""... or one sentence, where the person after the pause opens with a greeting: a person greets
-once, at the start of their own opening, so what came before it was not theirs ("Thanks for
-calling Larkspur Motor Insurance. Connecting you now." runs into one sentence at 8 kHz; round
-55). Not "thanks" or "welcome": a person's opening goes on with them ("Hello and thank you for
-calling Harbour Mutual. [pause] Thanks for holding, Sam speaking")."""
+"""... or one sentence, where the person after the pause opens with a greeting and says more
+(``_greeted_after``): a person greets at the start of their own opening, so what came before it
+was not theirs ("Thanks for calling Larkspur Motor Insurance. Connecting you now." runs into one
+sentence at 8 kHz; round 55). Not "thanks" or "welcome": a person's opening goes on with them
+("Hello and thank you for calling Harbour Mutual. [pause] Thanks for holding, Sam speaking")."""
 
 
 def load_cues(path: str | Path | None) -> tuple[str, ...]:
@@ -257,14 +257,19 @@ def _pause(before: Word, after: Word, speech: Sequence[bool] | None) -> float:
     """Seconds of pause between two words: with ``speech`` (10 ms frames), the longest run of
     frames without speech from the first word's start to the second's end (speech recognition's
     word times at 8 kHz run on into the pause after a word: a recorded welcome's last word ran
-    0.6-0.8 s into a 1.4 s pause, bench/SPEAKERS.md round 55); else the gap between the words' times."""
+    0.6-0.8 s into a 1.4 s pause, bench/SPEAKERS.md round 55), to ``PAUSE_REACH_S`` past the second
+    word's end (its start may be pulled into the pause too); else the gap between the words' times."""
     if speech is None:
         return after.start - before.end
     longest = run = 0
-    for heard in speech[max(0, int(before.start * 100)): max(0, int(after.end * 100)) + 1]:
+    for heard in speech[max(0, int(before.start * 100)): max(0, int((after.end + PAUSE_REACH_S) * 100)) + 1]:
         run = 0 if heard else run + 1
         longest = max(longest, run)
     return longest / 100
+
+
+PAUSE_REACH_S = 0.5
+"""How far past the first word after a pause the sound is heard for that pause (``_pause``)."""
 
 
 def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None) -> float | None:
@@ -285,7 +290,7 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
     cut = 1 + max(range(len(gaps)), key=lambda i: gaps[i])
     before, said = [w for sentence in sentences[:cut] for w in sentence], " ".join(text[:cut])
     if (gaps[cut - 1] < GAP_S or sentences[k][0].start - sentences[cut][0].start > GREETING_S
-            or len(before) < MIN_WELCOME_WORDS or (cut < MIN_WELCOME_SENTENCES and not _greets(text[cut]))
+            or len(before) < MIN_WELCOME_WORDS or (cut < MIN_WELCOME_SENTENCES and not _greeted_after(text[0], text[cut]))
             or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
             or any(_asks(t) for t in text[:cut]) or any(find_phrase(p, said) for p in PERSON_OPENS)):
         return None
@@ -295,16 +300,30 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
 def heard_until(words: Sequence[Word]) -> float | None:
     """How much of a channel's sound ``_before_a_person`` may weigh for its pauses: up to the end
     of the first word of the first sentence with a person's opening (``NAMED_OPENS``); None where
-    there is none (no pause is weighed, so nothing need be heard)."""
+    there is none (no pause is weighed, so nothing need be heard); ``PAUSE_REACH_S`` more is heard."""
     sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
     k = next((i for i, sentence in enumerate(sentences) if _named(_text(sentence))), None)
     return sentences[k][0].end if k else None
 
 
-def _greets(text: str) -> bool:
-    """Whether a sentence opens with a greeting (``GREETINGS``: "Hello, you're through to ...")."""
+def _greets(text: str) -> int:
+    """How many words of a greeting (``GREETINGS``) a sentence opens with ("Hello, you're through
+    to ...": 1; "Good morning.": 2); 0 where it opens with none."""
     said = canonical(text).split()
-    return any(said[: len(g.split())] == g.split() for g in GREETINGS)
+    return max((len(g.split()) for g in GREETINGS if said[: len(g.split())] == g.split()), default=0)
+
+
+def _greeted_after(welcome: str, person: str) -> bool:
+    """Whether a one-sentence ``welcome`` is the phone system's by the ``person``'s sentence after
+    the pause: that sentence opens with a greeting and says more ("Hello, you're through to
+    Castlegate Bank"; not a bare "Hi." or a "Hello?" down a silent line, which answer the staff
+    member's own first sentence), asks nothing unless it answers by name ("Hello, you're through
+    to Sam, how can I help?"; not "Hello, is anyone there?"), and the welcome does not open with a greeting
+    itself (a staff member who greets twice: "Good morning and thank you for calling Harbour
+    Mutual. [pause] Hello, you're through to Sam")."""
+    greeting = _greets(person)
+    return (bool(greeting) and len(canonical(person).split()) > greeting and (_named(person) or not _asks(person))
+            and not _greets(welcome))
 
 
 def opening_end(turns, utterances=()) -> float:

@@ -262,6 +262,30 @@ def test_a_one_sentence_welcome_is_found_where_the_person_after_it_greets() -> N
     assert phone_system_opening(own, [], CUES, heard((0.2, 2.6), (4.0, 7.0))) == (None, "")
     thanks = words_of((0.2, "Hello and thank you for calling Harbour Mutual."), (4.0, "Thanks for holding, Sam speaking."))
     assert phone_system_opening(thanks, [], CUES, heard((0.2, 2.6), (4.0, 7.0))) == (None, "")
+    # a staff member's first sentence answered by the customer's bare "Hi.", checked with a "Hello?"
+    # down a silent line, or followed by a second greeting of their own: theirs (the review's cases)
+    for own in ([(0.2, "Thank you for calling Harbour Mutual claims."), (3.6, "Hi."), (4.2, "Hi, how can I help?")],
+                [(0.2, "Thank you for calling Harbour Mutual."), (3.4, "Hello?"), (4.2, "You're through to Sam in claims.")],
+                [(0.2, "Thank you for calling Harbour Mutual."), (3.4, "Hello, is anyone there?"), (5.0, "You're through to Sam.")],
+                [(0.2, "Good morning and thank you for calling Harbour Mutual."), (4.4, "Hello, you're through to Sam.")]):
+        words = words_of(*own)
+        quiet = heard(*((w.start, w.end) for w in words))
+        assert phone_system_opening(words, [], CUES, quiet) == (None, ""), own
+    # the person who answers by name may ask in the same sentence
+    asked = words_of((0.2, "Thanks for calling Larkspur Motor Insurance connecting you now."),
+                     (4.4, "Hello, you're through to Castlegate Bank, how can I help?"))
+    assert phone_system_opening(asked, [], CUES, sound)[0] is not None
+
+
+def test_the_pause_reaches_past_a_first_word_pulled_into_it() -> None:
+    welcome = [(0.2, "Thank you for calling the council's contact centre."), (3.0, "Calls may be monitored or recorded."),
+               (5.6, "Many of our services are available online.")]
+    words = words_of(*welcome, (9.0, "Hello, you're through to the council, Sam speaking."))
+    first = next(i for i, w in enumerate(words) if w.start >= 9.0)
+    words[first] = replace(words[first], start=8.4, end=8.65)  # the person's first word pulled 0.6 s into the pause
+    sound = heard((0.2, 2.6), (3.0, 4.7), (5.6, 7.7), (9.0, 12.0))  # the sound: 1.3 s of pause, 7.7-9.0 s
+    (start, end), _ = phone_system_opening(words, [], CUES, sound)
+    assert start == 0.0 and 7.6 < end < 9.0
 
 
 def test_speech_frames_hear_the_pause_between_two_readers_at_16_and_8_khz() -> None:
