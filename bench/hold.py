@@ -79,15 +79,15 @@ def transfer_point(rttm: list[list[str]], transfer_s: float) -> float:
     return (min(ended, transfer_s) + transfer_s) / 2
 
 
-def spoken(text: str, voice, rate: int) -> np.ndarray:
-    """``text`` in the recorded voice ``voice`` (espeak), at ``rate``."""
+def spoken(text: str, voice, rate: int, speaker=None) -> np.ndarray:
+    """``text`` in the recorded voice ``voice`` (espeak, or ``speaker``'s: ``neural_voices.speak``), at ``rate``."""
     from math import gcd
 
     from scipy.signal import resample_poly
 
     from pipeline.synth import speak
 
-    clip, clip_rate = speak(text, voice)
+    clip, clip_rate = (speaker or speak)(text, voice)
     g = gcd(clip_rate, rate)
     return resample_poly(clip, rate // g, clip_rate // g).astype(np.float32)
 
@@ -109,7 +109,7 @@ def announcements(seconds: float, rate: int, voice, rng: np.random.Generator) ->
 
 
 def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, level_db: float,
-             announce: bool = False, channel: int = 0, welcome: bool | str = False) -> tuple[float, float] | None:
+             announce: bool = False, channel: int = 0, welcome: bool | str = False, tts: str = "espeak") -> tuple[float, float] | None:
     """Write ``src`` with hold music to ``dst`` (and its RTTM and STM moved); returns where the
     music lies in ``dst`` (seconds), None when the call has no change from customer to staff late
     enough (copied unchanged). ``announce``: a recorded voice (an espeak voice neither person
@@ -117,7 +117,10 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
     ``channel``: a stereo recording's channel that carries the hold (the other is silent there).
     ``welcome``: the call opens with the phone system's recorded welcome (one of ``WELCOMES``, or
     the text given, in a recorded voice neither person has, in the RTTM and the STM as ``announcement``), then the
-    queue's music (none where ``max_s`` is 0), then the call as it was."""
+    queue's music (none where ``max_s`` is 0), then the call as it was. ``tts``: "neural" speaks the
+    welcome in a neural voice neither person has (``bench/neural_voices.py``; a phone system's
+    welcome is recorded by a voice artist or a good synthesiser, not a formant one); the
+    announcements over the music stay espeak's."""
     info = sf.info(src)
     audio, rate = sf.read(src, dtype="float32", always_2d=True)
     # seeded by the recording's own bytes: the same call gets the same hold, another call (of any
@@ -160,7 +163,14 @@ def add_hold(src: Path, dst: Path, min_s: float, max_s: float, after: float, lev
         recorded = Voice(name, wpm, pitch)
     if welcome:
         text = welcome if isinstance(welcome, str) else WELCOMES[int(rng.integers(len(WELCOMES)))]
-        clip = spoken(text, recorded, rate)
+        if tts == "neural":
+            import neural_voices
+
+            pool = [v for v in neural_voices.NEURAL_VOICES if v[0] not in used]
+            name, _sex, pitch, wpm = pool[int(rng.integers(len(pool)))]
+            clip = spoken(text, Voice(name, wpm, pitch), rate, neural_voices.speak)
+        else:
+            clip = spoken(text, recorded, rate)
         welcome_clip = clip * loud / max(float(np.sqrt(np.mean(clip[np.abs(clip) > 1e-4] ** 2))), 1e-9)
         welcome_clip = np.concatenate([welcome_clip, np.zeros(int(0.4 * rate), np.float32)])
         said.append((-len(welcome_clip) / rate, -0.4, text))  # before the music: moved below
@@ -221,6 +231,8 @@ def main() -> None:
     parser.add_argument("--level-db", type=float, default=-3.0, help="the music's RMS against the speech's, in dB")
     parser.add_argument("--welcome", action="store_true",
                         help="the hold at the start: the phone system's recorded welcome, then the queue's music (--max-s 0: none)")
+    parser.add_argument("--welcome-tts", choices=["espeak", "neural"], default="espeak",
+                        help="with --welcome: who speaks it (neural: bench/neural_voices.py, `make bench-voices`)")
     parser.add_argument("--welcome-texts", type=Path, default=None,
                         help="with --welcome: a file of welcomes, one a line, one drawn per call (default: WELCOMES)")
     args = parser.parse_args()
@@ -234,7 +246,7 @@ def main() -> None:
             texts = [line.strip() for line in args.welcome_texts.read_text().splitlines() if line.strip()]
             welcome = texts[int(hashlib.sha256(b"welcome:" + wav.read_bytes()).hexdigest()[:8], 16) % len(texts)]
         where = add_hold(wav, args.out / wav.name, args.min_s, args.max_s, args.after, args.level_db, args.announce, args.channel,
-                         welcome)
+                         welcome, args.welcome_tts)
         for suffix in (".json",):
             if wav.with_suffix(suffix).exists():
                 shutil.copy(wav.with_suffix(suffix), args.out / (wav.stem + suffix))
