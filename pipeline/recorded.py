@@ -276,8 +276,9 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
     """Where the words before a person's opening end, if they are a recorded welcome. The first
     sentence with a person's opening (``NAMED_OPENS``: "Sam speaking", "you're through to") is
     found; of the pauses between sentences before it (``_pause``: by the sound where ``speech``
-    is given), the longest (at least ``GAP_S``: the line connecting to a person) ends the
-    welcome, if that person's opening follows it within ``GREETING_S``. The welcome starts within
+    is given) that the person's opening follows within ``GREETING_S``, the longest (at least
+    ``GAP_S``: the line connecting to a person) ends the welcome (a recorded welcome may pause
+    as long between its own sentences: a neural voice's 1.2-1.3 s, round 55). The welcome starts within
     ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has ``MIN_WELCOME_WORDS`` and
     ``MIN_WELCOME_SENTENCES`` or more (or one, where the person after the pause greets:
     ``GREETINGS``), no question and none of ``PERSON_OPENS``. None otherwise."""
@@ -286,10 +287,11 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
     k = next((i for i, t in enumerate(text) if _named(t)), None)
     if not k:
         return None
-    gaps = [_pause(sentences[i - 1][-1], sentences[i][0], speech) for i in range(1, k + 1)]
-    cut = 1 + max(range(len(gaps)), key=lambda i: gaps[i])
+    near = [i for i in range(1, k + 1) if sentences[k][0].start - sentences[i][0].start <= GREETING_S]
+    gaps = {i: _pause(sentences[i - 1][-1], sentences[i][0], speech) for i in near}
+    cut = max(near, key=lambda i: (gaps[i], i))  # near holds k at least; of equal pauses, the one nearest the person
     before, said = [w for sentence in sentences[:cut] for w in sentence], " ".join(text[:cut])
-    if (gaps[cut - 1] < GAP_S or sentences[k][0].start - sentences[cut][0].start > GREETING_S
+    if (gaps[cut] < GAP_S
             or len(before) < MIN_WELCOME_WORDS or (cut < MIN_WELCOME_SENTENCES and not _greeted_after(text[0], text[cut]))
             or before[0].start > OPENING_S or before[-1].end - before[0].start > WELCOME_MAX_S
             or any(_asks(t) for t in text[:cut]) or any(find_phrase(p, said) for p in PERSON_OPENS)):

@@ -277,6 +277,20 @@ def test_a_one_sentence_welcome_is_found_where_the_person_after_it_greets() -> N
     assert phone_system_opening(asked, [], CUES, sound)[0] is not None
 
 
+def test_a_welcome_that_pauses_long_between_its_own_sentences_ends_at_the_pause_before_the_person() -> None:
+    # a recorded voice that pauses 1.6 s after its first sentence, longer than before the person (1.4 s)
+    welcome = [(0.2, "Thank you for phoning Glenhaven Building Society."),
+               (3.85, "Please remember that fraudsters can make a call look as though it is coming from us today."),
+               (9.8, "If you are ever in doubt hang up and ring the number on your card.")]
+    words = words_of(*welcome, (15.35, "Hello, you're through to Harbour Mutual, Declan speaking."))
+    sound = heard(*((w.start, w.end) for w in words), until=20.0)
+    # pauses of 1.6, 1.2 and 1.4 s; the longest, 11.5 s before the person's opening, is too early for
+    # a person who answers (GREETING_S): of the others, the longest ends the welcome
+    assert phone_system_opening(words, [], CUES, sound) != (None, "")
+    (start, end), _ = phone_system_opening(words, [], CUES, sound)
+    assert start == 0.0 and 13.0 < end < 15.35
+
+
 def test_the_pause_reaches_past_a_first_word_pulled_into_it() -> None:
     welcome = [(0.2, "Thank you for calling the council's contact centre."), (3.0, "Calls may be monitored or recorded."),
                (5.6, "Many of our services are available online.")]
