@@ -278,10 +278,10 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
     found; of the pauses between sentences before it (``_pause``: by the sound where ``speech``
     is given) that the person's opening follows within ``GREETING_S``, the longest (at least
     ``GAP_S``: the line connecting to a person) ends the welcome (a recorded welcome may pause
-    as long between its own sentences: a neural voice's 1.2-1.3 s, round 55). The welcome starts within
-    ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has ``MIN_WELCOME_WORDS`` and
+    as long between its own sentences: a neural voice's 1.2-1.3 s, round 55). The welcome
+    starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has ``MIN_WELCOME_WORDS`` and
     ``MIN_WELCOME_SENTENCES`` or more (or one, where the person after the pause greets:
-    ``GREETINGS``), no question and none of ``PERSON_OPENS``. None otherwise."""
+    ``_greeted_after``), no question and none of ``PERSON_OPENS``. None otherwise."""
     sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
     text = [_text(sentence) for sentence in sentences]
     k = next((i for i, t in enumerate(text) if _named(t)), None)
