@@ -352,12 +352,9 @@ def speech_frames(samples: np.ndarray, telephone: bool, options: DiarizeOptions 
     options = options or DiarizeOptions()
     if telephone:
         return telephone_activity(samples, options)
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     active = np.zeros(len(samples) // HOP + 1, dtype=bool)
-    vad = VadOptions(threshold=options.vad_threshold, min_silence_duration_ms=100, speech_pad_ms=0)
-    for s in get_speech_timestamps(samples, vad):
-        active[s["start"] // HOP : s["end"] // HOP] = True
+    for a, b in speech_regions(samples, replace(options, min_silence_ms=100, speech_pad_ms=0)):
+        active[a:b] = True
     return active
 
 

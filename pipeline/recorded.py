@@ -282,9 +282,7 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
     starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has ``MIN_WELCOME_WORDS`` and
     ``MIN_WELCOME_SENTENCES`` or more (or one, where the person after the pause greets:
     ``_greeted_after``), no question and none of ``PERSON_OPENS``. None otherwise."""
-    sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
-    text = [_text(sentence) for sentence in sentences]
-    k = next((i for i, t in enumerate(text) if _named(t)), None)
+    sentences, text, k = _to_a_person(words)
     if not k:
         return None
     near = [i for i in range(1, k + 1) if sentences[k][0].start - sentences[i][0].start <= GREETING_S]
@@ -299,13 +297,22 @@ def _before_a_person(words: Sequence[Word], speech: Sequence[bool] | None = None
     return before[-1].end
 
 
+def _to_a_person(words: Sequence[Word]) -> tuple[list[list[Word]], list[str], int | None]:
+    """The sentences of ``words`` that ``_before_a_person`` weighs (those starting within
+    ``OPENING_S + WELCOME_MAX_S``), their texts, and the index of the first with a person's
+    opening (``_named``), or None."""
+    sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
+    text = [_text(sentence) for sentence in sentences]
+    return sentences, text, next((i for i, t in enumerate(text) if _named(t)), None)
+
+
 def heard_until(words: Sequence[Word]) -> float | None:
     """How much of a channel's sound ``_before_a_person`` may weigh for its pauses: up to the end
-    of the first word of the first sentence with a person's opening (``NAMED_OPENS``); None where
-    there is none (no pause is weighed, so nothing need be heard); ``PAUSE_REACH_S`` more is heard."""
-    sentences = _sentences([w for w in words if w.start <= OPENING_S + WELCOME_MAX_S])
-    k = next((i for i, sentence in enumerate(sentences) if _named(_text(sentence))), None)
-    return sentences[k][0].end if k else None
+    of the first word of the first sentence with a person's opening (``_to_a_person``), and
+    ``PAUSE_REACH_S`` past it; None where there is none, or it is the first sentence (no pause is
+    weighed, so nothing need be heard)."""
+    sentences, _, k = _to_a_person(words)
+    return sentences[k][0].end + PAUSE_REACH_S if k else None
 
 
 def _greets(text: str) -> int:

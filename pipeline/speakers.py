@@ -535,8 +535,8 @@ def opening_of(utterances: list[Utterance], channel: int, holds: list[tuple[floa
     words = sorted((w for u in utterances for w in u.words if w.channel == channel), key=lambda w: w.start)
     until = heard_until(words) if audio is not None else None
     speech = None
-    if until is not None:  # the sound up to the person's opening, and a second more for the detector's context
-        speech = speech_frames(audio.samples[channel][: int((until + 1.0) * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))
+    if until is not None:  # the sound up to the person's opening, and half a second more for the detector's context
+        speech = speech_frames(audio.samples[channel][: int((until + 0.5) * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))
     return phone_system_opening(words, holds, options.recorded_cues, speech)
 
 
