@@ -31,10 +31,11 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 
 from .errors import ConfigError
 from .heard import canonical, find_phrase
-from .hold import HOLD_SPEAKER
+from .hold import HOLD_SPEAKER, runs_of
 from .records import Word
 
 SYSTEM_SPEAKER = "SYSTEM"
@@ -261,11 +262,8 @@ def _pause(before: Word, after: Word, speech: Sequence[bool] | None) -> float:
     word's end (its start may be pulled into the pause too); else the gap between the words' times."""
     if speech is None:
         return after.start - before.end
-    longest = run = 0
-    for heard in speech[max(0, int(before.start * 100)): max(0, int((after.end + PAUSE_REACH_S) * 100)) + 1]:
-        run = 0 if heard else run + 1
-        longest = max(longest, run)
-    return longest / 100
+    heard = np.asarray(speech[max(0, int(before.start * 100)): max(0, int((after.end + PAUSE_REACH_S) * 100)) + 1], dtype=bool)
+    return max((b - a for a, b in runs_of(~heard)), default=0) / 100
 
 
 PAUSE_REACH_S = 0.5
