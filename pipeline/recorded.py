@@ -22,7 +22,10 @@ member's hold. A business adds the words of its own welcome to the file; the rul
 count from where the phone system's opening ends (``rules.evaluate_rules``'s ``opening_s``).
 A welcome with no cue is found by the pause before a person answers by name; that pause is
 measured by the sound (Silero's speech frames) where the speaker stage gives it, as speech
-recognition's word times at 8 kHz run on into it.
+recognition's word times at 8 kHz run on into it. Where speech recognition garbled both the
+welcome and the person's opening, the speaker stage may still find the welcome by the voices: a
+voice that opens the call, is answered by nobody, and is followed after a pause by another
+(``welcome_by_voice``; ``transfers.Handover``).
 """
 
 from __future__ import annotations
@@ -331,6 +334,37 @@ def _greeted_after(welcome: str, person: str) -> bool:
     greeting = _greets(person)
     return (bool(greeting) and len(canonical(person).split()) > greeting and (_named(person) or not _asks(person))
             and not _greets(welcome))
+
+
+VOICE_REACH_S = 1.0
+"""``welcome_by_voice``: how far either side of where the voices change the pause is looked for
+(the speaker encoder's windows are 1.4 s long, and a window that straddles a pause is given to one
+voice)."""
+
+
+def welcome_by_voice(words: Sequence[Word], first_end_s: float, next_start_s: float,
+                     speech: Sequence[bool] | None = None) -> tuple[tuple[float, float] | None, str]:
+    """The phone system's welcome found by the voices where its words and the person's opening are
+    too garbled to find it (``phone_system_opening``): a voice that opens the recording, speaks
+    before anyone else and is never answered (``transfers.Handover.answered``), ending at
+    ``first_end_s``, before another voice begins at ``next_start_s``. The welcome ends at the
+    longest pause (``_pause``: by the sound where ``speech`` is given) between two words that
+    reaches within ``VOICE_REACH_S`` of that change, at least ``GAP_S`` (the line connecting to a
+    person); it starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S`` and has
+    ``MIN_WELCOME_WORDS`` or more. (None, "") otherwise."""
+    low, high = min(first_end_s, next_start_s) - VOICE_REACH_S, max(first_end_s, next_start_s) + VOICE_REACH_S
+    near = [i for i in range(1, len(words)) if words[i - 1].end <= high and words[i].start >= low]  # pauses that reach into it
+    if not near:
+        return None, ""
+    gaps = {i: _pause(words[i - 1], words[i], speech) for i in near}
+    cut = max(near, key=lambda i: (gaps[i], -i))  # of equal pauses, the first
+    before = words[:cut]
+    if (gaps[cut] < GAP_S or len(before) < MIN_WELCOME_WORDS or before[0].start > OPENING_S
+            or before[-1].end - before[0].start > WELCOME_MAX_S):
+        return None, ""
+    return ((0.0, round(float(before[-1].end) + 0.05, 3)),
+            "the phone system's recorded welcome, by the voices: a voice that opens the call and that nobody answers, "
+            "then a pause and another voice")
 
 
 def opening_end(turns, utterances=()) -> float:

@@ -16,14 +16,14 @@ from typing import Any, Callable
 import numpy as np
 
 from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced, uncovered
-from .recorded import PHONE_SYSTEM, SYSTEM_SPEAKER, heard_until, phone_system_opening
+from .recorded import PAUSE_REACH_S, PHONE_SYSTEM, SYSTEM_SPEAKER, VOICE_REACH_S, heard_until, phone_system_opening, welcome_by_voice
 from .speaker_models import encoder_setting, on_a_telephone_line
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full, speech_frames
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer, utterance_cues)
 from .transcribe import build_utterances
-from .transfers import VOICE_PURITY, Transfer, heard_by_voice, transfer_point
+from .transfers import ANSWERED, VOICE_PURITY, Handover, Transfer, heard_by_voice, transfer_point, voice_handover
 from .voiceprints import Voiceprint, on_the_line
 
 
@@ -42,7 +42,8 @@ class SpeakerOptions:
     recorded_cues: tuple[str, ...] = ()
     """What only the phone system's recorded voice says (``recorded.load_cues``): a recording's
     opening welcome with one, and the queue after it, are set aside as speaker ``SYSTEM``
-    (``recorded.phone_system_opening``); () does not look."""
+    (``recorded.phone_system_opening``; where its words are too garbled, by the voices:
+    ``recorded.welcome_by_voice``, for a mono call); () does not look."""
     transfers: bool = True
     """A mono phone call transferred to a colleague (``transfers.transfer_point``; or, where its
     roles are flagged, ``transfers.heard_by_voice``) is diarized as two calls with one customer
@@ -100,49 +101,71 @@ def attribute_speakers(
             utterances, turns = with_held(utterances, held, holds, roles,
                                           opened=[(span, why, channel) for channel, (span, why) in enumerate(openings) if span])
     else:
-        samples = audio.samples[0]
-        holds = hold_stretches(samples) if may_hold(meta, options) else []
-        opening, why = opening_of(utterances, 0, holds, meta, options, audio)
-        holds = [h for h in holds if not opening or h[0] >= opening[1]]  # the queue's music is the opening's
-        utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats,
-                                     lambda channel: opening)
-        # the people's voices only: music, announcements and the phone system's welcome are neither
-        samples = silenced(samples, sorted(holds + ([opening] if opening else [])))
-        expected = expected_speakers(meta, audio)
-        # with no count from the metadata or the audio: do the words read as one staff member and
-        # one customer? (read once: the reason goes to the count's flag, taken_as to the roles')
-        two_sided, taken_as = ("", "") if expected else two_people_by_words(meta, audio, utterances, options.utterance_gap_s)
-        if taken_as:
-            expected = 2
-        may_transfer = options.transfers and options.diarization and expected == 2 and not meta.n_speakers and min_speakers(meta) == 1
-        transfer = transfer_point(utterances, holds) if may_transfer else None
-        if transfer is None:
-            heard = utterances
-            utterances, roles, diarization = diarized_roles(samples, utterances, meta, audio, options, voiceprints, expected,
-                                                            two_sided, taken_as, transcript.segment_stats)
-            # did the voices hand over where the words did not say so?
-            transfer = (heard_by_voice(heard, diarization.voices, diarization.windows, FRAMES_PER_S)
-                        if may_transfer and diarization is not None else None)
-            if transfer is not None and roles.flagged:  # roles in doubt already: diarized as transferred
-                utterances, roles, diarization = transferred_roles(samples, heard, transfer, meta, audio, options, voiceprints,
-                                                                   transcript.segment_stats)
-                roles.flagged = True  # a guess from the voices alone: still one to check
-            elif transfer is not None:  # roles sure by their own measures: left as they are, but to be checked
-                roles.flagged = True
-                roles.reason = "; ".join(r for r in (roles.reason, f"the voices may hand over to a colleague at {transfer.at_s:.1f} s "
-                                                                   f"({transfer.reason}): roles left as two people's") if r)
-        else:
-            utterances, roles, diarization = transferred_roles(samples, utterances, transfer, meta, audio, options, voiceprints,
-                                                               transcript.segment_stats)
-        turns = diarization.turns if diarization is not None else None
-        if holds or opening:
-            utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [],
-                                          opened=[(opening, why, None)] if opening else [])
-            if diarization is not None:
-                diarization = replace(diarization, turns=turns)
-        return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
-                             diarization.crosstalk if diarization is not None else [])
+        return mono_speakers(audio, transcript, meta, options, voiceprints)
     return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns))
+
+
+def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMeta, options: SpeakerOptions,
+                  voiceprints: dict[str, Voiceprint] | None, by_voice: tuple[tuple[float, float], str] | None = None) -> SpeakerResult:
+    """``attribute_speakers`` for a mono recording. ``by_voice``: the phone system's opening and
+    why, found by the voices (``recorded.welcome_by_voice``) where its words did not find it."""
+    utterances = transcript.utterances
+    samples = audio.samples[0]
+    holds = hold_stretches(samples) if may_hold(meta, options) else []
+    opening, why = by_voice or opening_of(utterances, 0, holds, meta, options, audio)
+    holds = [h for h in holds if not opening or h[0] >= opening[1]]  # the queue's music is the opening's
+    utterances, held = set_aside(utterances, lambda channel: holds, options.utterance_gap_s, transcript.segment_stats,
+                                 lambda channel: opening)
+    # the people's voices only: music, announcements and the phone system's welcome are neither
+    samples = silenced(samples, sorted(holds + ([opening] if opening else [])))
+    expected = expected_speakers(meta, audio)
+    # with no count from the metadata or the audio: do the words read as one staff member and
+    # one customer? (read once: the reason goes to the count's flag, taken_as to the roles')
+    two_sided, taken_as = ("", "") if expected else two_people_by_words(meta, audio, utterances, options.utterance_gap_s)
+    if taken_as:
+        expected = 2
+    may_transfer = options.transfers and options.diarization and expected == 2 and not meta.n_speakers and min_speakers(meta) == 1
+    transfer = transfer_point(utterances, holds) if may_transfer else None
+    if transfer is None:
+        heard = utterances
+        utterances, roles, diarization = diarized_roles(samples, utterances, meta, audio, options, voiceprints, expected,
+                                                        two_sided, taken_as, transcript.segment_stats)
+        # did the voices hand over where the words did not say so?
+        handover = (voice_handover(diarization.voices, diarization.windows, FRAMES_PER_S)
+                    if may_transfer and diarization is not None else None)
+        transfer = heard_by_voice(heard, handover)
+        # or is the first voice one that nobody answered: the phone system's welcome, its words too garbled to find it?
+        welcome = (welcome_by_voice(sorted((w for u in heard for w in u.words), key=lambda w: w.start),
+                                    handover.first_end_s, handover.both_start_s, welcome_sound(audio, handover))
+                   if (transfer is None and handover is not None and handover.purity >= VOICE_PURITY and handover.answered < ANSWERED
+                       and opening is None and by_voice is None and options.recorded_cues) else (None, ""))
+        if welcome[0] is not None and roles.flagged:  # roles in doubt already: the welcome set aside, the call diarized again
+            return mono_speakers(audio, transcript, meta, options, voiceprints, by_voice=welcome)
+        if welcome[0] is not None:  # roles sure by their own measures: left as they are, but to be checked
+            roles.flagged = True
+            roles.reason = "; ".join(r for r in (roles.reason, f"the voices may open with the phone system's welcome, to "
+                                                               f"{welcome[0][1]:.1f} s ({welcome[1]}): roles left as they are") if r)
+        if transfer is not None and roles.flagged:  # roles in doubt already: diarized as transferred
+            utterances, roles, diarization = transferred_roles(samples, heard, transfer, meta, audio, options, voiceprints,
+                                                               transcript.segment_stats)
+            roles.flagged = True  # a guess from the voices alone: still one to check
+        elif transfer is not None:  # roles sure by their own measures: left as they are, but to be checked
+            roles.flagged = True
+            roles.reason = "; ".join(r for r in (roles.reason, f"the voices may hand over to a colleague at {transfer.at_s:.1f} s "
+                                                               f"({transfer.reason}): roles left as two people's") if r)
+    else:
+        utterances, roles, diarization = transferred_roles(samples, utterances, transfer, meta, audio, options, voiceprints,
+                                                           transcript.segment_stats)
+    if by_voice is not None:
+        roles.flagged = True  # the welcome a guess from the voices alone: still one to check
+    turns = diarization.turns if diarization is not None else None
+    if holds or opening:
+        utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [],
+                                      opened=[(opening, why, None)] if opening else [])
+        if diarization is not None:
+            diarization = replace(diarization, turns=turns)
+    return SpeakerResult(utterances, roles, turns, speaker_rows(utterances, audio.info.duration_s, roles, turns, diarization),
+                         diarization.crosstalk if diarization is not None else [])
 
 
 def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: RecordingMeta, audio: DecodedAudio,
@@ -1226,3 +1249,11 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
         return
     roles.flagged = True
     roles.reason = "; ".join(r for r in (note, roles.reason) if r)
+
+
+def welcome_sound(audio: DecodedAudio, handover: Handover) -> np.ndarray:
+    """Which 10 ms frames of a mono recording are speech by their sound (``diarize.speech_frames``),
+    from its start to as far as ``recorded.welcome_by_voice`` weighs the pause after a voice that
+    nobody answered."""
+    until = max(handover.first_end_s, handover.both_start_s) + VOICE_REACH_S + PAUSE_REACH_S + 1.0
+    return speech_frames(audio.samples[0][: int(until * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))

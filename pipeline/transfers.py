@@ -12,7 +12,9 @@ line with someone speaking after it. The speaker stage then diarizes the two par
 calls and keeps the customer's name across them (``speakers.transferred_roles``). Where the
 words say nothing (Whisper garbles the line), the voices of the two-voice diarization may
 still show one staff voice handing over to another (``heard_by_voice``): a call whose roles
-came out flagged is then diarized as transferred, another call flagged.
+came out flagged is then diarized as transferred, another call flagged. A first voice that
+nobody answered before the handover is no staff member who transferred: it is the phone
+system's recorded welcome (``Handover.answered``; ``recorded.welcome_by_voice``).
 
 No model of its own: the words, the pauses and the holds found (``hold.hold_stretches``), and
 the speaker encoder's windows.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -116,15 +119,41 @@ VOICE_MIN_WINDOWS = 15
 """Each of the three voices holds at least this many windows (12 s of speech)."""
 VOICE_SPAN = 0.25
 """The voice found on both sides (the customer's) has at least this share of its windows on each."""
+ANSWER_WINDOWS = 3
+"""The voice heard on both sides has begun at its this-many-th window (``Handover.answered``: a
+stray window or two of it inside the first voice's speech is not an answer)."""
+ANSWERED = 0.1
+"""A handover is a transfer only where at least this share of the first voice's windows before it
+came after the voice on both sides began: a staff member who transfers has talked with the
+customer first. A first voice that nobody answered is the phone system's recorded welcome, not a
+staff member. Seed 65's warm transfers (8 kHz) that the voices found at ``VOICE_PURITY``: 0.50-0.71;
+the welcomes taken for transfers by the voices in round 55's sets: 0.0 (bench/SPEAKERS.md, round 56)."""
 
 
-def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float = 100.0) -> tuple[float, float] | None:
+class Handover(NamedTuple):
+    """Where one voice hands over to another in a mono call (``voice_handover``)."""
+    purity: float
+    """The smaller of the two voices' shares of their windows on their own side of the point."""
+    at_s: float
+    """The point (seconds)."""
+    answered: float
+    """The share of the first voice's windows before the point that come after the voice heard on
+    both sides has begun (its ``ANSWER_WINDOWS``-th window): 0 where the first voice spoke only
+    before anyone else did and was never answered."""
+    first_end_s: float
+    """Where the first voice's last window before the point ends (seconds)."""
+    both_start_s: float
+    """Where the voice heard on both sides begins (its first window's start, seconds)."""
+
+
+def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float = 100.0) -> Handover | None:
     """Where one voice hands over to another in a mono call, by the voices alone: the call's
     embedding windows clustered into three (k-means of the voices less their mean), one voice
     speaks before a point and another after it while the third speaks on both sides (a customer
-    handed from one staff member to another). Returns (purity, seconds) for the best point in
-    the middle of the call (20-90%): purity is the smaller of the two voices' shares on their
-    own side; None where there are too few windows or a voice too small."""
+    handed from one staff member to another). The best point in the middle of the call (20-90%),
+    with its purity (the smaller of the two voices' shares on their own side) and whether the
+    first voice was answered before it (``Handover``); None where there are too few windows or a
+    voice too small."""
     if voices is None or len(voices) < 3 * VOICE_MIN_WINDOWS:
         return None
     v = np.asarray(voices, dtype=np.float64)
@@ -151,18 +180,25 @@ def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float =
         purity[spans, k] = np.minimum(before[spans, early], 1 - before[spans, late])
     if purity.max() < 0:
         return None
-    i = int(np.argmax(purity)) // len(pairs)  # the first best, in time and then pair order, as a loop would keep
-    return float(purity.max()), float(points[i])
+    best = int(np.argmax(purity))  # the first best, in time and then pair order, as a loop would keep
+    at, (early, late) = float(points[best // len(pairs)]), pairs[best % len(pairs)]
+    starts, ends = np.array([a for a, _ in windows]) / frames_per_s, np.array([b for _, b in windows]) / frames_per_s
+    first = (labels == early) & (middles < at)
+    both = np.sort(middles[labels == 3 - early - late])
+    begun = both[min(ANSWER_WINDOWS, len(both)) - 1]
+    answered = float((middles[first] > begun).mean()) if first.any() else 0.0
+    return Handover(float(purity.max()), at, answered, float(ends[first].max()) if first.any() else 0.0,
+                    float(starts[labels == 3 - early - late].min()))
 
 
-def heard_by_voice(utterances: list[Utterance], voices, windows, frames_per_s: float = 100.0) -> Transfer | None:
+def heard_by_voice(utterances: list[Utterance], found: Handover | None) -> Transfer | None:
     """A transfer the words did not say (Whisper may garble the transfer line) but the voices
-    do (``voice_handover`` at ``VOICE_PURITY`` or more): it starts at the first utterance that
-    starts at the handover point or after it (less half a second)."""
-    found = voice_handover(voices, windows, frames_per_s)
-    if found is None or found[0] < VOICE_PURITY:
+    do (``voice_handover``'s ``found``, at ``VOICE_PURITY`` or more, its first voice answered
+    before it: ``ANSWERED``): it starts at the first utterance that starts at the handover point
+    or after it (less half a second)."""
+    if found is None or found.purity < VOICE_PURITY or found.answered < ANSWERED:
         return None
-    purity, t = found
+    purity, t = found.purity, found.at_s
     start = next((u.start for u in sorted(utterances, key=lambda u: u.start) if u.start >= t - 0.5), None)
     if start is None:
         return None

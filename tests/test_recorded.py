@@ -291,6 +291,33 @@ def test_a_welcome_that_pauses_long_between_its_own_sentences_ends_at_the_pause_
     assert start == 0.0 and 13.0 < end < 15.35
 
 
+def test_a_welcome_the_voices_found_ends_at_the_pause_by_the_sound_near_where_the_voices_change() -> None:
+    from pipeline.recorded import welcome_by_voice
+
+    # the welcome garbled as Whisper tiny.en heard one at 8 kHz, the person's opening too: no cue, no name
+    welcome = [(0.2, "Welcome to Raccoon Fieldboro Council."), (3.2, "Did you know you can report a missed win online?"),
+               (7.0, "Please be aware that missed call in being recorded.")]
+    person = [(12.4, "Good morning."), (13.4, "What can I know for you?"), (16.0, "I want to remain something next on run.")]
+    words = words_of(*welcome, *person)
+    assert phone_system_opening(words, [], CUES, heard(*((w.start, w.end) for w in words), until=25.0)) == (None, "")
+    last = max(w.end for w in words if w.start < 12.0)  # 10.25 s
+    # the sound: the welcome stops at 10.3 s, the person starts at 12.4 s; the first voice's windows
+    # end at 11.0 s and the next voice's begin at 10.6 s (windows straddle the pause)
+    sound = heard((0.2, 2.4), (3.2, 6.5), (7.0, 10.3), (12.4, 14.6), (16.0, 19.0), until=25.0)
+    (start, end), why = welcome_by_voice(words, 11.0, 10.6, sound)
+    assert start == 0.0 and abs(end - (last + 0.05)) < 1e-6 and "by the voices" in why
+    # the pause is the sound's: a last word run on to 11.9 s (0.5 s before the person by the words) still ends it
+    ran_on = [replace(w, end=11.9) if w.end == last else w for w in words]
+    assert welcome_by_voice(ran_on, 11.0, 10.6, sound)[0] == (0.0, 11.95)
+    # no pause of GAP_S near where the voices change (the sound runs on): no welcome
+    assert welcome_by_voice(words, 11.0, 10.6, heard((0.2, 19.0), until=25.0)) == (None, "")
+    # where the voices change far from any pause of a second: none either
+    assert welcome_by_voice(words, 5.0, 5.2, sound) == (None, "")
+    # too few words before the pause to be a welcome
+    short = words_of((0.2, "Council."), (12.4, "Good morning."), (13.4, "What can I know for you?"))
+    assert welcome_by_voice(short, 1.0, 12.0, heard((0.2, 0.5), (12.4, 15.0), until=25.0)) == (None, "")
+
+
 def test_the_pause_reaches_past_a_first_word_pulled_into_it() -> None:
     welcome = [(0.2, "Thank you for calling the council's contact centre."), (3.0, "Calls may be monitored or recorded."),
                (5.6, "Many of our services are available online.")]

@@ -302,18 +302,35 @@ def voices_in_time(order: str, seed: int = 0, per_s: float = 1.25):
 
 
 def test_a_staff_voice_handing_over_to_another_is_heard_by_the_voices() -> None:
-    from pipeline.transfers import VOICE_PURITY, heard_by_voice, voice_handover
+    from pipeline.transfers import ANSWERED, VOICE_PURITY, heard_by_voice, voice_handover
 
     # staff member a and the customer for 40 windows, then staff member b and the customer
     order = "ac" * 20 + "bc" * 20
-    purity, at = voice_handover(*voices_in_time(order))
-    assert purity >= VOICE_PURITY and abs(at - 40 * 0.8) <= 1.0
+    found = voice_handover(*voices_in_time(order))
+    assert found.purity >= VOICE_PURITY and abs(found.at_s - 40 * 0.8) <= 1.0 and found.answered >= ANSWERED
     lines = said((10.0, 14.0, "How can I help?"), (31.0, 33.0, "Right."), (32.4, 36.0, "Hello, it's Sam now."))
-    found = heard_by_voice(lines, *voices_in_time(order))
-    assert found is not None and found.at_s == 32.4 and "no transfer heard in the words" in found.reason
+    transfer = heard_by_voice(lines, found)
+    assert transfer is not None and transfer.at_s == 32.4 and "no transfer heard in the words" in transfer.reason
     # one staff member and the customer all through: no handover
     same = voice_handover(*voices_in_time("ac" * 40))
-    assert same is None or same[0] < VOICE_PURITY
-    assert heard_by_voice(lines, *voices_in_time("ac" * 40)) is None
+    assert same is None or same.purity < VOICE_PURITY
+    assert heard_by_voice(lines, same) is None
     # too little speech to tell
     assert voice_handover(*voices_in_time("acbc" * 5)) is None
+
+
+def test_a_first_voice_nobody_answered_is_no_transfer() -> None:
+    from pipeline.transfers import ANSWERED, VOICE_PURITY, heard_by_voice, voice_handover
+
+    # a voice (a) alone for 20 windows, then staff member c alone, then c and the customer b: the
+    # voices hand over as a transfer's would, but nobody answered a (the phone system's welcome)
+    order = "a" * 20 + "c" * 8 + "bc" * 26
+    found = voice_handover(*voices_in_time(order))
+    assert found.purity >= VOICE_PURITY and found.answered < ANSWERED
+    assert abs(found.first_end_s - (19 * 80 + 140) / 100) < 1e-6 and abs(found.both_start_s - 20 * 0.8) < 1e-6
+    lines = said((1.0, 15.0, "Welcome to Harbour Mutual."), (16.0, 20.0, "Hello, Sam speaking."), (25.0, 27.0, "Hi."),
+                 (29.0, 31.0, "Hello, it's Alex now."))
+    assert heard_by_voice(lines, found) is None
+    # the same with a answered (a talks with c before b takes over): a transfer
+    answered = voice_handover(*voices_in_time("a" * 4 + "ac" * 16 + "bc" * 26))
+    assert answered.answered >= ANSWERED and heard_by_voice(lines, answered) is not None
