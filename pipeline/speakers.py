@@ -23,7 +23,7 @@ from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Trans
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer, utterance_cues)
 from .transcribe import build_utterances
-from .transfers import ANSWERED, VOICE_PURITY, Handover, Transfer, heard_by_voice, transfer_point, voice_handover
+from .transfers import ANSWERED, VOICE_PURITY, Transfer, heard_by_voice, transfer_point, voice_handover
 from .voiceprints import Voiceprint, on_the_line
 
 
@@ -135,11 +135,17 @@ def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMe
                     if may_transfer and diarization is not None else None)
         transfer = heard_by_voice(heard, handover)
         # or is the first voice one that nobody answered: the phone system's welcome, its words too garbled to find it?
-        welcome = (welcome_by_voice(sorted((w for u in heard for w in u.words), key=lambda w: w.start),
-                                    handover.first_end_s, handover.both_start_s, welcome_sound(audio, handover))
-                   if (transfer is None and handover is not None and handover.purity >= VOICE_PURITY and handover.answered < ANSWERED
-                       and opening is None and by_voice is None and options.recorded_cues) else (None, ""))
-        if welcome[0] is not None and roles.flagged:  # roles in doubt already: the welcome set aside, the call diarized again
+        welcome, sure = (None, ""), False
+        if (transfer is None and diarization is not None and options.recorded_cues and opening is None and by_voice is None
+                and expected == 2 and min_speakers(meta) == 1):
+            alone = first_never_answered(utterances)  # the call's two speakers never take turns: sure
+            change = ((handover.first_end_s, handover.both_start_s)
+                      if handover is not None and handover.purity >= VOICE_PURITY and handover.answered < ANSWERED else None)
+            if alone or change:
+                sure, (first_end, next_start) = bool(alone), alone or change
+                welcome = welcome_by_voice(sorted((w for u in heard for w in u.words), key=lambda w: w.start), first_end, next_start,
+                                           welcome_sound(audio, max(first_end, next_start)))
+        if welcome[0] is not None and (roles.flagged or sure):  # roles in doubt: the welcome set aside, the call diarized again
             return mono_speakers(audio, transcript, meta, options, voiceprints, by_voice=welcome)
         if welcome[0] is not None:  # roles sure by their own measures: left as they are, but to be checked
             roles.flagged = True
@@ -1251,9 +1257,24 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
     roles.reason = "; ".join(r for r in (note, roles.reason) if r)
 
 
-def welcome_sound(audio: DecodedAudio, handover: Handover) -> np.ndarray:
+def first_never_answered(utterances: list[Utterance]) -> tuple[float, float] | None:
+    """Where a mono call's two speakers never take turns: the first speaks only before the other
+    begins, and never again (a two-person call's diarization that gave the phone system's welcome
+    one voice and both people the other). (End of the first speaker's last utterance, start of
+    the other's first), or None."""
+    people = sorted((u for u in utterances if u.speaker not in PHONE_SYSTEM), key=lambda u: u.start)
+    if len({u.speaker for u in people}) != 2:
+        return None
+    first = people[0].speaker
+    begins = min(u.start for u in people if u.speaker != first)
+    if any(u.speaker == first and u.start >= begins for u in people):
+        return None
+    return max(u.end for u in people if u.speaker == first), begins
+
+
+def welcome_sound(audio: DecodedAudio, until_s: float) -> np.ndarray:
     """Which 10 ms frames of a mono recording are speech by their sound (``diarize.speech_frames``),
     from its start to as far as ``recorded.welcome_by_voice`` weighs the pause after a voice that
-    nobody answered."""
-    until = max(handover.first_end_s, handover.both_start_s) + VOICE_REACH_S + PAUSE_REACH_S + 1.0
+    nobody answered, where the voices change at ``until_s`` at the latest."""
+    until = until_s + VOICE_REACH_S + PAUSE_REACH_S + 1.0
     return speech_frames(audio.samples[0][: int(until * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))

@@ -446,3 +446,19 @@ def test_a_face_to_face_recording_has_no_phone_system(welcomed_call) -> None:
     audio, _ = load_recording(path)
     result = attribute_speakers(audio, transcript, RecordingMeta(channel="face-to-face"), SpeakerOptions(recorded_cues=CUES, diarization=False))
     assert SYSTEM_SPEAKER not in {u.speaker for u in result.utterances}
+
+
+def test_two_speakers_who_never_take_turns_are_a_welcome_and_the_call_not_two_people() -> None:
+    from pipeline.speakers import first_never_answered
+
+    def turns(*spans: tuple[float, float, str]) -> list[Utterance]:
+        return [Utterance(i, who, "unknown", a, b, "words") for i, (a, b, who) in enumerate(spans)]
+
+    # the welcome's voice (S1) alone at the start, then one voice for both people (S2): never answered
+    assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 11.6, "S1"), (12.9, 33.0, "S2"), (34.0, 44.0, "S2"))) == (11.6, 12.9)
+    # a call whose two people take turns, however the first opens, and the phone system's own turns aside
+    assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 9.0, "S2"), (9.5, 12.0, "S1"))) is None
+    assert first_never_answered(turns((0.0, 9.0, "SYSTEM"), (10.0, 12.0, "S1"), (12.5, 15.0, "S2"), (15.5, 17.0, "S1"))) is None
+    # one speaker, or three: not this case
+    assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 9.0, "S1"))) is None
+    assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 9.0, "S2"), (9.5, 12.0, "S3"))) is None
