@@ -340,6 +340,31 @@ VOICE_REACH_S = 1.0
 """``welcome_by_voice``: how far either side of where the voices change the pause is looked for
 (the speaker encoder's windows are 1.4 s long, and a window that straddles a pause is given to one
 voice)."""
+VOICE_CHANGE_S = 2.8
+"""... and the first voice's last window ends at most this far (two windows) from where the next
+voice's first begins: voices that change over a longer stretch do not mark one pause."""
+
+
+def _silence(before: Word, after: Word, speech: Sequence[bool] | None) -> tuple[float, float]:
+    """The longest pause between two words (``_pause``) and its middle (seconds)."""
+    if speech is None:
+        return after.start - before.end, (before.end + after.start) / 2
+    first = max(0, int(before.start * 100))
+    heard = np.asarray(speech[first: max(0, int((after.end + PAUSE_REACH_S) * 100)) + 1], dtype=bool)
+    a, b = max(runs_of(~heard), key=lambda run: (run[1] - run[0], -run[0]), default=(0, 0))
+    return (b - a) / 100, (first + (a + b) / 2) / 100
+
+
+BY_NAME = ("my name is", "you're speaking with", "you are speaking with", "how can i help", "how may i help",
+           "what can i do for you")
+"""What a person who answers says and a recorded welcome does not (``_by_name``), unlike "you're
+through to", which both say."""
+
+
+def _by_name(text: str) -> bool:
+    """A person answering by name: "Sam speaking", "my name is", "you're speaking with", "how can
+    I help" (``BY_NAME``)."""
+    return bool(NAME_SPEAKING.search(canonical(text))) or any(find_phrase(p, text) for p in BY_NAME)
 
 
 def welcome_by_voice(words: Sequence[Word], first_end_s: float, next_start_s: float,
@@ -347,22 +372,29 @@ def welcome_by_voice(words: Sequence[Word], first_end_s: float, next_start_s: fl
     """The phone system's welcome found by the voices where its words and the person's opening are
     too garbled to find it (``phone_system_opening``): a voice that opens the recording, speaks
     before anyone else and is never answered (``transfers.Handover.answered``), ending at
-    ``first_end_s``, before another voice begins at ``next_start_s``. The welcome ends at the
-    longest pause (``_pause``: by the sound where ``speech`` is given) between two words that
-    reaches within ``VOICE_REACH_S`` of that change, at least ``GAP_S`` (the line connecting to a
-    person); it starts within ``OPENING_S``, lasts at most ``WELCOME_MAX_S`` and has
-    ``MIN_WELCOME_WORDS`` or more. (None, "") otherwise."""
+    ``first_end_s``, before another voice begins at ``next_start_s``. The welcome ends in the
+    middle of the longest pause (``_pause``: by the sound where ``speech`` is given) between two
+    words that reaches within ``VOICE_REACH_S`` of that change, at least ``GAP_S`` (the line
+    connecting to a person): a word run on into the pause stays on its side. It starts within
+    ``OPENING_S``, lasts at most ``WELCOME_MAX_S``, has ``MIN_WELCOME_WORDS`` or more and asks
+    nothing and says no name (``_by_name``), so that a staff member's own greeting and disclosure
+    are not taken for it ("Good morning, Harbour Mutual, Sam speaking. This call is recorded.").
+    "You're through to ..." and "this is ..." are allowed: recorded welcomes say them ("Hi there,
+    you're through to Parcel Quick."). (None, "") otherwise."""
     low, high = min(first_end_s, next_start_s) - VOICE_REACH_S, max(first_end_s, next_start_s) + VOICE_REACH_S
     near = [i for i in range(1, len(words)) if words[i - 1].end <= high and words[i].start >= low]  # pauses that reach into it
     if not near:
         return None, ""
-    gaps = {i: _pause(words[i - 1], words[i], speech) for i in near}
-    cut = max(near, key=lambda i: (gaps[i], -i))  # of equal pauses, the first
-    before = words[:cut]
-    if (gaps[cut] < GAP_S or len(before) < MIN_WELCOME_WORDS or before[0].start > OPENING_S
-            or before[-1].end - before[0].start > WELCOME_MAX_S):
+    quiet = {i: _silence(words[i - 1], words[i], speech) for i in near}
+    cut = max(near, key=lambda i: (quiet[i][0], -i))  # of equal pauses, the first (the same silence: the same middle)
+    gap, end = quiet[cut]
+    before = [w for w in words if (w.start + w.end) / 2 < end]  # as ``speakers.set_aside`` gives words to the opening
+    text = [_text(sentence) for sentence in _sentences(before)]
+    if (gap < GAP_S or len(before) < MIN_WELCOME_WORDS or before[0].start > OPENING_S
+            or before[-1].end - before[0].start > WELCOME_MAX_S
+            or any(_asks(t) or _by_name(t) for t in text)):
         return None, ""
-    return ((0.0, round(float(before[-1].end) + 0.05, 3)),
+    return ((0.0, round(float(end), 3)),
             "the phone system's recorded welcome, by the voices: a voice that opens the call and that nobody answers, "
             "then a pause and another voice")
 

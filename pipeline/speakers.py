@@ -16,7 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .hold import HOLD_SPEAKER, SAMPLE_RATE, hold_stretches, silenced, uncovered
-from .recorded import PAUSE_REACH_S, PHONE_SYSTEM, SYSTEM_SPEAKER, VOICE_REACH_S, heard_until, phone_system_opening, welcome_by_voice
+from .recorded import (PAUSE_REACH_S, PHONE_SYSTEM, SYSTEM_SPEAKER, VOICE_CHANGE_S, VOICE_REACH_S, heard_until,
+                       phone_system_opening, welcome_by_voice)
 from .speaker_models import encoder_setting, on_a_telephone_line
 from .diarize import FRAMES_PER_S, DiarizeOptions, Diarization, SpeakerCount, SpeakerTurn, assign_speakers, diarize_full, speech_frames
 from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Transcript, Utterance
@@ -137,10 +138,11 @@ def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMe
         # or is the first voice one that nobody answered: the phone system's welcome, its words too garbled to find it?
         welcome, sure = (None, ""), False
         if (transfer is None and diarization is not None and options.recorded_cues and opening is None and by_voice is None
-                and expected == 2 and min_speakers(meta) == 1):
+                and expected == 2 and min_speakers(meta) == 1 and meta.direction != "outbound"):  # no phone system answers an outbound call
             alone = first_never_answered(utterances)  # the call's two speakers never take turns: sure
             change = ((handover.first_end_s, handover.both_start_s)
-                      if handover is not None and handover.purity >= VOICE_PURITY and handover.answered < ANSWERED else None)
+                      if handover is not None and handover.purity >= VOICE_PURITY and handover.answered < ANSWERED
+                      and abs(handover.first_end_s - handover.both_start_s) <= VOICE_CHANGE_S else None)
             if alone or change:
                 sure, (first_end, next_start) = bool(alone), alone or change
                 welcome = welcome_by_voice(sorted((w for u in heard for w in u.words), key=lambda w: w.start), first_end, next_start,
@@ -1259,15 +1261,19 @@ def flag_count(roles: RoleResult, diarization: Diarization, expected: int | None
 
 def first_never_answered(utterances: list[Utterance]) -> tuple[float, float] | None:
     """Where a mono call's two speakers never take turns: the first speaks only before the other
-    begins, and never again (a two-person call's diarization that gave the phone system's welcome
-    one voice and both people the other). (End of the first speaker's last utterance, start of
-    the other's first), or None."""
+    begins, and never again, and the other holds the rest of the call (more speech than the first:
+    a two-person call's diarization that gave the phone system's welcome one voice and both people
+    the other; not a short call whose last "Bye." got a voice of its own). (End of the first
+    speaker's last utterance, start of the other's first), or None."""
     people = sorted((u for u in utterances if u.speaker not in PHONE_SYSTEM), key=lambda u: u.start)
     if len({u.speaker for u in people}) != 2:
         return None
     first = people[0].speaker
     begins = min(u.start for u in people if u.speaker != first)
     if any(u.speaker == first and u.start >= begins for u in people):
+        return None
+    held = {who: sum(u.end - u.start for u in people if (u.speaker == first) == (who == first)) for who in (first, "rest")}
+    if held["rest"] <= held[first]:
         return None
     return max(u.end for u in people if u.speaker == first), begins
 

@@ -122,12 +122,14 @@ VOICE_SPAN = 0.25
 ANSWER_WINDOWS = 3
 """The voice heard on both sides has begun at its this-many-th window (``Handover.answered``: a
 stray window or two of it inside the first voice's speech is not an answer)."""
-ANSWERED = 0.1
-"""A handover is a transfer only where at least this share of the first voice's windows before it
+ANSWERED = 1
+"""A handover is a transfer only where at least this many of the first voice's windows before it
 came after the voice on both sides began: a staff member who transfers has talked with the
-customer first. A first voice that nobody answered is the phone system's recorded welcome, not a
-staff member. Seed 65's warm transfers (8 kHz) that the voices found at ``VOICE_PURITY``: 0.50-0.71;
-the welcomes taken for transfers by the voices in round 55's sets: 0.0 (bench/SPEAKERS.md, round 56)."""
+customer first (a receptionist who reads a long opening and says one line before transferring
+still has one). A first voice that nobody answered (none) is the phone system's recorded welcome,
+not a staff member. Seed 65's warm transfers (8 kHz) that the voices found at ``VOICE_PURITY``:
+half or more of their windows; the welcomes taken for transfers by the voices in round 55's
+sets: none (bench/SPEAKERS.md, round 56)."""
 
 
 class Handover(NamedTuple):
@@ -136,10 +138,10 @@ class Handover(NamedTuple):
     """The smaller of the two voices' shares of their windows on their own side of the point."""
     at_s: float
     """The point (seconds)."""
-    answered: float
-    """The share of the first voice's windows before the point that come after the voice heard on
-    both sides has begun (its ``ANSWER_WINDOWS``-th window): 0 where the first voice spoke only
-    before anyone else did and was never answered."""
+    answered: int
+    """How many of the first voice's windows before the point come after the voice heard on both
+    sides has begun (its ``ANSWER_WINDOWS``-th window): 0 where the first voice spoke only before
+    anyone else did and was never answered."""
     first_end_s: float
     """Where the first voice's last window before the point ends (seconds)."""
     both_start_s: float
@@ -186,7 +188,7 @@ def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float =
     first = (labels == early) & (middles < at)
     both = np.sort(middles[labels == 3 - early - late])
     begun = both[min(ANSWER_WINDOWS, len(both)) - 1]
-    answered = float((middles[first] > begun).mean()) if first.any() else 0.0
+    answered = int((middles[first] > begun).sum())
     return Handover(float(purity.max()), at, answered, float(ends[first].max()) if first.any() else 0.0,
                     float(starts[labels == 3 - early - late].min()))
 

@@ -295,20 +295,25 @@ def test_a_welcome_the_voices_found_ends_at_the_pause_by_the_sound_near_where_th
     from pipeline.recorded import welcome_by_voice
 
     # the welcome garbled as Whisper tiny.en heard one at 8 kHz, the person's opening too: no cue, no name
-    welcome = [(0.2, "Welcome to Raccoon Fieldboro Council."), (3.2, "Did you know you can report a missed win online?"),
+    welcome = [(0.2, "Welcome to Raccoon Fieldboro Council."), (3.2, "Did you know you can report a missed win online."),
                (7.0, "Please be aware that missed call in being recorded.")]
     person = [(12.4, "Good morning."), (13.4, "What can I know for you?"), (16.0, "I want to remain something next on run.")]
     words = words_of(*welcome, *person)
     assert phone_system_opening(words, [], CUES, heard(*((w.start, w.end) for w in words), until=25.0)) == (None, "")
-    last = max(w.end for w in words if w.start < 12.0)  # 10.25 s
     # the sound: the welcome stops at 10.3 s, the person starts at 12.4 s; the first voice's windows
     # end at 11.0 s and the next voice's begin at 10.6 s (windows straddle the pause)
     sound = heard((0.2, 2.4), (3.2, 6.5), (7.0, 10.3), (12.4, 14.6), (16.0, 19.0), until=25.0)
     (start, end), why = welcome_by_voice(words, 11.0, 10.6, sound)
-    assert start == 0.0 and abs(end - (last + 0.05)) < 1e-6 and "by the voices" in why
-    # the pause is the sound's: a last word run on to 11.9 s (0.5 s before the person by the words) still ends it
-    ran_on = [replace(w, end=11.9) if w.end == last else w for w in words]
-    assert welcome_by_voice(ran_on, 11.0, 10.6, sound)[0] == (0.0, 11.95)
+    assert start == 0.0 and abs(end - 11.35) < 0.011 and "by the voices" in why  # the middle of the silence
+    # a last word run on to 11.9 s (0.5 s before the person by the words) stays the welcome's, however the change falls
+    last = max(i for i, w in enumerate(words) if w.start < 12.0)
+    ran_on = [replace(w, end=11.9) if i == last else w for i, w in enumerate(words)]
+    for change in ((11.0, 10.6), (11.0, 10.4), (10.2, 12.6)):
+        assert welcome_by_voice(ran_on, *change, sound)[0] == (0.0, end), change
+    # a welcome that says "you're through to" (recorded welcomes do) is still one
+    through = words_of((0.2, "Hi there, you're through to Parcel Quick."), (3.0, "You can track your delivery online."),
+                       (7.5, "Hi, my parcel never came."))
+    assert welcome_by_voice(through, 6.0, 7.5, heard(*((w.start, w.end) for w in through), until=25.0))[0] is not None
     # no pause of GAP_S near where the voices change (the sound runs on): no welcome
     assert welcome_by_voice(words, 11.0, 10.6, heard((0.2, 19.0), until=25.0)) == (None, "")
     # where the voices change far from any pause of a second: none either
@@ -316,6 +321,14 @@ def test_a_welcome_the_voices_found_ends_at_the_pause_by_the_sound_near_where_th
     # too few words before the pause to be a welcome
     short = words_of((0.2, "Council."), (12.4, "Good morning."), (13.4, "What can I know for you?"))
     assert welcome_by_voice(short, 1.0, 12.0, heard((0.2, 0.5), (12.4, 15.0), until=25.0)) == (None, "")
+    # a staff member's own opening and disclosure, then a pause: a person's, never the phone system's
+    for own in ("Good morning, Harbour Mutual, Sam speaking. Please note this call is recorded.",
+                "Good morning, Harbour Mutual. Please note this call is recorded. What can I do for you?",
+                "Hello, you're through to Harbour Mutual, my name is Sam. Please note this call is recorded."):
+        said = words_of((0.2, own), (7.5, "Hi, my direct debit went out twice this month."))
+        quiet = heard(*((w.start, w.end) for w in said), until=25.0)
+        first_end = max(w.end for w in said if w.start < 7.5)
+        assert welcome_by_voice(said, first_end, 7.5, quiet) == (None, ""), own
 
 
 def test_the_pause_reaches_past_a_first_word_pulled_into_it() -> None:
@@ -459,6 +472,8 @@ def test_two_speakers_who_never_take_turns_are_a_welcome_and_the_call_not_two_pe
     # a call whose two people take turns, however the first opens, and the phone system's own turns aside
     assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 9.0, "S2"), (9.5, 12.0, "S1"))) is None
     assert first_never_answered(turns((0.0, 9.0, "SYSTEM"), (10.0, 12.0, "S1"), (12.5, 15.0, "S2"), (15.5, 17.0, "S1"))) is None
+    # a short call whose last "Bye." got a voice of its own: the other voice does not hold the call
+    assert first_never_answered(turns((0.2, 5.0, "S1"), (5.5, 11.7, "S1"), (13.0, 13.4, "S2"))) is None
     # one speaker, or three: not this case
     assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 9.0, "S1"))) is None
     assert first_never_answered(turns((0.2, 4.5, "S1"), (5.0, 9.0, "S2"), (9.5, 12.0, "S3"))) is None
