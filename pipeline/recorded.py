@@ -263,10 +263,7 @@ def _pause(before: Word, after: Word, speech: Sequence[bool] | None) -> float:
     word times at 8 kHz run on into the pause after a word: a recorded welcome's last word ran
     0.6-0.8 s into a 1.4 s pause, bench/SPEAKERS.md round 55), to ``PAUSE_REACH_S`` past the second
     word's end (its start may be pulled into the pause too); else the gap between the words' times."""
-    if speech is None:
-        return after.start - before.end
-    heard = np.asarray(speech[max(0, int(before.start * 100)): max(0, int((after.end + PAUSE_REACH_S) * 100)) + 1], dtype=bool)
-    return max((b - a for a, b in runs_of(~heard)), default=0) / 100
+    return _silence(before, after, speech)[0]
 
 
 PAUSE_REACH_S = 0.5
@@ -346,7 +343,8 @@ voice's first begins: voices that change over a longer stretch do not mark one p
 
 
 def _silence(before: Word, after: Word, speech: Sequence[bool] | None) -> tuple[float, float]:
-    """The longest pause between two words (``_pause``) and its middle (seconds)."""
+    """The longest pause between two words, as ``_pause`` measures it, and its middle (seconds;
+    of equal runs without speech, the first)."""
     if speech is None:
         return after.start - before.end, (before.end + after.start) / 2
     first = max(0, int(before.start * 100))
@@ -355,10 +353,9 @@ def _silence(before: Word, after: Word, speech: Sequence[bool] | None) -> tuple[
     return (b - a) / 100, (first + (a + b) / 2) / 100
 
 
-BY_NAME = ("my name is", "you're speaking with", "you are speaking with", "how can i help", "how may i help",
-           "what can i do for you")
-"""What a person who answers says and a recorded welcome does not (``_by_name``), unlike "you're
-through to", which both say."""
+BY_NAME = ("my name is", *(p for p in NAMED_OPENS if "through to" not in p))
+"""What a person who answers says and a recorded welcome does not (``_by_name``): ``NAMED_OPENS``
+but "you're through to", which both say, and "my name is"."""
 
 
 def _by_name(text: str) -> bool:

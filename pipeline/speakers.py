@@ -24,7 +24,7 @@ from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Trans
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer, utterance_cues)
 from .transcribe import build_utterances
-from .transfers import ANSWERED, VOICE_PURITY, Transfer, heard_by_voice, transfer_point, voice_handover
+from .transfers import VOICE_PURITY, Transfer, heard_by_voice, transfer_point, voice_handover
 from .voiceprints import Voiceprint, on_the_line
 
 
@@ -141,12 +141,14 @@ def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMe
                 and expected == 2 and min_speakers(meta) == 1 and meta.direction != "outbound"):  # no phone system answers an outbound call
             alone = first_never_answered(utterances)  # the call's two speakers never take turns: sure
             change = ((handover.first_end_s, handover.both_start_s)
-                      if handover is not None and handover.purity >= VOICE_PURITY and handover.answered < ANSWERED
+                      if handover is not None and handover.unanswered
                       and abs(handover.first_end_s - handover.both_start_s) <= VOICE_CHANGE_S else None)
             if alone or change:
                 sure, (first_end, next_start) = bool(alone), alone or change
+                # the sound as far as the pause is weighed, and a second more for the detector's context
+                reach = max(first_end, next_start) + VOICE_REACH_S + PAUSE_REACH_S + 1.0
                 welcome = welcome_by_voice(sorted((w for u in heard for w in u.words), key=lambda w: w.start), first_end, next_start,
-                                           welcome_sound(audio, max(first_end, next_start)))
+                                           sound_until(audio, 0, reach))
         if welcome[0] is not None and (roles.flagged or sure):  # roles in doubt: the welcome set aside, the call diarized again
             return mono_speakers(audio, transcript, meta, options, voiceprints, by_voice=welcome)
         if welcome[0] is not None:  # roles sure by their own measures: left as they are, but to be checked
@@ -567,7 +569,7 @@ def opening_of(utterances: list[Utterance], channel: int, holds: list[tuple[floa
     until = heard_until(words) if audio is not None else None
     speech = None
     if until is not None:  # the sound up to the person's opening, and half a second more for the detector's context
-        speech = speech_frames(audio.samples[channel][: int((until + 0.5) * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))
+        speech = sound_until(audio, channel, until + 0.5)
     return phone_system_opening(words, holds, options.recorded_cues, speech)
 
 
@@ -1278,9 +1280,7 @@ def first_never_answered(utterances: list[Utterance]) -> tuple[float, float] | N
     return max(u.end for u in people if u.speaker == first), begins
 
 
-def welcome_sound(audio: DecodedAudio, until_s: float) -> np.ndarray:
-    """Which 10 ms frames of a mono recording are speech by their sound (``diarize.speech_frames``),
-    from its start to as far as ``recorded.welcome_by_voice`` weighs the pause after a voice that
-    nobody answered, where the voices change at ``until_s`` at the latest."""
-    until = until_s + VOICE_REACH_S + PAUSE_REACH_S + 1.0
-    return speech_frames(audio.samples[0][: int(until * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))
+def sound_until(audio: DecodedAudio, channel: int, until_s: float) -> np.ndarray:
+    """Which 10 ms frames of a channel are speech by their sound (``diarize.speech_frames``), from
+    its start to ``until_s``: the pauses of the phone system's opening are weighed by them."""
+    return speech_frames(audio.samples[channel][: int(until_s * SAMPLE_RATE)], on_a_telephone_line(audio.info.sample_rate))

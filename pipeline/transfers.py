@@ -147,6 +147,12 @@ class Handover(NamedTuple):
     both_start_s: float
     """Where the voice heard on both sides begins (its first window's start, seconds)."""
 
+    @property
+    def unanswered(self) -> bool:
+        """A clear handover (``VOICE_PURITY``) whose first voice nobody answered (``ANSWERED``): no
+        transfer, but the phone system's recorded welcome."""
+        return self.purity >= VOICE_PURITY and self.answered < ANSWERED
+
 
 def voice_handover(voices, windows: list[tuple[int, int]], frames_per_s: float = 100.0) -> Handover | None:
     """Where one voice hands over to another in a mono call, by the voices alone: the call's
@@ -198,7 +204,7 @@ def heard_by_voice(utterances: list[Utterance], found: Handover | None) -> Trans
     do (``voice_handover``'s ``found``, at ``VOICE_PURITY`` or more, its first voice answered
     before it: ``ANSWERED``): it starts at the first utterance that starts at the handover point
     or after it (less half a second)."""
-    if found is None or found.purity < VOICE_PURITY or found.answered < ANSWERED:
+    if found is None or found.purity < VOICE_PURITY or found.unanswered:
         return None
     purity, t = found.purity, found.at_s
     start = next((u.start for u in sorted(utterances, key=lambda u: u.start) if u.start >= t - 0.5), None)
