@@ -334,3 +334,33 @@ def test_a_first_voice_nobody_answered_is_no_transfer() -> None:
     # the same with a answered (a talks with c before b takes over): a transfer
     answered = voice_handover(*voices_in_time("a" * 4 + "ac" * 16 + "bc" * 26))
     assert answered.answered >= ANSWERED and heard_by_voice(lines, answered) is not None
+
+
+def test_a_carried_customer_voice_that_speaks_the_colleagues_script_is_flagged() -> None:
+    from pipeline.roles import RoleOptions, roles_from_content
+    from pipeline.speakers import carried_against_own
+
+    def run(lines):  # the part after a transfer with the customer's earlier speech, as its own run's words
+        utts = said(*[(a, b, text) for a, b, text, _ in lines])
+        return [replace(u, speaker=who, words=[replace(w, speaker=who) for w in u.words]) for u, (*_, who) in zip(utts, lines)]
+
+    earlier = [(11.0, 13.0, "I want to ask about a payment on my account.", "S1"),
+               (18.0, 22.0, "Yes, it's Ann Lee, twentieth of June nineteen sixty.", "S1")]
+    colleague = [(45.0, 48.0, "Thanks for holding, I'll be looking after you from now on.", "X"),
+                 (55.0, 60.0, "Let me check that for you. I've updated your account.", "X"),
+                 (68.0, 71.0, "Is there anything else I can help you with today?", "X"),
+                 (73.0, 76.0, "Thank you for calling, have a lovely day.", "X")]
+    later = [(65.0, 66.0, "Yes, that's fine.", "S1"), (71.5, 72.5, "No, that's all, thanks.", "S1")]
+    # the customer's voice carried over (S1) also holds the colleague's lines; the first staff
+    # member's introduction took the other voice
+    merged = run(earlier + [(a, b, t, "S1") for a, b, t, _ in colleague] + later
+                 + [(36.0, 44.0, "Hi Megan, I've got Ann here about a payment.", "S2")])
+    roles = roles_from_content(merged, RoleOptions())
+    assert roles.staff_speakers == ["S1"]
+    assert "the turns after the transfer may mix the customer and the colleague" in carried_against_own(
+        {"S1": "S2", "S2": "S1"}, "S2", roles)
+    # told apart: the colleague's own voice (S2) is staff, the customer's carried over is not
+    apart = run(earlier + [(a, b, t, "S2") for a, b, t, _ in colleague] + later)
+    roles = roles_from_content(apart, RoleOptions())
+    assert roles.staff_speakers == ["S2"]
+    assert carried_against_own({"S1": "S2", "S2": "S3"}, "S2", roles) == ""
