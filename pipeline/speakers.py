@@ -557,7 +557,7 @@ def carried_against_own(names: dict[str, str], customer: str, second_roles: Role
     roles (its content cues, or a voiceprint), or "". The customer says little after a
     transfer; a voice of theirs that the colleague's script outweighs holds the colleague's
     words too (the run put the first staff member's introduction in the other voice). On round
-    31-32's transfers made again (seeds 61, 62, 65) and round 56's (5621, 5622), 128 calls
+    31-32's transfers made again (seeds 61, 62, 65) and round 56's (5621, 5622), 146 calls
     transferred: it fired on 4, all under 95% right, one of them not flagged before (72% right);
     bench/SPEAKERS.md, round 57."""
     mine = [x for x, name in names.items() if name == customer]
