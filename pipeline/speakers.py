@@ -1294,8 +1294,8 @@ def first_never_answered(utterances: list[Utterance]) -> tuple[float, float] | N
     begins = min(u.start for u in people if u.speaker != first)
     if any(u.speaker == first and u.start >= begins for u in people):
         return None
-    held = {who: sum(u.end - u.start for u in people if (u.speaker == first) == (who == first)) for who in (first, "rest")}
-    if held["rest"] <= held[first]:
+    first_s = sum(u.end - u.start for u in people if u.speaker == first)
+    if sum(u.end - u.start for u in people if u.speaker != first) <= first_s:
         return None
     return max(u.end for u in people if u.speaker == first), begins
 
