@@ -168,8 +168,8 @@ def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMe
                                                            transcript.segment_stats)
     if by_voice is not None:
         roles.flagged = True  # the welcome a guess from the voices alone: still one to check
-    if diarization is not None and expected == 2:
-        flag_customer_first(roles, utterances)
+    if diarization is not None and expected_speakers(meta, audio) == 2 and meta.direction != "outbound":
+        flag_customer_first(roles, utterances)  # a phone call the staff member answered
     turns = diarization.turns if diarization is not None else None
     if holds or opening:
         utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [],
@@ -798,23 +798,26 @@ def customer_first(utterances: list[Utterance]) -> tuple[float, float] | None:
     first_staff = next((u.start for u in sorted(utterances, key=lambda u: u.start) if u.role == "staff"), None)
     if first_staff is None:
         return None
-    said = sum(u.end - u.start for u in utterances if u.role == "customer" and u.start < first_staff)
+    said = sum(min(u.end, first_staff) - u.start for u in utterances if u.role == "customer" and u.start < first_staff)
     return (said, first_staff) if said > 0 else None
 
 
 def flag_customer_first(roles: RoleResult, utterances: list[Utterance]) -> None:
-    """A two-person recording whose customer role says ``CUSTOMER_FIRST_S`` or more before the
-    staff role's first word is flagged: the staff member answers a call (the phone system's
-    welcome and the queue are set aside before this) and greets a customer at the desk, so a
-    customer who talks first at length is most often the staff member's opening put in the
-    customer's voice (two voices of the same sex joined, the staff member's cues garbled) or
-    roles the wrong way round. Round 58 (bench/SPEAKERS.md), chosen on 180 synthesised 8 kHz
-    calls (warm transfers, seeds 65, 5622, 5721, 5722; plain, seeds 2 and 3): the customer role
-    spoke before the staff role on 4 of them (7.6-50 s), all under 95% right, and on none of the
-    others; it newly flags one (52% right, 38 s of the customer role first). Held out (round
-    58's four new sets, 80 calls: warm, cold and no transfer): it fired on 2 (55% and 74% right),
-    both flagged already, so it changed no held-out figure; the reason says why to whoever checks.
-    A flag only: the roles stay as they are."""
+    """A phone call that the staff member answered (``mono_speakers``: a phone call by its
+    metadata or its telephone band, not outbound) whose customer role says ``CUSTOMER_FIRST_S``
+    or more before the staff role's first word is flagged: the staff member answers (the phone
+    system's welcome and the queue, where their words or sound found them, are set aside before
+    this), so a customer who talks first at length is most often the staff member's opening put
+    in the customer's voice (two people joined in one voice, the staff member's cues garbled) or
+    the roles the wrong way round. Not for face-to-face recordings (a customer at a desk may
+    well speak first; not measured) nor outbound calls (an answerphone's greeting). Round 58
+    (bench/SPEAKERS.md), chosen on 180 synthesised 8 kHz calls (warm transfers, seeds 65,
+    5622, 5721, 5722; plain, seeds 2 and 3): the customer role spoke before the staff role on
+    4 of them (7.6-50 s), all under 95% right, and on none of the others; at 10 s it newly flags
+    one (52% right, 38 s of the customer role first). Held out (round 58's four new sets, 80
+    calls: warm, cold and no transfer): it fired on 2 (55% and 74% right), both flagged
+    already, so it changed no held-out figure; the reason says why to whoever checks. A flag
+    only: the roles stay as they are."""
     first = customer_first(utterances)
     if first is None or first[0] < CUSTOMER_FIRST_S:
         return
