@@ -168,8 +168,8 @@ def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMe
                                                            transcript.segment_stats)
     if by_voice is not None:
         roles.flagged = True  # the welcome a guess from the voices alone: still one to check
-    if diarization is not None and expected_speakers(meta, audio) == 2 and meta.direction != "outbound":
-        flag_customer_first(roles, utterances)  # a phone call the staff member answered
+    if diarization is not None and expected == 2 and not taken_as and meta.direction != "outbound":
+        flag_customer_first(roles, utterances)  # a phone call (by metadata or band) the staff member answered
     turns = diarization.turns if diarization is not None else None
     if holds or opening:
         utterances, turns = with_held(utterances, held, holds, roles, diarization.turns if diarization is not None else [],
@@ -795,7 +795,7 @@ utterance that get a two-person recording's roles flagged."""
 def customer_first(utterances: list[Utterance]) -> tuple[float, float] | None:
     """(seconds of the customer role's speech before the staff role's first utterance, when that
     utterance starts), or None where no one has the staff role or the customer role speaks none."""
-    first_staff = next((u.start for u in sorted(utterances, key=lambda u: u.start) if u.role == "staff"), None)
+    first_staff = min((u.start for u in utterances if u.role == "staff"), default=None)
     if first_staff is None:
         return None
     said = sum(min(u.end, first_staff) - u.start for u in utterances if u.role == "customer" and u.start < first_staff)

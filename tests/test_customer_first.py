@@ -92,10 +92,10 @@ def test_a_call_whose_customer_talks_at_length_before_the_staff_member_is_flagge
     said, at = measured
     assert said >= CUSTOMER_FIRST_S and at >= said
     assert first.roles.flagged and "before the staff role's first word" in first.roles.reason
-    # the same words with the staff member's greeting first: no such doubt
     # an outbound call (the customer answers, perhaps an answerphone's greeting) and a
     # face-to-face conversation (a customer at a desk may speak first) are not doubted for it
     for name, result in others.items():
         assert "before the staff role's first word" not in result.roles.reason, name
+    # the same words with the staff member's greeting first: no such doubt
     usual, _ = spoken(STAFF_CALL[:2] + [CUSTOMER_OPENING] + STAFF_CALL[2:], tmp_path / "staff_first.wav")
     assert usual.roles.staff_speakers and "before the staff role's first word" not in usual.roles.reason
