@@ -340,6 +340,15 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
         flagged, after_reason = True, f"{after_reason}; {against}"
     utterances = [replace(u, index=i) for i, u in enumerate(sorted(first + second, key=lambda u: (u.start, u.end)))]
     turns = [replace(t, start=max(t.start, at), speaker=names.get(t.speaker, t.speaker)) for t in second_d.turns if t.end > at]
+    if STAYED_MARGIN is not None and customer is not None and len(staff_first) == 1 and (three or transfer.by_voice):
+        later = [i for i, (a, b) in enumerate(second_d.windows) if (a + b) / 2 / FRAMES_PER_S >= at]
+        if first_d.voices is not None and second_d.voices is not None:
+            both = replace(first_d, windows=list(first_d.windows) + [second_d.windows[i] for i in later],
+                           voices=np.concatenate([first_d.voices, second_d.voices[later]]))
+            utterances, spans, moved = still_on_the_line(utterances, both, at, next(iter(staff_first)), customer)
+            if moved:
+                turns = give_spans(turns, spans)
+                after_reason = "; ".join(r for r in (after_reason, moved) if r)
     staff = list(dict.fromkeys(first_roles.staff_speakers + second_staff))
     speakers = sorted({u.speaker for u in utterances})
     roles = RoleResult(
@@ -365,6 +374,45 @@ def transferred_roles(samples: np.ndarray, utterances: list[Utterance], transfer
                           overlap_note="; ".join(n for n in (first_d.overlap_note, second_d.overlap_note) if n),
                           alternatives=[], more=None, windows=windows, voices=voices)
     return utterances, roles, diarization
+
+
+STAYED_MARGIN: float | None = 0.05
+"""``still_on_the_line``: an utterance after a transfer given to the customer whose voice is at
+least this much more like the first staff member's (cosine) than the customer's, both from
+before the transfer, is the first staff member's. None: off (lab)."""
+
+
+def still_on_the_line(utterances: list[Utterance], diarization: Diarization, at: float, staff: str,
+                      customer: str) -> tuple[list[Utterance], list[tuple[float, float, str]], str]:
+    """A transferred call's utterances (``transferred_roles``), where those given the customer's
+    role within ``WARM_WITHIN_S`` after the transfer at ``at`` whose voice (``utterance_voices``)
+    is ``STAYED_MARGIN`` more like the first staff member's voice (``staff``'s utterances before
+    the transfer) than the customer's (``customer``'s) go to the first staff member: still on the
+    line, introducing the customer to the colleague and saying goodbye, where the run after the
+    transfer, two voices for three people, put them with the customer. Returns the utterances, the
+    moved ones' (start, end, speaker) for the turns (``roles.give_spans``) and a note ("" when none
+    moved)."""
+    own = utterance_voices(utterances, diarization)
+    sums: dict[str, np.ndarray] = {}
+    for u, v in zip(utterances, own):
+        if v is not None and (u.start + u.end) / 2 < at and u.speaker in (staff, customer):
+            sums[u.speaker] = sums.get(u.speaker, 0.0) + v * (u.end - u.start)
+    if len(sums) < 2:
+        return utterances, [], ""
+    a, c = (sums[x] / max(float(np.linalg.norm(sums[x])), 1e-9) for x in (staff, customer))
+    out, spans = [], []
+    for u, v in zip(utterances, own):
+        middle = (u.start + u.end) / 2
+        if (v is not None and u.role == "customer" and at <= middle < at + WARM_WITHIN_S
+                and float(v @ a) - float(v @ c) >= STAYED_MARGIN):
+            u = replace(u, speaker=staff, role="staff", words=[replace(w, speaker=staff) for w in u.words])
+            spans.append((u.start, u.end, staff))
+        out.append(u)
+    if not spans:
+        return utterances, [], ""
+    seconds = sum(b - a for a, b, _ in spans)
+    return out, spans, (f"{len(spans)} utterance(s) ({seconds:.1f} s) after the transfer, given to the customer, sound more like the "
+                 f"first staff member before it than the customer: the first staff member's, still on the line")
 
 
 STEREO_PURITY = VOICE_PURITY

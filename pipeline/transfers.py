@@ -70,6 +70,9 @@ class Transfer:
     at_s: float
     """Where the colleague's part of the call starts (seconds): the start of their first words."""
     reason: str
+    by_voice: bool = False
+    """Heard by the voices alone (``heard_by_voice``): the point is the colleague's first words, so
+    a first staff member who stayed on to introduce them spoke both before it and after it."""
 
 
 def transfer_point(utterances: list[Utterance], holds: list[tuple[float, float]] = (),
@@ -211,4 +214,5 @@ def heard_by_voice(utterances: list[Utterance], found: Handover | None) -> Trans
     if start is None:
         return None
     return Transfer(round(start, 3), f"no transfer heard in the words, but one staff voice before it and another after it, the "
-                                     f"customer's on both sides ({purity:.0%} of each staff voice's speech on its own side)")
+                                     f"customer's on both sides ({purity:.0%} of each staff voice's speech on its own side)",
+                    by_voice=True)

@@ -364,3 +364,50 @@ def test_a_carried_customer_voice_that_speaks_the_colleagues_script_is_flagged()
     roles = roles_from_content(apart, RoleOptions())
     assert roles.staff_speakers == ["S2"]
     assert carried_against_own({"S1": "S2", "S2": "S3"}, "S2", roles) == ""
+
+
+def test_the_first_staff_members_words_after_a_transfer_given_to_the_customer_go_back_to_them(monkeypatch) -> None:
+    from pipeline import speakers
+    from pipeline.diarize import Diarization, SpeakerCount
+    from pipeline.speakers import still_on_the_line
+
+    # windows every 0.8 s: staff member a and customer c before the transfer at 40 s; after it, the
+    # colleague b and c, with a's introduction and goodbye among them
+    order = "ac" * 25 + "a" * 4 + "b" * 6 + "cc" + "a" * 3 + "bbcbbc" + "a" * 2
+    voices, windows = voices_in_time(order, seed=3)
+    diarization = Diarization([], SpeakerCount(2, 1.0, ""), "campplus", "test", "silero", windows=windows, voices=voices)
+    at = 40.0
+
+    def spans(letter: str, lo: float, hi: float) -> list[tuple[float, float]]:
+        """The runs of ``letter``'s windows with middles in [lo, hi), as (start, end) seconds."""
+        out = []
+        for (a, b), k in zip(windows, order):
+            mid = (a + b) / 200
+            if k == letter and lo <= mid < hi:
+                if out and a / 100 <= out[-1][1]:
+                    out[-1] = (out[-1][0], b / 100)
+                else:
+                    out.append((a / 100, b / 100))
+        return out
+
+    def utts(letter, lo, hi, speaker, role):
+        return [replace(u, speaker=speaker, role=role) for u in said(*[(s, e, "words here") for s, e in spans(letter, lo, hi)])]
+
+    before = utts("a", 0, at, "S1", "staff") + utts("c", 0, at, "S2", "customer")
+    # the run after the transfer put a's lines with the customer (S2), b as the colleague (S3)
+    after = utts("a", at, 99, "S2", "customer") + utts("c", at, 99, "S2", "customer") + utts("b", at, 99, "S3", "staff")
+    everyone = sorted(before + after, key=lambda u: u.start)
+    out, moved, note = still_on_the_line(everyone, diarization, at, "S1", "S2")
+    back = [u for u in out if u.start >= at and u.speaker == "S1"]
+    assert back and all(u.role == "staff" for u in back)
+    # a's introduction and goodbye go back to a, the customer's own words and the colleague's stay
+    assert {(u.start, u.end) for u in back} == {(s, e) for s, e in spans("a", at, 99)}
+    assert all(u.role == "customer" for u in out if u.start >= at and u.speaker == "S2")
+    assert [(u.start, u.speaker) for u in out if u.speaker == "S3"] == [(u.start, "S3") for u in everyone if u.speaker == "S3"]
+    assert [(a, b) for a, b, _ in moved] == [(u.start, u.end) for u in back] and "still on the line" in note
+    assert [u.role for u in out if u.start < at] == [u.role for u in everyone if u.start < at]  # before it: untouched
+    # beyond WARM_WITHIN_S the first staff member has left: with it at 5 s, only the introduction moves
+    monkeypatch.setattr(speakers, "WARM_WITHIN_S", 5.0)
+    assert [(a, b) for a, b, _ in still_on_the_line(everyone, diarization, at, "S1", "S2")[1]] == spans("a", at, at + 5.0)
+    # nobody's voice nearer the first staff member's: nothing moves
+    assert still_on_the_line(before + utts("c", at, 99, "S2", "customer"), diarization, at, "S1", "S2")[1] == []
