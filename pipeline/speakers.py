@@ -24,7 +24,7 @@ from .records import DOUBT_CONFIDENCE, SIDES, DecodedAudio, RecordingMeta, Trans
 from .roles import (RoleOptions, RoleResult, assign_roles, call_shape, content_agreement, content_scores, cued_sentences,
                     give_spans, move_by_content, roles_from_content, speaker_rows, staff_script_on_customer, utterance_cues)
 from .transcribe import build_utterances
-from .transfers import VOICE_PURITY, Transfer, heard_by_voice, transfer_point, voice_handover
+from .transfers import VOICE_PURITY, VOICE_SPAN, Transfer, heard_by_voice, transfer_point, voice_handover
 from .voiceprints import Voiceprint, on_the_line
 
 
@@ -155,10 +155,13 @@ def mono_speakers(audio: DecodedAudio, transcript: Transcript, meta: RecordingMe
             roles.flagged = True
             roles.reason = "; ".join(r for r in (roles.reason, f"the voices may open with the phone system's welcome, to "
                                                                f"{welcome[0][1]:.1f} s ({welcome[1]}): roles left as they are") if r)
-        if transfer is not None and roles.flagged:  # roles in doubt already: diarized as transferred
+        one_side = one_sided_roles(utterances, transfer.at_s) if transfer is not None and not roles.flagged else ""
+        if transfer is not None and (roles.flagged or one_side):  # roles in doubt: diarized as transferred
             utterances, roles, diarization = transferred_roles(samples, heard, transfer, meta, audio, options, voiceprints,
                                                                transcript.segment_stats)
             roles.flagged = True  # a guess from the voices alone: still one to check
+            if one_side:
+                roles.reason = f"{one_side}; {roles.reason}"
         elif transfer is not None:  # roles sure by their own measures: left as they are, but to be checked
             roles.flagged = True
             roles.reason = "; ".join(r for r in (roles.reason, f"the voices may hand over to a colleague at {transfer.at_s:.1f} s "
@@ -222,6 +225,41 @@ def diarized_roles(samples: np.ndarray, utterances: list[Utterance], meta: Recor
         flag_alike_voices(roles, utterances, diarization)
         utterances = doubt_by_voice(utterances, roles, diarization)
     return utterances, roles, diarization
+
+
+ONE_SIDED_S = 0.5
+"""``one_sided_roles``: the customer role speaks less than this on one side of a handover the
+voices heard ..."""
+STAFF_SIDE_SHARE = VOICE_SPAN
+"""... or the staff role has less than this share of its speech on one side of it."""
+
+
+def one_sided_roles(utterances: list[Utterance], at: float) -> str:
+    """Why two people's roles that look sure contradict a handover the voices heard at ``at``
+    (``heard_by_voice``), or "". The customer is on the line on both sides of a transfer, so a
+    customer role that says less than ``ONE_SIDED_S`` on one side of it fell on a staff voice (the
+    first staff member's, or the colleague's joined with the customer's); and the staff side talks
+    on both sides of it too (the first staff member before it, the colleague after it), so a staff
+    role with less than ``STAFF_SIDE_SHARE`` of its speech on one side is one staff voice alone,
+    the other's words having gone to the customer's voice. In view (rounds 58-59, 8 kHz transfers
+    whose voices handed over and whose roles were not flagged): six calls 35-63% right, three
+    with no customer speech on one side and three whose staff role had 4%, 5% and 18% of its
+    speech on one side; four 95-100% right, their customer role 1.1-5.0 s on its smaller side and
+    their staff role 38-62% on each; one 62% right not caught (its staff role 32% before the
+    point; bench/SPEAKERS.md, round 59)."""
+    def spoken(role: str, after: bool) -> float:
+        return sum(u.end - u.start for u in utterances if u.role == role and ((u.start + u.end) / 2 >= at) == after)
+
+    customer = (spoken("customer", False), spoken("customer", True))
+    staff = (spoken("staff", False), spoken("staff", True))
+    if min(customer) < ONE_SIDED_S:
+        said = f"the customer role speaks {customer[0]:.1f} s before it and {customer[1]:.1f} s after it"
+    elif sum(staff) and min(staff) < STAFF_SIDE_SHARE * sum(staff):
+        said = f"the staff role speaks {staff[0]:.1f} s before it and {staff[1]:.1f} s after it"
+    else:
+        return ""
+    return (f"the voices hand over at {at:.1f} s, and {said}: both people's roles go on across a transfer, so the roles "
+            f"were made again as transferred")
 
 
 WARM_WITHIN_S = 40.0

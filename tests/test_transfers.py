@@ -411,3 +411,36 @@ def test_the_first_staff_members_words_after_a_transfer_given_to_the_customer_go
     assert [(a, b) for a, b, _ in still_on_the_line(everyone, diarization, at, "S1", "S2")[1]] == spans("a", at, at + 5.0)
     # nobody's voice nearer the first staff member's: nothing moves
     assert still_on_the_line(before + utts("c", at, 99, "S2", "customer"), diarization, at, "S1", "S2")[1] == []
+
+
+def test_sure_roles_that_stop_on_one_side_of_a_handover_are_made_again() -> None:
+    from pipeline.speakers import ONE_SIDED_S, STAFF_SIDE_SHARE, one_sided_roles
+
+    def call(*lines: tuple[float, float, str]) -> list[Utterance]:
+        return [replace(u, role=role) for u, (*_, role) in zip(said(*[(a, b, "words") for a, b, _ in lines]), lines)]
+
+    at = 40.0
+    # both people on both sides (the colleague's voice joined with the first staff member's): left as they are
+    both = call((1, 10, "staff"), (11, 20, "customer"), (21, 38, "staff"), (41, 60, "staff"), (61, 63, "customer"))
+    assert one_sided_roles(both, at) == ""
+    # the customer role silent after the handover: a staff voice holds it
+    silent = call((1, 10, "staff"), (11, 20, "customer"), (21, 38, "staff"), (41, 60, "staff"), (61, 63, "staff"))
+    why = one_sided_roles(silent, at)
+    assert "the customer role speaks 9.0 s before it and 0.0 s after it" in why and "made again as transferred" in why
+    # ... or saying less than ONE_SIDED_S there
+    assert one_sided_roles(call((1, 10, "staff"), (11, 20, "customer"), (41, 60, "staff"), (61, 61 + ONE_SIDED_S * 0.8, "customer")), at)
+    assert one_sided_roles(call((1, 10, "staff"), (11, 20, "customer"), (41, 60, "staff"), (61, 61 + ONE_SIDED_S * 1.2, "customer")), at) == ""
+    # the staff role mostly before the handover: the colleague's words went to the customer's voice
+    staff_before = 30.0
+    share = STAFF_SIDE_SHARE * 0.8
+    gone = call((1, 1 + staff_before, "staff"), (32, 39, "customer"), (41, 41 + staff_before * share / (1 - share), "staff"),
+                (50, 70, "customer"))
+    assert "the staff role speaks 30.0 s before it" in one_sided_roles(gone, at)
+    share = STAFF_SIDE_SHARE * 1.2
+    kept = call((1, 1 + staff_before, "staff"), (32, 39, "customer"), (41, 41 + staff_before * share / (1 - share), "staff"),
+                (50, 70, "customer"))
+    assert one_sided_roles(kept, at) == ""
+    # ... or mostly after it: the first staff member's words went to the customer's voice
+    share = STAFF_SIDE_SHARE * 0.8
+    late = call((1, 1 + 30 * share / (1 - share), "staff"), (20, 39, "customer"), (41, 71, "staff"), (72, 80, "customer"))
+    assert "the staff role speaks" in one_sided_roles(late, at) and "and 30.0 s after it" in one_sided_roles(late, at)
