@@ -311,6 +311,7 @@ def test_a_staff_voice_handing_over_to_another_is_heard_by_the_voices() -> None:
     lines = said((10.0, 14.0, "How can I help?"), (31.0, 33.0, "Right."), (32.4, 36.0, "Hello, it's Sam now."))
     transfer = heard_by_voice(lines, found)
     assert transfer is not None and transfer.at_s == 32.4 and "no transfer heard in the words" in transfer.reason
+    assert transfer.by_voice  # its point is the colleague's first word (speakers.still_on_the_line)
     # one staff member and the customer all through: no handover
     same = voice_handover(*voices_in_time("ac" * 40))
     assert same is None or same.purity < VOICE_PURITY
@@ -368,7 +369,7 @@ def test_a_carried_customer_voice_that_speaks_the_colleagues_script_is_flagged()
 
 def test_the_first_staff_members_words_after_a_transfer_given_to_the_customer_go_back_to_them(monkeypatch) -> None:
     from pipeline import speakers
-    from pipeline.diarize import Diarization, SpeakerCount
+    from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
     from pipeline.speakers import still_on_the_line
 
     # windows every 0.8 s: staff member a and customer c before the transfer at 40 s; after it, the
@@ -391,26 +392,60 @@ def test_the_first_staff_members_words_after_a_transfer_given_to_the_customer_go
         return out
 
     def utts(letter, lo, hi, speaker, role):
-        return [replace(u, speaker=speaker, role=role) for u in said(*[(s, e, "words here") for s, e in spans(letter, lo, hi)])]
+        return [replace(u, speaker=speaker, role=role, words=[replace(w, speaker=speaker) for w in u.words])
+                for u in said(*[(s, e, "words here") for s, e in spans(letter, lo, hi)])]
 
     before = utts("a", 0, at, "S1", "staff") + utts("c", 0, at, "S2", "customer")
     # the run after the transfer put a's lines with the customer (S2), b as the colleague (S3)
     after = utts("a", at, 99, "S2", "customer") + utts("c", at, 99, "S2", "customer") + utts("b", at, 99, "S3", "staff")
     everyone = sorted(before + after, key=lambda u: u.start)
-    out, moved, note = still_on_the_line(everyone, diarization, at, "S1", "S2")
+    turns = [SpeakerTurn(u.start, u.end, u.speaker) for u in after]
+    out, new_turns, note = still_on_the_line(everyone, turns, diarization, at, "S1", "S2")
     back = [u for u in out if u.start >= at and u.speaker == "S1"]
-    assert back and all(u.role == "staff" for u in back)
-    # a's introduction and goodbye go back to a, the customer's own words and the colleague's stay
-    assert {(u.start, u.end) for u in back} == {(s, e) for s, e in spans("a", at, 99)}
+    # a's introduction and goodbye go back to a, words and turns too; the customer's own words and the colleague's stay
+    assert {(u.start, u.end) for u in back} == set(spans("a", at, 99)) and all(u.role == "staff" for u in back)
+    assert all(w.speaker == "S1" for u in back for w in u.words)
+    assert {(t.start, t.end) for t in new_turns if t.speaker == "S1"} == set(spans("a", at, 99))
+    # the customer's turns keep their own stretches, less where they overlapped a's (the windows overlap)
+    kept = [t for t in new_turns if t.speaker == "S2"]
+    assert len(kept) == len(spans("c", at, 99))
+    assert all(any(s <= t.start and t.end <= e for s, e in spans("c", at, 99)) for t in kept)
+    assert not any(t.start < e and s < t.end for t in kept for s, e in spans("a", at, 99))
     assert all(u.role == "customer" for u in out if u.start >= at and u.speaker == "S2")
-    assert [(u.start, u.speaker) for u in out if u.speaker == "S3"] == [(u.start, "S3") for u in everyone if u.speaker == "S3"]
-    assert [(a, b) for a, b, _ in moved] == [(u.start, u.end) for u in back] and "still on the line" in note
+    assert [u.start for u in out if u.speaker == "S3"] == [u.start for u in everyone if u.speaker == "S3"]
+    assert f"{len(back)} utterance(s)" in note and "still on the line" in note
     assert [u.role for u in out if u.start < at] == [u.role for u in everyone if u.start < at]  # before it: untouched
     # beyond WARM_WITHIN_S the first staff member has left: with it at 5 s, only the introduction moves
     monkeypatch.setattr(speakers, "WARM_WITHIN_S", 5.0)
-    assert [(a, b) for a, b, _ in still_on_the_line(everyone, diarization, at, "S1", "S2")[1]] == spans("a", at, at + 5.0)
+    out, _, _ = still_on_the_line(everyone, turns, diarization, at, "S1", "S2")
+    assert {(u.start, u.end) for u in out if u.start >= at and u.speaker == "S1"} == set(spans("a", at, at + 5.0))
     # nobody's voice nearer the first staff member's: nothing moves
-    assert still_on_the_line(before + utts("c", at, 99, "S2", "customer"), diarization, at, "S1", "S2")[1] == []
+    only_customer = before + utts("c", at, 99, "S2", "customer")
+    assert still_on_the_line(only_customer, turns, diarization, at, "S1", "S2")[2] == ""
+
+
+def test_only_a_voice_stayed_margin_nearer_the_first_staff_member_moves() -> None:
+    import numpy as np
+
+    from pipeline.diarize import Diarization, SpeakerCount, SpeakerTurn
+    from pipeline.speakers import STAYED_MARGIN, still_on_the_line
+
+    # noiseless voices: the first staff member along one axis, the customer along another; after the
+    # transfer two customer utterances whose voices lie between them, one just short of the margin
+    def margin(t: float) -> float:
+        return (1 - t) / float(np.hypot(1, t))  # cosine to (1, 0) less cosine to (0, 1) of (1, t)
+
+    near, far = 0.88, 0.94
+    assert margin(near) >= STAYED_MARGIN > margin(far)
+    a, c = np.eye(4)[0], np.eye(4)[1]
+    voices = np.stack([a, c, a, c, a + near * c, a + far * c])
+    windows = [(int(i * 200), int(i * 200 + 140)) for i in range(len(voices))]
+    diarization = Diarization([], SpeakerCount(2, 1.0, ""), "campplus", "test", "silero", windows=windows, voices=voices)
+    lines = said(*[(i * 2.0, i * 2.0 + 1.4, "words") for i in range(len(voices))])
+    utterances = [replace(u, speaker=who, role=role) for u, (who, role) in
+                  zip(lines, [("S1", "staff"), ("S2", "customer")] * 2 + [("S2", "customer")] * 2)]
+    out, _, _ = still_on_the_line(utterances, [SpeakerTurn(8.0, 11.4, "S2")], diarization, 8.0, "S1", "S2")
+    assert [(u.speaker, u.role) for u in out[4:]] == [("S1", "staff"), ("S2", "customer")]
 
 
 def test_sure_roles_that_stop_on_one_side_of_a_handover_are_made_again() -> None:
