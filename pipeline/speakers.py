@@ -431,11 +431,9 @@ def still_on_the_line(utterances: list[Utterance], turns: list[SpeakerTurn], dia
     the utterances, the turns and a note ("" when none moved). The note holds times and counts
     only (a reason is stored unredacted)."""
     own = utterance_voices(utterances, diarization)
-    sums: dict[str, np.ndarray] = {}
-    for u, v in zip(utterances, own):
-        if v is not None and (u.start + u.end) / 2 < at and u.speaker in (staff, customer):
-            sums[u.speaker] = sums.get(u.speaker, 0.0) + v * (u.end - u.start)
-    if len(sums) < 2:
+    before = [i for i, u in enumerate(utterances) if (u.start + u.end) / 2 < at]
+    sums = speaker_voice_sums([utterances[i] for i in before], [own[i] for i in before])
+    if staff not in sums or customer not in sums:
         return utterances, turns, ""
     a, c = (sums[x] / max(float(np.linalg.norm(sums[x])), 1e-9) for x in (staff, customer))
     out, spans = [], []
