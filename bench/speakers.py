@@ -64,6 +64,12 @@ Sets (each scored with pyannote.metrics, collar 0.25 s, overlapped speech scored
 - ``shortp16`` / ``shortp8``, ``pairp16`` / ``pairp8`` (seeds 131-134) and ``roomsp16`` / ``roomsp8``
   (two-person calls, seeds 135 and 136): made in round 48 after its choice (CAM++'s window voices
   in an 8 kHz room's eigengap and labels), to check it once with it and without it.
+- ``shortr16`` / ``shortr8`` and ``pairr16`` / ``pairr8`` (seeds 201-204): made in round 60 with
+  round 59's code, when every set above had been in view, and run once to measure where the
+  counts stand; then in view while a floor on telephone-band joins by sound was chosen (round 60,
+  not taken: bench/SPEAKERS.md).
+- ``shorts16`` / ``shorts8``, ``pairs16`` / ``pairs8`` (seeds 205-208) and ``roomsr16`` / ``roomsr8``
+  (two-person calls, seeds 6100 and 6101): made in round 60 after that floor was chosen, to check it.
 
 Each summary also counts the counts doubted (``speakers.count_doubt``, no count expected) among
 the wrong and the right ones.
@@ -461,6 +467,29 @@ def pairp_set(rate: int) -> list[dict]:
     return random_pieces_pair(rate, "p", 133, 134)
 
 
+def shortr_set(rate: int) -> list[dict]:
+    """As ``shortp`` with new seeds (pieces from 201, pauses from 202): made in round 60 with
+    round 59's code, when every earlier LibriSpeech set had been in view, and run once to measure
+    where the counts stand."""
+    return random_pieces_third(rate, "r", 201, 202)
+
+
+def pairr_set(rate: int) -> list[dict]:
+    """As ``pairp`` with new seeds (pieces from 203, pauses from 204), made with ``shortr``."""
+    return random_pieces_pair(rate, "r", 203, 204)
+
+
+def shorts_set(rate: int) -> list[dict]:
+    """As ``shortr`` with new seeds (pieces from 205, pauses from 206): made in round 60 after a
+    floor on telephone-band joins by sound was chosen (not taken), to check it."""
+    return random_pieces_third(rate, "s", 205, 206)
+
+
+def pairs_set(rate: int) -> list[dict]:
+    """As ``pairr`` with new seeds (pieces from 207, pauses from 208), made with ``shorts``."""
+    return random_pieces_pair(rate, "s", 207, 208)
+
+
 def short_set(rate: int) -> list[dict]:
     """Two talkers and a third with 2 s twice, every ordering of the tests' five speakers."""
     from itertools import permutations
@@ -479,12 +508,13 @@ def short_set(rate: int) -> list[dict]:
 
 ROOM_SETS = {"": ((5, 6), "measured after"), "h": ((34, 35), "held out"), "n": ((36, 37), "held out"),
              "z": ((38, 39), "held out"), "y": ((84, 85), "made after"), "q": ((90, 91), "made after"),
-             "k": ((120, 121), "made after"), "p": ((135, 136), "held out")}
+             "k": ((120, 121), "made after"), "p": ((135, 136), "held out"), "r": ((6100, 6101), "held out")}
 """``rooms_set`` kinds: ``bench/calls.py`` seeds (16 kHz, 8 kHz) and status. ``roomsh`` was made to
 check round 13's first rule, then in view when its second was chosen; ``roomsn`` was made after
 its second was chosen (bench/SPEAKERS.md, "Round 13"); ``roomsy`` after round 37's join was chosen; ``roomsq``
 in round 38, before its rule was chosen and not looked at until it was; ``roomsk`` in round 45,
-after every count rule was chosen, run once; ``roomsp`` in round 48, after its choice, to check it."""
+after every count rule was chosen, run once; ``roomsp`` in round 48, after its choice, to check it;
+``roomsr`` in round 60, after a floor on telephone-band joins was chosen (not taken), to check it."""
 
 
 def rooms_set(rate: int, n: int = 30, kind: str = "") -> list[dict]:
@@ -673,7 +703,12 @@ def main() -> None:
                "pairm16": lambda: pairm_set(16000), "pairm8": lambda: pairm_set(8000),
                "shortp16": lambda: shortp_set(16000), "shortp8": lambda: shortp_set(8000),
                "pairp16": lambda: pairp_set(16000), "pairp8": lambda: pairp_set(8000),
-               "roomsp16": lambda: rooms_set(16000, kind="p"), "roomsp8": lambda: rooms_set(8000, kind="p")}
+               "roomsp16": lambda: rooms_set(16000, kind="p"), "roomsp8": lambda: rooms_set(8000, kind="p"),
+               "shortr16": lambda: shortr_set(16000), "shortr8": lambda: shortr_set(8000),
+               "pairr16": lambda: pairr_set(16000), "pairr8": lambda: pairr_set(8000),
+               "shorts16": lambda: shorts_set(16000), "shorts8": lambda: shorts_set(8000),
+               "pairs16": lambda: pairs_set(16000), "pairs8": lambda: pairs_set(8000),
+               "roomsr16": lambda: rooms_set(16000, kind="r"), "roomsr8": lambda: rooms_set(8000, kind="r")}
     only = set(filter(None, args.only.split(",")))
     rows = []
     for name in args.sets.split(","):
